@@ -1,0 +1,76 @@
+"""Small pure analyses of songs: which track is the melody, what key it is in, polyphony."""
+from __future__ import annotations
+
+import numpy as np
+
+from .song import KeySignature, Song, Track
+
+_MELODY_WORDS = ("melody", "lead", "vocal", "voice", "soprano", "tune", "melodie", "hauptstimme")
+# Krumhansl-Kessler key profiles
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+MAJOR_KEYS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MINOR_KEYS = ("Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm")
+
+
+def max_polyphony(track: Track) -> int:
+    """Most notes sounding at once in ``track``."""
+    events = sorted([(n.start_tick, 1) for n in track.notes] + [(n.end_tick, -1) for n in track.notes])
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def monophonic_ratio(track: Track) -> float:
+    """Share of notes that start while no other note of the track is still sounding (1.0 = a pure melody)."""
+    if not track.notes:
+        return 0.0
+    mono, latest_end = 0, -1
+    for n in track.notes:
+        if n.start_tick >= latest_end:
+            mono += 1
+        latest_end = max(latest_end, n.end_tick)
+    return mono / len(track.notes)
+
+
+def guess_melody_index(song: Song) -> int:
+    """The track most likely to be the melody: named so, else the most monophonic, highest-pitched non-drum part."""
+    best, best_score = 0, -1e9
+    for i, t in enumerate(song.tracks):
+        if t.is_drum or not t.notes:
+            continue
+        name = t.name.lower()
+        score = 10.0 if any(w in name for w in _MELODY_WORDS) else 0.0
+        score += 4.0 * monophonic_ratio(t)
+        score += float(np.mean([n.pitch for n in t.notes])) / 32.0
+        score -= 0.5 * (t.program // 8 == 4)          # basses are rarely the tune
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def pitch_class_histogram(song: Song, include_drums: bool = False) -> np.ndarray:
+    """Duration-weighted pitch-class histogram (12,) over the song's tracks."""
+    hist = np.zeros(12)
+    for t in song.tracks:
+        if t.is_drum and not include_drums:
+            continue
+        for n in t.notes:
+            hist[n.pitch % 12] += n.duration_tick
+    return hist
+
+
+def estimate_key(song: Song) -> KeySignature | None:
+    """Krumhansl-Schmuckler key estimate, or None for a song without pitched notes."""
+    hist = pitch_class_histogram(song)
+    if hist.sum() == 0:
+        return None
+    best, best_r = "C", -2.0
+    for tonic in range(12):
+        for profile, names in ((_MAJOR, MAJOR_KEYS), (_MINOR, MINOR_KEYS)):
+            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1]
+            if np.isfinite(r) and r > best_r:
+                best, best_r = names[tonic], r
+    return KeySignature(0, best)

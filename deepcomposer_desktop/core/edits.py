@@ -1,0 +1,157 @@
+"""Pure edits on notes, tracks and songs. Each returns a new object and leaves its input untouched."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable, Sequence
+
+from .song import Note, Song, SongError, Track
+
+
+def transpose_notes(notes: Iterable[Note], semitones: int) -> tuple[Note, ...]:
+    """Shift pitches by ``semitones``. Raises SongError if a note would leave 0-127."""
+    out = []
+    for n in notes:
+        p = n.pitch + semitones
+        if not 0 <= p <= 127:
+            raise SongError(f"Transposing by {semitones} would move a note out of the MIDI range (0-127)")
+        out.append(replace(n, pitch=p))
+    return tuple(out)
+
+
+def transpose(track: Track, semitones: int) -> Track:
+    """Transpose a melodic track; drum tracks are returned unchanged (their pitches are instruments)."""
+    if track.is_drum or semitones == 0:
+        return track
+    return track.with_notes(transpose_notes(track.notes, semitones))
+
+
+def quantize_notes(notes: Iterable[Note], grid_tick: int, strength: float = 1.0,
+                   quantize_end: bool = False) -> tuple[Note, ...]:
+    """Move note starts toward the nearest multiple of ``grid_tick`` by ``strength`` (0..1).
+
+    Durations are kept unless ``quantize_end``, which also snaps note ends (never below one grid step).
+    """
+    if grid_tick <= 0:
+        raise SongError(f"Quantize grid must be positive, got {grid_tick}")
+    if not 0.0 <= strength <= 1.0:
+        raise SongError(f"Quantize strength must be between 0 and 1, got {strength}")
+    out = []
+    for n in notes:
+        target = int(round(n.start_tick / grid_tick)) * grid_tick
+        start = int(round(n.start_tick + (target - n.start_tick) * strength))
+        dur = n.duration_tick
+        if quantize_end:
+            end_target = max(target + grid_tick, int(round(n.end_tick / grid_tick)) * grid_tick)
+            end = int(round(n.end_tick + (end_target - n.end_tick) * strength))
+            dur = max(1, end - start)
+        out.append(replace(n, start_tick=max(0, start), duration_tick=dur))
+    return tuple(out)
+
+
+def quantize(track: Track, grid_tick: int, strength: float = 1.0, quantize_end: bool = False) -> Track:
+    return track.with_notes(quantize_notes(track.notes, grid_tick, strength, quantize_end))
+
+
+def slice_ticks(track: Track, start_tick: int, end_tick: int, shift: bool = True) -> Track:
+    """Notes of ``track`` inside [start_tick, end_tick), cut at the edges; shifted to start at 0 if ``shift``."""
+    if end_tick <= start_tick:
+        raise SongError("A slice must end after it starts")
+    out = []
+    offset = start_tick if shift else 0
+    for n in track.notes:
+        s, e = max(n.start_tick, start_tick), min(n.end_tick, end_tick)
+        if e > s:
+            out.append(Note(start_tick=s - offset, pitch=n.pitch, duration_tick=e - s, velocity=n.velocity))
+    return track.with_notes(out)
+
+
+def slice_bars(song: Song, start_bar: int, end_bar: int) -> Song:
+    """Bars [start_bar, end_bar) of ``song`` as a new song starting at tick 0 (0-based bar numbers).
+
+    Tempo and time-signature changes inside the range are kept, shifted; the ones in force at the start move to 0.
+    """
+    if end_bar <= start_bar:
+        raise SongError(f"Bar range must end after it starts ({start_bar}..{end_bar})")
+    a, b = song.bar_start_tick(start_bar), song.bar_start_tick(end_bar)
+
+    def shift_events(events):
+        before = [e for e in events if e.tick <= a]
+        inside = [replace(e, tick=e.tick - a) for e in events if a < e.tick < b]
+        head = [replace(before[-1], tick=0)] if before else []
+        return tuple(head + inside)
+
+    return replace(song, tracks=tuple(slice_ticks(t, a, b) for t in song.tracks),
+                   tempos=shift_events(song.tempos), time_signatures=shift_events(song.time_signatures),
+                   key_signatures=shift_events(song.key_signatures))
+
+
+def shift_track(track: Track, ticks: int) -> Track:
+    if ticks == 0:
+        return track
+    return track.with_notes(replace(n, start_tick=n.start_tick + ticks) for n in track.notes)
+
+
+def merge_tracks(tracks: Sequence[Track], name: str | None = None) -> Track:
+    """One track holding every note of ``tracks``; instrument and flags come from the first."""
+    if not tracks:
+        raise SongError("Nothing to merge")
+    notes = [n for t in tracks for n in t.notes]
+    return replace(tracks[0], name=name or tracks[0].name, notes=tuple(sorted(notes)))
+
+
+def merge_songs(base: Song, other: Song) -> Song:
+    """``base`` with the tracks of ``other`` appended (other's ticks rescaled to base's PPQ)."""
+    tracks = other.tracks
+    if other.ppq != base.ppq:
+        tracks = tuple(rescale_track(t, other.ppq, base.ppq) for t in tracks)
+    return replace(base, tracks=base.tracks + tuple(tracks))
+
+
+def concat_songs(first: Song, second: Song) -> Song:
+    """``second`` appended after the last bar of ``first``, track by track (matched by position)."""
+    second = rescale_song(second, first.ppq)
+    bar = first.bar_ticks
+    offset = -(-first.end_tick // bar) * bar
+    n = max(len(first.tracks), len(second.tracks))
+    tracks = []
+    for i in range(n):
+        a = first.tracks[i] if i < len(first.tracks) else replace(second.tracks[i], notes=())
+        b = second.tracks[i].notes if i < len(second.tracks) else ()
+        tracks.append(a.with_notes(a.notes + shift_track(Track(notes=b), offset).notes))
+    return replace(first, tracks=tuple(tracks))
+
+
+def rescale_track(track: Track, from_ppq: int, to_ppq: int) -> Track:
+    if from_ppq == to_ppq:
+        return track
+    f = to_ppq / from_ppq
+    return track.with_notes(
+        replace(n, start_tick=int(round(n.start_tick * f)), duration_tick=max(1, int(round(n.duration_tick * f))))
+        for n in track.notes)
+
+
+def rescale_song(song: Song, ppq: int) -> Song:
+    """The same music at another resolution (ticks rounded)."""
+    if song.ppq == ppq:
+        return song
+    f = ppq / song.ppq
+
+    def ev(events):
+        return tuple(replace(e, tick=int(round(e.tick * f))) for e in events)
+
+    return replace(song, ppq=ppq, tracks=tuple(rescale_track(t, song.ppq, ppq) for t in song.tracks),
+                   tempos=ev(song.tempos), time_signatures=ev(song.time_signatures),
+                   key_signatures=ev(song.key_signatures))
+
+
+def remove_overlaps(track: Track) -> Track:
+    """Shorten notes so that no two notes of the same pitch overlap (what most synths and DAWs expect)."""
+    last: dict[int, int] = {}
+    out = list(track.notes)
+    for i, n in enumerate(out):
+        j = last.get(n.pitch)
+        if j is not None and out[j].end_tick > n.start_tick:
+            prev = out[j]
+            out[j] = replace(prev, duration_tick=max(1, n.start_tick - prev.start_tick))
+        last[n.pitch] = i
+    return track.with_notes(out)

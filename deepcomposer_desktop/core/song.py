@@ -1,0 +1,264 @@
+"""The song model: Song / Track / Note in integer ticks, immutable and self-validating.
+
+Every object here is a frozen dataclass; edits build new objects (see ``core.edits``), so a Song can be handed
+to a worker thread or to the audio engine without copying or locking.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+DEFAULT_PPQ = 480
+MAX_PPQ = 32767          # the MIDI header field is 15 bits
+MAX_TICK = 2**31 - 1     # beyond this, files are corrupt or absurd
+DRUM_CHANNEL = 9         # "channel 10" in musicians' numbering
+
+
+class SongError(ValueError):
+    """Raised when a song, track or note is invalid; the message is meant for a musician."""
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SongError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise SongError(f"{name} must be between {lo} and {hi}, got {value}")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Note:
+    """One note. Sort order is (start_tick, pitch, duration_tick, velocity)."""
+
+    start_tick: int
+    pitch: int
+    duration_tick: int
+    velocity: int = 100
+
+    def __post_init__(self) -> None:
+        _check_int("Note pitch", self.pitch, 0, 127)
+        _check_int("Note start", self.start_tick, 0, MAX_TICK)
+        _check_int("Note length", self.duration_tick, 1, MAX_TICK)
+        _check_int("Note velocity", self.velocity, 1, 127)
+
+    @property
+    def end_tick(self) -> int:
+        return self.start_tick + self.duration_tick
+
+    @classmethod
+    def make(cls, pitch: int, start_tick: int, duration_tick: int, velocity: int = 100) -> "Note":
+        """Keyword-friendly constructor in the order musicians think: pitch first."""
+        return cls(start_tick=start_tick, pitch=pitch, duration_tick=duration_tick, velocity=velocity)
+
+
+@dataclass(frozen=True, slots=True)
+class TempoChange:
+    tick: int
+    bpm: float
+
+    def __post_init__(self) -> None:
+        _check_int("Tempo position", self.tick, 0, MAX_TICK)
+        if not isinstance(self.bpm, (int, float)) or not 1.0 <= float(self.bpm) <= 1000.0:
+            raise SongError(f"Tempo must be between 1 and 1000 BPM, got {self.bpm!r}")
+
+    @property
+    def microseconds_per_beat(self) -> int:
+        return int(round(60_000_000 / self.bpm))
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSignature:
+    tick: int
+    numerator: int = 4
+    denominator: int = 4
+
+    def __post_init__(self) -> None:
+        _check_int("Time signature position", self.tick, 0, MAX_TICK)
+        _check_int("Time signature numerator", self.numerator, 1, 64)
+        if self.denominator not in (1, 2, 4, 8, 16, 32, 64):
+            raise SongError(f"Time signature denominator must be a power of two, got {self.denominator!r}")
+
+    def bar_ticks(self, ppq: int) -> int:
+        return self.numerator * ppq * 4 // self.denominator
+
+
+KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_PITCH_CLASS = {"C": 0, "B#": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "Fb": 4, "F": 5, "E#": 5,
+                "F#": 6, "Gb": 6, "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11, "Cb": 11}
+
+
+@dataclass(frozen=True, slots=True)
+class KeySignature:
+    """A key such as ``"C"``, ``"F#m"`` or ``"Bb"`` (mido's spelling) starting at ``tick``."""
+
+    tick: int
+    key: str
+
+    def __post_init__(self) -> None:
+        _check_int("Key position", self.tick, 0, MAX_TICK)
+        tonic = self.key[:-1] if self.key.endswith("m") else self.key
+        if tonic not in _PITCH_CLASS:
+            raise SongError(f"Unknown key {self.key!r}")
+
+    @property
+    def is_minor(self) -> bool:
+        return self.key.endswith("m")
+
+    @property
+    def tonic_pitch_class(self) -> int:
+        return _PITCH_CLASS[self.key[:-1] if self.is_minor else self.key]
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One part: a name, a General MIDI program, and its notes (kept sorted).
+
+    ``volume`` and ``pan`` use MIDI's 0-127 (pan 64 = centre). ``channel`` is the MIDI channel the part came from
+    or should go to (None: assign on export); drum tracks always use channel 10 (index 9).
+    """
+
+    name: str = "Track"
+    program: int = 0
+    is_drum: bool = False
+    notes: tuple[Note, ...] = ()
+    channel: int | None = None
+    mute: bool = False
+    solo: bool = False
+    volume: int = 100
+    pan: int = 64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise SongError(f"Track name must be text, got {self.name!r}")
+        _check_int("Instrument (GM program)", self.program, 0, 127)
+        _check_int("Track volume", self.volume, 0, 127)
+        _check_int("Track pan", self.pan, 0, 127)
+        if self.channel is not None:
+            _check_int("MIDI channel", self.channel, 0, 15)
+        notes = self.notes if isinstance(self.notes, tuple) else tuple(self.notes)
+        for n in notes:
+            if not isinstance(n, Note):
+                raise SongError(f"Track {self.name!r} holds something that is not a note: {n!r}")
+        if any(notes[i] > notes[i + 1] for i in range(len(notes) - 1)):
+            notes = tuple(sorted(notes))
+        object.__setattr__(self, "notes", notes)
+
+    @property
+    def end_tick(self) -> int:
+        return max((n.end_tick for n in self.notes), default=0)
+
+    def with_notes(self, notes: Iterable[Note]) -> "Track":
+        return replace(self, notes=tuple(sorted(notes)))
+
+
+def _default_tempos() -> tuple[TempoChange, ...]:
+    return (TempoChange(0, 120.0),)
+
+
+def _default_time_signatures() -> tuple[TimeSignature, ...]:
+    return (TimeSignature(0, 4, 4),)
+
+
+@dataclass(frozen=True, slots=True)
+class Song:
+    """A whole piece: tracks plus the tempo map, time signatures and (when known) keys.
+
+    ``melody_index`` names the track the generative models read (the "input melody").
+    """
+
+    tracks: tuple[Track, ...] = ()
+    ppq: int = DEFAULT_PPQ
+    tempos: tuple[TempoChange, ...] = field(default_factory=_default_tempos)
+    time_signatures: tuple[TimeSignature, ...] = field(default_factory=_default_time_signatures)
+    key_signatures: tuple[KeySignature, ...] = ()
+    melody_index: int = 0
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        _check_int("Ticks per quarter note (PPQ)", self.ppq, 1, MAX_PPQ)
+        for attr, kind in (("tracks", Track), ("tempos", TempoChange), ("time_signatures", TimeSignature),
+                           ("key_signatures", KeySignature)):
+            items = getattr(self, attr)
+            items = items if isinstance(items, tuple) else tuple(items)
+            for it in items:
+                if not isinstance(it, kind):
+                    raise SongError(f"Song.{attr} must hold {kind.__name__} objects, got {it!r}")
+            if attr != "tracks":
+                items = tuple(sorted(items, key=lambda e: e.tick))
+                # one event per tick: the last one given wins
+                dedup: dict[int, object] = {}
+                for it in items:
+                    dedup[it.tick] = it
+                items = tuple(dedup.values())
+            object.__setattr__(self, attr, items)
+        if not self.tempos or self.tempos[0].tick != 0:
+            first = self.tempos[0].bpm if self.tempos else 120.0
+            object.__setattr__(self, "tempos", (TempoChange(0, first),) + self.tempos)
+        if not self.time_signatures or self.time_signatures[0].tick != 0:
+            first = self.time_signatures[0] if self.time_signatures else TimeSignature(0)
+            object.__setattr__(self, "time_signatures",
+                               (TimeSignature(0, first.numerator, first.denominator),) + self.time_signatures)
+        if self.tracks:
+            _check_int("Melody track number", self.melody_index, 0, len(self.tracks) - 1)
+        elif self.melody_index != 0:
+            raise SongError("A song without tracks has no melody track")
+
+    # --- queries ---------------------------------------------------------------------------------------------
+    @property
+    def end_tick(self) -> int:
+        return max((t.end_tick for t in self.tracks), default=0)
+
+    @property
+    def note_count(self) -> int:
+        return sum(len(t.notes) for t in self.tracks)
+
+    @property
+    def melody(self) -> Track | None:
+        return self.tracks[self.melody_index] if self.tracks else None
+
+    @property
+    def bar_ticks(self) -> int:
+        """Length of a bar in the first time signature."""
+        return self.time_signatures[0].bar_ticks(self.ppq)
+
+    @property
+    def key(self) -> KeySignature | None:
+        return self.key_signatures[0] if self.key_signatures else None
+
+    def bar_start_tick(self, bar: int) -> int:
+        """Tick where 0-based ``bar`` starts, honouring time-signature changes."""
+        if bar < 0:
+            raise SongError(f"Bar number must not be negative, got {bar}")
+        tick, remaining = 0, bar
+        sigs = self.time_signatures
+        for i, ts in enumerate(sigs):
+            length = ts.bar_ticks(self.ppq)
+            if i + 1 < len(sigs):
+                bars_here = max(1, -(-(sigs[i + 1].tick - ts.tick) // length))
+                if remaining < bars_here:
+                    return ts.tick + remaining * length
+                remaining -= bars_here
+                tick = sigs[i + 1].tick
+            else:
+                return ts.tick + remaining * length
+        return tick
+
+    def bar_count(self) -> int:
+        end = self.end_tick
+        bar = 0
+        while self.bar_start_tick(bar) < end:
+            bar += 1
+        return bar
+
+    # --- copies -----------------------------------------------------------------------------------------------
+    def with_tracks(self, tracks: Iterable[Track], melody_index: int | None = None) -> "Song":
+        tracks = tuple(tracks)
+        mi = self.melody_index if melody_index is None else melody_index
+        return replace(self, tracks=tracks, melody_index=min(mi, max(0, len(tracks) - 1)))
+
+    def replace_track(self, index: int, track: Track) -> "Song":
+        tracks = list(self.tracks)
+        tracks[index] = track
+        return replace(self, tracks=tuple(tracks))
+
+    def replace(self, **changes) -> "Song":
+        return replace(self, **changes)
