@@ -1,0 +1,184 @@
+"""The `deepcomposer` command line: the app's jobs, headless.
+
+Core commands live here; areas that own more (audio, models, MIDI devices) register their own sub-commands from
+``<area>/commands.py`` (a ``register(subparsers)`` function; importing it must stay cheap: no torch at import).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from .core.gm import program_name
+from .core.song import Song, SongError
+from .core.timing import song_duration_seconds
+
+# modules that add sub-commands; a missing one is skipped so that each area can land on its own
+COMMAND_MODULES = ("deepcomposer_desktop.audio.commands", "deepcomposer_desktop.ml.commands",
+                   "deepcomposer_desktop.midi.commands")
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def load_input(spec: str) -> Song:
+    """A song from a MIDI file path, a project file, or the name of a built-in sample.
+
+    Raises CliError with a plain message.
+    """
+    from .midi.io import MidiFileError, read_midi
+    from .samples import load_sample
+
+    path = Path(spec)
+    if path.exists():
+        try:
+            if path.suffix.lower() in (".dcproj", ".json"):
+                from .core.project import loads
+                return loads(path.read_bytes())
+            return read_midi(path)
+        except (MidiFileError, SongError) as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        return load_sample(spec)
+    except KeyError:
+        raise CliError(f"{spec}: no such file, and no built-in sample of that name "
+                       "(see `deepcomposer samples`)") from None
+
+
+def save_output(song: Song, out: str) -> None:
+    from .midi.io import write_midi
+    try:
+        write_midi(song, out)
+    except OSError as exc:
+        raise CliError(f"Cannot write {out}: {exc.strerror or exc}") from None
+
+
+def describe(song: Song) -> str:
+    """The text `deepcomposer info` prints."""
+    lines = []
+    secs = song_duration_seconds(song)
+    tempos = ", ".join(f"{t.bpm:g} BPM" + (f" @ tick {t.tick}" if t.tick else "") for t in song.tempos[:6])
+    if len(song.tempos) > 6:
+        tempos += f" … ({len(song.tempos)} changes)"
+    sigs = ", ".join(f"{t.numerator}/{t.denominator}" + (f" @ tick {t.tick}" if t.tick else "")
+                     for t in song.time_signatures[:6])
+    if song.title:
+        lines.append(f"Title:          {song.title}")
+    lines.append(f"Resolution:     {song.ppq} ticks per quarter note")
+    lines.append(f"Tempo:          {tempos}")
+    lines.append(f"Time signature: {sigs}")
+    if song.key:
+        lines.append(f"Key:            {song.key.key}")
+    lines.append(f"Length:         {song.bar_count()} bars, {int(secs // 60)}:{secs % 60:04.1f} "
+                 f"({song.end_tick} ticks)")
+    lines.append(f"Tracks:         {len(song.tracks)} ({song.note_count} notes)")
+    for i, t in enumerate(song.tracks):
+        mark = "*" if i == song.melody_index else " "
+        inst = program_name(t.program, t.is_drum)
+        ch = "-" if t.channel is None else t.channel + 1
+        pitches = f"{min(n.pitch for n in t.notes)}-{max(n.pitch for n in t.notes)}" if t.notes else "-"
+        lines.append(f"  {mark}{i + 1:>2}. {t.name[:28]:<28} {inst[:26]:<26} ch {ch!s:>2}  {len(t.notes):>6} notes"
+                     f"  pitches {pitches}")
+    lines.append("  (* = melody track, the one the models read)")
+    return "\n".join(lines)
+
+
+def cmd_info(args) -> int:
+    for spec in args.files:
+        song = load_input(spec)
+        if len(args.files) > 1:
+            print(f"== {spec}")
+        print(describe(song))
+    return 0
+
+
+def cmd_samples(args) -> int:
+    from .samples import list_samples, sample_path
+    for s in list_samples():
+        if args.paths:
+            print(sample_path(s))
+        else:
+            print(f"{s.slug:<24} {s.title}  ({s.meter[0]}/{s.meter[1]}, {s.key}, {s.bpm:g} BPM)")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    """Read a sample, MIDI or project file and write it out as a clean type-1 MIDI file."""
+    from .core.edits import transpose
+    song = load_input(args.input)
+    if args.transpose:
+        try:
+            song = song.with_tracks(transpose(t, args.transpose) for t in song.tracks)
+        except SongError as exc:
+            raise CliError(str(exc)) from None
+    if args.tempo:
+        from .core.song import TempoChange
+        try:
+            song = song.replace(tempos=(TempoChange(0, args.tempo),))
+        except SongError as exc:
+            raise CliError(str(exc)) from None
+    save_output(song, args.out)
+    print(f"Wrote {args.out}: {len(song.tracks)} tracks, {song.note_count} notes")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_benchmarks
+    return run_benchmarks(args.areas, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepcomposer", description="DeepComposer Desktop, headless.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("info", help="show tracks, instruments, notes, tempo, meter and length of MIDI files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="a .mid file, project, or built-in sample name")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("samples", help="list the built-in sample melodies")
+    p.add_argument("--paths", action="store_true", help="print the MIDI file path of each sample")
+    p.set_defaults(func=cmd_samples)
+
+    p = sub.add_parser("convert", help="write a sample or file back out as a type-1 MIDI file")
+    p.add_argument("input", help="a .mid file, project, or built-in sample name (e.g. ode_to_joy)")
+    p.add_argument("--out", "-o", required=True, help="the MIDI file to write")
+    p.add_argument("--transpose", type=int, default=0, help="semitones to transpose pitched tracks by")
+    p.add_argument("--tempo", type=float, default=None, help="replace the tempo map by one tempo (BPM)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("bench", help="measure speed figures and print them as a table (asserts nothing)")
+    p.add_argument("areas", nargs="*", help="areas to measure (default: all available)")
+    p.add_argument("--quick", action="store_true", help="shorter runs (for smoke tests)")
+    p.set_defaults(func=cmd_bench)
+
+    for modname in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name and modname.startswith(exc.name):
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"deepcomposer: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepcomposer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""CLI sub-commands `generate`, `train` and `models`. Cheap to import: each technique loads on use."""
+from __future__ import annotations
+
+import importlib
+
+TECHNIQUES = {"gan": "accompaniment in a genre", "arcnn": "enhance: add and remove notes (Bach AR-CNN)",
+              "transformer": "extend: continue the input"}
+
+
+def _technique_module(technique: str, part: str):
+    from ..cli import CliError
+    try:
+        return importlib.import_module(f"deepcomposer_desktop.ml.{technique}.{part}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(f"deepcomposer_desktop.ml.{technique}"):
+            raise CliError(f"The {technique} technique is not available in this build") from None
+        raise
+
+
+def cmd_generate(args) -> int:
+    return _technique_module(args.technique, "generate").cli_generate(args)
+
+
+def cmd_train(args) -> int:
+    return _technique_module(args.technique, "train").cli_train(args)
+
+
+def cmd_models(args) -> int:
+    from ..cli import CliError
+    try:
+        from .registry import list_models
+    except ModuleNotFoundError:
+        raise CliError("No model registry in this build") from None
+    models = list_models()
+    if not models:
+        print("No models installed.")
+    for m in models:
+        print(f"{m.technique:<12} {m.name:<16} {m.summary}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="run a generative technique on a melody (gan / arcnn / transformer)")
+    p.add_argument("--technique", "-t", choices=sorted(TECHNIQUES), required=True)
+    p.add_argument("--input", "-i", required=True, help="a .mid file, project, or built-in sample name")
+    p.add_argument("--out", "-o", required=True, help="MIDI file to write (with --takes N: NAME-1.mid ...)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (each take uses seed + take number)")
+    p.add_argument("--takes", type=int, default=1, help="number of variations")
+    p.add_argument("--wav", help="also render the result to this WAV file")
+    p.add_argument("--track", type=int, default=None, help="input track number (1-based; default: the melody)")
+    g = p.add_argument_group("gan")
+    g.add_argument("--genre", default="rock", help="genre model to use (see `deepcomposer models`)")
+    g = p.add_argument_group("arcnn")
+    g.add_argument("--max-add", type=float, default=50.0, help="most notes to add, %% of the input's notes")
+    g.add_argument("--max-remove", type=float, default=20.0, help="most notes to remove, %% of the input's notes")
+    g.add_argument("--iterations", type=int, default=100, help="sampling iterations")
+    g.add_argument("--temperature", type=float, default=1.0, help="creative risk (sampling temperature)")
+    g = p.add_argument_group("transformer")
+    g.add_argument("--seconds", type=float, default=30.0, help="how long to extend by")
+    g.add_argument("--bars", type=int, default=None, help="extend by this many bars instead of seconds")
+    g.add_argument("--context-bars", type=int, default=8, help="how many bars of the input to condition on")
+    g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (0: off)")
+    g.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling threshold (1.0: off)")
+    g.add_argument("--tracks", choices=("melody", "all"), default="melody", help="extend the melody or every track")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train a model (e.g. a custom GAN genre from a folder of MIDI files)")
+    p.add_argument("technique", choices=sorted(TECHNIQUES))
+    p.add_argument("--name", help="model name (e.g. my-genre)")
+    p.add_argument("--data", help="folder of MIDI files, or a preprocessed cache")
+    p.add_argument("--out", help="output folder (default: the user's model folder)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--update-ratio", type=int, default=None, help="critic steps per generator step (GAN)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--preset", default=None, help="a named training configuration (see the model cards)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list installed models with a one-line summary from each card")
+    p.set_defaults(func=cmd_models)
