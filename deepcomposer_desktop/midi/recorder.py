@@ -1,0 +1,442 @@
+"""Recording from a MIDI keyboard as pure functions over timestamped input events (no rtmidi, no Qt, no threads).
+
+``decode`` turns raw MIDI bytes into event dataclasses; ``ChordExpander`` is chord mode (one key -> a triad in the
+song's key); ``TakeRecorder`` turns events into takes of notes (replace or overdub, loop recording keeping every
+take, input quantize with strength); ``apply_take`` / ``takes_as_tracks`` put takes into a Song.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from ..core.edits import quantize_notes
+from ..core.song import KeySignature, Note, Song, SongError, Track
+from ..core.timing import TempoMap
+
+# --- input events -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoteOn:
+    time_sec: float
+    pitch: int
+    velocity: int
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NoteOff:
+    time_sec: float
+    pitch: int
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sustain:
+    """The sustain pedal (CC 64): down when the value is 64 or more."""
+    time_sec: float
+    on: bool
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """Any other control change (CC 1 is the mod wheel)."""
+    time_sec: float
+    number: int
+    value: int
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PitchBend:
+    """Pitch bend, -8192 (down) .. 0 (centre) .. 8191 (up)."""
+    time_sec: float
+    value: int
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLost:
+    """The keyboard that was being played vanished (unplugged); recording stops here."""
+    time_sec: float
+    port: str
+
+
+InputEvent = NoteOn | NoteOff | Sustain | Control | PitchBend | DeviceLost
+SUSTAIN_CC = 64
+MOD_WHEEL_CC = 1
+
+
+def decode(message, time_sec: float):
+    """One MIDI channel message (a sequence of ints/bytes) as an event, or None for anything else (sysex, clock…)."""
+    if len(message) < 2:
+        return None
+    status = message[0]
+    kind, channel = status & 0xF0, status & 0x0F
+    if kind == 0x90 and len(message) >= 3:
+        if message[2] == 0:
+            return NoteOff(time_sec, message[1] & 0x7F, channel)
+        return NoteOn(time_sec, message[1] & 0x7F, message[2] & 0x7F, channel)
+    if kind == 0x80:
+        return NoteOff(time_sec, message[1] & 0x7F, channel)
+    if kind == 0xB0 and len(message) >= 3:
+        if message[1] == SUSTAIN_CC:
+            return Sustain(time_sec, message[2] >= 64, channel)
+        return Control(time_sec, message[1] & 0x7F, message[2] & 0x7F, channel)
+    if kind == 0xE0 and len(message) >= 3:
+        return PitchBend(time_sec, ((message[2] & 0x7F) << 7 | (message[1] & 0x7F)) - 8192, channel)
+    return None
+
+
+# --- chord mode ---------------------------------------------------------------------------------------------
+
+_MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
+_MINOR_STEPS = (0, 2, 3, 5, 7, 8, 10)   # natural minor
+
+
+def scale_pitch_classes(key: str | KeySignature | None) -> frozenset[int]:
+    """The seven pitch classes of a major or (natural) minor key such as "G" or "F#m"; C major when None."""
+    if key is None:
+        key = "C"
+    ks = key if isinstance(key, KeySignature) else KeySignature(0, key)
+    steps = _MINOR_STEPS if ks.is_minor else _MAJOR_STEPS
+    return frozenset((ks.tonic_pitch_class + s) % 12 for s in steps)
+
+
+def triad(pitch: int, key: str | KeySignature | None) -> tuple[int, ...]:
+    """The triad built on ``pitch`` from the key's own notes (C in C major -> C E G, D -> D F A, B -> B D F).
+
+    A key outside the scale gets a major triad (a borrowed chord, as bVII or the Neapolitan).
+    Notes above 127 are left out. Raises SongError for an unknown key.
+    """
+    scale = scale_pitch_classes(key)
+    pc = pitch % 12
+    if pc not in scale:
+        return tuple(p for p in (pitch, pitch + 4, pitch + 7) if p <= 127)
+    third = 4 if (pc + 4) % 12 in scale or (pc + 3) % 12 not in scale else 3
+    fifth = 7 if (pc + 7) % 12 in scale or (pc + 6) % 12 not in scale else 6
+    return tuple(p for p in (pitch, pitch + third, pitch + fifth) if p <= 127)
+
+
+def chord_table(key: str | KeySignature | None) -> tuple[tuple[int, ...], ...]:
+    """``triad`` for every pitch 0-127, precomputed so that the MIDI callback only looks it up."""
+    return tuple(triad(p, key) for p in range(128))
+
+
+class ChordExpander:
+    """Chord mode's state: which output notes each held key started, with reference counts so that two held
+    keys sharing a note (C-E-G and E-G-B) do not cut each other off.
+
+    Not thread-safe: used from the MIDI callback thread only (``MidiInputManager``), or in tests.
+    """
+
+    def __init__(self, table: tuple[tuple[int, ...], ...] | None = None) -> None:
+        self.table = table            # None: chord mode off (keys pass through unchanged)
+        self._held: dict[int, tuple[int, ...]] = {}
+        self._count = [0] * 128
+
+    def press(self, pitch: int) -> tuple[int, ...]:
+        """Notes to switch on for a key going down (already sounding ones are not struck twice)."""
+        if pitch in self._held:               # a repeated note-on without its note-off
+            self.release(pitch)
+        notes = self.table[pitch] if self.table is not None else (pitch,)
+        self._held[pitch] = notes
+        started = []
+        for p in notes:
+            if self._count[p] == 0:
+                started.append(p)
+            self._count[p] += 1
+        return tuple(started)
+
+    def release(self, pitch: int) -> tuple[int, ...]:
+        """Notes to switch off for a key going up (those no other held key still needs)."""
+        notes = self._held.pop(pitch, None)
+        if notes is None:
+            return (pitch,) if self._count[pitch] == 0 else ()
+        stopped = []
+        for p in notes:
+            self._count[p] -= 1
+            if self._count[p] == 0:
+                stopped.append(p)
+        return tuple(stopped)
+
+    def release_all(self) -> tuple[int, ...]:
+        """Every sounding note (for an unplugged device), and forget them."""
+        sounding = tuple(p for p in range(128) if self._count[p] > 0)
+        self._held.clear()
+        self._count = [0] * 128
+        return sounding
+
+
+def expand_chords(events: Iterable, key: str | KeySignature | None) -> list:
+    """Chord mode applied to a list of events (what the live path does message by message)."""
+    ex = ChordExpander(chord_table(key))
+    out = []
+    for ev in events:
+        if isinstance(ev, NoteOn):
+            out.extend(NoteOn(ev.time_sec, p, ev.velocity, ev.channel) for p in ex.press(ev.pitch))
+        elif isinstance(ev, NoteOff):
+            out.extend(NoteOff(ev.time_sec, p, ev.channel) for p in ex.release(ev.pitch))
+        else:
+            out.append(ev)
+    return out
+
+
+# --- quantize -----------------------------------------------------------------------------------------------
+
+GRIDS = {"1/8": (1, 2), "1/16": (1, 4), "1/8T": (1, 3)}   # fraction of a quarter note
+
+
+def grid_ticks(grid: str, ppq: int) -> int:
+    """Ticks per grid step for "1/8", "1/16" or "1/8T" (eighth-note triplets). Raises SongError otherwise."""
+    try:
+        num, den = GRIDS[grid]
+    except KeyError:
+        raise SongError(f"Unknown quantize grid {grid!r}; choose one of {', '.join(GRIDS)}") from None
+    return max(1, ppq * num // den)
+
+
+@dataclass(frozen=True, slots=True)
+class InputQuantize:
+    """Input quantize: move note starts toward the ``grid`` by ``strength`` (0 = not at all, 1 = fully)."""
+    grid: str = "1/16"
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        grid_ticks(self.grid, 480)
+        if not 0.0 <= float(self.strength) <= 1.0:
+            raise SongError(f"Quantize strength must be between 0 and 1, got {self.strength}")
+
+
+# --- recording ------------------------------------------------------------------------------------------------
+
+REPLACE, OVERDUB = "replace", "overdub"
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """One recorded pass: notes in song ticks inside [start_tick, end_tick). ``complete`` is False for a pass
+    cut short (stopped or unplugged before its end)."""
+    index: int
+    start_tick: int
+    end_tick: int
+    notes: tuple[Note, ...]
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """Every take of one recording (one, or one per loop pass that got notes) and why it stopped:
+    "stopped" (the user), "device lost" (the keyboard vanished) or "punch out" (reached ``stop_tick``)."""
+    takes: tuple[Take, ...]
+    reason: str = "stopped"
+
+    @property
+    def last(self) -> Take | None:
+        return self.takes[-1] if self.takes else None
+
+
+def count_in_seconds(song: Song, start_tick: int, bars: int) -> float:
+    """How long ``bars`` bars of count-in last at the tempo in force at ``start_tick``."""
+    if bars <= 0:
+        return 0.0
+    return bars * song.bar_ticks * 60.0 / (TempoMap.of(song).bpm_at(start_tick) * song.ppq)
+
+
+class TakeRecorder:
+    """Builds takes from timestamped input events while the transport plays.
+
+    ``start_sec`` is the input clock's time (``MidiInputManager.clock``) at which playback passes ``start_tick``
+    (after any count-in: see ``count_in_seconds``). With ``loop=(start, end)`` the transport is taken to jump back
+    to ``start`` at ``end`` and each pass becomes its own take. Notes played up to ``pre_roll_sec`` before the
+    start land on it; earlier ones (the count-in) are ignored. With ``apply_sustain`` a note released while the
+    pedal is down lasts until the pedal lifts (the song model keeps notes, not pedal events).
+    A ``DeviceLost`` event stops recording cleanly, keeping the notes so far.
+    Pure state, no threads: feed it on the GUI thread from ``MidiInputManager.drain()``.
+    """
+
+    def __init__(self, song: Song, *, start_tick: int, start_sec: float, loop: tuple[int, int] | None = None,
+                 stop_tick: int | None = None, quantize: InputQuantize | None = None, apply_sustain: bool = True,
+                 latency_sec: float = 0.0, pre_roll_sec: float = 0.25) -> None:
+        if start_tick < 0:
+            raise SongError("Recording cannot start before the song does")
+        self.ppq = song.ppq
+        self._tm = TempoMap.of(song)
+        self.start_tick = start_tick
+        self.start_sec = start_sec
+        self.quantize = quantize
+        self.apply_sustain = apply_sustain
+        self.latency_sec = latency_sec
+        self.pre_roll_sec = pre_roll_sec
+        self.stop_tick = stop_tick
+        if loop is not None:
+            lo, hi = loop
+            if not 0 <= lo < hi:
+                raise SongError("A loop must end after it starts")
+            if not lo <= start_tick < hi:
+                raise SongError("Loop recording must start inside the loop")
+        self.loop = loop
+        self._base_sec = self._tm.tick_to_seconds(start_tick)
+        if loop is not None:
+            self._loop_sec = (self._tm.tick_to_seconds(loop[0]), self._tm.tick_to_seconds(loop[1]))
+        self._open: dict[int, tuple[int, int, int]] = {}     # pitch -> (pass, tick, velocity)
+        self._sustained: set[int] = set()                   # released while the pedal is down
+        self._pedal = False
+        self._notes: dict[int, list[Note]] = {}               # pass -> notes
+        self._last_pos = (0, start_tick)
+        self.result: Recording | None = None
+
+    # -- time -> (pass, tick) --
+    def position(self, time_sec: float) -> tuple[int, int]:
+        """Which loop pass (0 without a loop) and song tick the transport is at, at input time ``time_sec``."""
+        offset = time_sec - self.start_sec - self.latency_sec
+        if offset < 0:
+            offset = 0.0
+        if self.loop is None:
+            tick = int(round(self._tm.seconds_to_tick(self._base_sec + offset)))
+            if self.stop_tick is not None:
+                tick = min(tick, self.stop_tick)
+            return 0, tick
+        lo_sec, hi_sec = self._loop_sec
+        span = hi_sec - lo_sec
+        into = self._base_sec - lo_sec + offset
+        n = int(math.floor(into / span))
+        tick = int(round(self._tm.seconds_to_tick(lo_sec + (into - n * span))))
+        if tick >= self.loop[1]:
+            n, tick = n + 1, self.loop[0]
+        return n, tick
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    # -- feeding --
+    def feed(self, events: Iterable) -> Recording | None:
+        """Consume events in time order; returns the Recording once a ``DeviceLost`` (or punch-out) ended it."""
+        for ev in events:
+            if self.result is not None:
+                break
+            self._feed_one(ev)
+        return self.result
+
+    def _feed_one(self, ev) -> None:
+        t = ev.time_sec
+        if isinstance(ev, DeviceLost):
+            self.stop(t, reason="device lost")
+            return
+        if isinstance(ev, Sustain):
+            self._pedal = ev.on
+            if not ev.on:
+                pos = self.position(t)
+                for p in sorted(self._sustained):
+                    self._close(p, pos)
+                self._sustained.clear()
+            return
+        if not isinstance(ev, (NoteOn, NoteOff)):
+            return
+        early = t - self.latency_sec < self.start_sec - self.pre_roll_sec
+        pos = self.position(t)
+        if self.stop_tick is not None and self.loop is None and pos[1] >= self.stop_tick:
+            self.stop(t, reason="punch out")
+            return
+        self._last_pos = max(self._last_pos, pos)
+        if isinstance(ev, NoteOn):
+            if early:
+                return
+            if ev.pitch in self._open:
+                self._close(ev.pitch, pos)
+            self._sustained.discard(ev.pitch)
+            self._open[ev.pitch] = (pos[0], pos[1], ev.velocity)
+        elif ev.pitch in self._open:
+            if self.apply_sustain and self._pedal:
+                self._sustained.add(ev.pitch)
+            else:
+                self._close(ev.pitch, pos)
+
+    def _close(self, pitch: int, end: tuple[int, int]) -> None:
+        opened = self._open.pop(pitch, None)
+        if opened is None:
+            return
+        n, tick, vel = opened
+        end_n, end_tick = end
+        while n < end_n and self.loop is not None:        # held across the loop end: cut, restart next pass
+            self._add(n, Note.make(pitch, tick, max(1, self.loop[1] - tick), vel))
+            n, tick = n + 1, self.loop[0]
+        self._add(n, Note.make(pitch, tick, max(1, end_tick - tick), vel))
+
+    def _add(self, n: int, note: Note) -> None:
+        self._notes.setdefault(n, []).append(note)
+
+    # -- stopping --
+    def stop(self, time_sec: float, reason: str = "stopped") -> Recording:
+        """End the recording at input time ``time_sec`` (held notes end there) and return every take."""
+        if self.result is not None:
+            return self.result
+        pos = max(self.position(time_sec), self._last_pos)
+        for p in sorted(self._open):
+            self._close(p, pos)
+        self._sustained.clear()
+        takes = []
+        for n in sorted(self._notes):
+            start = self.start_tick if n == 0 else (self.loop[0] if self.loop else self.start_tick)
+            if self.loop is not None:
+                end = self.loop[1] if n < pos[0] else max(pos[1], start + 1)
+                complete = n < pos[0]
+            else:
+                end, complete = max(pos[1], start + 1, max(x.end_tick for x in self._notes[n])), True
+            notes = self._finish_notes(self._notes[n], start, end)
+            takes.append(Take(index=n, start_tick=start, end_tick=end, notes=notes, complete=complete))
+        self.result = Recording(tuple(takes), reason)
+        return self.result
+
+    def _finish_notes(self, notes: list[Note], start: int, end: int) -> tuple[Note, ...]:
+        if self.quantize is None:
+            return tuple(sorted(notes))
+        q = quantize_notes(notes, grid_ticks(self.quantize.grid, self.ppq), float(self.quantize.strength))
+        out = []
+        for n in q:
+            if self.loop is not None and n.start_tick >= self.loop[1]:    # played just before the loop's downbeat
+                n = replace(n, start_tick=n.start_tick - (self.loop[1] - self.loop[0]))
+            out.append(n)
+        return tuple(sorted(out))
+
+
+# --- putting takes into the song --------------------------------------------------------------------------------
+
+def apply_take(track: Track, take: Take, mode: str = REPLACE) -> Track:
+    """The track with ``take`` recorded into it. ``replace`` clears [start_tick, end_tick) first (notes reaching
+    into the range from before are cut at its start); ``overdub`` keeps everything. Raises SongError for a bad mode."""
+    if mode == OVERDUB:
+        return track.with_notes(track.notes + take.notes)
+    if mode != REPLACE:
+        raise SongError(f"Recording mode must be 'replace' or 'overdub', got {mode!r}")
+    kept = []
+    for n in track.notes:
+        if take.start_tick <= n.start_tick < take.end_tick:
+            continue
+        if n.start_tick < take.start_tick < n.end_tick:
+            n = replace(n, duration_tick=take.start_tick - n.start_tick)
+        kept.append(n)
+    return track.with_notes(kept + list(take.notes))
+
+
+def apply_recording(song: Song, track_index: int, recording: Recording, mode: str = REPLACE,
+                    take_index: int | None = None) -> Song:
+    """The song with one take (the last by default) recorded into track ``track_index``."""
+    if not 0 <= track_index < len(song.tracks):
+        raise SongError(f"There is no track {track_index + 1} to record into")
+    if not recording.takes:
+        return song
+    take = recording.last if take_index is None else next(
+        (t for t in recording.takes if t.index == take_index), None)
+    if take is None:
+        raise SongError(f"There is no take {take_index}")
+    return song.replace_track(track_index, apply_take(song.tracks[track_index], take, mode))
+
+
+def takes_as_tracks(track: Track, recording: Recording) -> tuple[Track, ...]:
+    """Every take as its own muted track (same instrument), e.g. "Melody take 2", so none is ever lost."""
+    return tuple(replace(track, name=f"{track.name} take {t.index + 1}", notes=t.notes, mute=True, solo=False)
+                 for t in recording.takes)
