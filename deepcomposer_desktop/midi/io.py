@@ -28,12 +28,8 @@ class MidiFileError(ValueError):
     """A MIDI file that cannot be used; ``str(err)`` is a message for a musician."""
 
 
-def _text_out(text: str) -> str:
-    """MIDI text is bytes; we write UTF-8 (what DAWs read), passed through mido's latin-1 charset."""
-    return text.encode("utf-8").decode("latin-1")
-
-
 def _text_in(text: str) -> str:
+    """MIDI text is bytes; we write UTF-8 (what DAWs read) and mido decodes latin-1: undo that where it fits."""
     try:
         return text.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -237,52 +233,71 @@ def assign_channels(tracks: tuple[Track, ...]) -> list[int]:
     return result  # type: ignore[return-value]
 
 
-def song_to_midifile(song: Song) -> mido.MidiFile:
-    """A type-1 mido.MidiFile: a conductor track (tempo, meter, key) then one track per part."""
-    mf = mido.MidiFile(type=1, ticks_per_beat=song.ppq)
-    conductor: list[tuple[int, int, mido.Message]] = []
-    if song.title:
-        conductor.append((0, 0, mido.MetaMessage("track_name", name=_text_out(song.title))))
-    for ts in song.time_signatures:
-        conductor.append((ts.tick, 1, mido.MetaMessage("time_signature", numerator=ts.numerator,
-                                                       denominator=ts.denominator)))
-    for ks in song.key_signatures:
-        try:
-            conductor.append((ks.tick, 2, mido.MetaMessage("key_signature", key=ks.key)))
-        except (ValueError, KeyError):
-            pass  # a spelling mido does not accept (e.g. 'D#'): the key is optional information
-    for tc in song.tempos:
-        conductor.append((tc.tick, 3, mido.MetaMessage("set_tempo", tempo=tc.microseconds_per_beat)))
-    mf.tracks.append(_to_track(conductor))
-    for track, ch in zip(song.tracks, assign_channels(song.tracks)):
-        events: list[tuple[int, int, mido.Message]] = [
-            (0, 0, mido.MetaMessage("track_name", name=_text_out(track.name))),
-            (0, 1, mido.Message("program_change", channel=ch, program=track.program)),
-            (0, 2, mido.Message("control_change", channel=ch, control=7, value=track.volume)),
-            (0, 3, mido.Message("control_change", channel=ch, control=10, value=track.pan)),
-        ]
-        for n in track.notes:
-            events.append((n.start_tick, 5, mido.Message("note_on", channel=ch, note=n.pitch, velocity=n.velocity)))
-            events.append((n.end_tick, 4, mido.Message("note_off", channel=ch, note=n.pitch, velocity=0)))
-        mf.tracks.append(_to_track(events))
-    return mf
+def _vlq(value: int) -> bytes:
+    """MIDI variable-length quantity."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
 
 
-def _to_track(events: list[tuple[int, int, mido.Message]]) -> mido.MidiTrack:
+def _meta(kind: int, payload: bytes) -> bytes:
+    return bytes((0xFF, kind)) + _vlq(len(payload)) + payload
+
+
+def _key_signature_bytes(key: str) -> bytes | None:
+    from mido.midifiles.meta import _key_signature_decode
+    for (sharps, minor), name in _key_signature_decode.items():
+        if name == key:
+            return _meta(0x59, bytes((sharps & 0xFF, minor)))
+    return None   # a spelling without a standard signature (e.g. 'D#'): the key is optional information
+
+
+def _chunk(events: list[tuple[int, int, bytes]]) -> bytes:
     events.sort(key=lambda e: (e[0], e[1]))
-    track = mido.MidiTrack()
+    body = bytearray()
     last = 0
-    for tick, _, msg in events:
-        track.append(msg.copy(time=tick - last))
+    for tick, _, data in events:
+        body += _vlq(tick - last)
+        body += data
         last = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    return track
+    body += b"\x00\xff\x2f\x00"
+    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
 
 
 def midi_bytes(song: Song) -> bytes:
-    buf = io.BytesIO()
-    song_to_midifile(song).save(file=buf)
-    return buf.getvalue()
+    """The song as a type-1 Standard MIDI File: a conductor track (tempo, meter, key) then one track per part
+    with its name, program change, volume and pan; drums on channel 10; note-offs before note-ons at equal ticks."""
+    conductor: list[tuple[int, int, bytes]] = []
+    if song.title:
+        conductor.append((0, 0, _meta(0x03, song.title.encode("utf-8"))))
+    for ts in song.time_signatures:
+        dd = ts.denominator.bit_length() - 1
+        conductor.append((ts.tick, 1, _meta(0x58, bytes((ts.numerator, dd, 24, 8)))))
+    for ks in song.key_signatures:
+        data = _key_signature_bytes(ks.key)
+        if data:
+            conductor.append((ks.tick, 2, data))
+    for tc in song.tempos:
+        conductor.append((tc.tick, 3, _meta(0x51, tc.microseconds_per_beat.to_bytes(3, "big"))))
+    chunks = [_chunk(conductor)]
+    for track, ch in zip(song.tracks, assign_channels(song.tracks)):
+        events: list[tuple[int, int, bytes]] = [
+            (0, 0, _meta(0x03, track.name.encode("utf-8"))),
+            (0, 1, bytes((0xC0 | ch, track.program))),
+            (0, 2, bytes((0xB0 | ch, 7, track.volume))),
+            (0, 3, bytes((0xB0 | ch, 10, track.pan))),
+        ]
+        on, off = 0x90 | ch, 0x80 | ch
+        for n in track.notes:
+            events.append((n.start_tick, 5, bytes((on, n.pitch, n.velocity))))
+            events.append((n.end_tick, 4, bytes((off, n.pitch, 0))))
+        chunks.append(_chunk(events))
+    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + len(chunks).to_bytes(2, "big") + \
+        song.ppq.to_bytes(2, "big")
+    return header + b"".join(chunks)
 
 
 def write_midi(song: Song, path: str | os.PathLike) -> None:

@@ -1,0 +1,143 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deepcomposer_desktop.core import edits, grid
+from deepcomposer_desktop.core.analysis import estimate_key, guess_melody_index, max_polyphony
+from deepcomposer_desktop.core.project import ProjectError, dumps, loads
+from deepcomposer_desktop.core.song import KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track
+from deepcomposer_desktop.core.timing import TempoMap
+from tests.builders import band_song, song, track
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(start_tick=0, pitch=128, duration_tick=1), "pitch"),
+    (dict(start_tick=-1, pitch=60, duration_tick=1), "start"),
+    (dict(start_tick=0, pitch=60, duration_tick=0), "length"),
+    (dict(start_tick=0, pitch=60, duration_tick=10, velocity=0), "velocity"),
+    (dict(start_tick=0.5, pitch=60, duration_tick=10), "whole number"),
+])
+def test_note_validation_names_the_problem(kwargs, words):
+    with pytest.raises(SongError, match=words):
+        Note(**kwargs)
+
+
+def test_track_and_song_validation():
+    with pytest.raises(SongError, match="Instrument"):
+        Track(program=200)
+    with pytest.raises(SongError, match="channel"):
+        Track(channel=16)
+    with pytest.raises(SongError, match="not a note"):
+        Track(notes=((60, 0, 10),))
+    with pytest.raises(SongError, match="Tempo"):
+        TempoChange(0, 0)
+    with pytest.raises(SongError, match="power of two"):
+        TimeSignature(0, 4, 3)
+    with pytest.raises(SongError, match="Melody"):
+        Song(tracks=(Track(),), melody_index=3)
+    with pytest.raises(SongError, match="key"):
+        KeySignature(0, "H")
+
+
+def test_track_sorts_notes_and_song_normalises_tempo_map():
+    t = track(notes=[(60, 480, 10, 90), (62, 0, 10, 90)])
+    assert [n.pitch for n in t.notes] == [62, 60]
+    s = Song(tracks=(t,), tempos=(TempoChange(960, 90),))
+    assert s.tempos[0] == TempoChange(0, 90) and s.tempos[1].tick == 960
+    assert s.time_signatures == (TimeSignature(0, 4, 4),)
+
+
+def test_tempo_map_round_trip_across_changes():
+    s = song(track(notes=[(60, 0, 480, 100)]), tempos=(TempoChange(0, 120), TempoChange(960, 60)))
+    tm = TempoMap.of(s)
+    assert tm.tick_to_seconds(480) == pytest.approx(0.5)
+    assert tm.tick_to_seconds(960) == pytest.approx(1.0)
+    assert tm.tick_to_seconds(1440) == pytest.approx(2.0)
+    for tick in (0, 100, 959, 960, 1500, 10_000):
+        assert tm.seconds_to_tick(tm.tick_to_seconds(tick)) == pytest.approx(tick)
+    arr = np.array([0, 480, 960, 1440])
+    assert np.allclose(tm.ticks_to_seconds(arr), [0, 0.5, 1.0, 2.0])
+    assert np.allclose(tm.seconds_to_ticks(tm.ticks_to_seconds(arr)), arr)
+
+
+def test_bars_with_meter_change():
+    s = song(track(notes=[(60, 0, 10000, 100)]), sigs=(TimeSignature(0, 4, 4), TimeSignature(3840, 3, 4)))
+    assert s.bar_start_tick(1) == 1920
+    assert s.bar_start_tick(2) == 3840
+    assert s.bar_start_tick(3) == 3840 + 1440
+    assert s.bar_count() == 7          # bars start 0 1920 3840 5280 6720 8160 9600
+
+
+def test_edits_return_new_objects_and_leave_input_alone():
+    s = band_song()
+    before = dumps(s)
+    up = edits.transpose(s.tracks[0], 5)
+    assert [n.pitch for n in up.notes] == [77, 79, 81, 84]
+    assert edits.transpose(s.tracks[3], 5) is s.tracks[3]          # drums are not transposed
+    with pytest.raises(SongError, match="MIDI range"):
+        edits.transpose(s.tracks[0], 60)
+    q = edits.quantize(track(notes=[(60, 130, 100, 90), (62, 470, 50, 90)]), 240)
+    assert [n.start_tick for n in q.notes] == [240, 480]
+    half = edits.quantize(track(notes=[(60, 100, 100, 90)]), 240, strength=0.5)
+    assert half.notes[0].start_tick == 50
+    sl = edits.slice_bars(s, 1, 2)
+    assert sl.end_tick <= 1920 and sl.tracks[0].notes[0] == Note.make(79, 0, 1920, 100)
+    merged = edits.merge_tracks([s.tracks[0], s.tracks[1]], name="Both")
+    assert len(merged.notes) == 10 and merged.name == "Both"
+    assert dumps(s) == before
+
+
+def test_rescale_and_concat():
+    s = band_song()
+    r = edits.rescale_song(s, 96)
+    assert r.ppq == 96 and r.tracks[0].notes[1].start_tick == 96
+    c = edits.concat_songs(s, s)
+    assert len(c.tracks[0].notes) == 8 and c.tracks[0].notes[4].start_tick == 3840
+
+
+def test_piano_roll_round_trip_keeps_repeated_notes():
+    t = track(notes=[(60, 0, 120, 100), (60, 120, 120, 100), (64, 240, 480, 80)])
+    roll, onsets = grid.track_to_roll(t, 480, 4)
+    assert roll.shape == (6, 128) and onsets[:, 60].sum() == 2
+    back = grid.roll_to_notes(roll, 480, 4, onsets=onsets)
+    assert [(n.pitch, n.start_tick, n.duration_tick, n.velocity) for n in back] == \
+        [(60, 0, 120, 100), (60, 120, 120, 100), (64, 240, 480, 80)]
+    rolls = grid.song_to_rolls(band_song())
+    assert rolls.shape == (4, 32, 128) and rolls.dtype == bool
+    with pytest.raises(SongError, match="shape"):
+        grid.roll_to_notes(np.zeros((4, 12)), 480)
+
+
+def test_analysis():
+    s = band_song()
+    assert guess_melody_index(s) == 0
+    assert max_polyphony(s.tracks[1]) == 3
+    g = song(track(notes=[(p, i * 480, 480, 90) for i, p in enumerate([67, 71, 74, 67, 72, 66, 67, 62])]))
+    assert estimate_key(g).key == "G"
+
+
+def test_project_round_trip_and_errors():
+    s = band_song().replace(title="Sång", key_signatures=(KeySignature(0, "Am"),))
+    assert loads(dumps(s)) == s
+    with pytest.raises(ProjectError, match="not a DeepComposer"):
+        loads(b'{"a": 1}')
+    with pytest.raises(ProjectError, match="JSON"):
+        loads(b"\x00\x01garbage")
+    data = dumps(s).replace(b'"version":1', b'"version":99')
+    with pytest.raises(ProjectError, match="newer version"):
+        loads(data)
+    broken = dumps(s).replace(b"[72,0,480,100]", b"[72,0,-5,100]")
+    with pytest.raises(ProjectError, match="damaged"):
+        loads(broken)
+
+
+def test_core_imports_neither_qt_nor_torch():
+    code = ("import sys, deepcomposer_desktop.core, deepcomposer_desktop.core.edits, deepcomposer_desktop.core.grid, "
+            "deepcomposer_desktop.core.project, deepcomposer_desktop.core.analysis, deepcomposer_desktop.core.gm, "
+            "deepcomposer_desktop.midi.io, deepcomposer_desktop.samples;"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch', 'shiboken6')];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

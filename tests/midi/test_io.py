@@ -1,0 +1,160 @@
+"""MIDI import/export: round trips, the awkward things real files do, an independent reader, bad input."""
+import io
+import struct
+
+import mido
+import pretty_midi
+import pytest
+
+from deepcomposer_desktop.core.song import KeySignature, Note, TempoChange, TimeSignature
+from deepcomposer_desktop.midi.io import MidiFileError, midi_bytes, read_midi, write_midi
+from deepcomposer_desktop.samples import SAMPLES, build_song, load_sample, sample_path
+from tests.builders import band_song, song, track
+
+
+def smf(tracks: list[bytes], fmt=1, ppq=480) -> bytes:
+    """A raw Standard MIDI File from raw track bodies (so tests control running status etc.)."""
+    out = b"MThd" + struct.pack(">IHHH", 6, fmt, len(tracks), ppq)
+    for body in tracks:
+        out += b"MTrk" + struct.pack(">I", len(body)) + body
+    return out
+
+
+EOT = b"\x00\xff\x2f\x00"
+
+
+def test_round_trip_is_exact():
+    s = band_song().replace(title="Round trip", key_signatures=(KeySignature(0, "Eb"),),
+                            tempos=(TempoChange(0, 96.0), TempoChange(1920, 132.5)),
+                            time_signatures=(TimeSignature(0, 4, 4), TimeSignature(3840, 6, 8)))
+    back = read_midi(midi_bytes(s))
+    assert back.ppq == s.ppq
+    assert back.tempos == s.tempos
+    assert back.time_signatures == s.time_signatures
+    assert back.key_signatures == s.key_signatures
+    assert [(t.name, t.program, t.is_drum, t.notes) for t in back.tracks] == \
+        [(t.name, t.program, t.is_drum, t.notes) for t in s.tracks]
+    again = read_midi(midi_bytes(back))
+    assert again == back
+
+
+def test_export_is_a_type1_file_daws_read():
+    s = band_song()
+    mf = mido.MidiFile(file=io.BytesIO(midi_bytes(s)))
+    assert mf.type == 1 and len(mf.tracks) == 5                      # conductor + one per part
+    names = [next(m.name for m in t if m.type == "track_name") for t in mf.tracks[1:]]
+    assert names == ["Melody", "Chords", "Bass", "Drums"]
+    drum_channels = {m.channel for m in mf.tracks[4] if m.type == "note_on"}
+    assert drum_channels == {9}
+    programs = [next(m.program for m in t if m.type == "program_change") for t in mf.tracks[1:]]
+    assert programs == [73, 0, 33, 0]
+    assert any(m.type == "set_tempo" for m in mf.tracks[0])
+    assert any(m.type == "time_signature" for m in mf.tracks[0])
+    melodic = [{m.channel for m in t if m.type == "note_on"} for t in mf.tracks[1:4]]
+    assert len(set.union(*melodic)) == 3 and 9 not in set.union(*melodic)
+
+
+def test_type0_running_status_velocity0_and_drums():
+    body = (b"\x00\xff\x51\x03\x07\xa1\x20"            # 120 BPM
+            b"\x00\xc0\x18"                            # program 24 on channel 1
+            b"\x00\x90\x3c\x64"                        # note on C4
+            b"\x00\x40\x50"                            # running status: note on E4
+            b"\x83\x60\x3c\x00"                        # +480: C4 off via velocity 0 (running status)
+            b"\x00\x40\x00"                            # E4 off
+            b"\x00\x99\x24\x70"                        # drum on channel 10
+            b"\x60\x89\x24\x00"                        # +96 drum off
+            + EOT)
+    s = read_midi(smf([body], fmt=0))
+    assert len(s.tracks) == 2
+    melodic, drums = s.tracks
+    assert melodic.program == 24 and not melodic.is_drum
+    assert [(n.pitch, n.start_tick, n.duration_tick) for n in melodic.notes] == [(60, 0, 480), (64, 0, 480)]
+    assert drums.is_drum and drums.notes == (Note.make(36, 480, 96, 112),)
+
+
+def test_several_tempos_overlaps_and_missing_note_offs():
+    conductor = (b"\x00\xff\x51\x03\x07\xa1\x20" b"\x83\x60\xff\x51\x03\x0f\x42\x40" + EOT)   # 120, then 60 BPM
+    part = (b"\x00\x90\x3c\x64"             # C4 on
+            b"\x81\x70\x90\x3c\x50"         # +240 C4 on again (overlap)
+            b"\x81\x70\x80\x3c\x00"         # +240 first C4 off (FIFO)
+            b"\x81\x70\x80\x3c\x00"         # +240 second off
+            b"\x00\x90\x40\x64"             # E4 on, never turned off
+            b"\x83\x60\xff\x2f\x00")        # track ends 480 later
+    s = read_midi(smf([conductor, part]))
+    assert [t.bpm for t in s.tempos] == [120.0, 60.0]
+    notes = s.tracks[0].notes
+    assert [(n.pitch, n.start_tick, n.duration_tick) for n in notes] == [(60, 0, 480), (60, 240, 480),
+                                                                          (64, 720, 480)]
+
+
+def test_tracks_sharing_a_channel_stay_separate():
+    a = b"\x00\xff\x03\x06Melody\x00\x90\x48\x64\x83\x60\x80\x48\x00" + EOT
+    b = b"\x00\xff\x03\x06Chords\x00\x90\x3c\x64\x00\x90\x40\x64\x87\x40\x80\x3c\x00\x00\x80\x40\x00" + EOT
+    s = read_midi(smf([b"\x00\xff\x51\x03\x07\xa1\x20" + EOT, a, b]))
+    assert [t.name for t in s.tracks] == ["Melody", "Chords"]
+    assert s.tracks[0].channel == s.tracks[1].channel == 0
+    assert s.melody_index == 0
+    back = read_midi(midi_bytes(s))
+    assert [len(t.notes) for t in back.tracks] == [1, 2]
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "empty"),
+    (b"hello world, not midi", "not a MIDI file"),
+    (smf([b"\x00\x90\x3c\x64" + EOT])[:20], "damaged or truncated"),
+    (smf([b"\x00\xff\x51\x03\x07\xa1\x20" + EOT]), "no notes"),
+    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\xe7\x28" + b"MTrk\x00\x00\x00\x04" + EOT, "SMPTE"),
+    (smf([b"\x8f\xff\xff\xff\x7f\x90\x3c\x64\x00\x80\x3c\x00" + EOT] * 20), "far beyond"),
+])
+def test_bad_input_gives_one_typed_error(data, words):
+    with pytest.raises(MidiFileError, match=words):
+        read_midi(data)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(MidiFileError, match="does not exist"):
+        read_midi(tmp_path / "nope.mid")
+    with pytest.raises(MidiFileError, match="folder"):
+        read_midi(tmp_path)
+
+
+def test_write_midi_is_atomic_and_readable(tmp_path):
+    path = tmp_path / "out.mid"
+    write_midi(band_song(), path)
+    assert read_midi(path).note_count == band_song().note_count
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_samples_parse_and_are_single_voice_melodies():
+    assert len(SAMPLES) >= 8
+    for s in SAMPLES:
+        assert sample_path(s).exists(), f"{s.slug}.mid missing: run python -m deepcomposer_desktop.samples"
+        song_ = read_midi(sample_path(s))
+        assert len(song_.tracks) == 1
+        notes = song_.tracks[0].notes
+        assert len(notes) >= 16
+        assert all(a.end_tick <= b.start_tick for a, b in zip(notes, notes[1:])), f"{s.slug} is not monophonic"
+        assert song_.tracks[0].notes == build_song(s).tracks[0].notes        # shipped file = note list
+        assert load_sample(s.slug).title == s.title
+
+
+def test_every_sample_reads_back_the_same_in_pretty_midi(tmp_path):
+    for s in SAMPLES:
+        song_ = build_song(s)
+        path = tmp_path / f"{s.slug}.mid"
+        write_midi(song_, path)
+        pm = pretty_midi.PrettyMIDI(str(path))
+        assert len(pm.instruments) == 1
+        ours = sorted((n.start_tick, n.end_tick, n.pitch, n.velocity) for n in song_.tracks[0].notes)
+        theirs = sorted((pm.time_to_tick(n.start), pm.time_to_tick(n.end), n.pitch, n.velocity)
+                        for n in pm.instruments[0].notes)
+        assert theirs == ours, s.slug
+        assert pm.instruments[0].program == song_.tracks[0].program
+        assert pm.get_tempo_changes()[1][0] == pytest.approx(s.bpm, abs=1e-3)
+
+
+def test_large_file_loads(tmp_path):
+    from deepcomposer_desktop.bench.core import big_song
+    s = big_song(100_000)
+    back = read_midi(midi_bytes(s))
+    assert back.note_count == s.note_count == 50_000

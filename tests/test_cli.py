@@ -1,0 +1,56 @@
+"""The `deepcomposer` CLI's core commands, run as a user would (a subprocess) and in-process."""
+import subprocess
+import sys
+
+from deepcomposer_desktop.cli import main
+from deepcomposer_desktop.midi.io import read_midi, write_midi
+from tests.builders import band_song
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "deepcomposer_desktop.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_info_prints_tracks_instruments_tempo_meter_length(tmp_path, capsys):
+    path = tmp_path / "band.mid"
+    write_midi(band_song().replace(title="Band"), path)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    for words in ("Band", "120 BPM", "4/4", "2 bars", "Tracks:         4", "Flute", "Electric Bass (finger)",
+                  "Drum Kit", "ch 10", "20 notes", "33 notes"):
+        assert words in out, words
+
+
+def test_samples_lists_builtin_melodies(capsys):
+    assert main(["samples"]) == 0
+    out = capsys.readouterr().out
+    assert "ode_to_joy" in out and "Twinkle" in out and len(out.strip().splitlines()) >= 8
+
+
+def test_convert_sample_and_file(tmp_path):
+    out = tmp_path / "ode.mid"
+    assert main(["convert", "ode_to_joy", "--out", str(out), "--transpose", "2"]) == 0
+    song = read_midi(out)
+    assert song.tracks[0].notes[0].pitch == 66 and song.title.startswith("Ode to Joy")
+    again = tmp_path / "again.mid"
+    assert main(["convert", str(out), "-o", str(again)]) == 0
+    assert read_midi(again).tracks[0].notes == song.tracks[0].notes
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x10\x00\x90")
+    r = run_cli("info", str(bad))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "damaged or truncated" in r.stderr
+    r = run_cli("info", "no_such_thing")
+    assert r.returncode == 2 and "no such file" in r.stderr
+    r = run_cli("convert", "ode_to_joy", "--out", str(tmp_path / "x.mid"), "--transpose", "90")
+    assert r.returncode == 2 and "MIDI range" in r.stderr
+
+
+def test_bench_prints_a_table():
+    r = run_cli("bench", "core", "--quick")
+    assert r.returncode == 0, r.stderr
+    assert "[core]" in r.stdout and "import MIDI" in r.stdout
