@@ -314,7 +314,7 @@ class TakeRecorder:
 
     # -- feeding --
     def feed(self, events: Iterable) -> Recording | None:
-        """Consume events in time order; returns the Recording once a ``DeviceLost`` (or punch-out) ended it."""
+        """Consume events in time order (anything else the manager queued is skipped); returns the Recording once a ``DeviceLost`` (or punch-out) ended it."""
         for ev in events:
             if self.result is not None:
                 break
@@ -322,6 +322,8 @@ class TakeRecorder:
         return self.result
 
     def _feed_one(self, ev) -> None:
+        if not isinstance(ev, (NoteOn, NoteOff, Sustain, DeviceLost)):
+            return          # controllers, pitch bend and device notices do not change the notes
         t = ev.time_sec
         if isinstance(ev, DeviceLost):
             self.stop(t, reason="device lost")
@@ -333,8 +335,6 @@ class TakeRecorder:
                 for p in sorted(self._sustained):
                     self._close(p, pos)
                 self._sustained.clear()
-            return
-        if not isinstance(ev, (NoteOn, NoteOff)):
             return
         early = t - self.latency_sec < self.start_sec - self.pre_roll_sec
         pos = self.position(t)
