@@ -1,0 +1,131 @@
+"""The velocity lane under the roll: one bar per note at its start; drag across bars to set their velocity.
+
+When notes are selected only they are edited. The whole drag becomes one "Change velocity" edit on release.
+Shares the roll's ``RollCoords``; GUI thread only.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from .painting import PALETTE
+
+if TYPE_CHECKING:
+    from .editor import PianoRollEditor
+
+HIT_PX = 4          # a bar is hit within this many pixels of its note's start
+BAR_LIMIT = 3000    # more visible notes than this: paint one bar per pixel column (the loudest)
+
+
+class VelocityLane(QWidget):
+    def __init__(self, editor: "PianoRollEditor") -> None:
+        super().__init__(editor)
+        self.ed = editor
+        self.changes: dict[int, int] = {}       # note index -> velocity, while dragging
+        self._last_x: float | None = None
+        self.setToolTip("Drag across the bars to set note velocities (only the selected notes when there are any)")
+
+    # --- mapping -----------------------------------------------------------------------------------------------
+    def velocity_at(self, y: float) -> int:
+        h = max(1, self.height() - 4)
+        return max(1, min(127, int(round((self.height() - 2 - y) / h * 127))))
+
+    def y_of(self, velocity: int) -> float:
+        return self.height() - 2 - velocity / 127 * max(1, self.height() - 4)
+
+    def point_for(self, index: int, velocity: int) -> tuple[int, int]:
+        """Integer lane point on note ``index``'s bar that sets ``velocity`` (for tests and automation)."""
+        n = self.ed.notes[index]
+        return int(round(self.ed.coords.tick_to_x(n.start_tick))) + 1, int(round(self.y_of(velocity)))
+
+    def _visible(self) -> np.ndarray:
+        c = self.ed.coords
+        return self.ed.index.visible(*c.visible_ticks(-HIT_PX, self.width() + HIT_PX))
+
+    # --- painting ------------------------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802
+        ed, c = self.ed, self.ed.coords
+        p = QPainter(self)
+        w, h = self.width(), self.height()
+        p.fillRect(self.rect(), QColor(0x22, 0x24, 0x29))
+        p.setPen(QPen(QColor(0x40, 0x44, 0x4c), 0))
+        for v in (32, 64, 96, 127):
+            y = math.floor(self.y_of(v)) + 0.5
+            p.drawLine(QPointF(0, y), QPointF(w, y))
+        idx = ed.index
+        vis = self._visible()
+        if len(vis):
+            xs = np.floor(idx.start[vis] * c.px_per_tick - c.scroll_x)
+            vel = idx.vel[vis].copy()
+            if self.changes:
+                for k, i in enumerate(vis.tolist()):
+                    if i in self.changes:
+                        vel[k] = self.changes[i]
+            sel = ed.selection_mask()
+            selected = sel[vis] if sel is not None else np.zeros(len(vis), bool)
+            if len(vis) > BAR_LIMIT:                         # level of detail: the loudest note per column
+                cols = np.clip(xs.astype(np.int64), 0, w - 1)
+                top = np.zeros(w, np.int64)
+                np.maximum.at(top, cols, vel)
+                xs, vel = np.nonzero(top)[0].astype(float), top[top > 0]
+                selected = np.zeros(len(xs), bool)
+            p.setPen(Qt.PenStyle.NoPen)
+            base = ed.track_color()
+            for flag, color in ((False, base), (True, PALETTE.selected)):
+                m = selected == flag
+                rects = [QRectF(x, self.y_of(v), 3, h - 2 - self.y_of(v))
+                         for x, v in zip(xs[m].tolist(), vel[m].tolist())]
+                if rects:
+                    p.setBrush(color)
+                    p.drawRects(rects)
+        if ed.playhead is not None:
+            x = math.floor(c.tick_to_x(ed.playhead)) + 0.5
+            p.setPen(QPen(PALETTE.playhead, 1))
+            p.drawLine(QPointF(x, 0), QPointF(x, h))
+        p.end()
+
+    # --- editing -------------------------------------------------------------------------------------------------
+    def _sweep(self, x0: float, x1: float, y: float) -> None:
+        ed, c = self.ed, self.ed.coords
+        a, b = min(x0, x1) - HIT_PX, max(x0, x1) + HIT_PX
+        vis = self._visible()
+        if not len(vis):
+            return
+        xs = ed.index.start[vis] * c.px_per_tick - c.scroll_x
+        hit = vis[(xs >= a) & (xs <= b)].tolist()
+        if ed.selection:
+            hit = [i for i in hit if i in ed.selection]
+        v = self.velocity_at(y)
+        for i in hit:
+            self.changes[i] = v
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if e.button() != Qt.MouseButton.LeftButton:
+            return
+        self.changes = {}
+        self._last_x = e.position().x()
+        self._sweep(self._last_x, self._last_x, e.position().y())
+        self.update()
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._last_x is None:
+            return
+        x = e.position().x()
+        self._sweep(self._last_x, x, e.position().y())
+        self._last_x = x
+        self.update()
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if e.button() != Qt.MouseButton.LeftButton or self._last_x is None:
+            return
+        changes, self.changes, self._last_x = self.changes, {}, None
+        if changes:
+            v = next(iter(changes.values()))
+            self.ed.draw_velocity = v                    # new notes get the velocity last set here
+            self.ed.set_velocities(changes)
+        self.update()

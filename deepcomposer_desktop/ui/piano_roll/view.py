@@ -1,0 +1,185 @@
+"""The roll itself: a custom-painted ``QAbstractScrollArea`` viewport that culls to the visible range (LMMS-style).
+
+The static part of a frame (grid, loop, faded tracks, the edited notes) is rendered once into a cached pixmap; the
+playhead, rubber band and notes being dragged are painted over it, so a playing song repaints with one blit.
+All methods run on the GUI thread.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QAbstractScrollArea
+
+from . import painting
+from .ops import NoteIndex
+from .painting import PALETTE
+
+if TYPE_CHECKING:
+    from .editor import PianoRollEditor
+
+SCROLL_MARGIN_BARS = 8       # room to draw past the end of the song
+
+
+class RollView(QAbstractScrollArea):
+    """Paints the notes of the edited track over the faded notes of the others; mouse goes to ``editor.tools``."""
+
+    def __init__(self, editor: "PianoRollEditor") -> None:
+        super().__init__(editor)
+        self.ed = editor
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFrameShape(QAbstractScrollArea.Shape.NoFrame)     # viewport x/y line up with ruler, keys and lane
+        self.viewport().setMouseTracking(True)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.horizontalScrollBar().setSingleStep(20)
+        self.verticalScrollBar().setSingleStep(12)
+        self._cache: QPixmap | None = None
+        self._cache_key: tuple | None = None
+        self.last_note_mode = "none"      # "detail" / "raster" / "none": how the edited notes were last painted
+
+    # --- scrolling ---------------------------------------------------------------------------------------------
+    def content_width(self) -> float:
+        c, ed = self.ed.coords, self.ed
+        end = ed.song.end_tick if ed.song else 0
+        bar = ed.grid.bar_at(end)
+        return (bar.start_tick + SCROLL_MARGIN_BARS * bar.length_tick) * c.px_per_tick
+
+    def update_scrollbars(self) -> None:
+        """Scroll ranges from the song length and zoom; keeps ``coords`` and the scrollbars in step."""
+        c = self.ed.coords
+        vw, vh = self.viewport().width(), self.viewport().height()
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        c.scroll_x = max(0.0, min(c.scroll_x, max(0.0, self.content_width() - vw)))
+        c.scroll_y = max(0.0, min(c.scroll_y, max(0.0, c.content_height - vh)))
+        for bar, maximum, page, value in ((h, self.content_width() - vw, vw, c.scroll_x),
+                                          (v, c.content_height - vh, vh, c.scroll_y)):
+            bar.blockSignals(True)
+            bar.setRange(0, max(0, int(math.ceil(maximum))))
+            bar.setPageStep(max(1, page))
+            bar.setValue(int(round(value)))
+            bar.blockSignals(False)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt name)
+        c = self.ed.coords
+        c.scroll_x = float(self.horizontalScrollBar().value())
+        c.scroll_y = float(self.verticalScrollBar().value())
+        self.ed.view_changed()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.update_scrollbars()
+        self.ed.view_changed()
+
+    # --- painting ----------------------------------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Forget the cached frame (notes, selection, grid or loop changed) and repaint."""
+        self._cache_key = None
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self.viewport())
+        self.paint_frame(p, QRectF(event.rect()))
+        p.end()
+
+    def paint_frame(self, p: QPainter, rect: QRectF) -> None:
+        """One frame: the cached static layer, then the live overlays (drag, rubber band, playhead)."""
+        vp = self.viewport()
+        dpr = vp.devicePixelRatioF()
+        c, ed = self.ed.coords, self.ed
+        key = (ed.version, c.scroll_x, c.scroll_y, c.px_per_tick, c.key_height, vp.width(), vp.height(), dpr)
+        if self._cache is None or self._cache_key != key:
+            pix = QPixmap(int(vp.width() * dpr), int(vp.height() * dpr))
+            pix.setDevicePixelRatio(dpr)
+            cp = QPainter(pix)
+            self.paint_static(cp, QRectF(0, 0, vp.width(), vp.height()))
+            cp.end()
+            self._cache, self._cache_key = pix, key
+        p.drawPixmap(rect, self._cache, QRectF(rect.x() * dpr, rect.y() * dpr, rect.width() * dpr,
+                                                rect.height() * dpr))
+        self.paint_overlays(p, rect)
+
+    def paint_static(self, p: QPainter, rect: QRectF) -> None:
+        ed, c = self.ed, self.ed.coords
+        painting.paint_grid(p, c, ed.grid, ed.snap, rect)
+        painting.paint_loop(p, c, ed.loop, rect)
+        painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=-1)
+        color = ed.track_color()
+        hidden = ed.tools.hidden
+        self.last_note_mode = painting.paint_notes(p, c, ed.index, rect, color, ed.selection_mask(), hidden)
+
+    def paint_overlays(self, p: QPainter, rect: QRectF) -> None:
+        ed, c = self.ed, self.ed.coords
+        tools = ed.tools
+        if tools.overlay:
+            over = NoteIndex(tools.overlay)
+            vis = over.visible(*c.visible_ticks(rect.left(), rect.right() + 1))
+            painting.paint_detail(p, c, over, vis, None if tools.band else _all(len(over)),
+                                  ed.track_color(), PALETTE.selected)
+        if tools.band is not None:
+            p.setPen(QPen(QColor(255, 255, 255, 160), 0, Qt.PenStyle.DashLine))
+            p.setBrush(PALETTE.rubber_band)
+            p.drawRect(tools.band)
+        painting.paint_playhead(p, c, ed.playhead, rect)
+
+    # --- input -------------------------------------------------------------------------------------------------
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.ed.tools.press(e.position(), e.button(), e.modifiers())
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        tools = self.ed.tools
+        if tools.mode.name == "IDLE":
+            self.viewport().setCursor(tools.cursor_for(e.position().x(), e.position().y()))
+        else:
+            tools.move(e.position(), e.modifiers())
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if e.button() == Qt.MouseButton.LeftButton:
+            self.ed.tools.release(e.position(), e.modifiers())
+
+    def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802
+        mods = e.modifiers()
+        steps = e.angleDelta().y() / 120.0
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            factor = 1.25 ** steps
+            if mods & Qt.KeyboardModifier.ShiftModifier:
+                self.ed.zoom_y(factor, e.position().y())
+            else:
+                self.ed.zoom_x(factor, e.position().x())
+            e.accept()
+            return
+        if mods & Qt.KeyboardModifier.ShiftModifier:
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() - int(steps * bar.pageStep() / 8))
+            e.accept()
+            return
+        super().wheelEvent(e)
+
+    def event(self, e: QEvent) -> bool:
+        # Claim our keys before window-wide shortcuts (Delete, Ctrl+A ...) see them, so they act on the roll.
+        if e.type() == QEvent.Type.ShortcutOverride and self.ed.handles_key(e):
+            e.accept()
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802
+        if not self.ed.handle_key(e):
+            super().keyPressEvent(e)
+
+    def playhead_moved(self, old_tick: int | None, new_tick: int | None) -> None:
+        """Repaint only the two thin strips under the old and new playhead."""
+        c, vp = self.ed.coords, self.viewport()
+        for t in (old_tick, new_tick):
+            if t is not None:
+                x = int(math.floor(c.tick_to_x(t)))
+                if -3 <= x <= vp.width() + 3:
+                    vp.update(QRect(x - 2, 0, 5, vp.height()))
+
+
+def _all(n: int):
+    import numpy as np
+    return np.ones(n, bool)
