@@ -147,28 +147,36 @@ class PortBackend:
 
 class EngineSink:
     """Plays live input on the audio engine's selected track: ``engine.live_note_on/live_note_off/set_sustain``;
-    pitch bend and other controllers go to ``live_pitch_bend(value, track)`` / ``live_control(cc, value, track)``
-    when the engine has them. ``track_index`` may be changed from the GUI thread at any time.
-    Called on the MIDI callback thread."""
+    pitch bend and other controllers (the mod wheel) go to ``live_pitch_bend(value, track)`` /
+    ``live_control(cc, value, track)`` when the engine has them. ``engine`` is the engine, or a function returning
+    the current one (so a window that swaps engines needs no re-wiring). ``track_index`` may be changed from the
+    GUI thread at any time. Called on the MIDI callback thread."""
 
     def __init__(self, engine, track_index: int = 0) -> None:
-        self.engine = engine
+        if callable(engine) and not hasattr(engine, "live_note_on"):
+            self._get = engine
+        else:
+            self._get = lambda: engine
         self.track_index = track_index
-        self._bend = getattr(engine, "live_pitch_bend", None)
-        self._control = getattr(engine, "live_control", None)
 
     def __call__(self, ev) -> None:
-        kind = type(ev)
+        engine, kind, track = self._get(), type(ev), self.track_index
+        if engine is None:
+            return
         if kind is NoteOn:
-            self.engine.live_note_on(ev.pitch, ev.velocity, self.track_index)
+            engine.live_note_on(ev.pitch, ev.velocity, track)
         elif kind is NoteOff:
-            self.engine.live_note_off(ev.pitch, self.track_index)
+            engine.live_note_off(ev.pitch, track)
         elif kind is Sustain:
-            self.engine.set_sustain(ev.on, self.track_index)
-        elif kind is PitchBend and self._bend is not None:
-            self._bend(ev.value, self.track_index)
-        elif kind is Control and self._control is not None:
-            self._control(ev.number, ev.value, self.track_index)
+            engine.set_sustain(ev.on, track)
+        elif kind is PitchBend:
+            bend = getattr(engine, "live_pitch_bend", None)
+            if bend is not None:
+                bend(ev.value, track)
+        elif kind is Control:
+            control = getattr(engine, "live_control", None)
+            if control is not None:
+                control(ev.number, ev.value, track)
 
 
 # --- the manager ------------------------------------------------------------------------------------------------
