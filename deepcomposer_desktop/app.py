@@ -1,4 +1,8 @@
-"""QApplication start-up and wiring: `deepcomposer-desktop [--open FILE] [--screenshot FILE.png]`."""
+"""QApplication start-up and wiring: `deepcomposer-desktop [--open FILE] [--screenshot FILE.png]`.
+
+Start-up stays light (no torch): the audio engine starts on a worker after the window shows, and the models are
+probed on a worker too.
+"""
 from __future__ import annotations
 
 import argparse
@@ -10,27 +14,42 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("file", nargs="?", help="a project, MIDI file or sample name to open")
     p.add_argument("--open", dest="open_file", help="a project, MIDI file or sample name to open")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the main window to a PNG and exit")
+    p.add_argument("--size", default="1400x860", help="window size for --screenshot (WxH)")
     return p.parse_args(argv)
+
+
+def make_app():
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("DeepComposer Desktop")
+    app.setOrganizationName("DeepComposer Desktop")
+    app.setStyle("Fusion")
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtWidgets import QApplication
-
+    app = make_app()
     from .ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("DeepComposer Desktop")
-    app.setOrganizationName("DeepComposer Desktop")
-    window = MainWindow()
+    shot = bool(args.screenshot)
+    window = MainWindow(start_audio=not shot, probe_models=not shot, ask_on_close=not shot)
     target = args.open_file or args.file
-    if target:
-        window.open_path(target)
-    if args.screenshot:
-        window.resize(1400, 860)
+    if target and not window.open_path(target, background=not shot) and shot:
+        return 2
+    if shot:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            w, h = 1400, 860
+        window.resize(w, h)
         window.show()
-        app.processEvents()
+        for _ in range(5):
+            app.processEvents()
         ok = window.grab().save(args.screenshot)
+        window.close()
+        if not ok:
+            print(f"Could not write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
     window.show()
     return app.exec()

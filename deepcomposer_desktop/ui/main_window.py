@@ -1,29 +1,487 @@
-"""The main window (placeholder until the studio lands): shows the loaded song."""
+"""The studio window: piano roll, on-screen keyboard, tracks, transport, techniques panel, menus and shortcuts.
+
+GUI thread only. The window holds the Song through a SongDocument; every edit is one QUndoCommand.
+"""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
+from dataclasses import replace
+from pathlib import Path
 
-from ..core.song import Song, SongError
-from ..samples import load_sample, list_samples
+from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel,
+                               QLineEdit, QMainWindow, QPlainTextEdit, QSplitter, QTextEdit, QToolBar, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from ..core.gm import program_name
+from ..core.song import Song, TempoChange, TimeSignature, Track
+from ..samples import list_samples, load_sample
+from .commands import MERGE_PAN, MERGE_TEMPO, MERGE_VOLUME, SongDocument
+from .dialogs import Banner, PianoRollPlaceholder
+from .dragout import DragOutHandle
+from .files import FilesMixin
+from .keyboard import PianoKeyboard
+from .playback import PlaybackController, sounding_pitches
+from .settings import AppSettings
+from .techniques import TechniquesPanel
+from .tracks import TracksPanel
+from .transport import DEFAULT_SNAP, TransportBar, snap_ticks
+
+try:  # written by another helper; the window works without it
+    from .piano_roll import PianoRollEditor
+    PIANO_ROLL_PROBLEM = ""
+except Exception as _exc:  # noqa: BLE001 - any failure means "show the placeholder"
+    PianoRollEditor = None
+    PIANO_ROLL_PROBLEM = f"{type(_exc).__name__}: {_exc}"
+
+DARK_STYLE = """
+QMainWindow, QWidget { background:#232323; color:#ddd; }
+QMenuBar, QMenu { background:#2b2b2b; color:#ddd; }
+QMenu::item:selected, QMenuBar::item:selected { background:#3d7be0; }
+QDockWidget::title { background:#2f2f2f; padding:4px; }
+QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox { background:#1a1a1a; border:1px solid #444; border-radius:3px;
+  padding:1px 4px; color:#eee; }
+QToolButton { background:#333; border:1px solid #444; border-radius:4px; color:#ddd; }
+QToolButton:hover { background:#3c3c3c; }
+QToolButton:checked { background:#3d7be0; color:white; }
+QTabWidget::pane { border:1px solid #3a3a3a; }
+QTabBar::tab { background:#2b2b2b; padding:5px 10px; border:1px solid #3a3a3a; }
+QTabBar::tab:selected { background:#3a3a3a; }
+QProgressBar { border:1px solid #444; border-radius:3px; text-align:center; background:#1a1a1a; }
+QProgressBar::chunk { background:#3d7be0; }
+QStatusBar { background:#1d1d1d; color:#aaa; }
+QSlider::groove:horizontal { height:4px; background:#444; border-radius:2px; }
+QSlider::handle:horizontal { background:#bbb; width:10px; margin:-5px 0; border-radius:5px; }
+QPushButton { background:#383838; border:1px solid #555; border-radius:4px; padding:4px 10px; }
+"""
+TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 
-class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+def data_location() -> Path:
+    return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home() / ".deepcomposer")
+
+
+class MainWindow(FilesMixin, QMainWindow):
+    """``MainWindow(settings=None, data_dir=None, engine=None, start_audio=True, ask_on_close=True)``.
+
+    ``engine``: use this engine object (tests pass a spy); otherwise the real one starts on a worker thread after
+    the window shows. ``data_dir`` holds autosaves; ``ask_on_close`` False skips the "save changes?" question.
+    """
+
+    def __init__(self, settings: AppSettings | None = None, data_dir: str | Path | None = None, engine=None,
+                 start_audio: bool = True, ask_on_close: bool = True, probe_models: bool = True) -> None:
         super().__init__()
+        self.settings = settings or AppSettings()
+        self.data_dir = Path(data_dir) if data_dir else data_location()
+        self.ask_on_close = ask_on_close
+        self.current_track = 0
+        self.snap_label = DEFAULT_SNAP
         self.setWindowTitle("DeepComposer Desktop")
-        self.song: Song = load_sample(list_samples()[0].slug)
-        self._label = QLabel()
-        self.setCentralWidget(self._label)
-        self._refresh()
+        self.setStyleSheet(DARK_STYLE)
+        self.doc = SongDocument(load_sample(list_samples()[1].slug), self)
+        self.playback = PlaybackController(self)
+        self._build_widgets()
+        self._build_actions()
+        self._connect()
+        self.init_files()
+        self._on_song_changed(self.doc.song, "load")
+        self.doc.undo_stack.setClean()
+        self._restore_layout()
+        if engine is not None:
+            self.playback.attach_engine(engine)
+        elif start_audio:
+            QTimer.singleShot(0, self.start_audio)
+        else:
+            self.playback.engine_failed("Audio not started")
+        if probe_models:
+            QTimer.singleShot(150, self.probe_techniques)
+        QTimer.singleShot(0, self.offer_recovery)
+        QApplication.instance().installEventFilter(self)
 
-    def _refresh(self) -> None:
-        self._label.setText(f"{self.song.title}: {len(self.song.tracks)} tracks, {self.song.note_count} notes")
+    # --- construction --------------------------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.banner = Banner()
+        if PianoRollEditor is not None:
+            self.piano_roll = PianoRollEditor()
+        else:
+            self.piano_roll = PianoRollPlaceholder(PIANO_ROLL_PROBLEM)
+        self.piano_roll.setObjectName("PianoRoll")
+        self.keyboard = PianoKeyboard(octaves=4, lowest=48)
+        self.keyboard.setObjectName("Keyboard")
+        kb_bar = QHBoxLayout()
+        kb_bar.setContentsMargins(4, 0, 4, 0)
+        self.oct_down = QToolButton(text="◀ Oct")
+        self.oct_up = QToolButton(text="Oct ▶")
+        self.octave_label = QLabel()
+        self.sustain_btn = QToolButton(text="Sustain")
+        self.sustain_btn.setCheckable(True)
+        self.sustain_btn.setToolTip("Sustain pedal (hold Tab)")
+        self.song_grip = DragOutHandle(lambda: (self.doc.song, self.doc.song.title or "DeepComposer song"),
+                                       "Drag the whole song out as a .mid file")
+        self.song_grip.setText("⇱ Song .mid")
+        for w in (self.oct_down, self.octave_label, self.oct_up, self.sustain_btn):
+            kb_bar.addWidget(w)
+        kb_bar.addStretch(1)
+        kb_bar.addWidget(QLabel("Keys: A W S E D F T G Y H U J K · Z/X octave · C/V velocity"))
+        kb_bar.addWidget(self.song_grip)
+        kb_box = QWidget()
+        kb_lay = QVBoxLayout(kb_box)
+        kb_lay.setContentsMargins(0, 2, 0, 0)
+        kb_lay.setSpacing(2)
+        kb_lay.addLayout(kb_bar)
+        kb_lay.addWidget(self.keyboard, 1)
+        self.splitter = QSplitter(Qt.Vertical)
+        self.splitter.addWidget(self.piano_roll)
+        self.splitter.addWidget(kb_box)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([600, 130])
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
 
-    def open_path(self, spec: str) -> None:
-        from ..cli import CliError, load_input
-        try:
-            self.song = load_input(spec)
-        except (CliError, SongError) as exc:
-            QMessageBox.warning(self, "Cannot open", str(exc))
+        self.transport = TransportBar()
+        bar = QToolBar("Transport")
+        bar.setObjectName("TransportToolBar")
+        bar.setMovable(False)
+        bar.addWidget(self.transport)
+        self.addToolBar(Qt.TopToolBarArea, bar)
+
+        self.tracks = TracksPanel()
+        dock = QDockWidget("Tracks")
+        dock.setObjectName("TracksDock")
+        dock.setWidget(self.tracks)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.techniques = TechniquesPanel()
+        dock2 = QDockWidget("Generate")
+        dock2.setObjectName("TechniquesDock")
+        dock2.setWidget(self.techniques)
+        dock2.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.RightDockWidgetArea, dock2)
+        self.resizeDocks([dock, dock2], [360, 300], Qt.Horizontal)
+        self.audio_label = QLabel()
+        self.audio_label.setStyleSheet("color:#e0a040; padding:0 6px;")
+        self.statusBar().addPermanentWidget(self.audio_label)
+        self.update_octave_label()
+
+    def _action(self, text: str, slot, shortcut=None, menu=None, tip: str = "", checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        a.triggered.connect(slot)
+        self.addAction(a)
+        if menu is not None:
+            menu.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action("&New project", self.new_project, QKeySequence.New, f)
+        self._action("&Open…", self.open_dialog, QKeySequence.Open, f)
+        self.recent_menu = f.addMenu("Open &recent")
+        samples = f.addMenu("Open &sample melody")
+        for s in list_samples():
+            a = samples.addAction(s.title)
+            a.triggered.connect(lambda _=False, slug=s.slug: self.open_path(slug))
+        self._action("&Import MIDI…", self.import_dialog, "Ctrl+I", f)
+        f.addSeparator()
+        self.save_action = self._action("&Save", self.save, QKeySequence.Save, f)
+        self._action("Save &as…", self.save_as, "Ctrl+Shift+S", f)
+        f.addSeparator()
+        self._action("&Export MIDI…", self.export_midi, "Ctrl+E", f)
+        self._action("Export &WAV…", self.export_wav, "Ctrl+Shift+E", f)
+        f.addSeparator()
+        self._action("Se&ttings…", self.open_settings, QKeySequence.Preferences, f)
+        self._action("&Quit", self.close, QKeySequence.Quit, f)
+        e = mb.addMenu("&Edit")
+        self.undo_action = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.redo_action = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (self.undo_action, self.redo_action):
+            self.addAction(a)
+            e.addAction(a)
+        e.addSeparator()
+        self._action("Select &all", lambda: self.piano_roll.select_all(), QKeySequence.SelectAll, e)
+        self._action("&Delete selection", self.delete_selection, QKeySequence.Delete, e)
+        e.addSeparator()
+        self._action("Add &track", self.add_track, "Ctrl+T", e)
+        v = mb.addMenu("&View")
+        self._action("Zoom &in (time)", lambda: self.piano_roll.zoom_x(1.25), "Ctrl+=", v)
+        self._action("Zoom &out (time)", lambda: self.piano_roll.zoom_x(0.8), "Ctrl+-", v)
+        self._action("Zoom in (pitch)", lambda: self.piano_roll.zoom_y(1.25), "Ctrl+Shift+=", v)
+        self._action("Zoom out (pitch)", lambda: self.piano_roll.zoom_y(0.8), "Ctrl+Shift+-", v)
+        t = mb.addMenu("&Transport")
+        self.play_action = self._action("&Play / pause", self.playback.toggle_play, Qt.Key_Space, t)
+        self._action("&Stop", self.playback.stop, None, t)
+        self._action("&Rewind", lambda: self.playback.seek(0), Qt.Key_Home, t)
+        self._action("&Record", lambda: self.transport.record_btn.toggle(), "Ctrl+R", t)
+        self._action("&Loop", lambda: self.transport.loop_btn.toggle(), "Ctrl+L", t)
+
+    def _connect(self) -> None:
+        self.doc.song_changed.connect(self._on_song_changed)
+        self.doc.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        tr = self.transport
+        tr.play_clicked.connect(self.playback.toggle_play)
+        tr.stop_clicked.connect(self.stop)
+        tr.rewind_clicked.connect(lambda: self.playback.seek(0))
+        tr.loop_toggled.connect(self.playback.set_loop_enabled)
+        tr.record_toggled.connect(self.set_recording)
+        tr.metronome_toggled.connect(self.playback.set_metronome)
+        tr.count_in_changed.connect(self.playback.set_count_in)
+        tr.tempo_changed.connect(self.set_tempo)
+        tr.time_signature_changed.connect(self.set_time_signature)
+        tr.snap_changed.connect(self.set_snap)
+        pb = self.playback
+        pb.position_changed.connect(self._on_position)
+        pb.playing_changed.connect(self._on_playing_changed)
+        pb.engine_status.connect(self._on_engine_status)
+        tk = self.tracks
+        tk.track_edited.connect(self.edit_track)
+        tk.track_action.connect(self.track_action)
+        tk.current_changed.connect(self.set_current_track)
+        tk.add_requested.connect(self.add_track)
+        tk.colors_changed.connect(self._push_roll)
+        kb = self.keyboard
+        kb.note_on.connect(self.live_note_on)
+        kb.note_off.connect(self.live_note_off)
+        kb.sustain_changed.connect(self._sustain)
+        kb.octave_changed.connect(lambda _o: self.update_octave_label())
+        self.oct_down.clicked.connect(lambda: self.keyboard.shift_octave(-1))
+        self.oct_up.clicked.connect(lambda: self.keyboard.shift_octave(+1))
+        self.sustain_btn.toggled.connect(self.keyboard.set_sustain)
+        te = self.techniques
+        te.generate_requested.connect(self.generate)
+        te.cancel_requested.connect(self.cancel_generation)
+        te.take_chosen.connect(self.choose_take)
+        pr = self.piano_roll
+        if PianoRollEditor is not None:
+            pr.notes_edited.connect(self.notes_edited)
+            pr.loop_changed.connect(self.loop_changed)
+            pr.seek_requested.connect(self.playback.seek)
+            pr.note_preview.connect(self.preview_note)
+        self.set_snap(self.snap_label)
+
+    # --- the song --------------------------------------------------------------------------------------------------
+    @property
+    def song(self) -> Song:
+        return self.doc.song
+
+    def _on_song_changed(self, song: Song, reason: str) -> None:
+        if self.current_track >= len(song.tracks):
+            self.current_track = max(0, len(song.tracks) - 1)
+        self.tracks.current = self.current_track
+        self.tracks.set_song(song)
+        self.transport.show_song(song)
+        self.playback.set_song(song)
+        self._push_roll()
+        self.transport.show_position(song, self.playback.position)
+        self.update_title()
+
+    def _push_roll(self) -> None:
+        if self.song.tracks:
+            colors = getattr(self.piano_roll, "set_track_colors", None)
+            if colors is not None:
+                colors(self.tracks.colors())
+            self.piano_roll.set_song(self.song, self.current_track)
+
+    def set_current_track(self, index: int) -> None:
+        self.current_track = index
+        self.tracks.set_current(index)
+        self._push_roll()
+
+    def notes_edited(self, track_index: int, notes, description: str) -> None:
+        track = self.song.tracks[track_index]
+        self.doc.apply_track(track_index, track.with_notes(notes), description or "Edit notes")
+
+    def edit_track(self, index: int, field: str, value) -> None:
+        t = self.song.tracks[index]
+        label = t.name or f"track {index + 1}"
+        merge = -1
+        if field == "name":
+            new, text = replace(t, name=value), f"Rename {label} to {value}"
+        elif field == "program":
+            new, text = replace(t, program=int(value)), f"{label}: {program_name(int(value))}"
+        elif field == "is_drum":
+            new, text = replace(t, is_drum=bool(value), channel=9 if value else None), \
+                f"{label}: {'drum kit' if value else 'instrument'}"
+        elif field in ("mute", "solo"):
+            new = replace(t, **{field: bool(value)})
+            text = f"{'' if value else 'Un'}{field} {label}".capitalize()
+        elif field == "volume":
+            new, text, merge = replace(t, volume=int(value)), f"Volume of {label}", MERGE_VOLUME
+        elif field == "pan":
+            new, text, merge = replace(t, pan=int(value)), f"Pan of {label}", MERGE_PAN
+        else:
             return
-        self._refresh()
+        self.doc.apply_track(index, new, text, merge)
+
+    def track_action(self, index: int, what: str) -> None:
+        song, t = self.song, self.song.tracks[index]
+        if what == "melody":
+            self.doc.apply(song.replace(melody_index=index), f"Make {t.name} the input melody")
+            self.tracks.set_song(self.song)       # re-check the star even when nothing changed
+        elif what == "duplicate":
+            tracks = list(song.tracks)
+            tracks.insert(index + 1, replace(t, name=f"{t.name} copy", solo=False, channel=None if not t.is_drum
+                                             else 9))
+            mi = song.melody_index + (1 if song.melody_index > index else 0)
+            self.tracks.track_inserted(index + 1, self.tracks.color(index).lighter(125))
+            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Duplicate {t.name}")
+        elif what == "delete":
+            if len(song.tracks) <= 1:
+                self.statusBar().showMessage("A song keeps at least one track", 4000)
+                return
+            tracks = list(song.tracks)
+            del tracks[index]
+            mi = song.melody_index
+            mi = mi - 1 if mi > index else (0 if mi == index else mi)
+            self.tracks.track_removed(index)
+            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Delete {t.name}")
+
+    def add_track(self) -> None:
+        n = len(self.song.tracks)
+        self.doc.apply(self.song.with_tracks(self.song.tracks + (Track(name=f"Track {n + 1}"),)), "Add track")
+        self.set_current_track(n)
+
+    def set_tempo(self, bpm: float) -> None:
+        song = self.song
+        ratio = bpm / song.tempos[0].bpm
+        tempos = tuple(TempoChange(tc.tick, max(1.0, min(1000.0, tc.bpm * ratio))) for tc in song.tempos)
+        self.doc.apply(song.replace(tempos=tempos), f"Tempo {bpm:g} BPM", MERGE_TEMPO, "tempo")
+
+    def set_time_signature(self, num: int, den: int) -> None:
+        song = self.song
+        sigs = (TimeSignature(0, num, den),) + song.time_signatures[1:]
+        self.doc.apply(song.replace(time_signatures=sigs), f"Time signature {num}/{den}")
+
+    def set_snap(self, label: str) -> None:
+        self.snap_label = label
+        self.piano_roll.set_snap(snap_ticks(label, self.song.ppq))
+
+    def delete_selection(self) -> None:
+        fn = getattr(self.piano_roll, "delete_selected", None)
+        if fn is not None:
+            fn()
+        elif PianoRollEditor is not None:
+            from PySide6.QtGui import QKeyEvent
+            target = self.piano_roll.focusWidget() or self.piano_roll
+            QApplication.sendEvent(target, QKeyEvent(QEvent.KeyPress, Qt.Key_Delete, Qt.NoModifier))
+
+    def loop_changed(self, start, end) -> None:
+        self.playback.set_loop_range(start, end)
+
+    # --- transport, live notes, recording --------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self.transport.record_btn.isChecked():
+            self.transport.record_btn.setChecked(False)
+        self.playback.stop()
+
+    def _on_position(self, tick: int) -> None:
+        self.piano_roll.set_playhead(tick)
+        self.transport.show_position(self.song, tick)
+        self.keyboard.set_playback_keys(sounding_pitches(self.song, tick) if self.playback.is_playing else ())
+
+    def _on_playing_changed(self, playing: bool) -> None:
+        self.transport.show_playing(playing)
+        if not playing:
+            self.keyboard.set_playback_keys(())
+
+    def _on_engine_status(self, problem: str) -> None:
+        self.audio_label.setText(f"Audio off: {problem}" if problem else "Audio ready")
+        self.audio_label.setToolTip(problem)
+        if problem:
+            self.statusBar().showMessage(problem, 8000)
+
+    @property
+    def input_track(self) -> int:
+        return self.song.melody_index
+
+    def live_note_on(self, pitch: int, velocity: int) -> None:
+        self.playback.live_note_on(pitch, velocity, self.input_track)
+
+    def live_note_off(self, pitch: int) -> None:
+        self.playback.live_note_off(pitch, self.input_track)
+
+    def _sustain(self, on: bool) -> None:
+        self.sustain_btn.blockSignals(True)
+        self.sustain_btn.setChecked(on)
+        self.sustain_btn.blockSignals(False)
+        self.playback.set_sustain(on, self.input_track)
+
+    def preview_note(self, pitch: int, velocity: int) -> None:
+        track = self.current_track
+        self.playback.engine.live_note_on(pitch, velocity, track)
+        self.keyboard.set_key_lit(pitch, True)
+
+        def off() -> None:
+            self.playback.engine.live_note_off(pitch, track)
+            self.keyboard.set_key_lit(pitch, False)
+        QTimer.singleShot(250, off)
+
+    def set_recording(self, on: bool) -> None:
+        if on:
+            self.playback.start_recording(self.input_track)
+            self.statusBar().showMessage(f"Recording into {self.song.melody.name} — play the keyboard; "
+                                         "press ● or Stop to finish")
+            return
+        result = self.playback.stop_recording()
+        if result is None:
+            return
+        rec, notes = result
+        if not notes:
+            self.statusBar().showMessage("Nothing was recorded", 4000)
+            return
+        track = self.song.tracks[rec.track_index]
+        self.doc.apply_track(rec.track_index, track.with_notes(track.notes + tuple(notes)),
+                             f"Record {len(notes)} notes")
+        self.statusBar().showMessage(f"Recorded {len(notes)} notes into {track.name}", 4000)
+
+    def update_octave_label(self) -> None:
+        lo = self.keyboard.lowest
+        self.octave_label.setText(f" C{lo // 12 - 1}–C{self.keyboard.highest // 12 - 1} ")
+
+    # --- computer keyboard as a piano ------------------------------------------------------------------------------
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:
+        t = e.type()
+        if t not in (QEvent.KeyPress, QEvent.KeyRelease) or not self.isActiveWindow():
+            return False
+        focus = QApplication.focusWidget()
+        if obj is not (focus or self) or isinstance(focus, TEXT_INPUTS) or \
+                (isinstance(focus, QComboBox) and focus.isEditable()):
+            return False
+        if e.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier):
+            return False
+        if t == QEvent.KeyPress:
+            return self.keyboard.computer_key_press(e.key(), e.isAutoRepeat())
+        return self.keyboard.computer_key_release(e.key(), e.isAutoRepeat())
+
+    # --- window ----------------------------------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geo, state = self.settings.geometry(), self.settings.window_state()
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 860)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, e) -> None:
+        if self.ask_on_close and not self.confirm_discard("closing"):
+            e.ignore()
+            return
+        QApplication.instance().removeEventFilter(self)
+        self.cancel_generation()
+        self.settings.save_layout(self.saveGeometry(), self.saveState())
+        self.playback.close()
+        self.close_files()
+        super().closeEvent(e)

@@ -1,0 +1,369 @@
+"""The window's file and job handling (a mixin of MainWindow): new/open/save/import/export, recent files,
+autosave and crash recovery, the audio engine start-up and generation jobs on workers. GUI thread only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..core.analysis import guess_melody_index
+from ..core.project import ProjectError
+from ..core.song import Song, SongError, Track
+from .dialogs import MelodyChooser
+from .project_io import PROJECT_SUFFIX, Autosaver, SaveError, find_recoveries, load_project, save_project
+from .settings import SettingsDialog
+
+PROJECT_FILTER = f"DeepComposer projects (*{PROJECT_SUFFIX})"
+MIDI_FILTER = "MIDI files (*.mid *.midi *.kar)"
+BIG_MIDI_BYTES = 200_000          # larger files load on a worker thread
+
+
+class FilesMixin:
+    # --- set-up / tear-down ----------------------------------------------------------------------------------------
+    def init_files(self) -> None:
+        self.project_path: Path | None = None
+        self._workers: list = []
+        self._gen_worker = None
+        self._takes: list = []
+        self._take_base: Song | None = None
+        self._take_technique = ""
+        self._recovery = None
+        self.banner.accepted.connect(self._recover)
+        self.banner.rejected.connect(self._discard_recovery)
+        self.autosaver = Autosaver(self.data_dir / "autosave", self._autosave_state, parent=self)
+        self.refresh_recent_menu()
+
+    def close_files(self) -> None:
+        for w in list(self._workers):
+            w.cancel()
+            w.wait(15000)
+        if getattr(self.autosaver, "abandoned", False):
+            return
+        self.autosaver.close()
+        if self._recovery is not None:
+            self._recovery.lock.unlock()
+
+    def _autosave_state(self):
+        if self.doc.undo_stack.isClean():
+            return None
+        return self.song, self.project_extra()
+
+    def project_extra(self) -> dict:
+        return {"track_colors": self.tracks.colors(), "snap": self.snap_label,
+                "source_path": str(self.project_path) if self.project_path else ""}
+
+    # --- workers ---------------------------------------------------------------------------------------------------
+    def run_worker(self, fn, kwargs: dict, label: str = "", with_callbacks: bool = True):
+        from ..workers import Worker
+        w = Worker(fn, kwargs, label, with_callbacks=with_callbacks)
+        self._workers.append(w)
+        w.done.connect(lambda: self._workers.remove(w) if w in self._workers else None)
+        w.finished.connect(w.deleteLater)
+        return w
+
+    def start_audio(self) -> None:
+        from ..workers import create_engine
+        s = self.settings
+        w = self.run_worker(create_engine, {"soundfont": s.soundfont, "blocksize": s.block_size,
+                                            "device": s.audio_device}, "audio", with_callbacks=False)
+        w.succeeded.connect(self.playback.attach_engine)
+        w.failed.connect(lambda msg: self.playback.engine_failed(
+            "Audio engine not installed yet" if "not available" in msg else msg))
+        w.start()
+
+    def probe_techniques(self) -> None:
+        from ..workers import probe_techniques
+        w = self.run_worker(probe_techniques, {}, "probe")
+        w.succeeded.connect(self.techniques.set_availability)
+        w.failed.connect(lambda msg: self.techniques.set_availability(
+            {k: {"available": False, "problem": msg} for k in ("gan", "arcnn", "transformer")}))
+        w.start()
+
+    # --- generation ------------------------------------------------------------------------------------------------
+    def generate(self, technique: str, options: dict) -> None:
+        if self._gen_worker is not None:
+            return
+        from ..workers import run_technique
+        song = self.song
+        kwargs = dict(options, technique=technique, song=song)
+        if technique == "arcnn":
+            kwargs["track_index"] = song.melody_index
+        w = self.run_worker(run_technique, kwargs, technique)
+        self._gen_worker = w
+        self.techniques.set_busy(True, "Starting…")
+        w.progressed.connect(self.techniques.set_progress)
+        w.succeeded.connect(lambda result: self._generated(technique, options, result))
+        w.failed.connect(lambda msg: self._generation_over(f"Failed: {msg}"))
+        w.cancelled.connect(lambda: self._generation_over("Cancelled"))
+        w.start()
+
+    def cancel_generation(self) -> None:
+        if self._gen_worker is not None:
+            self._gen_worker.cancel()
+            self.techniques.progress.setFormat("Cancelling…")
+
+    def _generation_over(self, message: str) -> None:
+        self._gen_worker = None
+        self.techniques.set_busy(False, message)
+        if message:
+            self.statusBar().showMessage(message, 6000)
+
+    def _generated(self, technique: str, options: dict, result) -> None:
+        takes = list(result) if isinstance(result, (list, tuple)) else [result]
+        takes = [t for t in takes if isinstance(t, (Song, Track))]
+        if not takes:
+            self._generation_over("The model returned nothing")
+            return
+        self._take_base = self.song
+        self._take_technique = technique
+        self._takes = takes
+        self._apply_take(0)
+        self.techniques.set_takes(len(takes))
+        self._generation_over(f"Done: {len(takes)} take{'s' if len(takes) > 1 else ''}")
+
+    def _merged(self, base: Song, take) -> tuple[Song, str]:
+        t = self._take_technique
+        if t == "arcnn":
+            return base.with_tracks(base.tracks + (take,)), "AR-CNN enhance"
+        if t == "gan":
+            known = len(self._gen_input_tracks(take, base))
+            return base.with_tracks(base.tracks + take.tracks[known:]), "GAN accompaniment"
+        return take.replace(title=base.title), "Transformer extend"
+
+    @staticmethod
+    def _gen_input_tracks(take: Song, base: Song) -> tuple:
+        # the GAN returns the input's tracks unchanged, then the new ones
+        n = 0
+        while n < min(len(take.tracks), len(base.tracks)) and take.tracks[n].notes == base.tracks[n].notes:
+            n += 1
+        return take.tracks[:n]
+
+    def _apply_take(self, i: int) -> None:
+        song, text = self._merged(self._take_base, self._takes[i])
+        suffix = f" (take {i + 1})" if len(self._takes) > 1 else ""
+        self.doc.apply(song, text + suffix)
+
+    def choose_take(self, i: int) -> None:
+        if self._take_base is not None and 0 <= i < len(self._takes):
+            self._apply_take(i)
+
+    # --- new / open ------------------------------------------------------------------------------------------------
+    def confirm_discard(self, doing: str) -> bool:
+        if self.doc.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes", f"Save your changes before {doing}?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def new_project(self) -> None:
+        if not self.confirm_discard("starting a new project"):
+            return
+        self.project_path = None
+        self.tracks.set_colors([])
+        self.doc.load(Song(tracks=(Track(name="Melody", channel=0),), title="Untitled"))
+        self.playback.seek(0)
+
+    def open_dialog(self) -> None:
+        if not self.confirm_discard("opening another file"):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open", self.settings.last_dir(),
+                                              f"{PROJECT_FILTER};;{MIDI_FILTER};;All files (*)")
+        if path:
+            self.open_path(path, ask_melody=True)
+
+    def import_dialog(self) -> None:
+        if not self.confirm_discard("importing a MIDI file"):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import MIDI", self.settings.last_dir(), MIDI_FILTER)
+        if path:
+            self.open_path(path, ask_melody=True)
+
+    def open_path(self, spec: str, ask_melody: bool = False, background: bool = True) -> bool:
+        """Open a project, a MIDI file or a built-in sample name. Returns False (with a message) on failure;
+        a big MIDI file loads on a worker and returns True at once."""
+        path = Path(spec)
+        if path.exists() and path.suffix.lower() in (PROJECT_SUFFIX, ".json"):
+            try:
+                song, extra = load_project(path)
+            except (ProjectError, OSError) as exc:
+                return self.show_error("Cannot open the project", f"{path.name}: {exc}")
+            self.tracks.set_colors(list(extra.get("track_colors") or []))
+            if extra.get("snap"):
+                self.transport.snap.setCurrentText(str(extra["snap"]))
+            self.project_path = path
+            self._loaded(song, path)
+            return True
+        if path.exists():
+            if background and path.stat().st_size > BIG_MIDI_BYTES:
+                from ..workers import load_song_file
+                w = self.run_worker(load_song_file, {"path": str(path)}, "open")
+                w.succeeded.connect(lambda song: self._midi_loaded(song, path, ask_melody))
+                w.failed.connect(lambda msg: self.show_error("Cannot import the MIDI file", msg))
+                self.statusBar().showMessage(f"Loading {path.name}…")
+                w.start()
+                return True
+            from ..midi.io import read_midi
+            try:
+                song = read_midi(path)
+            except (SongError, OSError) as exc:
+                return self.show_error("Cannot import the MIDI file", str(exc))
+            self._midi_loaded(song, path, ask_melody)
+            return True
+        from ..samples import load_sample
+        try:
+            song = load_sample(spec)
+        except KeyError:
+            return self.show_error("Cannot open", f"{spec}: no such file or sample melody")
+        self.project_path = None
+        self.tracks.set_colors([])
+        self._loaded(song, None)
+        return True
+
+    def _midi_loaded(self, song: Song, path: Path, ask_melody: bool) -> None:
+        melodic = [i for i, t in enumerate(song.tracks) if t.notes and not t.is_drum]
+        mi = guess_melody_index(song) if song.tracks else 0
+        if ask_melody and len(melodic) > 1:
+            dlg = MelodyChooser(song, mi, self)
+            if not dlg.exec():
+                return
+            mi = dlg.chosen()
+        song = song.replace(melody_index=mi, title=song.title or path.stem)
+        self.project_path = None
+        self.tracks.set_colors([])
+        self._loaded(song, path)
+
+    def _loaded(self, song: Song, path: Path | None) -> None:
+        self.current_track = song.melody_index
+        self.playback.stop()
+        self.doc.load(song)
+        self.playback.seek(0)
+        self._takes, self._take_base = [], None
+        self.techniques.set_takes(0)
+        if path is not None:
+            self.settings.add_recent(str(path))
+            self.settings.set_last_dir(str(path))
+            self.refresh_recent_menu()
+        self.statusBar().showMessage(f"Opened {song.title or (path.name if path else '')}: "
+                                     f"{len(song.tracks)} tracks, {song.note_count} notes", 5000)
+
+    def refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.recent_files():
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.confirm_discard("opening another file") and
+                                self.open_path(p, ask_melody=True))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files()))
+
+    # --- save / export ---------------------------------------------------------------------------------------------
+    def save(self) -> bool:
+        if self.project_path is None:
+            return self.save_as()
+        return self.save_to(self.project_path)
+
+    def save_as(self) -> bool:
+        start = str(Path(self.settings.last_dir()) / ((self.song.title or "Untitled") + PROJECT_SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.endswith(PROJECT_SUFFIX):
+            path += PROJECT_SUFFIX
+        return self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            save_project(path, self.song, self.project_extra())
+        except SaveError as exc:
+            return self.show_error("Could not save", str(exc))
+        self.project_path = Path(path)
+        self.doc.undo_stack.setClean()
+        self.autosaver.save_now()               # nothing unsaved: removes the autosave
+        self.settings.add_recent(str(path))
+        self.settings.set_last_dir(str(path))
+        self.refresh_recent_menu()
+        self.update_title()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def _export_path(self, caption: str, suffix: str, filt: str) -> str | None:
+        stem = (self.project_path.stem if self.project_path else self.song.title) or "Untitled"
+        path, _ = QFileDialog.getSaveFileName(self, caption, str(Path(self.settings.last_dir()) / (stem + suffix)),
+                                              filt)
+        if not path:
+            return None
+        return path if path.lower().endswith(suffix) else path + suffix
+
+    def export_midi(self, path: str | None = None) -> bool:
+        path = path or self._export_path("Export MIDI", ".mid", MIDI_FILTER)
+        if not path:
+            return False
+        from ..midi.io import write_midi
+        try:
+            write_midi(self.song, path)
+        except (OSError, SongError) as exc:
+            return self.show_error("Could not export MIDI", str(exc))
+        self.statusBar().showMessage(f"Exported {path}", 4000)
+        return True
+
+    def export_wav(self, path: str | None = None):
+        path = path or self._export_path("Export WAV", ".wav", "WAV audio (*.wav)")
+        if not path:
+            return None
+        from ..workers import render_wav
+        w = self.run_worker(render_wav, {"song": self.song, "path": path, "soundfont": self.settings.soundfont})
+        w.progressed.connect(lambda f, m: self.statusBar().showMessage(f"{m} {f:.0%}"))
+        w.succeeded.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 5000))
+        w.failed.connect(lambda msg: self.show_error("Could not export WAV", msg))
+        w.start()
+        return w
+
+    def open_settings(self) -> None:
+        before = (self.settings.soundfont, self.settings.audio_device, self.settings.block_size)
+        if SettingsDialog(self.settings, self).exec() and \
+                before != (self.settings.soundfont, self.settings.audio_device, self.settings.block_size):
+            self.start_audio()
+
+    # --- recovery --------------------------------------------------------------------------------------------------
+    def offer_recovery(self) -> None:
+        found = find_recoveries(self.data_dir / "autosave")
+        if not found:
+            return
+        found.sort(key=lambda r: r.saved_at, reverse=True)
+        self._recovery = found[0]
+        for other in found[1:]:
+            other.lock.unlock()
+        self.banner.ask(f"DeepComposer Desktop closed unexpectedly last time. Recover your unsaved work "
+                        f"({self._recovery.describe()})?", "Recover", "Discard")
+
+    def _recover(self) -> None:
+        rec, self._recovery = self._recovery, None
+        if rec is None:
+            return
+        self.tracks.set_colors(list(rec.extra.get("track_colors") or []))
+        src = rec.extra.get("source_path") or ""
+        self.project_path = Path(src) if src else None
+        self._loaded(rec.song, None)
+        self.doc.undo_stack.resetClean()         # recovered work is unsaved
+        self.update_title()
+        rec.discard()
+        self.statusBar().showMessage("Recovered your unsaved work — save it to keep it", 6000)
+
+    def _discard_recovery(self) -> None:
+        rec, self._recovery = self._recovery, None
+        if rec is not None:
+            rec.discard()
+
+    # --- misc ------------------------------------------------------------------------------------------------------
+    def show_error(self, title: str, message: str) -> bool:
+        self.statusBar().showMessage(f"{title}: {message}", 10000)
+        if self.isVisible():
+            QMessageBox.warning(self, title, message)
+        return False
+
+    def update_title(self) -> None:
+        name = self.project_path.name if self.project_path else (self.song.title or "Untitled")
+        self.setWindowTitle(f"{name}[*] — DeepComposer Desktop")
+        self.setWindowModified(not self.doc.undo_stack.isClean())

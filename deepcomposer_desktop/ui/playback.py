@@ -1,0 +1,356 @@
+"""The GUI's edge of the audio engine: starts it off the GUI thread, keeps it fed with the Song and track states,
+and moves the playhead from ``engine.position_tick`` on a ~16 ms timer. Also records live notes into a track.
+GUI thread only (the engine itself runs its own audio callback thread).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..core.song import Note, Song, Track
+from ..core.timing import TempoMap
+
+TRACK_STATE_FIELDS = ("mute", "solo", "volume", "pan", "program")
+
+
+class NullEngine:
+    """Stand-in while the real engine starts or when audio is unavailable: silent, but its clock runs, so the
+    transport, playhead and recording still work. Same interface as audio.engine.PlaybackEngine."""
+
+    available = False
+
+    def __init__(self, problem: str = "Starting audio…") -> None:
+        self.problem = problem
+        self._song = Song()
+        self._tempo = TempoMap.of(self._song)
+        self._origin_tick = 0
+        self._t0: float | None = None
+        self._loop: tuple[int, int] | None = None
+
+    def set_song(self, song: Song) -> None:
+        self._song, self._tempo = song, TempoMap.of(song)
+
+    swap_song = set_song
+
+    @property
+    def is_playing(self) -> bool:
+        return self._t0 is not None
+
+    @property
+    def position_tick(self) -> int:
+        if self._t0 is None:
+            return self._origin_tick
+        sec = self._tempo.tick_to_seconds(self._origin_tick) + time.monotonic() - self._t0
+        tick = int(self._tempo.seconds_to_tick(sec))
+        if self._loop and tick >= self._loop[1] > self._loop[0]:
+            span = self._loop[1] - self._loop[0]
+            tick = self._loop[0] + (tick - self._loop[0]) % span
+        return tick
+
+    def play(self, from_tick: int | None = None) -> None:
+        if from_tick is not None:
+            self._origin_tick = max(0, int(from_tick))
+        self._t0 = time.monotonic()
+
+    def pause(self) -> None:
+        self._origin_tick = self.position_tick
+        self._t0 = None
+
+    def stop(self) -> None:
+        self.pause()
+
+    def seek(self, tick: int) -> None:
+        self._origin_tick = max(0, int(tick))
+        if self._t0 is not None:
+            self._t0 = time.monotonic()
+
+    def set_loop(self, start_tick, end_tick) -> None:
+        self._loop = None if start_tick is None or end_tick is None else (int(start_tick), int(end_tick))
+
+    def set_track_state(self, index: int, **state) -> None:
+        pass
+
+    def live_note_on(self, pitch: int, velocity: int, track_index: int) -> None:
+        pass
+
+    def live_note_off(self, pitch: int, track_index: int) -> None:
+        pass
+
+    def set_sustain(self, on: bool, track_index: int) -> None:
+        pass
+
+    def set_metronome(self, enabled: bool) -> None:
+        pass
+
+    def set_count_in(self, bars: int) -> None:
+        pass
+
+    def close(self) -> None:
+        self.pause()
+
+
+@dataclass
+class Recording:
+    """Notes played while recording, in song ticks (GUI thread)."""
+
+    track_index: int
+    start_tick: int
+    notes: list[Note] = field(default_factory=list)
+    open_notes: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (start, velocity)
+
+    def note_on(self, pitch: int, velocity: int, tick: int) -> None:
+        tick = max(self.start_tick, tick)          # notes struck during the count-in land on the first beat
+        if pitch in self.open_notes:
+            self.note_off(pitch, tick)
+        self.open_notes[pitch] = (tick, velocity)
+
+    def note_off(self, pitch: int, tick: int) -> None:
+        if pitch in self.open_notes:
+            start, vel = self.open_notes.pop(pitch)
+            self.notes.append(Note.make(pitch, start, max(1, tick - start), max(1, min(127, vel))))
+
+    def finish(self, tick: int) -> list[Note]:
+        for pitch in list(self.open_notes):
+            self.note_off(pitch, tick)
+        return sorted(self.notes)
+
+
+def state_changes(old: Song, new: Song) -> dict[int, dict] | None:
+    """Per-track mixer changes between two songs, or None when anything else (notes, tracks, tempo) changed."""
+    if len(old.tracks) != len(new.tracks) or old.tempos != new.tempos or old.ppq != new.ppq:
+        return None
+    changes: dict[int, dict] = {}
+    for i, (a, b) in enumerate(zip(old.tracks, new.tracks)):
+        if a is b:
+            continue
+        if a.notes is not b.notes and a.notes != b.notes or a.is_drum != b.is_drum:
+            return None
+        diff = {f: getattr(b, f) for f in TRACK_STATE_FIELDS if getattr(a, f) != getattr(b, f)}
+        if diff:
+            changes[i] = diff
+    return changes
+
+
+class PlaybackController(QObject):
+    """Owns the engine (or a NullEngine) and the playhead timer.
+
+    Signals (GUI thread): ``position_changed(tick)`` every timer tick while playing (and after seeks),
+    ``playing_changed(bool)``, ``engine_status(str)`` ("" when audio works, else the problem in plain words).
+    """
+
+    position_changed = Signal(int)
+    playing_changed = Signal(bool)
+    engine_status = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = NullEngine()
+        self.song = Song()
+        self.loop_enabled = False
+        self.loop_range: tuple[int, int] | None = None
+        self.metronome = False
+        self.count_in_bars = 1
+        self.play_from = 0
+        self.recording: Recording | None = None
+        self._was_playing = False
+        self._last_tick = -1
+        self.timer = QTimer(self)
+        self.timer.setInterval(16)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    # --- engine ----------------------------------------------------------------------------------------------------
+    def attach_engine(self, engine) -> None:
+        """Use ``engine`` from now on (a real PlaybackEngine, or anything with its interface)."""
+        old = self.engine
+        if getattr(engine, "available", False) is False and not isinstance(engine, NullEngine):
+            problem = getattr(engine, "problem", "") or "Audio output is not available"
+            try:
+                engine.close()
+            except Exception:
+                pass
+            engine = NullEngine(problem)
+        pos = old.position_tick
+        try:
+            old.stop()
+            if not isinstance(old, NullEngine):
+                old.close()
+        except Exception:
+            pass
+        self.engine = engine
+        engine.set_song(self.song)
+        for i, t in enumerate(self.song.tracks):
+            engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
+        engine.set_metronome(self.metronome)
+        engine.set_count_in(self.count_in_bars)
+        engine.set_loop(*(self.loop_range if self.loop_enabled and self.loop_range else (None, None)))
+        engine.seek(pos)
+        self.engine_status.emit("" if getattr(engine, "available", False) else engine.problem)
+
+    def engine_failed(self, problem: str) -> None:
+        self.engine = NullEngine(problem)
+        self.engine.set_song(self.song)
+        self.engine_status.emit(problem)
+
+    def close(self) -> None:
+        self.timer.stop()
+        try:
+            self.engine.stop()
+            self.engine.close()
+        except Exception:
+            pass
+
+    # --- song ------------------------------------------------------------------------------------------------------
+    def set_song(self, song: Song) -> None:
+        old, self.song = self.song, song
+        changes = state_changes(old, song)
+        if changes is not None:
+            for i, diff in changes.items():
+                self.engine.set_track_state(i, **diff)
+            return
+        if self.engine.is_playing:
+            self.engine.swap_song(song)
+        else:
+            self.engine.set_song(song)
+        for i, t in enumerate(song.tracks):
+            self.engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
+
+    # --- transport -------------------------------------------------------------------------------------------------
+    @property
+    def is_playing(self) -> bool:
+        return bool(self.engine.is_playing)
+
+    @property
+    def position(self) -> int:
+        return int(self.engine.position_tick)
+
+    def toggle_play(self) -> None:
+        if self.is_playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self, from_tick: int | None = None) -> None:
+        start = self.position if from_tick is None else from_tick
+        if start >= self.song.end_tick and not self.loop_enabled:
+            start = 0
+        self.play_from = start
+        self.engine.play(start)
+        self._tick()
+
+    def pause(self) -> None:
+        self.engine.pause()
+        self._tick()
+
+    def stop(self) -> None:
+        """Stop; a second stop (or stop while stopped) returns to the start."""
+        was = self.is_playing
+        self.engine.stop()
+        self.engine.seek(self.play_from if was else 0)
+        if not was:
+            self.play_from = 0
+        self._tick(force=True)
+
+    def seek(self, tick: int) -> None:
+        self.engine.seek(max(0, int(tick)))
+        if not self.is_playing:
+            self.play_from = max(0, int(tick))
+        self._tick(force=True)
+
+    def set_loop_enabled(self, on: bool) -> None:
+        self.loop_enabled = on
+        self._push_loop()
+
+    def set_loop_range(self, start, end) -> None:
+        self.loop_range = None if start is None or end is None or end <= start else (int(start), int(end))
+        self._push_loop()
+
+    def _push_loop(self) -> None:
+        if self.loop_enabled and self.loop_range:
+            self.engine.set_loop(*self.loop_range)
+        else:
+            self.engine.set_loop(None, None)
+
+    def set_metronome(self, on: bool) -> None:
+        self.metronome = on
+        self.engine.set_metronome(on)
+
+    def set_count_in(self, bars: int) -> None:
+        self.count_in_bars = int(bars)
+        self.engine.set_count_in(int(bars))
+
+    # --- live notes and recording ------------------------------------------------------------------------------------
+    def live_note_on(self, pitch: int, velocity: int, track_index: int) -> None:
+        self.engine.live_note_on(pitch, velocity, track_index)
+        if self.recording is not None:
+            self.recording.note_on(pitch, velocity, self.position)
+
+    def live_note_off(self, pitch: int, track_index: int) -> None:
+        self.engine.live_note_off(pitch, track_index)
+        if self.recording is not None:
+            self.recording.note_off(pitch, self.position)
+
+    def set_sustain(self, on: bool, track_index: int) -> None:
+        self.engine.set_sustain(on, track_index)
+
+    def start_recording(self, track_index: int) -> None:
+        start = self.position
+        self.recording = Recording(track_index, start)
+        self.engine.set_metronome(True)
+        self.engine.set_count_in(self.count_in_bars)
+        self.engine.play(start)
+        self.play_from = start
+        self._tick()
+
+    def stop_recording(self) -> tuple[Recording, list[Note]] | None:
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return None
+        notes = rec.finish(self.position)
+        self.engine.pause()
+        self.engine.set_metronome(self.metronome)
+        self._tick(force=True)
+        return rec, notes
+
+    # --- timer -----------------------------------------------------------------------------------------------------
+    def _tick(self, force: bool = False) -> None:
+        playing = self.is_playing
+        if playing != self._was_playing:
+            self._was_playing = playing
+            self.playing_changed.emit(playing)
+        if playing or force:
+            tick = self.position
+            if tick != self._last_tick or force:
+                self._last_tick = tick
+                self.position_changed.emit(tick)
+            if playing and not self.loop_enabled and self.recording is None and tick > self.song.end_tick + \
+                    self.song.ppq:
+                self.engine.stop()          # ran past the end
+                self.engine.seek(self.play_from)
+                self._tick(force=True)
+
+
+def sounding_pitches(song: Song, tick: int) -> set[int]:
+    """Pitches the audible tracks sound at ``tick`` (lights the on-screen keyboard during playback)."""
+    soloed = any(t.solo for t in song.tracks)
+    out: set[int] = set()
+    for t in song.tracks:
+        if t.is_drum or t.mute or (soloed and not t.solo):
+            continue
+        for n in _notes_near(t, tick):
+            if n.start_tick <= tick < n.end_tick:
+                out.add(n.pitch)
+    return out
+
+
+def _notes_near(track: Track, tick: int, window: int = 1 << 30):
+    import bisect
+    notes = track.notes
+    hi = bisect.bisect_right(notes, tick, key=lambda n: n.start_tick)
+    # walk back until notes can no longer reach tick (bounded by the longest reasonable note)
+    lo = hi
+    while lo > 0 and tick - notes[lo - 1].start_tick < 16 * 1920:
+        lo -= 1
+    return notes[lo:hi]

@@ -1,0 +1,171 @@
+"""User settings through QSettings (soundfont, audio device and block size, MIDI input, recent files, window
+layout) and the Settings dialog. GUI thread only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLineEdit, QPushButton, QWidget)
+
+MAX_RECENT = 10
+BLOCK_SIZES = (64, 128, 256, 512, 1024, 2048)
+
+
+class AppSettings:
+    """Typed access to the app's QSettings. Pass a QSettings (e.g. an INI file in tests) or get the user's."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.q = qsettings or QSettings()
+
+    def _get(self, key: str, default, kind=str):
+        v = self.q.value(key, default)
+        try:
+            return kind(v) if v is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    # audio
+    @property
+    def soundfont(self) -> str:
+        return self._get("audio/soundfont", "")
+
+    @soundfont.setter
+    def soundfont(self, v: str) -> None:
+        self.q.setValue("audio/soundfont", v)
+
+    @property
+    def audio_device(self) -> str:
+        return self._get("audio/device", "")
+
+    @audio_device.setter
+    def audio_device(self, v: str) -> None:
+        self.q.setValue("audio/device", v)
+
+    @property
+    def block_size(self) -> int:
+        v = self._get("audio/block_size", 256, int)
+        return v if v in BLOCK_SIZES else 256
+
+    @block_size.setter
+    def block_size(self, v: int) -> None:
+        self.q.setValue("audio/block_size", int(v))
+
+    # MIDI
+    @property
+    def midi_input(self) -> str:
+        return self._get("midi/input", "")
+
+    @midi_input.setter
+    def midi_input(self, v: str) -> None:
+        self.q.setValue("midi/input", v)
+
+    # recent files
+    def recent_files(self) -> list[str]:
+        v = self.q.value("files/recent", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(p) for p in (v or []) if p]
+
+    def add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        items = [p for p in self.recent_files() if p != path]
+        self.q.setValue("files/recent", ([path] + items)[:MAX_RECENT])
+
+    def last_dir(self) -> str:
+        return self._get("files/last_dir", str(Path.home()))
+
+    def set_last_dir(self, path: str) -> None:
+        self.q.setValue("files/last_dir", str(Path(path).parent))
+
+    # window layout
+    def geometry(self) -> QByteArray | None:
+        v = self.q.value("window/geometry")
+        return v if isinstance(v, QByteArray) else None
+
+    def window_state(self) -> QByteArray | None:
+        v = self.q.value("window/state")
+        return v if isinstance(v, QByteArray) else None
+
+    def save_layout(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.q.setValue("window/geometry", geometry)
+        self.q.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self.q.sync()
+
+
+def _audio_devices() -> list[str]:
+    try:
+        import sounddevice as sd
+        return [d["name"] for d in sd.query_devices() if d.get("max_output_channels", 0) > 0]
+    except Exception:                  # no PortAudio, no devices: the default device is still offered
+        return []
+
+
+def _midi_inputs() -> list[str]:
+    try:
+        from ..midi.devices import PortBackend, stable_name
+        return [stable_name(p) for p in PortBackend().list_ports()]
+    except Exception:
+        return []
+
+
+class SettingsDialog(QDialog):
+    """Edits AppSettings; ``exec()`` returns Accepted when the user pressed OK (settings then written)."""
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.soundfont = QLineEdit(settings.soundfont)
+        self.soundfont.setPlaceholderText("Default General MIDI soundfont")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        sf_row = QHBoxLayout()
+        sf_row.addWidget(self.soundfont, 1)
+        sf_row.addWidget(browse)
+        self.device = QComboBox()
+        self.device.addItem("System default", "")
+        for name in _audio_devices():
+            self.device.addItem(name, name)
+        i = self.device.findData(settings.audio_device)
+        self.device.setCurrentIndex(max(0, i))
+        self.block = QComboBox()
+        for b in BLOCK_SIZES:
+            self.block.addItem(f"{b} samples", b)
+        self.block.setCurrentIndex(self.block.findData(settings.block_size))
+        self.midi = QComboBox()
+        self.midi.addItem("None", "")
+        for name in _midi_inputs():
+            self.midi.addItem(name, name)
+        i = self.midi.findData(settings.midi_input)
+        if i < 0 and settings.midi_input:
+            self.midi.addItem(f"{settings.midi_input} (not connected)", settings.midi_input)
+            i = self.midi.count() - 1
+        self.midi.setCurrentIndex(max(0, i))
+        form = QFormLayout(self)
+        form.addRow("Soundfont (.sf2/.sf3)", sf_row)
+        form.addRow("Audio output", self.device)
+        form.addRow("Audio block size", self.block)
+        form.addRow("MIDI input", self.midi)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a soundfont", self.soundfont.text() or "/usr/share/sounds",
+                                              "Soundfonts (*.sf2 *.sf3);;All files (*)")
+        if path:
+            self.soundfont.setText(path)
+
+    def accept(self) -> None:
+        s = self.settings
+        s.soundfont = self.soundfont.text().strip()
+        s.audio_device = self.device.currentData() or ""
+        s.block_size = self.block.currentData()
+        s.midi_input = self.midi.currentData() or ""
+        s.sync()
+        super().accept()

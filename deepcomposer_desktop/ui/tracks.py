@@ -1,0 +1,254 @@
+"""Tracks panel: one row per track with colour, melody marker, name, GM instrument, mute/solo, volume, pan,
+duplicate, delete and a drag-out grip. It never changes the Song: it emits requests the window turns into
+undoable commands. GUI thread only.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QDial, QFrame, QHBoxLayout, QLineEdit, QScrollArea,
+                               QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget, QLabel)
+
+from ..core.gm import FAMILIES, PROGRAM_NAMES
+from ..core.song import Song, Track
+from .dragout import DragOutHandle, single_track_song
+
+PALETTE = ("#4fa3ff", "#ff7a59", "#7bd88f", "#ffcc4d", "#c58cff", "#4dd8d8", "#ff6fa8", "#a0c060",
+           "#e0a070", "#8fa8ff")
+
+
+def default_color(index: int) -> QColor:
+    return QColor(PALETTE[index % len(PALETTE)])
+
+
+def _tool(text: str, tip: str, checkable: bool = False) -> QToolButton:
+    b = QToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setCheckable(checkable)
+    b.setFixedSize(26, 24)
+    return b
+
+
+class TrackRow(QFrame):
+    """One track's strip. Signals carry the row's current index (rows are rebuilt when tracks come and go)."""
+
+    def __init__(self, panel: "TracksPanel", index: int) -> None:
+        super().__init__()
+        self.panel, self.index = panel, index
+        self.setObjectName("TrackRow")
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.color_btn = _tool("", "Track colour")
+        self.color_btn.setFixedSize(14, 50)
+        self.melody_btn = _tool("★", "The input melody: the track the models read", checkable=True)
+        self.name_edit = QLineEdit()
+        self.name_edit.setToolTip("Track name")
+        self.mute_btn = _tool("M", "Mute", checkable=True)
+        self.mute_btn.setObjectName("MuteButton")
+        self.solo_btn = _tool("S", "Solo", checkable=True)
+        self.solo_btn.setObjectName("SoloButton")
+        self.program_box = QComboBox()
+        self.program_box.setToolTip("General MIDI instrument")
+        for i, name in enumerate(PROGRAM_NAMES):
+            self.program_box.addItem(f"{i + 1:03d} {name}", i)
+            self.program_box.setItemData(i, FAMILIES[i // 8], Qt.ToolTipRole)
+        self.program_box.addItem("Drum Kit", -1)
+        self.program_box.setMaxVisibleItems(20)
+        self.volume = QSlider(Qt.Horizontal)
+        self.volume.setRange(0, 127)
+        self.volume.setToolTip("Volume")
+        self.volume.setFixedWidth(70)
+        self.pan = QDial()
+        self.pan.setRange(0, 127)
+        self.pan.setFixedSize(26, 26)
+        self.pan.setToolTip("Pan (double-click to centre)")
+        self.dup_btn = _tool("⧉", "Duplicate track")
+        self.del_btn = _tool("✕", "Delete track")
+        self.grip = DragOutHandle(lambda: (single_track_song(panel.song, self.index),
+                                           panel.song.tracks[self.index].name),
+                                  "Drag this track out as a .mid file")
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(3)
+        for w in (self.melody_btn, self.name_edit, self.mute_btn, self.solo_btn, self.dup_btn, self.del_btn):
+            top.addWidget(w)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.setSpacing(3)
+        bottom.addWidget(self.program_box, 1)
+        for w in (self.volume, self.pan, self.grip):
+            bottom.addWidget(w)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(2)
+        right.addLayout(top)
+        right.addLayout(bottom)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(3, 3, 3, 3)
+        outer.setSpacing(4)
+        outer.addWidget(self.color_btn)
+        outer.addLayout(right, 1)
+
+        emit = panel.track_edited.emit
+        self.mute_btn.toggled.connect(lambda on: emit(self.index, "mute", on))
+        self.solo_btn.toggled.connect(lambda on: emit(self.index, "solo", on))
+        self.volume.valueChanged.connect(lambda v: emit(self.index, "volume", v))
+        self.pan.valueChanged.connect(lambda v: emit(self.index, "pan", v))
+        self.name_edit.editingFinished.connect(self._renamed)
+        self.program_box.activated.connect(self._program_chosen)
+        act = panel.track_action.emit
+        self.melody_btn.clicked.connect(lambda: act(self.index, "melody"))
+        self.dup_btn.clicked.connect(lambda: act(self.index, "duplicate"))
+        self.del_btn.clicked.connect(lambda: act(self.index, "delete"))
+        self.color_btn.clicked.connect(self._pick_color)
+
+    def mousePressEvent(self, e) -> None:
+        self.panel.set_current(self.index)
+        super().mousePressEvent(e)
+
+    def _renamed(self) -> None:
+        text = self.name_edit.text().strip()
+        if text and text != self.panel.song.tracks[self.index].name:
+            self.panel.track_edited.emit(self.index, "name", text)
+
+    def _program_chosen(self, row: int) -> None:
+        prog = self.program_box.itemData(row)
+        track = self.panel.song.tracks[self.index]
+        if prog == -1:
+            if not track.is_drum:
+                self.panel.track_edited.emit(self.index, "is_drum", True)
+        else:
+            if track.is_drum:
+                self.panel.track_edited.emit(self.index, "is_drum", False)
+            if prog != track.program or track.is_drum:
+                self.panel.track_edited.emit(self.index, "program", prog)
+
+    def _pick_color(self) -> None:
+        c = QColorDialog.getColor(self.panel.color(self.index), self, "Track colour")
+        if c.isValid():
+            self.panel.set_color(self.index, c)
+
+    def show_track(self, track: Track, color: QColor, is_melody: bool, current: bool) -> None:
+        widgets = (self.mute_btn, self.solo_btn, self.volume, self.pan, self.name_edit, self.program_box,
+                   self.melody_btn)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            if not self.name_edit.hasFocus():
+                self.name_edit.setText(track.name)
+            self.mute_btn.setChecked(track.mute)
+            self.solo_btn.setChecked(track.solo)
+            self.volume.setValue(track.volume)
+            self.pan.setValue(track.pan)
+            self.program_box.setCurrentIndex(128 if track.is_drum else track.program)
+            self.melody_btn.setChecked(is_melody)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self.color_btn.setStyleSheet(f"background:{color.name()}; border:none; border-radius:3px;")
+        self.setProperty("current", current)
+        self.setStyleSheet("#TrackRow { border: 1px solid %s; border-radius: 4px; background: %s; }"
+                           % (color.name() if current else "#3a3a3a", "#2e3440" if current else "#262626"))
+        self.mute_btn.setStyleSheet("QToolButton:checked { background:#d9534f; color:white; }")
+        self.solo_btn.setStyleSheet("QToolButton:checked { background:#f0ad4e; color:black; }")
+        self.melody_btn.setStyleSheet("QToolButton:checked { color:#ffcc4d; } QToolButton { color:#666; }")
+
+
+class TracksPanel(QWidget):
+    """``track_edited(index, field, value)`` for name/program/is_drum/mute/solo/volume/pan;
+    ``track_action(index, what)`` for melody/duplicate/delete; ``current_changed(index)``; ``add_requested()``;
+    ``colors_changed()``.
+    """
+
+    track_edited = Signal(int, str, object)
+    track_action = Signal(int, str)
+    current_changed = Signal(int)
+    add_requested = Signal()
+    colors_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.song = Song()
+        self.current = 0
+        self._colors: list[QColor] = []
+        self.rows: list[TrackRow] = []
+        self._box = QVBoxLayout()
+        self._box.setContentsMargins(2, 2, 2, 2)
+        self._box.setSpacing(3)
+        self._box.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(self._box)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setFrameShape(QFrame.NoFrame)
+        header = QHBoxLayout()
+        title = QLabel("<b>Tracks</b>")
+        add = QToolButton()
+        add.setText("+ Track")
+        add.setToolTip("Add an empty track")
+        add.clicked.connect(self.add_requested)
+        self.add_button = add
+        header.addWidget(title)
+        header.addStretch(1)
+        header.addWidget(add)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(header)
+        lay.addWidget(scroll, 1)
+        self.setMinimumWidth(340)
+
+    # --- colours (view data, stored in the project's "extra") ------------------------------------------------------
+    def color(self, index: int) -> QColor:
+        return self._colors[index] if index < len(self._colors) else default_color(index)
+
+    def colors(self) -> list[str]:
+        return [self.color(i).name() for i in range(len(self.song.tracks))]
+
+    def set_colors(self, names: list[str]) -> None:
+        self._colors = [QColor(n) for n in names if QColor(n).isValid()]
+        self._refresh()
+
+    def set_color(self, index: int, color: QColor) -> None:
+        while len(self._colors) <= index:
+            self._colors.append(default_color(len(self._colors)))
+        self._colors[index] = color
+        self._refresh()
+        self.colors_changed.emit()
+
+    def track_removed(self, index: int) -> None:
+        if index < len(self._colors):
+            del self._colors[index]
+
+    def track_inserted(self, index: int, color: QColor | None = None) -> None:
+        while len(self._colors) < index:
+            self._colors.append(default_color(len(self._colors)))
+        self._colors.insert(index, color or default_color(index))
+
+    # --- song ------------------------------------------------------------------------------------------------------
+    def set_song(self, song: Song) -> None:
+        self.song = song
+        n = len(song.tracks)
+        while len(self.rows) > n:
+            row = self.rows.pop()
+            row.setParent(None)
+            row.deleteLater()
+        while len(self.rows) < n:
+            row = TrackRow(self, len(self.rows))
+            self._box.insertWidget(len(self.rows), row)
+            self.rows.append(row)
+        if self.current >= n:
+            self.current = max(0, n - 1)
+        self._refresh()
+
+    def set_current(self, index: int) -> None:
+        if 0 <= index < len(self.song.tracks) and index != self.current:
+            self.current = index
+            self._refresh()
+            self.current_changed.emit(index)
+
+    def _refresh(self) -> None:
+        for i, (row, track) in enumerate(zip(self.rows, self.song.tracks)):
+            row.show_track(track, self.color(i), i == self.song.melody_index, i == self.current)

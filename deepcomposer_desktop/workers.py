@@ -1,0 +1,156 @@
+"""Worker threads: the only module that joins Qt and the torch-using code (imported lazily, on the worker).
+
+``Worker`` (a QThread) runs one function with ``progress``/``should_stop`` callbacks and reports back by signals,
+which Qt queues to the GUI thread. The GUI never waits on a worker; Cancel sets a flag the function polls.
+"""
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from .core.song import Song, SongError
+from .ml.common import Cancelled, ModelError
+
+
+class Worker(QThread):
+    """Runs ``fn(**kwargs)`` on its own thread.
+
+    Threads: ``start``/``cancel`` on the GUI thread; ``run`` (and the ``progress``/``should_stop`` callbacks it
+    hands to ``fn`` when ``with_callbacks``) on the worker thread. Signals are delivered on the GUI thread:
+    ``progressed(fraction, message)``, ``succeeded(result)``, ``failed(message)``, ``cancelled()``; exactly one
+    of the last three fires, then ``done()``.
+    """
+
+    progressed = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, fn: Callable[..., Any], kwargs: dict[str, Any] | None = None, label: str = "",
+                 with_callbacks: bool = True, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fn, self.kwargs, self.label = fn, dict(kwargs or {}), label
+        self.with_callbacks = with_callbacks
+        self._stop = threading.Event()
+        self.result: Any = None
+        self.error: str = ""
+
+    def cancel(self) -> None:
+        """GUI thread: ask the function to stop at its next check."""
+        self._stop.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _progress(self, fraction: float, message: str = "") -> None:
+        self.progressed.emit(float(fraction), str(message))
+
+    def run(self) -> None:  # worker thread
+        kwargs = dict(self.kwargs)
+        if self.with_callbacks:
+            kwargs.update(progress=self._progress, should_stop=self._stop.is_set)
+        try:
+            self.result = self.fn(**kwargs)
+        except Cancelled:
+            self.cancelled.emit()
+        except (SongError, ModelError, ValueError, OSError) as exc:
+            self.error = str(exc) or type(exc).__name__
+            self.failed.emit(self.error)
+        except ImportError as exc:
+            self.error = f"This part of the app is not available: {exc}"
+            self.failed.emit(self.error)
+        except Exception as exc:  # a bug: report it instead of killing the app
+            self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+            traceback.print_exc()
+            self.failed.emit(self.error)
+        else:
+            if self._stop.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(self.result)
+        self.done.emit()
+
+
+# --- functions that run on a worker thread ------------------------------------------------------------------------
+def _torch_one_thread() -> None:
+    try:
+        from .ml.common import limit_threads
+        limit_threads(1)
+    except ImportError:
+        pass
+
+
+TECHNIQUE_MODULES = {"gan": "deepcomposer_desktop.ml.gan.generate",
+                     "arcnn": "deepcomposer_desktop.ml.arcnn.generate",
+                     "transformer": "deepcomposer_desktop.ml.transformer.generate"}
+TECHNIQUE_FUNCS = {"gan": "accompany", "arcnn": "enhance", "transformer": "extend"}
+
+
+def probe_techniques(progress=None, should_stop=None) -> dict[str, dict[str, Any]]:
+    """Import each technique (this loads torch) and say which ones work; lists the GAN genres."""
+    import importlib
+    out: dict[str, dict[str, Any]] = {}
+    for i, (name, modname) in enumerate(TECHNIQUE_MODULES.items()):
+        if progress:
+            progress(i / len(TECHNIQUE_MODULES), f"Loading {name}")
+        info: dict[str, Any] = {"available": False, "problem": "", "genres": []}
+        try:
+            mod = importlib.import_module(modname)
+            if not hasattr(mod, TECHNIQUE_FUNCS[name]):
+                raise ImportError(f"{modname} has no {TECHNIQUE_FUNCS[name]}()")
+            if name == "gan":
+                info["genres"] = list(mod.available_genres())
+            info["available"] = True
+        except Exception as exc:      # missing module, missing model, broken install: all "not available"
+            info["problem"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError) else \
+                "not available yet (its module is missing)" if isinstance(exc, ModuleNotFoundError) else str(exc)
+        out[name] = info
+    if progress:
+        progress(1.0, "")
+    return out
+
+
+def run_technique(technique: str, song: Song, progress=None, should_stop=None, **options) -> Any:
+    """Worker thread: run GAN ``accompany`` / AR-CNN ``enhance`` / Transformer ``extend`` on an immutable song."""
+    import importlib
+    if technique not in TECHNIQUE_MODULES:
+        raise ValueError(f"Unknown technique {technique!r}")
+    _torch_one_thread()
+    mod = importlib.import_module(TECHNIQUE_MODULES[technique])
+    fn = getattr(mod, TECHNIQUE_FUNCS[technique])
+    try:
+        from torch import inference_mode
+    except ImportError:
+        from contextlib import nullcontext as inference_mode
+    with inference_mode():
+        return fn(song, progress=progress, should_stop=should_stop, **options)
+
+
+def load_song_file(path: str, progress=None, should_stop=None) -> Song:
+    """Worker thread: read a MIDI file (big files take a while)."""
+    from .midi.io import read_midi
+    if progress:
+        progress(0.0, f"Reading {path}")
+    return read_midi(path)
+
+
+def create_engine(soundfont: str | None = None, blocksize: int = 256, device: str | None = None,
+                  progress=None, should_stop=None):
+    """Worker thread: build the PlaybackEngine (loading a soundfont takes a moment). Raises ImportError when the
+    audio package is missing."""
+    from .audio.engine import PlaybackEngine
+    return PlaybackEngine(soundfont=soundfont or None, blocksize=blocksize, device=device or None)
+
+
+def render_wav(song: Song, path: str, soundfont: str | None = None, progress=None, should_stop=None) -> str:
+    """Worker thread: render the song to a WAV file through the audio package's offline path."""
+    from .audio.render import render_to_wav
+    if progress:
+        progress(0.0, "Rendering audio")
+    render_to_wav(song, path, soundfont=soundfont or None)
+    return path

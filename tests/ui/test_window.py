@@ -1,0 +1,121 @@
+"""The studio window end to end: real clicks and key presses on the real widgets, checking the Song."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+
+from deepcomposer_desktop.core.song import Note
+
+
+def test_opens_with_a_sample_melody_and_space_toggles_play(window, spy_engine, qtbot):
+    assert window.song.note_count > 10
+    assert spy_engine.named("set_song")[-1][0][0] is window.song      # the engine got the song
+    assert not window.playback.is_playing
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.playback.is_playing and spy_engine.named("play")
+    qtbot.waitUntil(lambda: window.transport.play_btn.text() == "⏸")
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert not window.playback.is_playing and spy_engine.named("pause")
+
+
+def test_playhead_follows_engine_position(window, spy_engine, qtbot):
+    spy_engine.forced_position = 960
+    window.playback.play()
+    qtbot.waitUntil(lambda: window.piano_roll.playhead == 960, timeout=2000)
+    assert window.transport.position.text().strip().startswith("1.3.000")
+
+
+def test_mute_click_undo_redo(window, spy_engine, qtbot):
+    row = window.tracks.rows[0]
+    qtbot.mouseClick(row.mute_btn, Qt.LeftButton)
+    assert window.song.tracks[0].mute
+    assert ((0,), {"mute": True}) in spy_engine.named("set_track_state")
+    assert window.isWindowModified()
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    assert not window.song.tracks[0].mute and not row.mute_btn.isChecked()
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert window.song.tracks[0].mute and row.mute_btn.isChecked()
+
+
+def test_solo_volume_drag_is_one_undo_step(window, qtbot):
+    row = window.tracks.rows[0]
+    qtbot.mouseClick(row.solo_btn, Qt.LeftButton)
+    assert window.song.tracks[0].solo
+    steps = window.doc.undo_stack.count()
+    for v in (90, 80, 70, 60):          # a slider drag: many values, one step
+        row.volume.setValue(v)
+    assert window.song.tracks[0].volume == 60
+    assert window.doc.undo_stack.count() == steps + 1
+    window.doc.undo_stack.undo()
+    assert window.song.tracks[0].volume == 100
+
+
+def test_draw_a_note_in_the_piano_roll_then_undo(window, qtbot):
+    pr = window.piano_roll
+    if not hasattr(pr, "coords"):
+        import pytest
+        pytest.skip("piano roll not available")
+    before = window.song.tracks[0].notes
+    tick = 2 * window.song.ppq          # beat 3 of bar 1, two octaves above the melody: an empty spot
+    pr.set_snap(window.song.ppq)
+    pr.coords.center_on_pitch(72, pr.view.viewport().height())
+    pr.view.update()
+    x, y = pr.coords.point(tick + 10, 72)
+    assert 0 < x < pr.view.viewport().width() and 0 < y < pr.view.viewport().height()
+    qtbot.mouseClick(pr.view.viewport(), Qt.LeftButton, pos=QPoint(x, y))
+    after = window.song.tracks[0].notes
+    added = set(after) - set(before)
+    assert len(added) == 1
+    (note,) = added
+    assert note.pitch == 72 and note.start_tick == tick
+    window.undo_action.trigger()
+    assert window.song.tracks[0].notes == before
+
+
+def test_add_duplicate_delete_and_melody_marker(window, qtbot):
+    n = len(window.song.tracks)
+    qtbot.mouseClick(window.tracks.add_button, Qt.LeftButton)
+    assert len(window.song.tracks) == n + 1
+    qtbot.mouseClick(window.tracks.rows[0].dup_btn, Qt.LeftButton)
+    assert len(window.song.tracks) == n + 2
+    assert window.song.tracks[1].notes == window.song.tracks[0].notes
+    qtbot.mouseClick(window.tracks.rows[1].melody_btn, Qt.LeftButton)
+    assert window.song.melody_index == 1
+    qtbot.mouseClick(window.tracks.rows[0].del_btn, Qt.LeftButton)
+    assert len(window.song.tracks) == n + 1 and window.song.melody_index == 0
+    for _ in range(4):
+        window.doc.undo_stack.undo()
+    assert len(window.song.tracks) == n
+
+
+def test_program_tempo_and_time_signature_are_undoable(window, qtbot):
+    row = window.tracks.rows[0]
+    row.program_box.setCurrentIndex(40)
+    row.program_box.activated.emit(40)
+    assert window.song.tracks[0].program == 40
+    window.transport.tempo.setValue(140.0)
+    assert window.song.tempos[0].bpm == 140.0
+    window.transport.ts_num.setValue(3)
+    assert (window.song.time_signatures[0].numerator, window.song.time_signatures[0].denominator) == (3, 4)
+    for _ in range(3):
+        window.doc.undo_stack.undo()
+    assert window.song.tracks[0].program == 0 and window.song.tempos[0].bpm == 110.0
+    assert window.transport.tempo.value() == 110.0
+
+
+def test_record_from_computer_keys_into_the_input_track(window, spy_engine, qtbot):
+    before = window.song.melody.notes
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(2)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert window.playback.recording is not None
+    assert ((True,), {}) in spy_engine.named("set_metronome") and ((2,), {}) in spy_engine.named("set_count_in")
+    window.keyboard.setFocus()
+    spy_engine.forced_position = 50_000
+    qtbot.keyPress(window.keyboard, Qt.Key_A)
+    spy_engine.forced_position = 50_480
+    qtbot.keyRelease(window.keyboard, Qt.Key_A)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    added = set(window.song.melody.notes) - set(before)
+    assert added == {Note.make(window.keyboard.lowest, 50_000, 480, window.keyboard.velocity)}
+    window.undo_action.trigger()
+    assert window.song.melody.notes == before
