@@ -104,7 +104,8 @@ def test_tracks_sharing_a_channel_stay_separate():
     (smf([b"\x00\x90\x3c\x64" + EOT])[:20], "damaged or truncated"),
     (smf([b"\x00\xff\x51\x03\x07\xa1\x20" + EOT]), "no notes"),
     (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\xe7\x28" + b"MTrk\x00\x00\x00\x04" + EOT, "SMPTE"),
-    (smf([b"\x8f\xff\xff\xff\x7f\x90\x3c\x64\x00\x80\x3c\x00" + EOT] * 20), "far beyond"),
+    (smf([b"\xff\xff\xff\x7f\xff\x01\x00" * 9 + b"\x00\x90\x3c\x64\x00\x80\x3c\x00" + EOT]), "far beyond"),
+    (smf([b"\x00\x3c\x64" + EOT]), "running status"),
 ])
 def test_bad_input_gives_one_typed_error(data, words):
     with pytest.raises(MidiFileError, match=words):
