@@ -1,0 +1,245 @@
+"""The one event path shared by live playback and offline export.
+
+``Scheduler.pump(until_sample)`` takes the next slice of the song's event array, drops inaudible tracks, turns
+song seconds into absolute sample positions and hands the events to FluidSynth's sequencer, which dispatches them
+inside FluidSynth's render loop at the right 64-frame block. Offline, the renderer pumps and then calls
+``write_float``; live, a feeder thread pumps ~200 ms ahead of FluidSynth's own audio thread. Either way the synth
+sees the same events at the same sample positions: what you hear is what you export.
+
+Thread notes: a Scheduler is not thread-safe by itself; the engine calls it under its own lock (feeder thread and
+the caller threads of play/stop/mute...). Nothing here runs on the audio thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .events import METRONOME, NOTE_OFF, NOTE_ON
+from .synth import Synth
+
+FLUID_BLOCK = 64           # FluidSynth renders (and dispatches sequencer events) in blocks of 64 frames
+MAX_TRACKS = 126           # song channels 0..125, live channels 128..253
+METRONOME_CHANNEL = 254
+LIVE_CHANNEL_BASE = 128
+KIND_ALL_NOTES_OFF = 2
+
+
+def song_channel(track: int) -> int:
+    return METRONOME_CHANNEL if track == METRONOME else track
+
+
+def live_channel(track: int) -> int:
+    return LIVE_CHANNEL_BASE + track
+
+
+@dataclass
+class Segment:
+    """A stretch of the timeline: song seconds [sec_start, sec_end) played from absolute sample abs_start."""
+
+    abs_start: int
+    sec_start: float
+    events: np.ndarray
+    cursor: int
+    count_in: bool = False
+    resume_sec: float = 0.0           # for a count-in: the song second that follows it
+    sec_end: float | None = None      # set when the segment is closed
+    abs_end: int | None = None
+
+
+class Scheduler:
+    """Feeds a FluidSynth sequencer from an immutable event array; see the module docstring."""
+
+    def __init__(self, synth: Synth, samplerate: int) -> None:
+        self.synth = synth
+        self.sr = int(samplerate)
+        self.events = np.zeros(0)
+        self.end_sec = 0.0
+        self.loop: tuple[float, float] | None = None
+        self.audible = np.ones(1, bool)      # index track+1; index 0 is the metronome
+        self.segments: list[Segment] = []
+        self.scheduled_until = 0             # absolute sample up to which events have been handed over
+        self.finished_at: int | None = None  # absolute sample where the song (not looping) ended
+        self._count_in_next: tuple[float, int] | None = None
+        self._sources = np.zeros(1, np.int32)
+        self._channels = np.zeros(1, np.int32)
+
+    # --- configuration ------------------------------------------------------------------------------------------
+    def set_events(self, events: np.ndarray, end_sec: float, n_tracks: int) -> None:
+        self.events = events
+        self.end_sec = float(end_sec)
+        n = min(n_tracks, MAX_TRACKS)
+        keys = [METRONOME] + list(range(n))
+        self._sources = np.array([self.synth.source(k) for k in keys], np.int32)
+        self._channels = np.array([song_channel(k) for k in keys], np.int32)
+        if len(self.audible) != n + 1:
+            audible = np.ones(n + 1, bool)
+            m = min(len(self.audible), n + 1)
+            audible[:m] = self.audible[:m]
+            self.audible = audible
+
+    def n_tracks(self) -> int:
+        return len(self.audible) - 1
+
+    # --- sample <-> song time -----------------------------------------------------------------------------------
+    def _abs_of(self, seg: Segment, sec: np.ndarray | float):
+        return seg.abs_start + np.round((np.asarray(sec) - seg.sec_start) * self.sr).astype(np.int64)
+
+    def _sec_of(self, seg: Segment, sample: int) -> float:
+        return seg.sec_start + (sample - seg.abs_start) / self.sr
+
+    def sec_at(self, sample: int) -> float | None:
+        """Song second being rendered at absolute ``sample`` (the start position during a count-in)."""
+        for seg in reversed(self.segments):
+            if sample >= seg.abs_start:
+                if seg.count_in:
+                    return seg.resume_sec
+                if seg.abs_end is not None and sample >= seg.abs_end:
+                    return seg.sec_end
+                return self._sec_of(seg, sample)
+        return self.segments[0].sec_start if self.segments else None
+
+    def in_count_in(self, sample: int) -> bool:
+        for seg in reversed(self.segments):
+            if sample >= seg.abs_start:
+                return seg.count_in and (seg.abs_end is None or sample < seg.abs_end)
+        return bool(self.segments and self.segments[0].count_in)
+
+    # --- transport ----------------------------------------------------------------------------------------------
+    def start(self, from_sec: float, at_sample: int, count_in: tuple[np.ndarray, float] | None = None) -> None:
+        """Begin feeding song second ``from_sec`` at absolute sample ``at_sample`` (after an optional count-in:
+        (click events, length in seconds))."""
+        self.segments = []
+        self.finished_at = None
+        self.scheduled_until = at_sample
+        self._count_in_next = None
+        if count_in is not None and count_in[1] > 0:
+            clicks, length = count_in
+            seg = Segment(at_sample, 0.0, clicks, 0, count_in=True, resume_sec=from_sec)
+            self._count_in_next = (from_sec, at_sample + int(round(length * self.sr)))
+            seg.sec_end, seg.abs_end = length, self._count_in_next[1]
+            self.segments.append(seg)
+        else:
+            self._open_song_segment(from_sec, at_sample)
+
+    def _open_song_segment(self, sec: float, abs_start: int) -> None:
+        cursor = int(np.searchsorted(self.events["sec"], sec, side="left")) if len(self.events) else 0
+        self.segments.append(Segment(abs_start, sec, self.events, cursor))
+        del self.segments[:-8]     # keep a short history for sec_at()
+
+    def stop(self) -> None:
+        """Drop every pending event and silence every song and metronome channel at once."""
+        self.synth.remove_pending(-1)
+        for ch in self._channels:
+            self.synth.all_sounds_off(int(ch))
+        self.segments = []
+        self.finished_at = None
+
+    def _segment_end(self, seg: Segment) -> float:
+        if seg.count_in:
+            return seg.sec_end
+        if self.loop is not None and seg.sec_start < self.loop[1]:
+            return self.loop[1]
+        return self.end_sec
+
+    def pump(self, until_sample: int) -> None:
+        """Hand over every audible event that falls before absolute ``until_sample``."""
+        while self.segments and self.finished_at is None:
+            seg = self.segments[-1]
+            end_sec = self._segment_end(seg)
+            until_sec = self._sec_of(seg, until_sample)
+            if until_sec < end_sec:
+                stop = int(np.searchsorted(seg.events["sec"], until_sec, side="left"))
+                self._send(seg, seg.cursor, stop, self.audible)
+                seg.cursor = max(seg.cursor, stop)
+                self.scheduled_until = max(self.scheduled_until, until_sample)
+                return
+            stop = int(np.searchsorted(seg.events["sec"], end_sec, side="left"))
+            self._send(seg, seg.cursor, stop, self.audible)
+            seg.cursor = stop
+            seg.sec_end = end_sec
+            seg.abs_end = int(self._abs_of(seg, end_sec))
+            self.scheduled_until = seg.abs_end
+            if seg.count_in:
+                sec, _ = self._count_in_next
+                self._count_in_next = None
+                self._open_song_segment(sec, seg.abs_end)
+            elif self.loop is not None and end_sec == self.loop[1] and self.loop[0] < self.loop[1]:
+                # release whatever still sounds at the loop end, just before the jump back
+                self._send_all_notes_off(seg.abs_end - FLUID_BLOCK)
+                self._open_song_segment(self.loop[0], seg.abs_end)
+            else:
+                self.finished_at = seg.abs_end
+
+    def _ms(self, samples: np.ndarray) -> np.ndarray:
+        # The sequencer clock is whole ms of rendered audio and fires an event one 64-frame block after the
+        # block its ms falls in; shifting by one block keeps every onset within (-48, +64) frames of its sample.
+        return np.maximum((samples - FLUID_BLOCK) * 1000 // self.sr, 0)
+
+    def _send(self, seg: Segment, a: int, b: int, audible: np.ndarray) -> None:
+        if b <= a:
+            return
+        ev = seg.events[a:b]
+        if seg.count_in:                   # count-in clicks sound whether or not the metronome is on
+            audible = np.ones_like(audible)
+        slot = ev["track"].astype(np.int64) + 1
+        keep = slot < len(audible)
+        keep[keep] = audible[slot[keep]]
+        if not keep.any():
+            return
+        ev, slot = ev[keep], slot[keep]
+        ms = self._ms(self._abs_of(seg, ev["sec"]))
+        self.synth.schedule_notes(ms.tolist(), ev["kind"].tolist(), self._channels[slot].tolist(),
+                                  ev["pitch"].tolist(), ev["vel"].tolist(), self._sources[slot].tolist())
+
+    def _send_all_notes_off(self, sample: int) -> None:
+        ms = int(self._ms(np.array([sample]))[0])
+        n = len(self._channels)
+        self.synth.schedule_notes([ms] * n, [KIND_ALL_NOTES_OFF] * n, self._channels.tolist(), [0] * n, [0] * n,
+                                  self._sources.tolist())
+
+    # --- mixer changes while playing ---------------------------------------------------------------------------
+    def set_audible(self, audible: np.ndarray, now_sample: int) -> None:
+        """Swap the audible-tracks mask. Tracks that fell silent lose their pending events and are cut at once;
+        tracks that became audible get their events from ``now_sample`` up to what is already scheduled."""
+        audible = np.asarray(audible, bool)
+        old = self.audible
+        if len(audible) != len(old):
+            raise ValueError("audible mask has the wrong length")
+        self.audible = audible
+        for slot in np.flatnonzero(old & ~audible):
+            self.synth.remove_pending(int(self._sources[slot]))
+            self.synth.all_sounds_off(int(self._channels[slot]))
+        newly = ~old & audible
+        if not newly.any() or not self.segments:
+            return
+        for seg in self.segments:
+            if seg.count_in:
+                continue
+            seg_end_abs = seg.abs_end if seg.abs_end is not None else self.scheduled_until
+            lo, hi = max(now_sample, seg.abs_start), min(seg_end_abs, self.scheduled_until)
+            if hi <= lo:
+                continue
+            a = int(np.searchsorted(seg.events["sec"], self._sec_of(seg, lo), side="left"))
+            b = int(np.searchsorted(seg.events["sec"], self._sec_of(seg, hi), side="left"))
+            self._send(seg, a, min(b, seg.cursor), newly)
+
+    def sounding_notes(self, sec: float) -> set[tuple[int, int, int]]:
+        """(track, pitch, start tick) of the song notes that sound at song second ``sec``."""
+        ev = self.events
+        if not len(ev):
+            return set()
+        upto = int(np.searchsorted(ev["sec"], sec, side="right"))
+        head = ev[:upto]
+        on = head[(head["kind"] == NOTE_ON) & (head["end_sec"] > sec) & (head["track"] >= 0)]
+        return {(int(t), int(p), int(k)) for t, p, k in zip(on["track"], on["pitch"], on["tick"])}
+
+    def release_notes(self, notes, sample: int) -> None:
+        """Note-offs for ``notes`` ((track, pitch, tick) triples) at absolute ``sample``."""
+        notes = [n for n in notes if 0 <= n[0] < self.n_tracks()]
+        if not notes:
+            return
+        ms = int(self._ms(np.array([sample]))[0])
+        self.synth.schedule_notes([ms] * len(notes), [NOTE_OFF] * len(notes),
+                                  [song_channel(t) for t, _, _ in notes], [p for _, p, _ in notes],
+                                  [0] * len(notes), [int(self._sources[t + 1]) for t, _, _ in notes])
