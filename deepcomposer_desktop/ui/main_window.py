@@ -33,6 +33,10 @@ try:  # written by another helper; the window works without it
 except Exception as _exc:  # noqa: BLE001 - any failure means "show the placeholder"
     PianoRollEditor = None
     PIANO_ROLL_PROBLEM = f"{type(_exc).__name__}: {_exc}"
+try:  # hardware MIDI keyboards (another helper's module)
+    from .midi_input import MidiInput, build_midi_menu
+except Exception:  # noqa: BLE001
+    MidiInput = build_midi_menu = None
 
 DARK_STYLE = """
 QMainWindow, QWidget { background:#232323; color:#ddd; }
@@ -69,7 +73,8 @@ class MainWindow(FilesMixin, QMainWindow):
     """
 
     def __init__(self, settings: AppSettings | None = None, data_dir: str | Path | None = None, engine=None,
-                 start_audio: bool = True, ask_on_close: bool = True, probe_models: bool = True) -> None:
+                 start_audio: bool = True, ask_on_close: bool = True, probe_models: bool = True,
+                 midi_input: bool = True) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
         self.data_dir = Path(data_dir) if data_dir else data_location()
@@ -81,6 +86,9 @@ class MainWindow(FilesMixin, QMainWindow):
         self.doc = SongDocument(load_sample(list_samples()[1].slug), self)
         self.playback = PlaybackController(self)
         self._build_widgets()
+        self.midi = None
+        if MidiInput is not None and midi_input:
+            self.midi = MidiInput(self, settings=self.settings.q, engine=lambda: self.playback.engine)
         self._build_actions()
         self._connect()
         self.init_files()
@@ -220,6 +228,8 @@ class MainWindow(FilesMixin, QMainWindow):
         self._action("Zoom &out (time)", lambda: self.piano_roll.zoom_x(0.8), "Ctrl+-", v)
         self._action("Zoom in (pitch)", lambda: self.piano_roll.zoom_y(1.25), "Ctrl+Shift+=", v)
         self._action("Zoom out (pitch)", lambda: self.piano_roll.zoom_y(0.8), "Ctrl+Shift+-", v)
+        if self.midi is not None:
+            mb.addMenu(build_midi_menu(self.midi, self))
         t = mb.addMenu("&Transport")
         self.play_action = self._action("&Play / pause", self.playback.toggle_play, Qt.Key_Space, t)
         self._action("&Stop", self.playback.stop, None, t)
@@ -269,6 +279,10 @@ class MainWindow(FilesMixin, QMainWindow):
             pr.loop_changed.connect(self.loop_changed)
             pr.seek_requested.connect(self.playback.seek)
             pr.note_preview.connect(self.preview_note)
+        if self.midi is not None:
+            self.midi.note_on.connect(self.hardware_note_on)
+            self.midi.note_off.connect(self.hardware_note_off)
+            self.midi.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.set_snap(self.snap_label)
 
     # --- the song --------------------------------------------------------------------------------------------------
@@ -285,6 +299,9 @@ class MainWindow(FilesMixin, QMainWindow):
         self.playback.set_song(song)
         self._push_roll()
         self.transport.show_position(song, self.playback.position)
+        if self.midi is not None and song.tracks:
+            self.midi.set_track(song.melody_index)
+            self.midi.set_song_key(song.key)
         self.update_title()
 
     def _push_roll(self) -> None:
@@ -412,6 +429,17 @@ class MainWindow(FilesMixin, QMainWindow):
     def live_note_off(self, pitch: int) -> None:
         self.playback.live_note_off(pitch, self.input_track)
 
+    def hardware_note_on(self, pitch: int, velocity: int) -> None:
+        """A note from a MIDI keyboard (the synth already heard it on the MIDI thread): light and record it."""
+        self.keyboard.set_key_lit(pitch, True)
+        if self.playback.recording is not None:
+            self.playback.recording.note_on(pitch, velocity, self.playback.position)
+
+    def hardware_note_off(self, pitch: int) -> None:
+        self.keyboard.set_key_lit(pitch, False)
+        if self.playback.recording is not None:
+            self.playback.recording.note_off(pitch, self.playback.position)
+
     def _sustain(self, on: bool) -> None:
         self.sustain_btn.blockSignals(True)
         self.sustain_btn.setChecked(on)
@@ -483,5 +511,7 @@ class MainWindow(FilesMixin, QMainWindow):
         self.cancel_generation()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.playback.close()
+        if self.midi is not None:
+            self.midi.shutdown()
         self.close_files()
         super().closeEvent(e)
