@@ -281,7 +281,8 @@ class MidiInputManager:
 
     def _auto_target(self, ports) -> str | None:
         if self.last_port:
-            return next((p for p in ports if stable_name(p) == self.last_port), None)
+            want = stable_name(self.last_port)
+            return next((p for p in ports if stable_name(p) == want), None)
         if self.last_port is None:
             return next((p for p in ports if not is_thru_port(p)), None)
         return None
