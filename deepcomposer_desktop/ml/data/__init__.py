@@ -117,8 +117,10 @@ class WindowCollector:
     sid: list = field(default_factory=list)
 
     def add_song(self, title: str, melody: np.ndarray, melody_onsets: np.ndarray, accomp: np.ndarray,
-                 accomp_onsets: np.ndarray) -> int:
-        """melody (S, 128), accomp (T, S, 128) bool rolls from bar 1 beat 1. Returns the windows kept."""
+                 accomp_onsets: np.ndarray, same_song: bool = False) -> int:
+        """melody (S, 128), accomp (T, S, 128) bool rolls from bar 1 beat 1. Returns the windows kept.
+
+        ``same_song=True`` adds another stretch of the previous song (same song_id, no new title)."""
         melody = np.asarray(melody, dtype=bool)
         accomp = np.asarray(accomp, dtype=bool)
         s = melody.shape[0]
@@ -127,11 +129,13 @@ class WindowCollector:
                             f"{self.n_tracks} tracks")
         melody_onsets = np.asarray(melody_onsets, dtype=bool) & melody
         accomp_onsets = np.asarray(accomp_onsets, dtype=bool) & accomp
-        song = len(self.titles)
+        same_song = same_song and bool(self.titles)
+        song = len(self.titles) - 1 if same_song else len(self.titles)
         kept = 0
         hop = self.stride_bars * STEPS_PER_BAR
         for start in range(0, max(s, 1), hop):
-            if self.max_windows_per_song is not None and kept >= self.max_windows_per_song:
+            if self.max_windows_per_song is not None and \
+                    kept + (self.sid.count(song) if same_song else 0) >= self.max_windows_per_song:
                 break
             m = _window(melody, start)
             bars_on = m.reshape(BARS, STEPS_PER_BAR, PITCHES).any(axis=(1, 2)).sum()
@@ -143,7 +147,8 @@ class WindowCollector:
             self.oa.append(pack(_window(accomp_onsets, start, axis=1)))
             self.sid.append(song)
             kept += 1
-        self.titles.append(title)
+        if not same_song:
+            self.titles.append(title)
         return kept
 
     def __len__(self) -> int:

@@ -1,9 +1,9 @@
 """Build the GAN genre caches from the shared data folder.
 
-    python -m deepcomposer_desktop.ml.data.build --genre chorale|pop|rock|jazz|symphony|folk|all \
+    python -m deepcomposer_desktop.ml.data.build --genre chorale|pop|rock|jazz|symphony|strings|folk|all \
         --data ../shared/data --out cache/gan
 
-Each genre's builder module has ``build(data_dir, progress=None, should_stop=None) -> (WindowCollector, meta)``.
+Each genre has a builder ``build(data_dir, progress=None, should_stop=None) -> (WindowCollector, meta)``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ import time
 
 from . import DataError
 
-GENRES = ("chorale", "pop", "rock", "jazz", "symphony", "folk")
+# genre -> (module, builder function)
+BUILDERS = {"chorale": ("chorale", "build"), "pop": ("pop", "build"), "rock": ("rock", "build"),
+            "jazz": ("jazz", "build"), "symphony": ("symphony", "build"), "strings": ("symphony", "build_strings"),
+            "folk": ("folk", "build")}
+GENRES = tuple(BUILDERS)
 DEFAULT_DATA = os.path.join("..", "shared", "data")
 DEFAULT_OUT = os.path.join("cache", "gan")
 
@@ -27,8 +31,11 @@ def build_genre(genre: str, data_dir: str, out_dir: str, progress=None, should_s
     if not os.path.isdir(data_dir):
         raise DataError(f"The data folder {data_dir} does not exist")
     t0 = time.time()
-    mod = importlib.import_module(f"{__package__}.{genre}")
-    col, meta = mod.build(data_dir, progress=progress, should_stop=should_stop, **kwargs)
+    modname, fn = BUILDERS[genre]
+    mod = importlib.import_module(f"{__package__}.{modname}")
+    if modname == "symphony":
+        kwargs.setdefault("parsed_dir", os.path.join(out_dir, "_parsed"))
+    col, meta = getattr(mod, fn)(data_dir, progress=progress, should_stop=should_stop, **kwargs)
     path = os.path.join(out_dir, f"{genre}.npz")
     size = col.save(path, meta)
     summary = {"genre": genre, "path": path, "windows": len(col), "songs": len(col.titles),
