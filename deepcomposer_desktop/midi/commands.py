@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 
+_sleep = time.sleep     # replaced in tests
 
-def _manager(args=None):
+
+def _manager():
     from .devices import MidiInputManager
     return MidiInputManager(last_port="")        # "": open nothing by itself
 
@@ -83,7 +85,7 @@ def cmd_midi_record(args) -> int:
                     mgr.refresh()
                     next_poll = now + 1.0
                 rec.feed(mgr.drain())
-                time.sleep(0.01)
+                _sleep(0.01)
         except KeyboardInterrupt:
             pass
         rec.feed(mgr.drain())
