@@ -22,7 +22,7 @@ from .events import count_in_events, song_events, with_metronome
 from .mixer import CC_SUSTAIN, Mix, apply_channels, audible_mask, mixes_of, setup_metronome
 from .outputs import NULL_OUTPUT, OutputPlan, list_output_devices, plan_outputs
 from .render import DEFAULT_GAIN
-from .scheduler import LIVE_CHANNEL_BASE, MAX_TRACKS, Scheduler, live_channel
+from .scheduler import LIVE_CHANNEL_BASE, MAX_TRACKS, Scheduler, align_start, live_channel
 from .soundfont import find_soundfont
 from .synth import Synth, SynthError, library_problem
 
@@ -215,7 +215,7 @@ class PlaybackEngine:
                 tick = self._loop_ticks[0]
             if self._playing:
                 self._stop_locked(rewind=False)
-            start = self._now_sample() + 2 * self.blocksize
+            start = align_start(self._now_sample() + 2 * self.blocksize, self.samplerate)
             self._start_locked(tick, start, count_in=True)
 
     def _start_locked(self, tick: int, start_sample: int, count_in: bool) -> None:
@@ -253,7 +253,8 @@ class PlaybackEngine:
         with self._lock:
             if self._playing and self._sched is not None:
                 self._sched.stop()
-                self._start_locked(tick, self._now_sample() + self.blocksize, count_in=False)
+                start = align_start(self._now_sample() + self.blocksize, self.samplerate)
+                self._start_locked(tick, start, count_in=False)
             else:
                 self._position_tick = tick
 
@@ -357,6 +358,7 @@ class PlaybackEngine:
                 # the driver's thread stopped rendering: the device went away (armed once the clock has run,
                 # because a sound server can take a second to start a stream)
                 self.device_lost = True
+                self.available = False
                 self.problem = (f"The audio output ({self.output.label}) stopped responding (unplugged?). "
                                 "Choose another output device to continue.")
                 with self._lock:

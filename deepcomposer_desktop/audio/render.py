@@ -109,7 +109,7 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
 
 def write_wav(audio: np.ndarray, path, samplerate: int) -> None:
     try:
-        with wave.open(os.fspath(path), "wb") as w:
+        with open(os.fspath(path), "wb") as fh, wave.open(fh, "wb") as w:
             w.setnchannels(2)
             w.setsampwidth(2)
             w.setframerate(int(samplerate))

@@ -25,6 +25,17 @@ LIVE_CHANNEL_BASE = 128
 KIND_ALL_NOTES_OFF = 2
 
 
+def align_start(sample: int, samplerate: int) -> int:
+    """The first sample >= ``sample`` on which both FluidSynth's 64-frame grid and the sequencer's millisecond
+    grid line up as they do at sample 0, so a song started there is dispatched exactly as in an offline render."""
+    from math import gcd
+    step = FLUID_BLOCK
+    if samplerate % 1000 == 0:
+        ms = samplerate // 1000
+        step = FLUID_BLOCK * ms // gcd(FLUID_BLOCK, ms)
+    return -(-sample // step) * step
+
+
 def song_channel(track: int) -> int:
     return METRONOME_CHANNEL if track == METRONOME else track
 
@@ -97,7 +108,10 @@ class Scheduler:
                 if seg.abs_end is not None and sample >= seg.abs_end:
                     return seg.sec_end
                 return self._sec_of(seg, sample)
-        return self.segments[0].sec_start if self.segments else None
+        if not self.segments:
+            return None
+        first = self.segments[0]
+        return first.resume_sec if first.count_in else first.sec_start
 
     def in_count_in(self, sample: int) -> bool:
         for seg in reversed(self.segments):

@@ -1,0 +1,56 @@
+"""`deepcomposer render`: a song to a WAV file through the same event path as live playback (stems by --solo)."""
+from __future__ import annotations
+
+
+def _track_index(song, spec: str) -> int:
+    """A track by 1-based number or by name (case-insensitive); raises CliError."""
+    from ..cli import CliError
+    names = [t.name for t in song.tracks]
+    if spec.isdigit():
+        n = int(spec)
+        if 1 <= n <= len(names):
+            return n - 1
+        raise CliError(f"There is no track {n}: the song has {len(names)} track(s)")
+    matches = [i for i, name in enumerate(names) if name.casefold() == spec.casefold()]
+    if not matches:
+        matches = [i for i, name in enumerate(names) if spec.casefold() in name.casefold()]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(f"{i + 1}={name!r}" for i, name in enumerate(names))
+    if not matches:
+        raise CliError(f"No track called {spec!r}; tracks are: {listing}")
+    raise CliError(f"{spec!r} matches several tracks ({listing}); use the track number")
+
+
+def cmd_render(args) -> int:
+    from ..cli import CliError, load_input
+    from .render import RenderError, render_to_wav
+
+    song = load_input(args.input)
+    if not song.tracks or not song.note_count:
+        raise CliError(f"{args.input} has no notes to render")
+    solo = sorted({_track_index(song, s) for s in args.solo or ()})
+    mute = sorted({_track_index(song, s) for s in args.mute or ()})
+    try:
+        seconds = render_to_wav(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
+                                mute=mute, metronome=args.metronome)
+    except RenderError as exc:
+        raise CliError(str(exc)) from None
+    heard = [i for i in range(len(song.tracks)) if (not solo or i in solo) and i not in mute
+             and not (song.tracks[i].mute and not solo)]
+    names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
+    print(f"Wrote {args.out}: {seconds:.1f} s, {args.rate} Hz stereo; tracks: {names}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("render", help="render a song to a WAV file with FluidSynth (whole mix or chosen tracks)")
+    p.add_argument("input", help="a .mid file, project, or built-in sample name")
+    p.add_argument("--out", "-o", required=True, help="the WAV file to write")
+    p.add_argument("--solo", action="append", metavar="TRACK",
+                   help="render only this track (1-based number or name); repeat for several")
+    p.add_argument("--mute", action="append", metavar="TRACK", help="leave this track out; repeatable")
+    p.add_argument("--soundfont", metavar="FILE", help="a .sf2/.sf3 file (default: search the usual places)")
+    p.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
+    p.add_argument("--metronome", action="store_true", help="add the metronome click")
+    p.set_defaults(func=cmd_render)

@@ -1,0 +1,134 @@
+"""Offline rendering through the real FluidSynth: onsets land on their samples, mute/solo add or remove exactly one
+track's sound, WAV export and the `deepcomposer render` command."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepcomposer_desktop.audio.render import RenderError, read_wav, render_song, render_to_wav
+from deepcomposer_desktop.audio.synth import Synth
+from deepcomposer_desktop.core.song import Note, Song, TempoChange, Track
+
+SR = 44100
+
+
+def song_of(*tracks: Track, bpm: float = 120.0) -> Song:
+    return Song(tracks=tracks, tempos=(TempoChange(0, bpm),))
+
+
+def track(name, notes, program=0, is_drum=False, channel=None) -> Track:
+    return Track(name=name, program=program, is_drum=is_drum, channel=channel,
+                 notes=tuple(Note.make(p, s, d, v) for p, s, d, v in notes))
+
+
+def onset(x: np.ndarray, lo: int, hi: int, frac: float = 0.1) -> int:
+    """First frame in [lo, hi) whose level reaches ``frac`` of that window's peak."""
+    seg = np.abs(x[lo:hi]).max(axis=1)
+    return lo + int(np.argmax(seg >= frac * seg.max()))
+
+
+def attack_offset(soundfont: str, pitch: int, vel: int, program: int = 0) -> int:
+    """Frames from a note-on sent straight to the synth at frame 0 to the detected onset (the sound's own attack)."""
+    s = Synth(soundfont, SR, gain=0.4)
+    s.setup_channel(0, program)
+    s.noteon(0, pitch, vel)
+    buf = np.zeros((SR // 2, 2), np.float32)
+    s.write_float(buf, 0, len(buf))
+    s.close()
+    return onset(buf, 0, len(buf))
+
+
+def test_onsets_land_within_one_fluidsynth_block(soundfont):
+    # 120 BPM, PPQ 480: one tick = 45.9375 frames at 44.1 kHz, so these starts fall all over the 64-frame grid
+    starts = [0, 487, 1013, 1531, 2050, 2593, 3101, 3659]
+    song = song_of(track("Lead", [(72, s, 60, 100) for s in starts]))
+    audio = render_song(song, soundfont, SR)
+    base = attack_offset(soundfont, 72, 100)
+    errors = []
+    for s in starts:
+        expected = round(s * SR / 960)          # seconds = tick / (480 * 2)
+        found = onset(audio, max(0, expected - 300), expected + 2000) - base
+        errors.append(found - expected)
+    assert max(abs(e) for e in errors) <= 64, errors
+
+
+def test_muted_track_adds_no_energy(soundfont):
+    melody = track("Melody", [(67, 0, 400, 100), (69, 480, 400, 100), (71, 960, 900, 100)], channel=0)
+    chords = track("Chords", [(48, 0, 1800, 90), (52, 0, 1800, 90), (55, 0, 1800, 90)], program=48, channel=0)
+    both = song_of(melody, chords)
+    muted = render_song(both, soundfont, SR, mute=(1,))
+    without = render_song(song_of(melody), soundfont, SR)
+    n = max(len(muted), len(without))
+    pad = lambda a: np.pad(a, ((0, n - len(a)), (0, 0)))  # noqa: E731
+    assert np.abs(pad(muted) - pad(without)).max() < 1e-6
+    full = render_song(both, soundfont, SR)
+    assert np.abs(full[: len(without)] - without).max() > 1e-2          # the chords really do sound
+    alone_muted = render_song(song_of(chords), soundfont, SR, mute=(0,))
+    assert np.abs(alone_muted).max() < 1e-6
+    # the song's own mute flag counts too (what you hear is what you export)
+    flagged = render_song(both.replace_track(1, _with(chords, mute=True)), soundfont, SR)
+    assert np.abs(flagged[: len(without)] - without[: len(flagged)]).max() < 1e-6
+
+
+def _with(t: Track, **kw) -> Track:
+    from dataclasses import replace
+    return replace(t, **kw)
+
+
+def test_solo_renders_only_the_soloed_tracks(soundfont):
+    a = track("A", [(60, 0, 480, 100), (62, 480, 480, 100)])
+    b = track("B", [(40, 0, 960, 100)], program=33)
+    c = track("Drums", [(36, 0, 120, 110), (38, 480, 120, 110)], is_drum=True)
+    song = song_of(a, b, c)
+    solo_b = render_song(song, soundfont, SR, solo=(1,))
+    only_b = render_song(song_of(b), soundfont, SR)
+    m = min(len(solo_b), len(only_b))
+    assert np.abs(solo_b[:m] - only_b[:m]).max() < 1e-6
+    two = render_song(song, soundfont, SR, solo=(0, 2))
+    ref = render_song(song_of(a, c), soundfont, SR)
+    m = min(len(two), len(ref))
+    assert np.abs(two[:m] - ref[:m]).max() < 1e-6
+    assert np.abs(render_song(song, soundfont, SR, solo=(2,))).max() > 1e-2     # drums sound on the drum bank
+
+
+def test_drum_track_uses_drum_bank(soundfont):
+    kick = track("Kit", [(36, 0, 240, 120)], is_drum=True)
+    as_piano = track("Piano", [(36, 0, 240, 120)])
+    drum = render_song(song_of(kick), soundfont, SR)
+    piano = render_song(song_of(as_piano), soundfont, SR)
+    m = min(len(drum), len(piano))
+    assert np.abs(drum[:m] - piano[:m]).max() > 1e-2
+
+
+def test_wav_export_and_bad_input(soundfont, tmp_path):
+    song = song_of(track("A", [(60, 0, 480, 100)]))
+    out = tmp_path / "a.wav"
+    seconds = render_to_wav(song, out, soundfont, SR)
+    data, rate = read_wav(out)
+    assert rate == SR and data.shape[1] == 2 and abs(len(data) / SR - seconds) < 1e-6
+    assert np.abs(data).max() > 1e-2
+    with pytest.raises(RenderError, match="not a SoundFont"):
+        render_song(song, str(out), SR)                         # a WAV is not a soundfont
+    with pytest.raises(RenderError, match="track 5"):
+        render_song(song, soundfont, SR, solo=(4,))
+    with pytest.raises(RenderError, match="Cannot write"):
+        render_to_wav(song, tmp_path / "missing" / "a.wav", soundfont, SR)
+
+
+def test_render_command(soundfont, tmp_path, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    song = song_of(track("Melody", [(72, 0, 480, 100)]), track("Bass", [(36, 0, 960, 100)], program=33))
+    mid = tmp_path / "s.mid"
+    write_midi(song, mid)
+    wav = tmp_path / "s.wav"
+    assert main(["render", str(mid), "--out", str(wav), "--soundfont", soundfont, "--solo", "bass"]) == 0
+    assert "2 Bass" in capsys.readouterr().out
+    solo, _ = read_wav(wav)
+    assert main(["render", str(mid), "--out", str(wav), "--soundfont", soundfont, "--mute", "1"]) == 0
+    muted, _ = read_wav(wav)
+    m = min(len(solo), len(muted))
+    assert np.abs(solo[:m] - muted[:m]).max() < 2 / 32767          # same audio: bass only
+    assert main(["render", str(mid), "--out", str(wav), "--solo", "7"]) == 2
+    assert "no track 7" in capsys.readouterr().err
+    assert main(["render", str(mid), "--out", str(wav), "--soundfont", str(mid)]) == 2
