@@ -288,12 +288,14 @@ class MidiInputManager:
         return None
 
     def open(self, port: str | None) -> None:
-        """Switch to ``port`` (a listed name) and remember it as the last used; None closes the input and
+        """Switch to ``port`` (a listed name, or one without ALSA's numbers) and remember it as the last used; None closes the input and
         remembers that no keyboard is wanted. Raises MidiUnavailable if it cannot be opened."""
         self.close()
         if port is None:
             self.last_port = ""
             return
+        if port not in self.ports:          # a remembered (stable) name: use the name listed now
+            port = next((p for p in self.ports if stable_name(p) == stable_name(port)), port)
         self._open(port)
         self.last_port = stable_name(port)
         self._queue.append(PortOpened(port))

@@ -181,13 +181,17 @@ class MidiInput(QObject):
     # --- recording ---
     def start_recording(self, song: Song, start_tick: int, *, count_in_bars: int = 0,
                         loop: tuple[int, int] | None = None, quantize: InputQuantize | None = None,
-                        stop_tick: int | None = None) -> TakeRecorder:
+                        stop_tick: int | None = None, start_sec: float | None = None,
+                        latency_sec: float = 0.0) -> TakeRecorder:
         """Begin a take now; the transport must pass ``start_tick`` after ``count_in_bars`` bars of count-in
-        (call right after ``engine.play(start_tick)``). Raises SongError for a bad range."""
+        (call right after ``engine.play(start_tick)``), or at ``start_sec`` on ``self.manager.clock``'s time
+        scale if given. ``latency_sec``: how late the player hears the transport (notes are moved that much
+        earlier). Raises SongError for a bad range."""
         self.drain()                      # what was played before this moment is not part of the take
-        start_sec = self.manager.clock() + count_in_seconds(song, start_tick, count_in_bars)
+        if start_sec is None:
+            start_sec = self.manager.clock() + count_in_seconds(song, start_tick, count_in_bars)
         self.recorder = TakeRecorder(song, start_tick=start_tick, start_sec=start_sec, loop=loop,
-                                     quantize=quantize, stop_tick=stop_tick)
+                                     quantize=quantize, stop_tick=stop_tick, latency_sec=latency_sec)
         return self.recorder
 
     def stop_recording(self) -> Recording | None:

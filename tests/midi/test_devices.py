@@ -230,3 +230,10 @@ def test_unplug_during_recording_keeps_the_take_so_far():
     (take,) = result.takes
     assert [(n.pitch, n.start_tick, n.duration_tick, n.velocity) for n in take.notes] == \
         [(60, 0, 480, 100), (62, 480, 480, 90)]
+
+
+def test_open_by_remembered_name_uses_the_listed_port():
+    system, mgr, _ = make(ports=(KEYS,), last_port="")
+    mgr.refresh()
+    mgr.open("Keystation 49:Keystation 49 MIDI 1")
+    assert mgr.current == KEYS and KEYS in system.opened
