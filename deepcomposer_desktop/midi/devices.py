@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -45,10 +46,14 @@ class Problem:
     message: str
 
 
-def stable_name(port: str) -> str:
-    """A port name without ALSA's client:port numbers ("Keystation 49:Keystation 49 MIDI 1 20:0" ->
-    "Keystation 49:Keystation 49 MIDI 1"), which change when a keyboard is plugged in again."""
-    return re.sub(r"\s+\d+:\d+$", "", port)
+def stable_name(port: str, platform: str = sys.platform) -> str:
+    """A port name without the numbers that change when a keyboard is plugged in again: ALSA's client:port
+    ("Keystation 49:Keystation 49 MIDI 1 20:0" -> "Keystation 49:Keystation 49 MIDI 1"), Windows' port index
+    ("Keystation 49 1" -> "Keystation 49")."""
+    port = re.sub(r"\s+\d+:\d+$", "", port)
+    if platform == "win32":
+        port = re.sub(r"\s+\d+$", "", port)
+    return port
 
 
 def is_thru_port(port: str) -> bool:

@@ -237,3 +237,10 @@ def test_open_by_remembered_name_uses_the_listed_port():
     mgr.refresh()
     mgr.open("Keystation 49:Keystation 49 MIDI 1")
     assert mgr.current == KEYS and KEYS in system.opened
+
+
+def test_stable_names():
+    assert stable_name(KEYS, "linux") == "Keystation 49:Keystation 49 MIDI 1"
+    assert stable_name("Keystation 49 1", "win32") == "Keystation 49"
+    assert stable_name("Keystation 49 1", "linux") == "Keystation 49 1"
+    assert stable_name("IAC Driver Bus 1", "darwin") == "IAC Driver Bus 1"
