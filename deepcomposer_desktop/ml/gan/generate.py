@@ -1,0 +1,250 @@
+"""GAN accompaniment: ``accompany(song, genre)`` adds a genre's band to the song's melody. Runs on a worker thread.
+
+Any length: the model sees 8-bar windows with a 4-bar hop; overlapping probabilities are cross-faded (triangular
+weights) before decoding, so notes run on across the seams. Any key: the melody is moved to C major / A minor
+for the model and the new tracks are moved back (drums are never transposed). Take ``k`` uses seed ``seed + k``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..common import ModelError, ProgressFn, StopFn, check_stop, report
+from .data import key_shift, shift_pitches
+from .decode import DecodeParams, decode, run_starts
+
+MAX_TAKES = 16
+VARIATION = 0.3                 # logit noise per bar and pitch, on top of the generator's own noise
+
+
+@dataclass
+class GanModel:
+    """A loaded generator with what it needs to make notes: architecture, decode thresholds, track list."""
+
+    name: str
+    arch: object
+    generator: object
+    decode: DecodeParams
+    tracks: list
+    meta: dict
+    path: str = ""
+
+
+_cache: dict[tuple[str, float], GanModel] = {}
+_cache_lock = threading.Lock()
+
+
+def model_from_payload(payload: dict, path: str = "") -> GanModel:
+    """Rebuild a generator from a checkpoint dict (``ml.checkpoint.load_checkpoint``)."""
+    from .config import GanArch
+    from .model import build_generator
+    try:
+        arch = GanArch.from_dict(payload["model_args"])
+        gen = build_generator(arch)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        gen.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{os.path.basename(path) or 'The model'} does not fit this version of the GAN "
+                         f"({type(exc).__name__})") from None
+    gen.eval()
+    for p in gen.parameters():
+        p.requires_grad_(False)
+    meta = payload.get("meta", {})
+    tracks = meta.get("tracks") or [{"name": f"Part {i + 1}", "program": 0, "is_drum": False}
+                                    for i in range(arch.n_tracks)]
+    if len(tracks) != arch.n_tracks:
+        raise ModelError(f"{os.path.basename(path)}: its card lists {len(tracks)} tracks, the network makes "
+                         f"{arch.n_tracks}")
+    dec = DecodeParams.from_dict(meta.get("decode"))
+    if len(dec.threshold) != arch.n_tracks:
+        dec = DecodeParams.plain(arch.n_tracks)
+    return GanModel(payload.get("name", ""), arch, gen, dec, tracks, meta, str(path))
+
+
+def load_model(path) -> GanModel:
+    """Load (and keep) a GAN model file; raises ModelError for a missing, damaged or foreign file."""
+    from ..checkpoint import load_checkpoint
+    path = os.fspath(path)
+    try:
+        key = (os.path.abspath(path), os.path.getmtime(path))
+    except OSError:
+        raise ModelError(f"Model file {os.path.basename(path)} not found") from None
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    model = model_from_payload(load_checkpoint(path, "gan"), path)
+    with _cache_lock:
+        _cache[key] = model
+    return model
+
+
+def available_genres() -> list[str]:
+    """Names of the installed GAN models (shipped and the user's own), e.g. ``["chorale", "rock"]``."""
+    from ..registry import list_models
+    return [m.name for m in list_models("gan")]
+
+
+def model_for_genre(genre: str) -> GanModel:
+    from ..registry import find_model
+    return load_model(find_model("gan", genre).path)
+
+
+# --- rolls in, rolls out ---------------------------------------------------------------------------------------
+def _window_starts(length: int, window: int, hop: int) -> list[int]:
+    if length <= window:
+        return [0]
+    n = 1 + -(-(length - window) // hop)
+    return [i * hop for i in range(n)]
+
+
+def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray | None = None, seed: int = 0,
+                    variation: float = VARIATION, progress: ProgressFn = None, should_stop: StopFn = None,
+                    span: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Accompaniment (frames, onsets) bool ``(T, L, 128)`` for a melody roll ``(L, 128)``.
+
+    Raises ValueError for a roll of the wrong shape; Cancelled when ``should_stop()`` turns true.
+    """
+    import torch
+    melody = np.asarray(melody) > 0
+    if melody.ndim != 2 or melody.shape[1] != 128:
+        raise ValueError(f"a melody roll must have shape (steps, 128), got {melody.shape}")
+    melody_on = run_starts(melody) if melody_on is None else (np.asarray(melody_on, bool) & melody)
+    arch = model.arch
+    length, window = melody.shape[0], arch.steps
+    ours = arch.kind == "unet"
+    shift = key_shift(melody) if arch.key_normalise else 0
+    mel, mon = shift_pitches(melody, shift), shift_pitches(melody_on, shift)
+    hop = window // 2 if ours else window
+    starts = _window_starts(length, window, hop)
+    padded = starts[-1] + window
+    mel = np.pad(mel, ((0, padded - length), (0, 0)))
+    mon = np.pad(mon, ((0, padded - length), (0, 0)))
+    gen = torch.Generator().manual_seed(int(seed))
+    z_all = model.generator.sample_z(len(starts), generator=gen)
+    t = arch.n_tracks
+    acc_p = np.zeros((t, padded, 128), np.float32)
+    acc_o = np.zeros((t, padded, 128), np.float32) if ours else None
+    weight = np.zeros(padded, np.float32)
+    w = np.minimum(np.arange(window) + 0.5, window - np.arange(window) - 0.5).astype(np.float32) if ours \
+        else np.ones(window, np.float32)
+    chunk = 4
+    with torch.inference_mode():
+        for c0 in range(0, len(starts), chunk):
+            check_stop(should_stop)
+            idx = starts[c0:c0 + chunk]
+            fr = torch.from_numpy(np.stack([mel[s:s + window] for s in idx]).astype(np.float32))
+            on = torch.from_numpy(np.stack([mon[s:s + window] for s in idx]).astype(np.float32))
+            out = model.generator(fr, on, z_all[c0:c0 + len(idx)])
+            pf, po = model.generator.probabilities(out)
+            pf = pf.numpy()
+            po = po.numpy() if po is not None else None
+            for j, s in enumerate(idx):
+                acc_p[:, s:s + window] += pf[j] * w[None, :, None]
+                if po is not None:
+                    acc_o[:, s:s + window] += po[j] * w[None, :, None]
+                weight[s:s + window] += w
+            report(progress, span[0] + (span[1] - span[0]) * min(1.0, (c0 + len(idx)) / len(starts)),
+                   f"window {min(c0 + len(idx), len(starts))} of {len(starts)}")
+    acc_p /= weight[None, :, None]
+    if ours:
+        acc_o /= weight[None, :, None]
+        if variation > 0:
+            rng = np.random.default_rng(int(seed))
+            bars = -(-padded // 16)
+            noise = rng.standard_normal((t, bars, 1, 128)).astype(np.float32) * variation
+            noise = np.repeat(noise, 16, axis=2).reshape(t, bars * 16, 128)[:, :padded]
+            logit = np.log(np.clip(acc_p, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - acc_p, 1e-6, 1))
+            acc_p = 1.0 / (1.0 + np.exp(-(logit + noise)))
+        frames, onsets = decode(acc_p, acc_o, model.decode)
+    else:
+        frames = acc_p > 0.5                     # DeepComposer: tanh > 0
+        onsets = run_starts(frames)
+    frames, onsets = frames[:, :length], onsets[:, :length]
+    if shift:
+        for i, tr in enumerate(model.tracks):
+            if not tr.get("is_drum"):
+                frames[i] = shift_pitches(frames[i], -shift)
+                onsets[i] = shift_pitches(onsets[i], -shift)
+    return frames, onsets & frames
+
+
+# --- songs in, songs out -----------------------------------------------------------------------------------------
+def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: ProgressFn = None,
+              should_stop: StopFn = None) -> list:
+    """``takes`` new Songs: the input's tracks unchanged plus the genre's accompaniment tracks.
+
+    Raises ModelError (unknown genre, damaged model, no melody notes) and Cancelled.
+    """
+    from ...core.edits import rescale_track
+    from ...core.grid import roll_to_notes, track_to_roll
+    from ...core.song import Track
+    if not isinstance(takes, int) or not 1 <= takes <= MAX_TAKES:
+        raise ModelError(f"Ask for between 1 and {MAX_TAKES} takes, not {takes!r}")
+    if not song.tracks or song.melody is None or not song.melody.notes:
+        raise ModelError("The melody track has no notes: play or import a melody first")
+    report(progress, 0.0, f"loading the {genre} model")
+    model = model_for_genre(genre)
+    check_stop(should_stop)
+    ppq = song.ppq if song.ppq % 4 == 0 else 480
+    melody = song.melody if ppq == song.ppq else rescale_track(song.melody, song.ppq, ppq)
+    st = ppq // 4
+    steps = -(-melody.end_tick // st)
+    steps = max(16, -(-steps // 16) * 16)                       # whole bars of 16 steps
+    roll, on = track_to_roll(melody, ppq, 4, steps)
+    results = []
+    for k in range(takes):
+        span = (k / takes, (k + 1) / takes)
+        frames, onsets = accompany_rolls(model, roll > 0, on, seed=seed + k, progress=progress,
+                                         should_stop=should_stop, span=span)
+        new = []
+        for i, info in enumerate(model.tracks):
+            drum = bool(info.get("is_drum"))
+            notes = roll_to_notes(frames[i], ppq, 4, onsets=onsets[i], velocity=90 if drum else 80)
+            tr = Track(name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128,
+                       is_drum=drum, notes=tuple(notes), channel=9 if drum else None)
+            new.append(tr if ppq == song.ppq else rescale_track(tr, ppq, song.ppq))
+        results.append(song.with_tracks(tuple(song.tracks) + tuple(new), melody_index=song.melody_index))
+    report(progress, 1.0, "done")
+    return results
+
+
+def cli_generate(args) -> int:
+    """``deepcomposer generate --technique gan --genre G --input IN --out OUT [--seed S] [--takes N] [--wav W]``."""
+    import sys
+    from ...cli import CliError, load_input, save_output
+    from ..common import Cancelled
+    song = load_input(args.input)
+    if getattr(args, "track", None) is not None:
+        if not 1 <= args.track <= len(song.tracks):
+            raise CliError(f"--track must be between 1 and {len(song.tracks)}")
+        song = song.replace(melody_index=args.track - 1)
+    genres = available_genres()
+    if args.genre not in genres:
+        raise CliError(f"No GAN model for genre '{args.genre}'. Installed: {', '.join(genres) or 'none'}")
+
+    def progress(frac, msg):
+        print(f"\r{frac * 100:5.1f}% {msg:<40}", end="", file=sys.stderr, flush=True)
+    try:
+        results = accompany(song, args.genre, takes=args.takes, seed=args.seed, progress=progress)
+    except (ModelError, Cancelled, ValueError) as exc:
+        raise CliError(str(exc) or "cancelled") from None
+    print(file=sys.stderr)
+    outs = [args.out] if len(results) == 1 else \
+        [str(Path(args.out).with_name(f"{Path(args.out).stem}-{i + 1}{Path(args.out).suffix or '.mid'}"))
+         for i in range(len(results))]
+    for res, out in zip(results, outs):
+        save_output(res, out)
+        added = res.tracks[len(song.tracks):]
+        print(f"{out}: {len(added)} new tracks: " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in added))
+    if getattr(args, "wav", None):
+        try:
+            from ...audio.render import render_to_wav
+        except ImportError:
+            raise CliError("Audio rendering is not available in this build") from None
+        render_to_wav(results[0], args.wav)
+        print(f"{args.wav}: rendered take 1")
+    return 0

@@ -1,0 +1,384 @@
+"""Train a GAN genre: WGAN-GP (+ our reconstruction term), time- or epoch-bounded, resumable, GPU/DDP-aware.
+
+``deepcomposer train gan --name my-genre --data FOLDER|cache.npz`` (see ``cli_train``), or for scripted runs
+``python -m deepcomposer_desktop.ml.gan.train --data X --name N [--preset P] [--minutes M] [--out DIR]``.
+With ``WORLD_SIZE`` set (``torchrun``) every rank trains on its own batches and gradients are averaged with
+``torch.distributed.all_reduce`` (plain all-reduce, because DDP's reducer does not support the gradient
+penalty's double backward); rank 0 writes the files. Files in ``--out``: ``gan-<name>.pt`` (the model),
+``gan-<name>.state`` (critic + optimisers, for ``--resume``), ``gan-<name>.log``, ``gan-<name>-samples/``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..common import Cancelled, ModelError, ProgressFn, StopFn, check_stop, report
+from .config import PRESETS, GanArch, TrainConfig, deepcomposer_arch
+from .data import GanData, GanDataError, load_training_data, normalise_keys, split_by_song, to_two_bars
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def resolve_device(name: str = "auto") -> str:
+    import torch
+    if name in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("No CUDA GPU is available here; use --device cpu")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise ModelError(f"Unknown device {name!r}: use auto, cpu or cuda")
+    return name
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank); initialises torch.distributed when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    import torch
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _average_grads(module, world: int) -> None:
+    if world <= 1:
+        return
+    import torch.distributed as dist
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+def prepare_data(data: GanData, arch: GanArch) -> GanData:
+    """What the architecture trains on: key-normalised windows (ours) or 2-bar pieces (DeepComposer)."""
+    if arch.kind == "deepcomposer":
+        data = to_two_bars(data)
+    if arch.key_normalise:
+        data, _ = normalise_keys(data)
+    if data.melody.shape[1] != arch.steps:
+        raise GanDataError(f"the data has {data.melody.shape[1]}-step windows, the model needs {arch.steps}")
+    return data
+
+
+def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str, device: str = "auto",
+              resume: bool = False, progress: ProgressFn = None, should_stop: StopFn = None,
+              log=None, half_weights: bool = False, keep_state: bool = True) -> Path:
+    """Train on ``data`` (already prepared with :func:`prepare_data`); returns the model file's path.
+
+    Raises ModelError (bad device, resume file that does not fit) and Cancelled (the model so far is saved).
+    """
+    import torch
+    rank, world, local_rank = _distributed()
+    device = resolve_device(device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    from .model import build_critic, build_generator
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path, state_path = out_dir / f"gan-{name}.pt", out_dir / f"gan-{name}.state"
+    log_file = open(out_dir / f"gan-{name}.log", "a") if rank == 0 else None
+
+    def say(msg: str) -> None:
+        if rank != 0:
+            return
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        log_file.write(line + "\n")
+        log_file.flush()
+        (log or print)(line)
+
+    torch.manual_seed(cfg.seed * 1000 + rank)
+    rng = np.random.default_rng(cfg.seed * 1000 + rank)
+    G = build_generator(arch).to(device)
+    D = build_critic(arch, G).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    n = len(data)
+    if n == 0:
+        raise GanDataError("No training windows")
+    to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    mel, mon, acc, aon = to(data.melody), to(data.melody_on), to(data.accomp), to(data.accomp_on)
+    it, elapsed_before = 0, 0.0
+    if resume and state_path.exists():
+        st = load_checkpoint(state_path, "gan")
+        if GanArch.from_dict(st["model_args"]) != arch:
+            raise ModelError(f"{state_path.name} was trained with another architecture; start afresh without "
+                             f"--resume or use another --out folder")
+        G.load_state_dict(st["state_dict"])
+        ex = st["extra"]
+        D.load_state_dict(ex["critic"])
+        opt_g.load_state_dict(ex["opt_g"])
+        opt_d.load_state_dict(ex["opt_d"])
+        it, elapsed_before = int(ex["iteration"]), float(ex.get("elapsed", 0.0))
+        say(f"resumed {name} at iteration {it}")
+    per_epoch = max(1, math.ceil(n / cfg.batch_size / world))
+    total = cfg.epochs * per_epoch
+    if cfg.max_iterations:
+        total = min(total, cfg.max_iterations)
+    budget = cfg.minutes * 60.0 if cfg.minutes > 0 else math.inf
+    say(f"training gan-{name}: {arch.kind}, {sum(p.numel() for p in G.parameters()):,} generator parameters, "
+        f"{n} windows, batch {cfg.batch_size} x {world} rank(s), {cfg.update_ratio} critic steps, lr {cfg.lr}, "
+        f"up to {total} iterations ({cfg.epochs} epochs)" + (f" or {cfg.minutes:g} min" if budget < math.inf
+                                                          else "") + f" on {device}")
+
+    def batch():
+        idx = torch.from_numpy(rng.integers(0, n, cfg.batch_size)).to(device)
+        return (mel[idx].float(), mon[idx].float(), acc[idx].float(), aon[idx].float())
+
+    def gradient_penalty(real, fake, fr, on):
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=device)
+        inter = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        score = D(inter, fr, on)
+        g, = torch.autograd.grad(score.sum(), inter, create_graph=True)
+        return ((g.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+    def save(final: bool = False) -> None:
+        if rank != 0:
+            return
+        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device)
+        sd = {k: (v.half() if half_weights and v.is_floating_point() else v) for k, v in G.state_dict().items()}
+        save_checkpoint(model_path, technique="gan", name=name, model_args=arch.to_dict(), state_dict=sd,
+                        meta=meta)
+        if keep_state:
+            save_checkpoint(state_path, technique="gan", name=name, model_args=arch.to_dict(),
+                            state_dict=G.state_dict(), meta={"iteration": it},
+                            extra={"critic": D.state_dict(), "opt_g": opt_g.state_dict(),
+                                   "opt_d": opt_d.state_dict(), "iteration": it,
+                                   "elapsed": elapsed_before + time.time() - t0})
+        _write_samples(model_path, data, out_dir / f"gan-{name}-samples", it // per_epoch, cfg.samples, say)
+        say(f"saved {model_path.name} at iteration {it} (epoch {it / per_epoch:.1f})" + (" [final]" if final else ""))
+
+    t0 = last_log = last_ckpt = time.time()
+    it0 = it
+    last_ckpt_epoch = it // per_epoch
+    stats: dict[str, float] = {}
+    ours = arch.kind == "unet"
+    try:
+        while it < total and time.time() - t0 < budget:
+            check_stop(should_stop)
+            G.train()
+            D.train()
+            for _ in range(cfg.update_ratio):
+                fr, on, a, ao = batch()
+                with torch.no_grad():
+                    fake = G.fake_for_critic(G(fr, on, G.sample_z(fr.shape[0], device=device)))
+                real = G.real_for_critic(fr, a, ao)
+                d_real, d_fake = D(real, fr, on).mean(), D(fake, fr, on).mean()
+                gp = gradient_penalty(real, fake, fr, on)
+                loss_d = d_fake - d_real + cfg.gp_weight * gp
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                _average_grads(D, world)
+                opt_d.step()
+            fr, on, a, ao = batch()
+            out = G(fr, on, G.sample_z(fr.shape[0], device=device))
+            loss_adv = -D(G.fake_for_critic(out), fr, on).mean()
+            loss_g = cfg.adv_weight * loss_adv
+            rec = torch.zeros((), device=device)
+            if ours and cfg.recon_weight > 0:
+                bce = torch.nn.functional.binary_cross_entropy_with_logits
+                rec = bce(out[:, :, 0], a) + 0.5 * bce(out[:, :, 1], ao)
+                loss_g = loss_g + cfg.recon_weight * rec
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            _average_grads(G, world)
+            opt_g.step()
+            it += 1
+            for k, v in (("w", (d_real - d_fake).item()), ("gp", gp.item()), ("adv", loss_adv.item()),
+                         ("rec", rec.item())):
+                stats[k] = 0.9 * stats.get(k, v) + 0.1 * v
+            now = time.time()
+            if now - last_log > (2.0 if budget < math.inf else 10.0) or it == total:
+                rate = (it - it0) / max(1e-6, now - t0)
+                eta = min((total - it) / max(rate, 1e-9), budget - (now - t0))
+                say(f"it {it}/{total} epoch {it / per_epoch:.1f} wdist {stats['w']:.3f} gp {stats['gp']:.3f} "
+                    f"adv {stats['adv']:.3f} rec {stats['rec']:.4f} | {rate:.1f} it/s, ETA {_fmt(eta)}")
+                last_log = now
+            report(progress, max(it / total, (now - t0) / budget if budget < math.inf else 0.0),
+                   f"epoch {it // per_epoch + 1}, iteration {it}")
+            if (it // per_epoch - last_ckpt_epoch >= cfg.checkpoint_every
+                    or now - last_ckpt > cfg.checkpoint_seconds):
+                save()
+                last_ckpt, last_ckpt_epoch = time.time(), it // per_epoch
+    except Cancelled:
+        save(final=True)
+        raise
+    save(final=True)
+    if log_file:
+        log_file.close()
+    return model_path
+
+
+def _fmt(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_epoch: int, device: str) -> dict:
+    """Builtins only: tracks, calibrated decode thresholds, where the data came from, how it was trained."""
+    import torch
+    from .decode import DecodeParams, calibrate
+    decode = DecodeParams.plain(arch.n_tracks)
+    if arch.kind == "unet":
+        G.eval()
+        k = min(len(data), 384 if str(device).startswith("cuda") else 32)
+        idx = np.random.default_rng(0).choice(len(data), k, replace=False)
+        pf, po = [], []
+        with torch.no_grad():
+            for s in range(0, k, 64):
+                j = idx[s:s + 64]
+                fr = torch.from_numpy(data.melody[j]).float().to(device)
+                on = torch.from_numpy(data.melody_on[j]).float().to(device)
+                f, o = G.probabilities(G(fr, on, G.sample_z(len(j), device=device)))
+                pf.append(f.cpu().numpy())
+                po.append(o.cpu().numpy())
+        decode = calibrate(np.concatenate(pf), np.concatenate(po), data.accomp[idx], data.accomp_on[idx])
+        G.train()
+    src = data.meta
+    return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(),
+            "genre": src.get("genre", ""), "sources": src.get("sources", []),
+            "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+            "iterations": it, "epochs": round(it / per_epoch, 2), "train_windows": len(data),
+            "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def _write_samples(model_path: Path, data: GanData, folder: Path, epoch: int, count: int, say) -> None:
+    """A few accompaniments of training melodies as MIDI (or .npz rolls where mido is missing)."""
+    if count <= 0:
+        return
+    try:
+        from .generate import accompany_rolls, load_model
+        model = load_model(model_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            from ...midi.io import write_midi
+        except ImportError:
+            write_midi = None
+        for k in range(min(count, len(data))):
+            frames, onsets = accompany_rolls(model, data.melody[k], data.melody_on[k], seed=k)
+            path = folder / f"epoch{epoch:04d}-{k + 1}"
+            if write_midi is None:
+                np.savez_compressed(str(path) + ".npz", melody=data.melody[k], frames=frames, onsets=onsets)
+                continue
+            write_midi(_rolls_to_song(data.melody[k], data.melody_on[k], frames, onsets, model.tracks),
+                       str(path) + ".mid")
+    except Exception as exc:  # samples are a convenience: never stop training for them
+        say(f"could not write samples: {type(exc).__name__}: {exc}")
+
+
+def _rolls_to_song(melody, melody_on, frames, onsets, tracks):
+    from ...core.grid import roll_to_notes
+    from ...core.song import Song, Track
+    out = [Track("Melody", 0, False, tuple(roll_to_notes(melody, 480, 4, onsets=melody_on, velocity=90)))]
+    for i, t in enumerate(tracks):
+        out.append(Track(t["name"], int(t["program"]), bool(t["is_drum"]),
+                         tuple(roll_to_notes(frames[i], 480, 4, onsets=onsets[i], velocity=80)),
+                         channel=9 if t["is_drum"] else None))
+    return Song(tracks=tuple(out))
+
+
+# --- entry points ---------------------------------------------------------------------------------------------------
+def run_training(data_spec, name: str, out_dir, preset: str | None = None, overrides: dict | None = None,
+                 device: str = "auto", resume: bool = False, melody_track=None, progress: ProgressFn = None,
+                 should_stop: StopFn = None, log=None) -> Path:
+    """Load ``data_spec`` (cache or MIDI folder), hold out songs, and train; returns the model file."""
+    if not NAME_RE.match(name or ""):
+        raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
+    preset = preset or "default"
+    if preset not in PRESETS:
+        raise ModelError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    cfg = PRESETS[preset].with_overrides(**(overrides or {}))
+    report(progress, 0.0, "reading the training data")
+    data = load_training_data(data_spec, melody_track, should_stop=should_stop)
+    train_idx, _ = split_by_song(data)
+    steps = data.melody.shape[1]
+    if preset == "deepcomposer":
+        arch = deepcomposer_arch(data.accomp.shape[1])
+    else:
+        if steps != 128:
+            raise GanDataError(f"our GAN trains on 8-bar windows; this data has {steps // 16}-bar windows "
+                               f"(use --preset deepcomposer for 2-bar data)")
+        arch = GanArch(n_tracks=data.accomp.shape[1])
+    train = prepare_data(data.subset(train_idx), arch)
+    return train_gan(train, arch, cfg, out_dir, name, device=device, resume=resume, progress=progress,
+                     should_stop=should_stop, log=log, half_weights=arch.kind == "deepcomposer")
+
+
+def cli_train(args) -> int:
+    """``deepcomposer train gan --name my-genre --data FOLDER|cache.npz [--epochs --lr --update-ratio
+    --batch-size --resume --device --preset --out]``."""
+    from ...cli import CliError
+    from ..registry import user_models_dir
+    if not args.name or not args.data:
+        raise CliError("train gan needs --name (e.g. my-genre) and --data (a folder of MIDI files or a cache)")
+    try:
+        device = resolve_device(args.device)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    preset = args.preset or ("default" if device.startswith("cuda") else "laptop")
+    overrides = {"epochs": args.epochs, "lr": args.lr, "update_ratio": args.update_ratio,
+                 "batch_size": args.batch_size}
+    if device == "cpu":
+        from ..common import limit_threads
+        limit_threads()
+    out = Path(args.out) if args.out else user_models_dir()
+    try:
+        path = run_training(args.data, args.name, out, preset, overrides, device, args.resume,
+                            getattr(args, "melody_track", None))
+    except (ModelError, GanDataError) as exc:
+        raise CliError(str(exc)) from None
+    except Cancelled:
+        raise CliError("Training stopped; the model so far is saved (continue with --resume)") from None
+    print(f"Model written to {path}" + ("" if args.out else f"; the genre '{args.name}' is now in the list"))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.gan.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    ap.add_argument("--minutes", type=float, default=None)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--update-ratio", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--recon-weight", type=float, default=None)
+    ap.add_argument("--max-iterations", type=int, default=None)
+    ap.add_argument("--samples", type=int, default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(a.threads)
+    overrides = {"minutes": a.minutes, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
+                 "update_ratio": a.update_ratio, "recon_weight": a.recon_weight, "max_iterations": a.max_iterations,
+                 "samples": a.samples}
+    try:
+        run_training(a.data, a.name, a.out, a.preset, overrides, a.device, a.resume)
+    except (ModelError, GanDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
