@@ -43,7 +43,8 @@ def quantise_drums(song, min_bars: int = 2) -> np.ndarray | None:
                 hits.append((int(round(n.start_tick / st)), p))
     if not hits:
         return None
-    n_bars = (max(s for s, _ in hits) + 1) // STEPS_PER_BAR      # the last, incomplete bar is dropped
+    # whole bars, rounded: a lone hit on the downbeat after the last bar (a final crash) is dropped
+    n_bars = (max(s for s, _ in hits) + 1 + STEPS_PER_BAR // 2) // STEPS_PER_BAR
     if n_bars < min_bars:
         return None
     roll = np.zeros((n_bars * STEPS_PER_BAR, PITCHES), dtype=bool)
