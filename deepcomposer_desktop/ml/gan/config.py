@@ -86,3 +86,10 @@ PRESETS = {
     "laptop": TrainConfig(epochs=30, batch_size=16, update_ratio=2, minutes=12.0),
     "tiny": TrainConfig(epochs=2, batch_size=4, update_ratio=1, checkpoint_every=1, samples=1),
 }
+
+
+# Architecture changes that go with a preset (the rest of GanArch keeps its defaults).
+ARCH_PRESETS = {
+    "tiny": {"channels": (4, 8, 8, 8), "z_dim": 4, "attn_heads": 2, "critic_channels": (4, 8, 8, 8),
+             "head_channels": 2},
+}

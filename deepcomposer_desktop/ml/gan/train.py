@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..common import Cancelled, ModelError, ProgressFn, StopFn, check_stop, report
-from .config import PRESETS, GanArch, TrainConfig, deepcomposer_arch
+from .config import ARCH_PRESETS, PRESETS, GanArch, TrainConfig, deepcomposer_arch
 from .data import GanData, GanDataError, load_training_data, normalise_keys, split_by_song, to_two_bars
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -73,7 +73,7 @@ def prepare_data(data: GanData, arch: GanArch) -> GanData:
 
 def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str, device: str = "auto",
               resume: bool = False, progress: ProgressFn = None, should_stop: StopFn = None,
-              log=None, half_weights: bool = False, keep_state: bool = True) -> Path:
+              log=None, half_weights: bool = False, keep_state: bool = True, deadline: float | None = None) -> Path:
     """Train on ``data`` (already prepared with :func:`prepare_data`); returns the model file's path.
 
     Raises ModelError (bad device, resume file that does not fit) and Cancelled (the model so far is saved).
@@ -132,6 +132,8 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     if cfg.max_iterations:
         total = min(total, cfg.max_iterations)
     budget = cfg.minutes * 60.0 if cfg.minutes > 0 else math.inf
+    if deadline is not None:                 # an absolute end time (wall clock) wins over the minutes
+        budget = min(budget, max(0.0, deadline - time.time()))
     say(f"training gan-{name}: {arch.kind}, {sum(p.numel() for p in G.parameters()):,} generator parameters, "
         f"{n} windows, batch {cfg.batch_size} x {world} rank(s), {cfg.update_ratio} critic steps, lr {cfg.lr}, "
         f"up to {total} iterations ({cfg.epochs} epochs)" + (f" or {cfg.minutes:g} min" if budget < math.inf
@@ -170,7 +172,7 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     stats: dict[str, float] = {}
     ours = arch.kind == "unet"
     try:
-        while it < total and time.time() - t0 < budget:
+        while it < total and (time.time() - t0 < budget or it == it0):
             check_stop(should_stop)
             G.train()
             D.train()
@@ -212,7 +214,7 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
                 last_log = now
             report(progress, max(it / total, (now - t0) / budget if budget < math.inf else 0.0),
                    f"epoch {it // per_epoch + 1}, iteration {it}")
-            if (it // per_epoch - last_ckpt_epoch >= cfg.checkpoint_every
+            if (it // per_epoch - last_ckpt_epoch >= cfg.checkpoint_every or it == it0 + 1
                     or now - last_ckpt > cfg.checkpoint_seconds):
                 save()
                 last_ckpt, last_ckpt_epoch = time.time(), it // per_epoch
@@ -296,7 +298,8 @@ def _rolls_to_song(melody, melody_on, frames, onsets, tracks):
 # --- entry points ---------------------------------------------------------------------------------------------------
 def run_training(data_spec, name: str, out_dir, preset: str | None = None, overrides: dict | None = None,
                  device: str = "auto", resume: bool = False, melody_track=None, progress: ProgressFn = None,
-                 should_stop: StopFn = None, log=None) -> Path:
+                 should_stop: StopFn = None, log=None, keep_state: bool = True,
+                 deadline: float | None = None) -> Path:
     """Load ``data_spec`` (cache or MIDI folder), hold out songs, and train; returns the model file."""
     if not NAME_RE.match(name or ""):
         raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
@@ -314,10 +317,22 @@ def run_training(data_spec, name: str, out_dir, preset: str | None = None, overr
         if steps != 128:
             raise GanDataError(f"our GAN trains on 8-bar windows; this data has {steps // 16}-bar windows "
                                f"(use --preset deepcomposer for 2-bar data)")
-        arch = GanArch(n_tracks=data.accomp.shape[1])
+        arch = GanArch(n_tracks=data.accomp.shape[1], **ARCH_PRESETS.get(preset, {}))
     train = prepare_data(data.subset(train_idx), arch)
     return train_gan(train, arch, cfg, out_dir, name, device=device, resume=resume, progress=progress,
-                     should_stop=should_stop, log=log, half_weights=arch.kind == "deepcomposer")
+                     should_stop=should_stop, log=log, half_weights=arch.kind == "deepcomposer",
+                     keep_state=keep_state, deadline=deadline)
+
+
+def _console_progress():
+    last = [0.0]
+
+    def progress(frac: float, msg: str) -> None:
+        now = time.time()
+        if now - last[0] > 1.0 or frac >= 1.0:
+            last[0] = now
+            print(f"\r{frac * 100:5.1f}% {msg:<50}", end="", file=sys.stderr, flush=True)
+    return progress
 
 
 def cli_train(args) -> int:
@@ -340,7 +355,7 @@ def cli_train(args) -> int:
     out = Path(args.out) if args.out else user_models_dir()
     try:
         path = run_training(args.data, args.name, out, preset, overrides, device, args.resume,
-                            getattr(args, "melody_track", None))
+                            getattr(args, "melody_track", None), progress=_console_progress())
     except (ModelError, GanDataError) as exc:
         raise CliError(str(exc)) from None
     except Cancelled:
@@ -366,14 +381,18 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--no-state", action="store_true", help="do not write the resume file (saves disk)")
+    ap.add_argument("--checkpoint-seconds", type=float, default=None)
+    ap.add_argument("--deadline", type=float, default=None, help="stop training at this time.time() value")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(a.threads)
     overrides = {"minutes": a.minutes, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
                  "update_ratio": a.update_ratio, "recon_weight": a.recon_weight, "max_iterations": a.max_iterations,
-                 "samples": a.samples}
+                 "samples": a.samples, "checkpoint_seconds": a.checkpoint_seconds}
     try:
-        run_training(a.data, a.name, a.out, a.preset, overrides, a.device, a.resume)
+        run_training(a.data, a.name, a.out, a.preset, overrides, a.device, a.resume, keep_state=not a.no_state,
+                     deadline=a.deadline)
     except (ModelError, GanDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,80 @@
+"""One time-boxed GPU session for every GAN at once (the lead's run): parallel training processes.
+
+``python -m deepcomposer_desktop.ml.gan.gpu_run --minutes 6 --outdir OUT [--cache-dir cache/gan]`` trains
+the DeepComposer baseline on AWS's 229 two-bar JSB snippets, and for every genre cache found (``<genre>.npz``)
+our model plus the DeepComposer recipe on the same data, each in its own process, all within ``--minutes``.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def plan(cache_dir: str, minutes: float) -> list[dict]:
+    caches = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
+    # <genre>.npz only: no temporary files of a builder still writing (name.npz.tmp.npz), no 2-bar sets
+    genres = [c for c in caches if re.fullmatch(r"[a-z0-9_-]+\.npz", os.path.basename(c))
+              and not os.path.basename(c).endswith("_aws2bar.npz")]
+    jobs = []
+    aws = os.path.join(cache_dir, "chorale_aws2bar.npz")
+    if os.path.exists(aws):
+        jobs.append({"name": "baseline-aws", "data": aws, "preset": "deepcomposer", "minutes": minutes})
+    for c in genres:
+        g = os.path.basename(c)[:-4]
+        jobs.append({"name": g, "data": c, "preset": "default", "minutes": minutes})
+        jobs.append({"name": f"baseline-{g}", "data": c, "preset": "deepcomposer", "minutes": minutes})
+    return jobs
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.gan.gpu_run")
+    ap.add_argument("--minutes", type=float, required=True)
+    ap.add_argument("--outdir", required=True)
+    ap.add_argument("--cache-dir", default=os.path.join("cache", "gan"))
+    ap.add_argument("--only", default="", help="comma-separated job names to run (default: all)")
+    ap.add_argument("--extra", default="", help="extra arguments for every job (e.g. '--batch-size 64')")
+    a = ap.parse_args(argv)
+    t0 = time.time()
+    os.makedirs(a.outdir, exist_ok=True)
+    jobs = plan(a.cache_dir, a.minutes)
+    if a.only:
+        keep = set(a.only.split(","))
+        jobs = [j for j in jobs if j["name"] in keep]
+    if not jobs:
+        print(f"no GAN caches in {a.cache_dir}", file=sys.stderr)
+        return 1
+    procs = []
+    # training stops early enough for the final calibration + save; the run ends within --minutes
+    reserve = 30.0 if a.minutes >= 2 else a.minutes * 60 * 0.4
+    train_deadline = t0 + a.minutes * 60 - reserve
+    for j in jobs:
+        cmd = [sys.executable, "-m", "deepcomposer_desktop.ml.gan.train", "--data", j["data"], "--name", j["name"],
+               "--out", a.outdir, "--preset", j["preset"], "--minutes", f"{j['minutes']:.3f}", "--no-state",
+               "--samples", "2", "--checkpoint-seconds", "60", "--threads", "1",
+               "--deadline", f"{train_deadline:.1f}"] + a.extra.split()
+        log = open(os.path.join(a.outdir, f"{j['name']}.stdout.log"), "w")
+        procs.append((j, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+        print(f"started {j['name']}: {' '.join(cmd[3:])}", flush=True)
+    deadline = t0 + a.minutes * 60 - 3
+    while any(p.poll() is None for _, p, _ in procs) and time.time() < deadline:
+        time.sleep(2)
+    for j, p, log in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        log.close()
+        print(f"{j['name']}: exit {p.returncode}", flush=True)
+    print(f"all done in {time.time() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""GAN generation: shapes, save -> load, accompany() on songs of any length and key, takes, cancel, errors."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from deepcomposer_desktop.core.song import Note, Track  # noqa: E402
+from deepcomposer_desktop.ml import registry  # noqa: E402
+from deepcomposer_desktop.ml.common import Cancelled, ModelError  # noqa: E402
+from deepcomposer_desktop.ml.gan import generate as G  # noqa: E402
+from deepcomposer_desktop.ml.gan.config import GanArch, deepcomposer_arch  # noqa: E402
+from deepcomposer_desktop.ml.gan.model import build_critic, build_generator  # noqa: E402
+
+from gan_fixtures import TRACKS, melody_song, save_tiny_model, tiny_arch  # noqa: E402
+
+ODE = [64, 64, 65, 67, 67, 65, 64, 62, 60, 60, 62, 64, 64, 62, 62, None] * 2      # 8 bars of quarter notes
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def genre(tmp_path, monkeypatch):
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    monkeypatch.setattr(registry, "SHIPPED_DIR", shipped)
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "user"))
+    save_tiny_model(shipped / "gan-tiny.pt")
+    return "tiny"
+
+
+def test_network_shapes():
+    arch = tiny_arch()
+    g = build_generator(arch)
+    d = build_critic(arch, g)
+    fr = torch.zeros(3, 128, 128)
+    out = g(fr, fr, g.sample_z(3))
+    assert out.shape == (3, 2, 2, 128, 128)
+    assert d(g.fake_for_critic(out), fr, fr).shape == (3,)
+    base = deepcomposer_arch(3)
+    gb = build_generator(base)
+    fr = torch.zeros(2, 32, 128)
+    outb = gb(fr, fr, gb.sample_z(2))
+    assert outb.shape == (2, 4, 32, 128) and outb.abs().max() <= 1.0          # tanh, melody + 3 voices
+    assert build_critic(base, gb)(gb.fake_for_critic(outb), fr, fr).shape == (2,)
+    with pytest.raises(ValueError):
+        GanArch(steps=100)
+
+
+def test_arch_round_trips_through_dict():
+    arch = tiny_arch()
+    assert GanArch.from_dict(arch.to_dict()) == arch
+
+
+def test_save_then_load_gives_identical_output(tmp_path):
+    arch = tiny_arch()
+    torch.manual_seed(3)
+    gen = build_generator(arch).eval()
+    from deepcomposer_desktop.ml.checkpoint import save_checkpoint
+    from deepcomposer_desktop.ml.gan.decode import DecodeParams
+    dec = DecodeParams((0.4, 0.4), (0.6, 0.6), (2, 1))
+    save_checkpoint(tmp_path / "gan-x.pt", technique="gan", name="x", model_args=arch.to_dict(),
+                    state_dict=gen.state_dict(), meta={"tracks": TRACKS, "decode": dec.to_dict()})
+    in_memory = G.GanModel("x", arch, gen, dec, TRACKS, {})
+    loaded = G.load_model(tmp_path / "gan-x.pt")
+    mel = np.zeros((128, 128), bool)
+    mel[::4, 60] = True
+    a = G.accompany_rolls(in_memory, mel, seed=7)
+    b = G.accompany_rolls(loaded, mel, seed=7)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_accompany_keeps_melody_and_adds_tracks(genre):
+    song = melody_song(ODE)
+    assert G.available_genres() == ["tiny"]
+    out, = G.accompany(song, genre)
+    assert out.tracks[:1] == song.tracks and out.melody_index == 0
+    new = out.tracks[1:]
+    assert [(t.name, t.program, t.is_drum) for t in new] == [("Bass", 33, False), ("Drums", 0, True)]
+    assert new[1].channel == 9
+    assert all(t.notes for t in new)
+    assert max(n.end_tick for t in new for n in t.notes) <= 8 * 4 * 480
+    assert song.tracks == (song.tracks[0],)                                       # input untouched
+
+
+def test_takes_are_reproducible_from_their_seed(genre):
+    song = melody_song(ODE)
+    takes = G.accompany(song, genre, takes=3, seed=10)
+    again = G.accompany(song, genre, takes=1, seed=12)[0]
+    assert takes[2] == again
+    assert takes[0].tracks[1].notes != takes[1].tracks[1].notes
+
+
+def test_windowing_of_a_20_bar_melody(genre):
+    song = melody_song((ODE * 3)[:80])                                             # 20 bars
+    out, = G.accompany(song, genre)
+    bass = out.tracks[1].notes
+    bar = 4 * 480
+    assert max(n.end_tick for n in bass) <= 20 * bar
+    for b in range(20):                                                           # no bar left unplayed
+        assert any(n.start_tick < (b + 1) * bar and n.end_tick > b * bar for n in bass)
+    assert G._window_starts(320, 128, 64) == [0, 64, 128, 192]
+
+
+class _ConstantWindows(torch.nn.Module):
+    """Test double for a generator: window k predicts probability 0.2 + 0.2 k at pitch 60 of track 0."""
+
+    arch = tiny_arch(key_normalise=False)
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def sample_z(self, batch, generator=None, device=None):
+        return torch.arange(batch, dtype=torch.float32).reshape(batch, 1, 1, 1)
+
+    def forward(self, frames, onsets, z):
+        self.seen.append(frames.clone())
+        out = torch.zeros(frames.shape[0], 2, 2, frames.shape[1], 128)
+        out[:, 0, 0, :, 60] = 0.2 + 0.2 * z.reshape(-1, 1)
+        return out
+
+    def probabilities(self, out):
+        return out[:, :, 0], out[:, :, 1]
+
+
+def test_seams_are_cross_faded():
+    from deepcomposer_desktop.ml.gan.decode import DecodeParams
+    net = _ConstantWindows()
+    model = G.GanModel("c", net.arch, net, DecodeParams((0.3, 0.9), (0.9, 0.9), (1, 1)), TRACKS, {})
+    mel = np.zeros((192, 128), bool)
+    mel[::4, 72] = True
+    frames, onsets = G.accompany_rolls(model, mel, variation=0.0)
+    # window 0 (p=0.2) alone would be silent, window 1 (p=0.4) alone sounds: the blend rises smoothly across
+    # the overlap, so the note starts inside it and then holds without a break to the end
+    col = frames[0, :, 60]
+    first = int(np.argmax(col))
+    assert 64 < first < 128 and col[first:].all() and onsets[0, :, 60].sum() == 1
+
+
+def test_any_key_is_moved_to_c_and_back():
+    from deepcomposer_desktop.ml.gan.decode import DecodeParams
+    net = _ConstantWindows()
+    net.arch = tiny_arch(key_normalise=True)
+    model = G.GanModel("c", net.arch, net, DecodeParams((0.1, 0.9), (0.9, 0.9), (1, 1)), TRACKS, {})
+    d_major = [62, 64, 66, 67, 69, 71, 73, 74, 62, 66, 69, 62, 74, 73, 71, 69] * 2
+    mel = np.zeros((128, 128), bool)
+    for i, p in enumerate(d_major):
+        mel[i * 4:i * 4 + 3, p] = True
+    frames, _ = G.accompany_rolls(model, mel, variation=0.0)
+    from deepcomposer_desktop.ml.metrics import estimate_key
+    assert estimate_key(net.seen[0][0].numpy()) == (0, False)                     # the network saw C major
+    assert frames[0, :, 62].all() and not frames[0, :, 60].any()                  # its C came back as D
+
+
+def test_drums_are_not_transposed(genre):
+    song = melody_song([p + 3 if p else None for p in ODE])                        # Eb major
+    out, = G.accompany(song, genre)
+    assert out.tracks[2].is_drum and out.tracks[2].notes
+
+
+def test_cancel_raises_cancelled(genre):
+    with pytest.raises(Cancelled):
+        G.accompany(melody_song(ODE), genre, should_stop=lambda: True)
+
+
+def test_clear_errors(genre):
+    with pytest.raises(ModelError, match="no notes"):
+        G.accompany(melody_song([None, None]), genre)
+    with pytest.raises(ModelError, match="polka"):
+        G.accompany(melody_song(ODE), "polka")
+    with pytest.raises(ModelError, match="takes"):
+        G.accompany(melody_song(ODE), genre, takes=0)
+    with pytest.raises(ValueError):
+        G.accompany_rolls(G.model_for_genre(genre), np.zeros((16, 12)))
+
+
+def test_melody_on_another_track_and_odd_ppq(genre):
+    drums = Track("Beat", 0, True, (Note.make(36, 0, 30),))
+    song = melody_song(ODE, ppq=96, extra_tracks=(drums,))
+    song = song.replace(tracks=(drums, song.tracks[0]), melody_index=1)
+    out, = G.accompany(song, genre)
+    assert out.tracks[:2] == song.tracks and out.melody_index == 1 and out.ppq == 96
+    assert len(out.tracks) == 4
+
+
+def test_cli_generate_writes_takes(genre, tmp_path):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import read_midi, write_midi
+    src = tmp_path / "in.mid"
+    write_midi(melody_song(ODE), src)
+    assert main(["generate", "-t", "gan", "--genre", genre, "-i", str(src), "-o", str(tmp_path / "o.mid"),
+                 "--takes", "2", "--seed", "4"]) == 0
+    for k in (1, 2):
+        assert len(read_midi(tmp_path / f"o-{k}.mid").tracks) == 3
+    assert main(["generate", "-t", "gan", "--genre", "nope", "-i", str(src), "-o", str(tmp_path / "p.mid")]) != 0
