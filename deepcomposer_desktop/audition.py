@@ -1,0 +1,383 @@
+"""Audition: the melody in every GAN genre x N takes at once, each take tagged and measured; regenerate one take
+(keeping locked tracks), keep a take, export any or all. Pure Python (no Qt); torch only inside the GAN calls.
+
+Threads: ``AuditionRun.start``/``cancel``/``wait`` on the caller's (GUI) thread; the jobs run on a private
+``ThreadPoolExecutor`` whose workers call ``on_take``/``on_error`` (so a Qt caller must re-emit them as signals,
+which Qt queues to the GUI thread). Torch is limited to one intra-op thread; the pool gives the parallelism
+(convolutions release the GIL, so N workers use N cores).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .core.song import Song, Track
+
+MAX_TAKES = 8                 # per genre in one audition
+REGEN_STRIDE = 7919           # seed step between successive regenerations of one take (a prime: no collisions)
+SHOWN_METRICS = ("in_scale_rate", "empty_bar_rate", "note_density", "polyphony", "tonal_distance_melody")
+
+
+class AuditionError(ValueError):
+    """Audition cannot run or export (no melody, no genre, bad take number...); the message is for a musician."""
+
+
+@dataclass(frozen=True)
+class Take:
+    """One generated arrangement: ``genre``, 1-based take ``number``, the ``seed`` it came from, the full ``song``
+    (input tracks first, the band from ``first_new`` on), its ``metrics`` (``ml.metrics.evaluate``), the
+    generation time, how often it was regenerated and which of its band tracks are locked."""
+
+    genre: str
+    number: int
+    seed: int
+    song: Song
+    first_new: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    generation: int = 0
+    locked: frozenset = frozenset()
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.genre, self.number)
+
+    @property
+    def label(self) -> str:
+        return f"{self.genre} {self.number}"
+
+    @property
+    def band(self) -> tuple[Track, ...]:
+        """The generated tracks."""
+        return self.song.tracks[self.first_new:]
+
+    def instruments(self) -> list[str]:
+        """Band track names, e.g. ``["Piano", "Bass", "Drums"]``."""
+        return [t.name for t in self.band]
+
+
+# --- inputs and metrics -------------------------------------------------------------------------------------------
+def audition_input(song: Song) -> Song:
+    """The song reduced to its melody track (what every genre accompanies); raises AuditionError when the melody
+    has no notes."""
+    if not isinstance(song, Song) or not song.tracks or song.melody is None or not song.melody.notes:
+        raise AuditionError("The melody track has no notes: play or import a melody first")
+    return song.with_tracks((song.melody,), melody_index=0)
+
+
+def take_metrics(song: Song, first_new: int) -> dict[str, float]:
+    """``ml.metrics.evaluate`` of the band (tracks from ``first_new``) against the melody, on 16-step bars."""
+    from .core.grid import track_to_roll
+    from .ml import metrics as M
+    ppq = song.ppq
+    if ppq % 4 or first_new >= len(song.tracks):
+        return {}
+    steps = -(-song.end_tick // (ppq // 4))
+    steps = max(16, -(-steps // 16) * 16)                      # whole 16-step bars
+    mel, _ = track_to_roll(song.melody, ppq, 4, steps)
+    rolls, ons = [], []
+    for t in song.tracks[first_new:]:
+        r, o = track_to_roll(t, ppq, 4, steps)
+        rolls.append(r > 0)
+        ons.append(o)
+    try:
+        return M.evaluate(mel > 0, np.stack(rolls), [t.is_drum for t in song.tracks[first_new:]], np.stack(ons))
+    except ValueError:
+        return {}
+
+
+def format_metrics(metrics: Mapping[str, float]) -> str:
+    """A short line for a card: in-scale %, empty bars %, notes per bar, polyphony."""
+    def val(k):
+        v = metrics.get(k, math.nan)
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+    parts = []
+    if (v := val("in_scale_rate")) is not None:
+        parts.append(f"in key {v * 100:.0f}%")
+    if (v := val("empty_bar_rate")) is not None:
+        parts.append(f"empty bars {v * 100:.0f}%")
+    if (v := val("note_density")) is not None:
+        parts.append(f"{v:.1f} notes/bar")
+    if (v := val("polyphony")) is not None:
+        parts.append(f"poly {v:.1f}")
+    return " · ".join(parts) or "no figures"
+
+
+# --- one take (worker thread) ---------------------------------------------------------------------------------------
+def _one_thread() -> None:
+    from .ml.common import limit_threads
+    limit_threads(1)
+
+
+def generate_take(source: Song, genre: str, number: int = 1, seed: int = 0, generation: int = 0,
+                  should_stop=None) -> Take:
+    """Worker thread: one GAN take of ``source`` (already an ``audition_input``) in ``genre``.
+
+    Raises ModelError (unknown or damaged model) and Cancelled (``should_stop``)."""
+    from .ml.gan.generate import accompany
+    _one_thread()
+    t0 = time.perf_counter()
+    import torch
+    with torch.inference_mode():
+        song = accompany(source, genre, takes=1, seed=int(seed), should_stop=should_stop)[0]
+    first_new = len(source.tracks)
+    metrics = take_metrics(song, first_new)
+    return Take(genre, int(number), int(seed), song, first_new, metrics, time.perf_counter() - t0, generation)
+
+
+def take_seed(base_seed: int, number: int) -> int:
+    """Seed of take ``number`` (1-based) in an audition started with ``base_seed`` (same as ``accompany``'s)."""
+    return int(base_seed) + int(number) - 1
+
+
+def with_locked(new: Take, old: Take, locked: Iterable[int]) -> Take:
+    """``new`` with its band tracks at the indices ``locked`` (0-based, within the band) taken from ``old``."""
+    locked = frozenset(int(i) for i in locked)
+    if not locked:
+        return replace(new, locked=frozenset())
+    if len(new.band) != len(old.band):
+        raise AuditionError("The regenerated take has a different band; cannot keep the locked tracks")
+    bad = [i for i in locked if not 0 <= i < len(old.band)]
+    if bad:
+        raise AuditionError(f"There is no band track {bad[0] + 1} to lock (the band has {len(old.band)})")
+    tracks = list(new.song.tracks)
+    for i in locked:
+        tracks[new.first_new + i] = old.band[i]
+    song = new.song.with_tracks(tracks, melody_index=new.song.melody_index)
+    return replace(new, song=song, metrics=take_metrics(song, new.first_new), locked=locked)
+
+
+def regenerate(take: Take, locked: Iterable[int] = (), seed: int | None = None, should_stop=None) -> Take:
+    """Worker thread: a fresh take in the same genre and slot; band tracks in ``locked`` stay as they are."""
+    source = take.song.with_tracks(take.song.tracks[:take.first_new], melody_index=take.song.melody_index)
+    gen = take.generation + 1
+    seed = take.seed + REGEN_STRIDE * gen if seed is None else int(seed)
+    fresh = generate_take(source, take.genre, take.number, seed, gen, should_stop)
+    return with_locked(fresh, take, locked)
+
+
+# --- the whole set --------------------------------------------------------------------------------------------------
+def default_workers(jobs: int) -> int:
+    """One worker per core, leaving one core to audio and GUI when there are more than two."""
+    cores = os.cpu_count() or 2
+    return max(1, min(jobs, cores - 1 if cores > 2 else cores))
+
+
+class AuditionRun:
+    """All ``genres`` x ``takes`` on a thread pool; results arrive as they finish.
+
+    ``on_take(take)`` and ``on_error(genre, number, message)`` run on pool threads. ``start`` returns at once;
+    ``wait`` blocks until every job ended (or the timeout) and returns the takes in (genre, number) order.
+    """
+
+    def __init__(self, song: Song, genres: Sequence[str], takes: int = 4, seed: int = 0,
+                 max_workers: int | None = None, on_take: Callable[[Take], None] | None = None,
+                 on_error: Callable[[str, int, str], None] | None = None) -> None:
+        self.source = audition_input(song)
+        if not genres:
+            raise AuditionError("No GAN genre is installed: train one or install a model first")
+        if isinstance(takes, bool) or not isinstance(takes, int) or not 1 <= takes <= MAX_TAKES:
+            raise AuditionError(f"Ask for between 1 and {MAX_TAKES} takes per genre, not {takes!r}")
+        self.genres = list(dict.fromkeys(genres))
+        self.takes = takes
+        self.seed = int(seed)
+        self.max_workers = max_workers or default_workers(len(self.genres) * takes)
+        self.on_take, self.on_error = on_take, on_error
+        self.results: dict[tuple[str, int], Take] = {}
+        self.errors: dict[tuple[str, int], str] = {}
+        self.seconds = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._futures: list[Future] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._t0 = 0.0
+
+    @property
+    def jobs(self) -> list[tuple[str, int]]:
+        # take 1 of every genre first, so a first comparison is on screen as soon as possible
+        return [(g, n) for n in range(1, self.takes + 1) for g in self.genres]
+
+    def start(self) -> "AuditionRun":
+        self._t0 = time.perf_counter()
+        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="audition")
+        self._futures = [self._pool.submit(self._job, g, n) for g, n in self.jobs]
+        self._pool.shutdown(wait=False)
+        return self
+
+    def _job(self, genre: str, number: int) -> None:  # pool thread
+        from .ml.common import Cancelled, ModelError
+        if self._stop.is_set():
+            return
+        try:
+            take = generate_take(self.source, genre, number, take_seed(self.seed, number),
+                                 should_stop=self._stop.is_set)
+        except Cancelled:
+            return
+        except (ModelError, ValueError, OSError, ImportError) as exc:
+            msg = str(exc) or type(exc).__name__
+            with self._lock:
+                self.errors[(genre, number)] = msg
+            if self.on_error:
+                self.on_error(genre, number, msg)
+            return
+        with self._lock:
+            self.results[take.key] = take
+            self.seconds = time.perf_counter() - self._t0
+        if self.on_take and not self._stop.is_set():
+            self.on_take(take)
+
+    @property
+    def done(self) -> bool:
+        return bool(self._futures) and all(f.done() for f in self._futures)
+
+    def cancel(self) -> None:
+        """Any thread: pending jobs are dropped, running ones stop at their next check."""
+        self._stop.set()
+        for f in self._futures:
+            f.cancel()
+
+    def wait(self, timeout: float | None = None) -> list[Take]:
+        end = None if timeout is None else time.monotonic() + timeout
+        for f in self._futures:
+            left = None if end is None else max(0.0, end - time.monotonic())
+            try:
+                f.result(left)
+            except Exception:          # cancelled futures, timeouts: the results dict says what finished
+                pass
+        with self._lock:
+            return [self.results[k] for k in sorted(self.results, key=self._order)]
+
+    def _order(self, key: tuple[str, int]) -> tuple[int, int]:
+        return (self.genres.index(key[0]) if key[0] in self.genres else len(self.genres), key[1])
+
+
+def run_audition(song: Song, genres: Sequence[str] | None = None, takes: int = 4, seed: int = 0,
+                 max_workers: int | None = None, on_take=None) -> list[Take]:
+    """Blocking: every genre (default: all installed) x ``takes``; raises the first error when nothing worked."""
+    if genres is None:
+        from .ml.gan.generate import available_genres
+        genres = available_genres()
+    run = AuditionRun(song, genres, takes, seed, max_workers, on_take).start()
+    result = run.wait()
+    if not result and run.errors:
+        raise AuditionError(next(iter(run.errors.values())))
+    return result
+
+
+# --- keep ---------------------------------------------------------------------------------------------------------
+def kept_song(project: Song, take: Take) -> Song:
+    """The project after "Keep take": its tracks become the take's (melody + band); title and tempo map stay."""
+    return project.replace(tracks=take.song.tracks, melody_index=take.song.melody_index)
+
+
+def with_alternative(project: Song, take: Take) -> Song:
+    """The project plus the take's band as muted tracks named ``"rock 2: Bass"`` (keep several, compare later)."""
+    extra = tuple(replace(t, name=f"{take.label}: {t.name}", mute=True, solo=False) for t in take.band)
+    return project.with_tracks(project.tracks + extra, melody_index=project.melody_index)
+
+
+# --- bar lines (for switching takes in time) --------------------------------------------------------------------------
+def next_bar_tick(song: Song, tick: int) -> int:
+    """The first bar line at or after ``tick``."""
+    bar = 0
+    while song.bar_start_tick(bar) < tick:
+        bar += 1
+        if bar > 100000:
+            break
+    return song.bar_start_tick(bar)
+
+
+def seconds_until(song: Song, from_tick: int, to_tick: int) -> float:
+    from .core.timing import TempoMap
+    tm = TempoMap.of(song)
+    return max(0.0, tm.tick_to_seconds(to_tick) - tm.tick_to_seconds(from_tick))
+
+
+# --- export -----------------------------------------------------------------------------------------------------------
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "take"
+
+
+def take_filename(take: Take, stem: str = "audition") -> str:
+    return f"{_safe(stem)}-{_safe(take.genre)}-{take.number}.mid"
+
+
+def export_take(take: Take, path) -> Path:
+    """Write one take (melody + band) as a MIDI file."""
+    from .midi.io import write_midi
+    path = Path(path)
+    try:
+        write_midi(take.song.replace(title=take.song.title or take.label), path)
+    except OSError as exc:
+        raise AuditionError(f"Could not write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def export_takes(takes: Sequence[Take], folder, stem: str = "audition") -> list[Path]:
+    """One MIDI per take in ``folder`` (created), named ``<stem>-<genre>-<n>.mid``."""
+    if not takes:
+        raise AuditionError("There are no takes to export yet")
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditionError(f"Could not create {folder}: {exc.strerror or exc}") from None
+    return [export_take(t, folder / take_filename(t, stem)) for t in takes]
+
+
+def combined_song(takes: Sequence[Take], layout: str = "sequence") -> Song:
+    """All takes in one Song.
+
+    ``"sequence"``: one take after another (melody repeated), each instrument of a genre on its own track, so the
+    file plays straight through. ``"parallel"``: the melody once and every take's band as its own tracks named
+    ``"rock 2: Bass"``, all muted but the first take's (solo the one you want in a DAW).
+    """
+    from .core.edits import shift_track
+    if not takes:
+        raise AuditionError("There are no takes to export yet")
+    if layout not in ("sequence", "parallel"):
+        raise AuditionError(f"Unknown layout {layout!r} (use 'sequence' or 'parallel')")
+    first = takes[0].song
+    melody = first.melody
+    if layout == "parallel":
+        tracks = [melody]
+        for k, t in enumerate(takes):
+            tracks += [replace(tr, name=f"{t.label}: {tr.name}", mute=k > 0, solo=False, channel=tr.channel
+                               if tr.is_drum else None) for tr in t.band]
+        return first.replace(tracks=tuple(tracks), melody_index=0, title="Audition: all takes")
+    bar = first.bar_ticks
+    lanes: dict[tuple, list] = {("melody",): []}
+    names: dict[tuple, Track] = {("melody",): melody}
+    offset = 0
+    for t in takes:
+        length = max(bar, -(-t.song.end_tick // bar) * bar)
+        lanes[("melody",)] += shift_track(t.song.melody, offset).notes
+        for tr in t.band:
+            key = (t.genre, tr.name, tr.program, tr.is_drum)
+            if key not in lanes:
+                lanes[key] = []
+                names[key] = replace(tr, name=f"{t.genre}: {tr.name}", notes=(), mute=False, solo=False)
+            lanes[key] += shift_track(tr, offset).notes
+        offset += length
+    tracks = tuple(names[k].with_notes(v) for k, v in lanes.items())
+    return first.replace(tracks=tracks, melody_index=0, title="Audition: all takes")
+
+
+def export_combined(takes: Sequence[Take], path, layout: str = "sequence") -> Path:
+    """Write :func:`combined_song` as one MIDI file."""
+    from .midi.io import write_midi
+    path = Path(path)
+    try:
+        write_midi(combined_song(takes, layout), path)
+    except OSError as exc:
+        raise AuditionError(f"Could not write {path}: {exc.strerror or exc}") from None
+    return path

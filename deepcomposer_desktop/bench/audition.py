@@ -1,0 +1,116 @@
+"""`deepcomposer bench audition`: wall time for every genre x 4 takes on 8 bars, and the live jam's generation time
+per loop pass (goal: within one bar at 120 bpm = 2 s).
+
+Uses the installed GAN models; when none is installed it builds untrained stand-ins of the shipped architecture
+(same size, so the same speed) in a temporary folder and says so. ``stand_in_models`` is also what the tests use
+(with the tiny architecture).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from . import Figure
+
+STAND_IN_GENRES = ("chorale", "jazz", "pop", "rock", "folk", "symphony")
+STAND_IN_TRACKS = [
+    {"name": "Piano", "program": 0, "is_drum": False},
+    {"name": "Guitar", "program": 25, "is_drum": False},
+    {"name": "Bass", "program": 33, "is_drum": False},
+    {"name": "Drums", "program": 0, "is_drum": True},
+]
+
+
+def stand_in_models(folder, genres=STAND_IN_GENRES, tiny: bool = False, n_tracks: int = 4) -> list[str]:
+    """Write untrained GAN generators ``gan-<genre>.pt`` (+ card) into ``folder``; returns the genres.
+
+    ``tiny``: the "tiny" architecture preset (fast tests); otherwise the default architecture. Decoding keeps at
+    most 3 notes per step per track so an untrained net still gives a playable amount of notes."""
+    import torch
+    from ..ml.checkpoint import save_checkpoint
+    from ..ml.gan.config import ARCH_PRESETS, GanArch
+    from ..ml.gan.decode import DecodeParams
+    from ..ml.gan.model import build_generator
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arch = GanArch(n_tracks=n_tracks, **(ARCH_PRESETS["tiny"] if tiny else {}))
+    tracks = [dict(STAND_IN_TRACKS[i % len(STAND_IN_TRACKS)]) for i in range(n_tracks)]
+    if n_tracks < len(STAND_IN_TRACKS):
+        tracks[-1] = dict(STAND_IN_TRACKS[-1])
+    decode = DecodeParams((0.5,) * n_tracks, (0.7,) * n_tracks, (3,) * n_tracks)
+    for k, genre in enumerate(genres):
+        torch.manual_seed(1000 + k)
+        gen = build_generator(arch)
+        save_checkpoint(folder / f"gan-{genre}.pt", technique="gan", name=genre, model_args=arch.to_dict(),
+                        state_dict=gen.state_dict(), meta={"tracks": tracks, "decode": decode.to_dict()})
+        (folder / f"gan-{genre}.md").write_text(f"# {genre}\n\nUntrained stand-in for timing and tests.\n")
+    return list(genres)
+
+
+def eight_bar_melody():
+    """The first sample melody, looped/cut to exactly 8 bars."""
+    from ..core.edits import concat_songs, slice_bars
+    from ..samples import list_samples, load_sample
+    song = load_sample(list_samples()[0].slug)
+    while song.bar_count() < 8:
+        song = concat_songs(song, song)
+    return slice_bars(song, 0, 8)
+
+
+def _models_or_stand_ins(tmp: str) -> tuple[list[str], str]:
+    from ..ml.gan.generate import available_genres
+    genres = available_genres()
+    if genres:
+        return genres, "installed models"
+    os.environ["DEEPCOMPOSER_MODELS"] = tmp
+    return stand_in_models(tmp), "untrained stand-ins of the default architecture (no model installed)"
+
+
+def run(quick: bool) -> list[Figure]:
+    from ..audition import AuditionRun, default_workers
+    from ..jam import JAM_BUDGET_SEC, band_for_phrase, phrase_from_song
+    from ..ml.common import limit_threads
+    limit_threads(1)
+    figures: list[Figure] = []
+    old_env = os.environ.get("DEEPCOMPOSER_MODELS")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            genres, what = _models_or_stand_ins(tmp)
+            print(f"  (audition uses {len(genres)} genres: {', '.join(genres)} — {what}; {os.cpu_count()} cores)")
+            song = eight_bar_melody()
+            takes = 2 if quick else 4
+            # warm up: load every model once (loading is not part of the comparison figure)
+            AuditionRun(song, genres, 1, seed=99).start().wait()
+            for workers in sorted({1, default_workers(len(genres) * takes)}):
+                t0 = time.perf_counter()
+                run_ = AuditionRun(song, genres, takes, seed=0, max_workers=workers).start()
+                res = run_.wait()
+                wall = time.perf_counter() - t0
+                figures.append(Figure(f"audition {len(genres)} genres x {takes} takes, 8 bars, {workers} worker(s)",
+                                      wall, "s", "<= 1 s on a laptop"))
+                if res:
+                    figures.append(Figure(f"  first take on screen ({workers} worker(s))",
+                                          min(t.seconds for t in res), "s"))
+                if run_.errors:
+                    print(f"  errors: {run_.errors}")
+            genre = genres[0]
+            for bars in ((2, 4) if quick else (1, 2, 4, 8)):
+                phrase = phrase_from_song(song, 0, song.bar_start_tick(bars))
+                band_for_phrase(phrase, genre, seed=0)
+                times = []
+                for seed in range(3 if quick else 6):
+                    t0 = time.perf_counter()
+                    band_for_phrase(phrase, genre, seed=seed)
+                    times.append(time.perf_counter() - t0)
+                figures.append(Figure(f"jam: band for a {bars}-bar loop ({genre}), median", statistics.median(times),
+                                      "s", f"<= {JAM_BUDGET_SEC:g} s (1 bar at 120 bpm)"))
+                figures.append(Figure(f"jam: band for a {bars}-bar loop, worst", max(times), "s"))
+        finally:
+            if old_env is None:
+                os.environ.pop("DEEPCOMPOSER_MODELS", None)
+            else:
+                os.environ["DEEPCOMPOSER_MODELS"] = old_env
+    return figures

@@ -1,0 +1,148 @@
+"""Audition (pure): every genre x N takes on a thread pool with tiny untrained GAN generators built by the GAN
+helper's model code (``bench.audition.stand_in_models``), tags, metrics, regenerate with locks, keep, export."""
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from deepcomposer_desktop.audition import (AuditionError, AuditionRun, audition_input, combined_song, export_combined,
+                                           export_takes, format_metrics, kept_song, next_bar_tick, regenerate,
+                                           run_audition, seconds_until, take_seed, with_alternative)
+from deepcomposer_desktop.core.song import Song, Track
+from deepcomposer_desktop.midi.io import read_midi
+from tests.builders import band_song, song, track
+
+GENRES = ("rock", "jazz", "pop")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    from deepcomposer_desktop.bench.audition import stand_in_models
+    folder = tmp_path_factory.mktemp("gan-models")
+    stand_in_models(folder, GENRES, tiny=True)
+    return folder
+
+
+@pytest.fixture
+def tiny_models(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tiny_model_dir))
+    return list(GENRES)
+
+
+def melody_song(bars: int = 2) -> Song:
+    notes = [(60 + (i * 5) % 12, i * 480, 480, 90) for i in range(4 * bars)]
+    return song(track("Lead", notes, program=73), track("Old bass", [(36, 0, 1920, 90)], program=33))
+
+
+def test_all_genres_and_takes_arrive_tagged_with_metrics(tiny_models):
+    seen, lock = [], threading.Lock()
+
+    def on_take(t):
+        with lock:
+            seen.append((t.key, threading.current_thread().name))
+    run = AuditionRun(melody_song(), tiny_models, takes=2, seed=10, max_workers=2, on_take=on_take).start()
+    takes = run.wait(timeout=60)
+    assert run.done and not run.errors
+    assert [t.key for t in takes] == [(g, n) for g in GENRES for n in (1, 2)]
+    assert sorted(k for k, _ in seen) == sorted(t.key for t in takes)
+    assert all(name.startswith("audition") for _, name in seen)        # results come from the pool threads
+    for t in takes:
+        assert t.seed == take_seed(10, t.number) == 10 + t.number - 1
+        assert t.first_new == 1 and t.song.tracks[0].name == "Lead"      # only the melody goes in
+        assert len(t.band) == 4 and t.instruments() == ["Piano", "Guitar", "Bass", "Drums"]
+        assert t.band[3].is_drum and any(tr.notes for tr in t.band)
+        assert 0.0 <= t.metrics["in_scale_rate"] <= 1.0 and not math.isnan(t.metrics["note_density"])
+        assert "in key" in format_metrics(t.metrics)
+    # different takes of a genre differ; the same seed in another run gives the same take
+    rock1, rock2 = takes[0], takes[1]
+    assert rock1.band != rock2.band
+    again = run_audition(melody_song(), ["rock"], takes=1, seed=10, max_workers=1)
+    assert again[0].band == rock1.band
+
+
+def test_unknown_genre_is_reported_per_job_and_others_still_finish(tiny_models):
+    errors = []
+    run = AuditionRun(melody_song(), ["rock", "no-such-genre"], takes=1, max_workers=2,
+                      on_error=lambda g, n, m: errors.append((g, n, m))).start()
+    takes = run.wait(timeout=60)
+    assert [t.genre for t in takes] == ["rock"]
+    assert errors and errors[0][:2] == ("no-such-genre", 1) and "no-such-genre" in errors[0][2]
+    with pytest.raises(AuditionError, match="no-such-genre"):
+        run_audition(melody_song(), ["no-such-genre"], takes=1)
+
+
+def test_bad_input_gives_clear_errors(tiny_models):
+    with pytest.raises(AuditionError, match="no notes"):
+        AuditionRun(song(track("Empty")), GENRES)
+    with pytest.raises(AuditionError, match="between 1 and"):
+        AuditionRun(melody_song(), GENRES, takes=0)
+    with pytest.raises(AuditionError, match="No GAN genre"):
+        AuditionRun(melody_song(), [])
+
+
+def test_cancel_drops_pending_jobs(tiny_models):
+    run = AuditionRun(melody_song(8), list(GENRES), takes=8, max_workers=1)
+    run.cancel()                   # cancelled before it starts: every job returns at once
+    run.start()
+    assert run.wait(timeout=30) == [] and not run.errors
+
+
+def test_regenerate_keeps_locked_tracks_and_changes_the_rest(tiny_models):
+    take = run_audition(melody_song(), ["jazz"], takes=1, seed=3)[0]
+    new = regenerate(take, locked={2})
+    assert new.key == take.key and new.generation == 1 and new.seed != take.seed
+    assert new.band[2] == take.band[2]                           # the locked bass stays
+    assert new.band[0] != take.band[0]                           # the others are new
+    assert new.locked == frozenset({2}) and new.song.tracks[0] == take.song.tracks[0]
+    third = regenerate(new, locked={2})
+    assert third.generation == 2 and third.seed not in (take.seed, new.seed) and third.band[2] == take.band[2]
+    with pytest.raises(AuditionError, match="no band track 9"):
+        regenerate(take, locked={8})
+
+
+def test_keep_and_alternatives(tiny_models):
+    project = band_song().replace(title="My song")
+    take = run_audition(project, ["pop"], takes=1)[0]
+    kept = kept_song(project, take)
+    assert kept.title == "My song" and kept.tempos == project.tempos
+    assert kept.tracks == take.song.tracks and kept.melody.name == "Melody"
+    alt = with_alternative(project, take)
+    assert alt.tracks[:len(project.tracks)] == project.tracks
+    extra = alt.tracks[len(project.tracks):]
+    assert [t.name for t in extra] == ["pop 1: Piano", "pop 1: Guitar", "pop 1: Bass", "pop 1: Drums"]
+    assert all(t.mute for t in extra) and extra[0].notes == take.band[0].notes
+
+
+def test_export_one_file_per_take_and_one_file_for_all(tiny_models, tmp_path):
+    takes = run_audition(melody_song(), ["rock", "jazz"], takes=2)
+    paths = export_takes(takes, tmp_path / "out", stem="My song")
+    assert [p.name for p in paths] == ["My-song-rock-1.mid", "My-song-rock-2.mid", "My-song-jazz-1.mid",
+                                       "My-song-jazz-2.mid"]
+    back = read_midi(paths[2])
+    assert len(back.tracks) == 5 and sum(len(t.notes) for t in back.tracks) == takes[2].song.note_count
+    seq = combined_song(takes, "sequence")
+    bar = takes[0].song.bar_ticks
+    assert seq.melody.name == "Lead" and len(seq.melody.notes) == 4 * len(takes[0].song.melody.notes)
+    assert seq.end_tick > 3 * 2 * bar                                   # four 2-bar takes one after another
+    assert {t.name for t in seq.tracks[1:]} == {f"{g}: {i}" for g in ("rock", "jazz")
+                                                for i in ("Piano", "Guitar", "Bass", "Drums")}
+    par = combined_song(takes, "parallel")
+    assert len(par.tracks) == 1 + 4 * 4 and par.end_tick <= 2 * bar + bar
+    assert [t.mute for t in par.tracks[1:5]] == [False] * 4 and all(t.mute for t in par.tracks[5:])
+    path = export_combined(takes, tmp_path / "all.mid")
+    assert read_midi(path).note_count == seq.note_count
+    with pytest.raises(AuditionError, match="no takes"):
+        export_takes([], tmp_path)
+    with pytest.raises(AuditionError, match="Could not write"):
+        export_combined(takes, tmp_path / "missing-dir" / "x.mid")
+
+
+def test_audition_input_and_bar_lines():
+    s = melody_song()
+    assert audition_input(s).tracks == (s.tracks[0],)
+    with pytest.raises(AuditionError):
+        audition_input(Song(tracks=(Track("Empty"),)))
+    assert next_bar_tick(s, 0) == 0 and next_bar_tick(s, 1) == 1920 and next_bar_tick(s, 1920) == 1920
+    assert seconds_until(s, 1440, 1920) == pytest.approx(0.5)          # 120 bpm: a beat is half a second
