@@ -46,9 +46,22 @@ def generated_figures(model, data: GanData, idx, seed: int = 0) -> dict[str, flo
     return M.evaluate_many(data.melody[idx], np.stack(frames), drums, np.stack(onsets))
 
 
+ZERO_SLACK = 0.02      # where the real figure is 0 (e.g. no empty bars) a relative error is undefined: allow 0.02
+
+
+def deviation(value: float, real: float) -> float:
+    """Relative deviation from the real figure; where the real figure is 0, |value| / ZERO_SLACK * 0.15 so that
+    the same 15 % bar means "within 0.02"."""
+    if math.isnan(value) or math.isnan(real):
+        return math.nan
+    if real == 0:
+        return abs(value) / ZERO_SLACK * 0.15
+    return M.relative_error(value, real)
+
+
 def within(value: float, real: float, tolerance: float = 0.15) -> bool | None:
     """True when ``value`` is within ``tolerance`` (relative) of ``real``; None when either is undefined."""
-    err = M.relative_error(value, real)
+    err = deviation(value, real)
     return None if math.isnan(err) else err <= tolerance
 
 
@@ -63,8 +76,10 @@ def markdown_table(real: dict, models: dict[str, dict], tolerance: float = 0.15)
         cells = []
         for m in models.values():
             v = m.get(k, math.nan)
-            err = M.relative_error(v, r)
-            mark = "" if math.isnan(err) else f" ({'+' if v >= r else '-'}{err * 100:.0f} %{' ok' if err <= tolerance else ''})"
+            err = deviation(v, r)
+            ok = " ok" if err <= tolerance else ""
+            mark = "" if math.isnan(err) else f" ({v - r:+.3f}{ok})" if r == 0 else \
+                f" ({'+' if v >= r else '-'}{err * 100:.0f} %{ok})"
             cells.append(("n/a" if math.isnan(v) else f"{v:.3f}") + mark)
         rows.append(f"| {LABELS[k]} | {'n/a' if math.isnan(r) else f'{r:.3f}'} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -72,7 +87,7 @@ def markdown_table(real: dict, models: dict[str, dict], tolerance: float = 0.15)
 
 def score(real: dict, figures: dict, tolerance: float = 0.15) -> tuple[int, int, float]:
     """(figures within tolerance, figures compared, mean relative error) of one model against the real data."""
-    errs = [M.relative_error(figures.get(k, math.nan), real[k]) for k in M.FIGURES]
+    errs = [deviation(figures.get(k, math.nan), real.get(k, math.nan)) for k in M.FIGURES]
     errs = [e for e in errs if not math.isnan(e)]
     return sum(e <= tolerance for e in errs), len(errs), float(np.mean(errs)) if errs else math.nan
 

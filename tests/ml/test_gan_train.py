@@ -1,0 +1,112 @@
+"""GAN training: tiny runs on a synthetic cache and a MIDI folder, resume, the baseline recipe, data helpers."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from deepcomposer_desktop.ml.checkpoint import load_checkpoint  # noqa: E402
+from deepcomposer_desktop.ml.common import Cancelled  # noqa: E402
+from deepcomposer_desktop.ml.gan import data as D  # noqa: E402
+from deepcomposer_desktop.ml.gan.train import run_training  # noqa: E402
+
+from gan_fixtures import TRACKS, synthetic_windows  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    from deepcomposer_desktop.ml.data import save_cache
+    mel, acc, om, oa = synthetic_windows(n=12)
+    path = tmp_path / "synth.npz"
+    save_cache(path, mel, acc, om, oa, np.arange(12) // 2, {"genre": "synth", "tracks": TRACKS,
+                                                           "sources": [{"folder": "made in the test"}]})
+    return path
+
+
+def test_tiny_training_run_writes_model_log_and_samples(cache, tmp_path):
+    out = tmp_path / "out"
+    path = run_training(cache, "synth", out, "tiny", {"max_iterations": 2}, device="cpu")
+    assert path == out / "gan-synth.pt"
+    ck = load_checkpoint(path, "gan")
+    assert ck["meta"]["iterations"] == 2 and len(ck["meta"]["decode"]["threshold"]) == 2
+    assert ck["meta"]["tracks"][1]["is_drum"] is True
+    assert (out / "gan-synth.state").exists() and "iteration 2" in (out / "gan-synth.log").read_text()
+    assert list((out / "gan-synth-samples").glob("*.mid"))
+
+
+def test_resume_continues_from_the_saved_iteration(cache, tmp_path):
+    out = tmp_path / "out"
+    run_training(cache, "synth", out, "tiny", {"max_iterations": 1}, device="cpu")
+    run_training(cache, "synth", out, "tiny", {"max_iterations": 3}, device="cpu", resume=True)
+    assert load_checkpoint(out / "gan-synth.pt", "gan")["meta"]["iterations"] == 3
+    assert "resumed synth at iteration 1" in (out / "gan-synth.log").read_text()
+
+
+def test_cancel_saves_then_raises(cache, tmp_path):
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 1
+    with pytest.raises(Cancelled):
+        run_training(cache, "synth", tmp_path, "tiny", {"max_iterations": 50}, device="cpu", should_stop=stop)
+    assert (tmp_path / "gan-synth.pt").exists()
+
+
+def test_deepcomposer_recipe_trains_on_two_bar_pieces(cache, tmp_path):
+    path = run_training(cache, "dc", tmp_path, "deepcomposer",
+                        {"max_iterations": 1, "batch_size": 2, "update_ratio": 1, "samples": 0}, device="cpu")
+    ck = load_checkpoint(path, "gan")
+    assert ck["model_args"]["kind"] == "deepcomposer" and ck["model_args"]["steps"] == 32
+    assert ck["meta"]["train"]["lr"] == 1e-3 and ck["meta"]["train"]["betas"] == [0.5, 0.9]
+    assert next(iter(ck["state_dict"].values())).dtype == torch.float16            # halved to fit on disk
+
+
+def test_cli_train_from_a_midi_folder(tmp_path, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.core.song import Note, Song, Track
+    from deepcomposer_desktop.midi.io import write_midi
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    for k in range(3):
+        mel = Track("Lead vocal", 0, False, tuple(Note.make(60 + (i * (k + 2)) % 12, i * 480, 480)
+                                                   for i in range(40)))
+        bass = Track("Bass", 33, False, tuple(Note.make(36 + k, i * 1920, 1800) for i in range(10)))
+        drums = Track("Kit", 0, True, tuple(Note.make(36 if i % 2 == 0 else 38, i * 480, 120) for i in range(40)))
+        write_midi(Song(tracks=(mel, bass, drums)), folder / f"song{k}.mid")
+    data = D.load_midi_folder(str(folder))
+    assert [t["name"] for t in data.tracks] == ["Drums", "Bass"] and data.is_drum.tolist() == [True, False]
+    assert data.melody.shape[1:] == (128, 128) and data.melody[:, :, 60:72].any()
+    out = tmp_path / "models"
+    assert main(["train", "gan", "--name", "my-genre", "--data", str(folder), "--out", str(out), "--preset", "tiny",
+                 "--epochs", "1", "--device", "cpu"]) == 0
+    assert (out / "gan-my-genre.pt").exists()
+    assert main(["train", "gan", "--name", "Bad Name!", "--data", str(folder), "--out", str(out)]) != 0
+    assert main(["train", "gan", "--name", "x", "--data", str(tmp_path / "missing")]) != 0
+
+
+def test_split_by_song_keeps_songs_apart():
+    mel, acc, om, oa = synthetic_windows(n=40)
+    data = D.GanData(mel, om, acc, oa, np.arange(40) // 4, {"tracks": TRACKS})
+    train, held = D.split_by_song(data)
+    assert len(held) and len(train) and not set(data.song_id[train]) & set(data.song_id[held])
+    data.meta["song_split"] = ["train"] * 9 + ["test"]
+    train, held = D.split_by_song(data)
+    assert set(data.song_id[held]) == {9}
+
+
+def test_key_normalisation_leaves_drums_alone():
+    mel, acc, om, oa = synthetic_windows(n=2)
+    mel, om = D.shift_pitches(mel, 2), D.shift_pitches(om, 2)                       # D major melodies
+    acc[:, 0] = D.shift_pitches(acc[:, 0], 2)
+    data = D.GanData(mel, om, acc, oa, np.arange(2), {"tracks": TRACKS})
+    norm, shifts = D.normalise_keys(data)
+    assert shifts.tolist() == [-2, -2]
+    assert np.array_equal(norm.accomp[:, 1], acc[:, 1])                             # drums untouched
+    assert np.array_equal(norm.melody, D.shift_pitches(mel, -2))
+    two = D.to_two_bars(norm)
+    assert two.melody.shape == (8, 32, 128) and two.accomp.shape == (8, 2, 32, 128)
