@@ -141,6 +141,7 @@ class JamSession:
         self._pass = 0
         self._last_off: int | None = None
         self._triggered = -1
+        self._last_taken: int | None = None
         self._played: list[_Played] = []
         self._open: dict[int, _Played] = {}
         self.gen_times: list[float] = []
@@ -193,8 +194,9 @@ class JamSession:
             p.end = max(p.start + 1, self._observe(tick))
 
     def phrase_notes(self, now: int) -> list[Note]:
-        """What was played in the last loop length before jam time ``now``, placed at its loop positions."""
-        lo = now - self.length
+        """What was played since the last phrase was taken (at least the last loop length) before jam time
+        ``now``, placed at its loop positions (so no note falls between two phrases when the lead shrinks)."""
+        lo = now - self.length if self._last_taken is None else min(self._last_taken, now - self.length)
         out = []
         for p in self._played:
             end = now if p.end is None else min(p.end, now)
@@ -205,7 +207,7 @@ class JamSession:
             dur = min(end - start, self.length - pos)
             if dur > 0:
                 out.append(Note(pos, p.pitch, dur, p.velocity))
-        self._played = [p for p in self._played if p.end is None or p.end > lo - self.length]
+        self._played = [p for p in self._played if p.end is None or p.end > now - 3 * self.length]
         return out
 
     # --- the loop (GUI thread) -------------------------------------------------------------------------------------------
@@ -239,6 +241,7 @@ class JamSession:
         if not notes:
             self.status = "Play something: the band answers on the next pass"
             return
+        self._last_taken = now
         phrase = phrase_song(self.template, notes, self.loop_start, self.program)
         seed = self.seed + pass_index
         self._future_pass = pass_index
