@@ -99,7 +99,7 @@ class PlaybackEngine:
             try:
                 self._synth.start_driver(plan.driver, plan.device, self.blocksize, self.periods)
                 self.output = plan
-                self.available = plan != NULL_OUTPUT       # an explicitly chosen silent output is no problem
+                self.available = plan != NULL_OUTPUT or device == "null"   # a chosen silent output is fine
                 self.problem = ""
                 self.device_lost = False
                 self._clock_seen = False
@@ -372,9 +372,9 @@ class PlaybackEngine:
                 self._sched.pump(now + self._lookahead)
                 fin = self._sched.finished_at
                 if fin is not None and now - int(self.output_latency_sec * self.samplerate) >= fin:
-                    self._playing = False
+                    # the end: every note-off has been dispatched, so let the release and reverb ring out
                     self._position_tick = self._song.end_tick if not self._metronome else self.position_tick
-                    self._sched.stop()
+                    self._playing = False
 
     # --- teardown -----------------------------------------------------------------------------------------------
     def close(self) -> None:

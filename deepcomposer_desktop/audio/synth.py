@@ -100,8 +100,10 @@ def load_library() -> _Lib | None:
     with _lib_lock:
         if _lib is not None or _lib_problem is not None:
             return _lib
+        hint = INSTALL_HINT.get(sys.platform, INSTALL_HINT["linux"])
         if os.environ.get("DEEPCOMPOSER_NO_FLUIDSYNTH"):      # lets tests and users simulate a missing library
-            _lib_problem = "FluidSynth is disabled (DEEPCOMPOSER_NO_FLUIDSYNTH is set)."
+            _lib_problem = (f"The FluidSynth library (libfluidsynth) is switched off by DEEPCOMPOSER_NO_FLUIDSYNTH, "
+                            f"so there is no sound; unset it, or if it is missing, {hint}.")
             return None
         try:
             import io
@@ -110,7 +112,6 @@ def load_library() -> _Lib | None:
                 import fluidsynth  # pyfluidsynth: finds and loads libfluidsynth
             _lib = _Lib(fluidsynth._fl)
         except (ImportError, OSError, AttributeError) as exc:
-            hint = INSTALL_HINT.get(sys.platform, INSTALL_HINT["linux"])
             _lib_problem = (f"The FluidSynth library (libfluidsynth) was not found, so there is no sound: {hint}. "
                             f"({exc})")
         return _lib
@@ -188,6 +189,10 @@ class Synth:
         """
         lib, s = self._lib, self._settings
         lib.setstr(s, b"audio.driver", driver.encode())
+        if driver == "pulseaudio":
+            # FluidSynth's PulseAudio driver asks the server for one period of buffer (tlength) and ignores
+            # audio.periods: give it the whole buffer as its period
+            period_size, periods = period_size * periods, 2
         lib.setint(s, b"audio.period-size", int(period_size))
         lib.setint(s, b"audio.periods", int(periods))
         if device:

@@ -86,7 +86,7 @@ class Capture:
         self.path = path
         self.fh = open(path, "wb")
         self.proc = subprocess.Popen(["parec", "-d", "null.monitor", "--raw", "--format=float32le", "--rate=48000",
-                                      "--channels=2", "--latency-msec=10"], stdout=self.fh,
+                                      "--channels=2", "--latency-msec=50"], stdout=self.fh,
                                      env=dict(os.environ, PULSE_SERVER=server))
         time.sleep(0.3)
 
