@@ -1,0 +1,1 @@
+"""Transformer "extend": a small decoder-only transformer over a REMI-like event vocabulary continues a song."""
