@@ -49,6 +49,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
+    slim: bool = False        # checkpoints in float16 without optimizer state (small files to copy back)
     model: dict = field(default_factory=dict)
 
 
@@ -195,11 +196,15 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
     last_save = last_eval = t0
     meta_base = {"preset": cfg.preset, "cache": cfg.cache, "train_config": asdict(cfg)}
 
+    def weights() -> dict:
+        sd = model.state_dict()
+        return {k: v.half() for k, v in sd.items()} if cfg.slim else sd
+
     def save(final: bool = False) -> Path:
         meta = {**meta_base, "step": step, "tokens_seen": tokens_seen, "best_val": best,
                 "minutes": (elapsed_before + time.time() - t0) / 60.0, "final": final}
         save_checkpoint(out / "last.pt", technique="transformer", name=cfg.name, model_args=mcfg.to_dict(),
-                        state_dict=model.state_dict(), meta=meta, extra={"optimizer": opt.state_dict()})
+                        state_dict=weights(), meta=meta, extra=None if cfg.slim else {"optimizer": opt.state_dict()})
         return out / "last.pt"
 
     model.train()
@@ -232,7 +237,7 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
             if val < best:
                 best = val
                 save_checkpoint(out / "best.pt", technique="transformer", name=cfg.name, model_args=mcfg.to_dict(),
-                                state_dict=model.state_dict(), meta={**meta_base, "step": step, "val": val})
+                                state_dict=weights(), meta={**meta_base, "step": step, "val": val})
             last_eval = now
         if now - last_save >= cfg.save_every_s:
             save()
@@ -242,7 +247,7 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
     if val < best:
         best = val
         save_checkpoint(out / "best.pt", technique="transformer", name=cfg.name, model_args=mcfg.to_dict(),
-                        state_dict=model.state_dict(), meta={**meta_base, "step": step, "val": val})
+                        state_dict=weights(), meta={**meta_base, "step": step, "val": val})
     path = save(final=True)
     logf.close()
     return path
@@ -290,9 +295,11 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--eval-every", type=float, default=None, help="seconds between held-out evaluations")
+    p.add_argument("--slim", action="store_true", help="float16 checkpoints without optimizer state")
     a = p.parse_args(argv)
     cfg = config_from(a.preset, cache=a.cache, out=a.out, name=a.name, minutes=a.minutes, batch_size=a.batch_size,
-                      lr=a.lr, device=a.device, resume=a.resume, eval_every_s=a.eval_every, save_every_s=a.eval_every)
+                      lr=a.lr, device=a.device, resume=a.resume, eval_every_s=a.eval_every, save_every_s=a.eval_every,
+                      slim=a.slim or None)
     train(cfg)
     return 0
 
