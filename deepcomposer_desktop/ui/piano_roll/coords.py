@@ -146,12 +146,22 @@ class BarGrid:
         n = max(0, int((tick - start) // length))
         return Bar(first + n, start + n * length, length, beat, num)
 
-    def bars(self, t0: float, t1: float) -> Iterator[Bar]:
-        """Bars overlapping [t0, t1)."""
-        bar = self.bar_at(max(0.0, t0))
-        while bar.start_tick < t1:
-            yield bar
-            bar = self.bar_at(bar.start_tick + bar.length_tick)
+    def bars(self, t0: float, t1: float, every: int = 1) -> Iterator[Bar]:
+        """Bars overlapping [t0, t1); with ``every`` > 1 only bars whose number is a multiple of it."""
+        every = max(1, int(every))
+        segs = self._segments
+        for k, (first, start, length, beat, num) in enumerate(segs):
+            seg_end = segs[k + 1][1] if k + 1 < len(segs) else math.inf
+            if seg_end <= t0 or start >= t1:
+                continue
+            n = max(0, int((max(t0, start) - start) // length))
+            n += (-(first + n)) % every                    # first multiple of ``every`` from here
+            while True:
+                tick = start + n * length
+                if tick >= t1 or tick >= seg_end:
+                    break
+                yield Bar(first + n, tick, length, beat, num)
+                n += every
 
     def beat_tick_at(self, tick: float) -> int:
         return self.bar_at(tick).beat_tick

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 
 from .coords import BarGrid, RollCoords
 from .ops import NoteIndex
 
 DETAIL_LIMIT = 1500          # more visible notes than this: paint the raster (level of detail)
-MIN_GRID_SPACING_PX = 6.0    # grid lines closer than this are not drawn
+MIN_GRID_SPACING_PX = 6.0    # beat / snap lines closer than this are not drawn
+MIN_BAR_SPACING_PX = 16.0    # zoomed out, only every 2nd, 4th, 8th ... bar line is drawn, at least this far apart
 _BLACK_KEYS = frozenset((1, 3, 6, 8, 10))
 
 
@@ -47,32 +48,20 @@ def velocity_color(base: QColor, velocity_bucket: int, buckets: int) -> QColor:
     return QColor(int(base.red() * f), int(base.green() * f), int(base.blue() * f), base.alpha())
 
 
-def paint_grid(p: QPainter, c: RollCoords, grid: BarGrid, snap: int | None, rect: QRectF) -> None:
-    """Background, black-key rows, octave lines and bar / beat / snap lines inside ``rect``."""
-    p.fillRect(rect, PALETTE.background)
-    x0, x1, y0, y1 = rect.left(), rect.right() + 1, rect.top(), rect.bottom() + 1
-    lo, hi = c.visible_pitches(y0, y1)
-    kh = c.key_height
-    black = [QRectF(x0, c.pitch_to_y(pt), x1 - x0, kh) for pt in range(lo, hi + 1) if pt % 12 in _BLACK_KEYS]
-    if black:
-        p.setPen(Qt.NoPen)
-        p.setBrush(PALETTE.black_row)
-        p.drawRects(black)
-    if kh >= 3:
-        octave = [QPointF(x0, c.pitch_to_y(pt) + kh) for pt in range(lo, hi + 1) if pt % 12 == 0]
-        p.setPen(QPen(PALETTE.octave_line, 0))
-        for pt in octave:
-            p.drawLine(QPointF(x0, pt.y() - 0.5), QPointF(x1, pt.y() - 0.5))
+def grid_columns(c: RollCoords, grid: BarGrid, snap: int | None, x0: float, x1: float
+                 ) -> tuple[list[float], list[float], list[float]]:
+    """Viewport x of the visible bar, beat and snap lines (lines closer than a few pixels are thinned out)."""
     t0, t1 = c.visible_ticks(x0, x1)
-    bars, beats, subs = [], [], []
+    bars: list[float] = []
+    beats: list[float] = []
+    subs: list[float] = []
     ppt = c.px_per_tick
-    for bar in grid.bars(t0, t1):
-        bx = c.tick_to_x(bar.start_tick)
-        if bar.length_tick * ppt < 2:
-            continue
-        bars.append(bx)
-        beat_px = bar.beat_tick * ppt
-        if beat_px >= MIN_GRID_SPACING_PX:
+    first = grid.bar_at(max(0.0, t0))
+    bar_px = first.length_tick * ppt
+    every = 1 if bar_px >= MIN_BAR_SPACING_PX else 2 ** math.ceil(math.log2(MIN_BAR_SPACING_PX / max(bar_px, 1e-6)))
+    for bar in grid.bars(t0, t1, every):
+        bars.append(c.tick_to_x(bar.start_tick))
+        if bar.beat_tick * ppt >= MIN_GRID_SPACING_PX:
             beats.extend(c.tick_to_x(bar.start_tick + k * bar.beat_tick) for k in range(1, bar.numerator))
         if snap and snap * ppt >= MIN_GRID_SPACING_PX and snap < bar.beat_tick:
             k0 = max(1, int((t0 - bar.start_tick) // snap))
@@ -81,52 +70,143 @@ def paint_grid(p: QPainter, c: RollCoords, grid: BarGrid, snap: int | None, rect
                 off = k * snap
                 if off % bar.beat_tick and off < bar.length_tick:
                     subs.append(c.tick_to_x(bar.start_tick + off))
-    for xs, color in ((subs, PALETTE.sub_line), (beats, PALETTE.beat_line), (bars, PALETTE.bar_line)):
+    return bars, beats, subs
+
+
+def _strip(width: int, base: QColor, columns) -> QImage:
+    """A 1-pixel-high image: ``base`` everywhere but at the given (x list, colour) columns."""
+    a = np.full(width, _premultiplied(base), np.uint32)
+    for xs, color in columns:
         if xs:
-            p.setPen(QPen(color, 0))
-            for x in xs:
-                xx = math.floor(x) + 0.5
-                p.drawLine(QPointF(xx, y0), QPointF(xx, y1))
+            ix = np.floor(np.asarray(xs)).astype(np.int64)
+            a[ix[(ix >= 0) & (ix < width)]] = _premultiplied(color)
+    return QImage(a.data, width, 1, width * 4, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 
-def note_columns(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int
+def paint_grid(p: QPainter, c: RollCoords, grid: BarGrid, snap: int | None, rect: QRectF) -> None:
+    """Background, black-key rows, octave lines and bar / beat / snap lines inside ``rect``.
+
+    Vertical lines are 1-pixel columns of two opaque 1-px-high strips (white-key row, black-key row) used as brush
+    textures: one opaque texture fill per row kind instead of hundreds of 1-px-wide rectangles (which rasterise
+    span by span and cost ~10x more).
+    """
+    x0, x1, y0, y1 = rect.left(), rect.right() + 1, rect.top(), rect.bottom() + 1
+    lo, hi = c.visible_pitches(y0, y1)
+    kh = c.key_height
+    bars, beats, subs = grid_columns(c, grid, snap, x0, x1)
+    cols = ((subs, PALETTE.sub_line), (beats, PALETTE.beat_line), (bars, PALETTE.bar_line))
+    width = int(math.ceil(x1)) + 1
+    p.save()
+    p.setBrushOrigin(0, 0)
+    p.fillRect(rect, QBrush(_strip(width, PALETTE.background, cols)))
+    black = [QRectF(x0, c.pitch_to_y(pt), x1 - x0, kh) for pt in range(lo, hi + 1) if pt % 12 in _BLACK_KEYS]
+    p.setPen(Qt.PenStyle.NoPen)
+    if black:
+        p.setBrush(QBrush(_strip(width, PALETTE.black_row, cols)))
+        p.drawRects(black)
+    if kh >= 3:
+        octave = [QRectF(x0, math.floor(c.pitch_to_y(pt) + kh) - 1, x1 - x0, 1)
+                  for pt in range(lo, hi + 1) if pt % 12 == 0]
+        if octave:
+            p.setBrush(PALETTE.octave_line)
+            p.drawRects(octave)
+    p.restore()
+
+
+def note_columns(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int, scroll_x: float | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integer pixel columns [x0, x1) of the visible notes, clipped to [0, width], each at least 1 px wide."""
     ppt = c.px_per_tick
-    xs = idx.start[vis] * ppt - c.scroll_x
-    xe = idx.end[vis] * ppt - c.scroll_x
-    x0 = np.floor(xs).astype(np.int64)
-    x1 = np.maximum(x0 + 1, np.floor(xe).astype(np.int64))
-    gap = (x1 - x0) >= 4                     # keep a 1-px gap between touching notes when there is room
-    x1 = np.where(gap, x1 - 1, x1)
+    sx = c.scroll_x if scroll_x is None else scroll_x
+    x0 = np.floor(idx.start[vis] * ppt - sx).astype(np.int64)
+    x1 = np.maximum(x0 + 1, np.floor(idx.end[vis] * ppt - sx).astype(np.int64))
+    x1 -= (x1 - x0) >= 4                     # keep a 1-px gap between touching notes when there is room
     return np.clip(x0, 0, width), np.clip(x1, 0, width), idx.pitch[vis]
+
+
+def _fill_spans(out: np.ndarray, a: np.ndarray, b: np.ndarray, r: np.ndarray, value: int) -> None:
+    """Set ``out[r, a:b] = value`` for every span, vectorised.
+
+    Few covered pixels (zoomed far out: notes 1-2 px wide): expand the spans into flat indices with ``repeat``.
+    Many: a difference array from two ``bincount`` calls and a cumulative sum, O(notes + pixels).
+    """
+    rows, width = out.shape
+    keep = b > a
+    a, b, r = a[keep], b[keep], r[keep]
+    lengths = b - a
+    total = int(lengths.sum())
+    if not total:
+        return
+    flat = out.reshape(-1)
+    if total <= rows * width // 4:
+        starts = r * width + a
+        flat[np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)] = value
+        return
+    stride = width + 1
+    d = np.bincount(r * stride + a, minlength=rows * stride) - np.bincount(r * stride + b, minlength=rows * stride)
+    out[np.cumsum(d.reshape(rows, stride), axis=1)[:, :width] > 0] = value
+
+
+def _raster_array(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int, p_lo: int, p_hi: int,
+                  color: QColor, sel: np.ndarray | None, sel_color: QColor | None,
+                  scroll_x: float | None = None) -> np.ndarray:
+    x0, x1, pitch = note_columns(c, idx, vis, width, scroll_x)
+    row = p_hi - pitch
+    out = np.zeros((p_hi - p_lo + 1, width), np.uint32)
+    _fill_spans(out, x0, x1, row, _premultiplied(color))
+    if sel is not None and sel_color is not None and sel.any():
+        _fill_spans(out, x0[sel], x1[sel], row[sel], _premultiplied(sel_color))
+    return out
+
+
+class RasterCache:
+    """The whole song's raster (all 128 pitches, every content pixel column) at one horizontal zoom.
+
+    While zoomed out, scrolling and repainting blit from it instead of rasterising again; it is rebuilt when the
+    notes, the zoom or ``version`` (selection) change. Songs wider than ``MAX_WIDTH`` pixels at this zoom are not
+    cached (they are then zoomed in far enough that few notes are visible).
+    """
+
+    MAX_WIDTH = 16384
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._idx: NoteIndex | None = None
+        self._pixels: np.ndarray | None = None
+        self._image: QImage | None = None
+
+    def clear(self) -> None:
+        self._key, self._idx, self._pixels, self._image = None, None, None, None
+
+    def paint(self, p: QPainter, c: RollCoords, idx: NoteIndex, rect: QRectF, color: QColor,
+              sel_mask: np.ndarray | None, sel_color: QColor, version: object) -> bool:
+        if not len(idx):
+            return True
+        width = int(math.ceil(int(idx.end.max()) * c.px_per_tick)) + 2
+        if width > self.MAX_WIDTH:
+            return False
+        key = (c.px_per_tick, color.rgba(), sel_color.rgba(), version)
+        if self._idx is not idx or self._key != key:
+            everything = np.arange(len(idx))
+            self._pixels = _raster_array(c, idx, everything, width, 0, 127, color, sel_mask, sel_color, 0.0)
+            self._image = QImage(self._pixels.data, width, 128, width * 4, QImage.Format.Format_ARGB32_Premultiplied)
+            self._idx, self._key = idx, key
+        x0, x1 = max(0.0, rect.left()), rect.right() + 1
+        lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
+        src = QRectF(c.scroll_x + x0, 127 - hi, x1 - x0, hi - lo + 1)
+        p.drawImage(QRectF(x0, c.pitch_to_y(hi), x1 - x0, (hi - lo + 1) * c.key_height), self._image, src)
+        return True
 
 
 def raster_image(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int, p_lo: int, p_hi: int,
                  color: QColor, sel: np.ndarray | None = None, sel_color: QColor | None = None) -> QImage:
     """One image row per pitch (p_hi at the top), one column per screen pixel: the notes' coverage, coloured.
 
-    Built with two ``bincount`` calls and a cumulative sum (O(notes + pixels)); ``sel`` marks which of ``vis`` are
-    selected (painted with ``sel_color`` on top).
+    ``sel`` marks which of ``vis`` are selected (painted with ``sel_color`` on top).
     """
-    rows = p_hi - p_lo + 1
-    stride = width + 1
-    x0, x1, pitch = note_columns(c, idx, vis, width)
-    row = p_hi - pitch
-    out = np.zeros((rows, width), np.uint32)
-
-    def cover(mask: np.ndarray | None) -> np.ndarray:
-        a, b, r = (x0, x1, row) if mask is None else (x0[mask], x1[mask], row[mask])
-        keep = b > a
-        a, b, r = a[keep], b[keep], r[keep]
-        d = np.bincount(r * stride + a, minlength=rows * stride) - np.bincount(r * stride + b, minlength=rows * stride)
-        return np.cumsum(d.reshape(rows, stride), axis=1)[:, :width] > 0
-
-    out[cover(None)] = _premultiplied(color)
-    if sel is not None and sel_color is not None and sel.any():
-        out[cover(sel)] = _premultiplied(sel_color)
-    img = QImage(out.data, width, rows, width * 4, QImage.Format.Format_ARGB32_Premultiplied)
-    return img.copy()   # own the pixels: ``out`` dies with this frame
+    out = _raster_array(c, idx, vis, width, p_lo, p_hi, color, sel, sel_color)
+    img = QImage(out.data, width, out.shape[0], width * 4, QImage.Format.Format_ARGB32_Premultiplied)
+    return img.copy()   # own the pixels: ``out`` dies with this call
 
 
 def _premultiplied(color: QColor) -> int:
@@ -139,8 +219,9 @@ def paint_raster(p: QPainter, c: RollCoords, idx: NoteIndex, vis: np.ndarray, wi
                  color: QColor, sel: np.ndarray | None = None, sel_color: QColor | None = None) -> None:
     if not len(vis) or width <= 0:
         return
-    img = raster_image(c, idx, vis, width, p_lo, p_hi, color, sel, sel_color)
-    p.drawImage(QRectF(0, c.pitch_to_y(p_hi), width, (p_hi - p_lo + 1) * c.key_height), img)
+    out = _raster_array(c, idx, vis, width, p_lo, p_hi, color, sel, sel_color)
+    img = QImage(out.data, width, out.shape[0], width * 4, QImage.Format.Format_ARGB32_Premultiplied)
+    p.drawImage(QRectF(0, c.pitch_to_y(p_hi), width, (p_hi - p_lo + 1) * c.key_height), img)   # ``out`` alive
 
 
 def paint_detail(p: QPainter, c: RollCoords, idx: NoteIndex, vis: np.ndarray, sel: np.ndarray | None,
@@ -169,10 +250,12 @@ def paint_detail(p: QPainter, c: RollCoords, idx: NoteIndex, vis: np.ndarray, se
 
 def paint_notes(p: QPainter, c: RollCoords, idx: NoteIndex, rect: QRectF, color: QColor,
                 sel_mask: np.ndarray | None = None, hidden: np.ndarray | None = None,
-                sel_color: QColor = PALETTE.selected, detail_limit: int = DETAIL_LIMIT) -> str:
+                sel_color: QColor = PALETTE.selected, detail_limit: int = DETAIL_LIMIT,
+                cache: RasterCache | None = None, version: object = None) -> str:
     """Paint the notes of ``idx`` that overlap ``rect``; returns "detail", "raster" or "none" (for tests/bench).
 
-    ``sel_mask``/``hidden`` are boolean arrays over all notes of ``idx`` (hidden ones are being dragged).
+    ``sel_mask``/``hidden`` are boolean arrays over all notes of ``idx`` (hidden ones are being dragged). With a
+    ``cache`` (and nothing hidden) the raster is blitted from the whole-song raster for ``version``.
     """
     x0, x1 = rect.left(), rect.right() + 1
     t0, t1 = c.visible_ticks(x0, x1)
@@ -184,6 +267,8 @@ def paint_notes(p: QPainter, c: RollCoords, idx: NoteIndex, rect: QRectF, color:
         return "none"
     sel = sel_mask[vis] if sel_mask is not None else None
     if len(vis) > detail_limit:
+        if cache is not None and hidden is None and cache.paint(p, c, idx, rect, color, sel_mask, sel_color, version):
+            return "raster"
         paint_raster(p, c, idx, vis, int(math.ceil(x1)), lo, hi, color, sel, sel_color)
         return "raster"
     paint_detail(p, c, idx, vis, sel, color, sel_color)

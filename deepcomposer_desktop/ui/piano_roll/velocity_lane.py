@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from .painting import PALETTE
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .editor import PianoRollEditor
 
 HIT_PX = 4          # a bar is hit within this many pixels of its note's start
-BAR_LIMIT = 3000    # more visible notes than this: paint one bar per pixel column (the loudest)
+BAR_LIMIT = 300     # more visible notes than this: paint one image, each column its loudest bar
 
 
 class VelocityLane(QWidget):
@@ -63,31 +63,52 @@ class VelocityLane(QWidget):
             xs = np.floor(idx.start[vis] * c.px_per_tick - c.scroll_x)
             vel = idx.vel[vis].copy()
             if self.changes:
-                for k, i in enumerate(vis.tolist()):
-                    if i in self.changes:
-                        vel[k] = self.changes[i]
+                where = np.searchsorted(vis, list(self.changes))
+                ok = where < len(vis)
+                keys = np.fromiter(self.changes, np.int64, len(self.changes))
+                ok &= vis[np.minimum(where, len(vis) - 1)] == keys
+                vel[where[ok]] = np.fromiter(self.changes.values(), np.int64, len(self.changes))[ok]
             sel = ed.selection_mask()
             selected = sel[vis] if sel is not None else np.zeros(len(vis), bool)
-            if len(vis) > BAR_LIMIT:                         # level of detail: the loudest note per column
-                cols = np.clip(xs.astype(np.int64), 0, w - 1)
-                top = np.zeros(w, np.int64)
-                np.maximum.at(top, cols, vel)
-                xs, vel = np.nonzero(top)[0].astype(float), top[top > 0]
-                selected = np.zeros(len(xs), bool)
-            p.setPen(Qt.PenStyle.NoPen)
+            tops = (h - 2) - vel / 127 * max(1, h - 4)          # y_of, vectorised
             base = ed.track_color()
-            for flag, color in ((False, base), (True, PALETTE.selected)):
-                m = selected == flag
-                rects = [QRectF(x, self.y_of(v), 3, h - 2 - self.y_of(v))
-                         for x, v in zip(xs[m].tolist(), vel[m].tolist())]
-                if rects:
-                    p.setBrush(color)
-                    p.drawRects(rects)
+            if len(vis) > BAR_LIMIT:
+                self._paint_columns(p, xs.astype(np.int64), tops, selected, base)
+            else:
+                p.setPen(Qt.PenStyle.NoPen)
+                heights = (h - 2) - tops
+                for flag, color in ((False, base), (True, PALETTE.selected)):
+                    m = selected == flag
+                    rects = [QRectF(x, y, 3, bh) for x, y, bh in zip(xs[m].tolist(), tops[m].tolist(),
+                                                                      heights[m].tolist())]
+                    if rects:
+                        p.setBrush(color)
+                        p.drawRects(rects)
         if ed.playhead is not None:
             x = math.floor(c.tick_to_x(ed.playhead)) + 0.5
             p.setPen(QPen(PALETTE.playhead, 1))
             p.drawLine(QPointF(x, 0), QPointF(x, h))
         p.end()
+
+    def _paint_columns(self, p: QPainter, cols: np.ndarray, tops: np.ndarray, selected: np.ndarray,
+                       base: QColor) -> None:
+        """Level of detail for many notes: one image, each pixel column showing its loudest bar (numpy)."""
+        w, h = self.width(), self.height()
+        out = np.zeros((h, w), np.uint32)
+        rows = np.arange(h, dtype=float)[:, None]
+        for flag, color in ((False, base), (True, PALETTE.selected)):
+            m = selected == flag
+            if not m.any():
+                continue
+            top = np.full(w, float(h))
+            order = np.argsort(-tops[m], kind="stable")         # loudest last: repeated indices keep the last
+            cc, tt = cols[m][order], tops[m][order]
+            for d in range(3):                                   # bars are 3 px wide
+                ok = (cc + d >= 0) & (cc + d < w)
+                top[cc[ok] + d] = np.minimum(top[cc[ok] + d], tt[ok])
+            out[(rows >= top[None, :]) & (rows < h - 2)] = (0xff << 24) | (color.rgb() & 0xffffff)
+        img = QImage(out.data, w, h, w * 4, QImage.Format.Format_ARGB32_Premultiplied)
+        p.drawImage(0, 0, img)
 
     # --- editing -------------------------------------------------------------------------------------------------
     def _sweep(self, x0: float, x1: float, y: float) -> None:

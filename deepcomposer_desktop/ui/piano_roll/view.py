@@ -39,6 +39,9 @@ class RollView(QAbstractScrollArea):
         self.verticalScrollBar().setSingleStep(12)
         self._cache: QPixmap | None = None
         self._cache_key: tuple | None = None
+        self._seen_key: tuple | None = None
+        self._ghost_raster = painting.RasterCache()    # zoomed-out rasters of the faded tracks / the edited track
+        self._note_raster = painting.RasterCache()
         self.last_note_mode = "none"      # "detail" / "raster" / "none": how the edited notes were last painted
 
     # --- scrolling ---------------------------------------------------------------------------------------------
@@ -75,9 +78,13 @@ class RollView(QAbstractScrollArea):
         self.ed.view_changed()
 
     # --- painting ----------------------------------------------------------------------------------------------
-    def invalidate(self) -> None:
-        """Forget the cached frame (notes, selection, grid or loop changed) and repaint."""
-        self._cache_key = None
+    def invalidate(self, rasters: bool = False) -> None:
+        """Forget the cached frame (notes, selection, grid or loop changed) and repaint; ``rasters``: also the
+        zoomed-out note rasters (they notice note, zoom and selection changes by themselves)."""
+        self._cache_key = self._seen_key = None
+        if rasters:
+            self._ghost_raster.clear()
+            self._note_raster.clear()
         self.viewport().update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
@@ -86,30 +93,44 @@ class RollView(QAbstractScrollArea):
         p.end()
 
     def paint_frame(self, p: QPainter, rect: QRectF) -> None:
-        """One frame: the cached static layer, then the live overlays (drag, rubber band, playhead)."""
+        """One frame: the static layer (grid, loop, faded tracks, notes), then live overlays (drag, band, playhead).
+
+        The first frame of a new view state is painted directly (scrolling and zooming never pay for a cache);
+        when the same state is painted again (the playhead moved, a drag overlay changed) the static layer is
+        rendered once into a pixmap and later frames blit it.
+        """
         vp = self.viewport()
         dpr = vp.devicePixelRatioF()
         c, ed = self.ed.coords, self.ed
-        key = (ed.version, c.scroll_x, c.scroll_y, c.px_per_tick, c.key_height, vp.width(), vp.height(), dpr)
-        if self._cache is None or self._cache_key != key:
-            pix = QPixmap(int(vp.width() * dpr), int(vp.height() * dpr))
-            pix.setDevicePixelRatio(dpr)
-            cp = QPainter(pix)
+        key = (ed.version, c.scroll_x, c.scroll_y, c.px_per_tick, c.key_height, vp.width(), vp.height(), dpr,
+               id(ed.tools.hidden))
+        if self._cache_key != key and self._seen_key == key:
+            w, h = int(vp.width() * dpr), int(vp.height() * dpr)
+            if self._cache is None or self._cache.width() != w or self._cache.height() != h:
+                self._cache = QPixmap(w, h)
+            self._cache.setDevicePixelRatio(dpr)
+            cp = QPainter(self._cache)
             self.paint_static(cp, QRectF(0, 0, vp.width(), vp.height()))
             cp.end()
-            self._cache, self._cache_key = pix, key
-        p.drawPixmap(rect, self._cache, QRectF(rect.x() * dpr, rect.y() * dpr, rect.width() * dpr,
-                                                rect.height() * dpr))
+            self._cache_key = key
+        if self._cache_key == key and self._cache is not None:
+            p.drawPixmap(rect, self._cache, QRectF(rect.x() * dpr, rect.y() * dpr, rect.width() * dpr,
+                                                    rect.height() * dpr))
+        else:
+            self._seen_key = key
+            p.save()
+            p.setClipRect(rect)
+            self.paint_static(p, rect)
+            p.restore()
         self.paint_overlays(p, rect)
 
     def paint_static(self, p: QPainter, rect: QRectF) -> None:
         ed, c = self.ed, self.ed.coords
         painting.paint_grid(p, c, ed.grid, ed.snap, rect)
         painting.paint_loop(p, c, ed.loop, rect)
-        painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=-1)
-        color = ed.track_color()
-        hidden = ed.tools.hidden
-        self.last_note_mode = painting.paint_notes(p, c, ed.index, rect, color, ed.selection_mask(), hidden)
+        painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=-1, cache=self._ghost_raster)
+        self.last_note_mode = painting.paint_notes(p, c, ed.index, rect, ed.track_color(), ed.selection_mask(),
+                                                   ed.tools.hidden, cache=self._note_raster, version=ed.version)
 
     def paint_overlays(self, p: QPainter, rect: QRectF) -> None:
         ed, c = self.ed, self.ed.coords
