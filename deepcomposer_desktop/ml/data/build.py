@@ -20,6 +20,7 @@ BUILDERS = {"chorale": ("chorale", "build"), "pop": ("pop", "build"), "rock": ("
             "jazz": ("jazz", "build"), "symphony": ("symphony", "build"), "strings": ("symphony", "build_strings"),
             "folk": ("folk", "build")}
 GENRES = tuple(BUILDERS)
+ALL = tuple(g for g in GENRES if g != "strings")     # "strings" (quartets) is an extra set, built on request
 DEFAULT_DATA = os.path.join("..", "shared", "data")
 DEFAULT_OUT = os.path.join("cache", "gan")
 
@@ -33,8 +34,6 @@ def build_genre(genre: str, data_dir: str, out_dir: str, progress=None, should_s
     t0 = time.time()
     modname, fn = BUILDERS[genre]
     mod = importlib.import_module(f"{__package__}.{modname}")
-    if modname == "symphony":
-        kwargs.setdefault("parsed_dir", os.path.join(out_dir, "_parsed"))
     col, meta = getattr(mod, fn)(data_dir, progress=progress, should_stop=should_stop, **kwargs)
     path = os.path.join(out_dir, f"{genre}.npz")
     size = col.save(path, meta)
@@ -46,13 +45,44 @@ def build_genre(genre: str, data_dir: str, out_dir: str, progress=None, should_s
     return summary
 
 
+def describe(path) -> str:
+    """A few lines about one cache: windows, songs, size, and per track the share of non-empty bars and the
+    notes per bar (from the onsets)."""
+    import numpy as np
+
+    from . import BARS, STEPS_PER_BAR, load_cache
+
+    mel, acc, om, oa, sid, meta = load_cache(path)
+    n = mel.shape[0]
+    bars = meta.get("bars", BARS)
+    spb = meta.get("steps_per_bar", STEPS_PER_BAR)
+
+    def line(name, roll, ons):
+        nonempty = roll.reshape(n, bars, spb, -1).any(axis=(2, 3)).mean() if n else 0.0
+        return f"  {name:<18} non-empty bars {nonempty * 100:5.1f} %, notes/bar {ons.sum() / max(1, n * bars):5.2f}"
+
+    out = [f"{meta['genre']}: {n} windows from {len(set(sid.tolist()))} songs "
+           f"({len(meta.get('songs', []))} listed), {os.path.getsize(path) / 2**20:.2f} MiB",
+           line("Melody", mel, om)]
+    out += [line(t["name"], acc[:, i], oa[:, i]) for i, t in enumerate(meta["tracks"])]
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.data.build", description=__doc__.split("\n")[0])
-    ap.add_argument("--genre", default="all", help=f"one of {', '.join(GENRES)} or 'all'")
+    ap.add_argument("--genre", default="all", help=f"one of {', '.join(GENRES)} or 'all' (all but strings)")
     ap.add_argument("--data", default=DEFAULT_DATA, help="the shared data folder (default ../shared/data)")
     ap.add_argument("--out", default=DEFAULT_OUT, help="where the .npz caches go (default cache/gan)")
+    ap.add_argument("--describe", action="store_true", help="only print figures about existing caches")
     args = ap.parse_args(argv)
-    genres = GENRES if args.genre == "all" else (args.genre,)
+    genres = ALL if args.genre == "all" else (args.genre,)
+    if args.describe:
+        for g in genres:
+            try:
+                print(describe(os.path.join(args.out, f"{g}.npz")))
+            except DataError as e:
+                print(f"{g}: {e}")
+        return 0
     status = 0
     for g in genres:
         last = [0.0]

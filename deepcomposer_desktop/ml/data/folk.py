@@ -20,22 +20,22 @@ ROOT = "nottingham/MIDI"
 DRUM_STYLES = ("country", "pop")
 TRACKS = [
     track_info("Chords", 21, False, "real: the tune's block chords (Nottingham chord track), played on accordion"),
-    track_info("Bass", 32, False, "rule: the lowest note of each Nottingham chord, an octave lower when above "
-                                  "B2, with the chord's rhythm"),
+    track_info("Bass", 32, False, "rule: the lowest note of each Nottingham chord, moved down by octaves into "
+                                  "E1-D#2, with the chord's rhythm"),
     track_info("Drums", 0, True, "real: Groove MIDI country/pop beats, recorded apart from these tunes and paired "
                                  "with them at random (seeded), looped bar-aligned to the tune's length"),
 ]
 
 
 def bass_from_chords(chords) -> list[tuple[int, int, int]]:
-    """The lowest note of each chord onset, dropped an octave while above B2 (47)."""
+    """The lowest note of each chord onset, moved down by octaves into E1-D#2 (28-39)."""
     by_start: dict[int, tuple[int, int, int]] = {}
     for s, e, p in chords:
         if s not in by_start or p < by_start[s][2]:
             by_start[s] = (s, e, p)
     out = []
     for s, e, p in sorted(by_start.values()):
-        while p > 47:
+        while p > 39:
             p -= 12
         out.append((s, e, p))
     return monophonic(out)

@@ -3,7 +3,7 @@ low strings, high strings, woodwinds, brass + timpani, every note real. Also the
 quartets (CC0), Violin 1 -> Violin 2, Viola, Cello.
 
 Scores are read with the small MusicXML reader in ``musicxml.py`` (parsed once, kept as JSON under
-``<out>/_parsed``). Only stretches in 4/4, 2/2 or 2/4 are used (two 2/4 bars make one 4/4 bar); other meters are
+``build/score_json``). Only stretches in 4/4, 2/2 or 2/4 are used (two 2/4 bars make one 4/4 bar); other meters are
 skipped. Repeats are not expanded.
 """
 from __future__ import annotations
@@ -23,6 +23,8 @@ from .rolls import monophonic, notes_to_roll
 
 ORCHESTRA = "hauptstimme_orchestra/data"
 QUARTETS = "openscore_string_quartets/scores"
+# parsed scores as JSON (~20 MB): kept out of cache/, which travels to the GPU machine
+PARSED_DIR = os.path.join("build", "score_json")
 FAMILIES = ("low strings", "high strings", "woodwinds", "brass")
 TRACKS = [
     track_info("Low strings", 42, False, "real: cellos and double basses of the score"),
@@ -38,15 +40,16 @@ QUARTET_TRACKS = [
 
 
 def family(name: str) -> int | None:
-    """Index into FAMILIES for an orchestral part name, or None (voices, harp, keyboard, percussion)."""
+    """Index into FAMILIES for an orchestral part name, or None (voices — "Bass" is the choir's —, harp,
+    keyboard, percussion)."""
     n = name.lower()
-    if re.search(r"bassoon|fagott|flute|flauto|traverso|piccolo|oboe|english horn|cor anglais|clarinet|klarinette", n):
+    if re.search(r"bassoon|fagott|sarrusophone|flute|flauto|traverso|piccolo|oboe|english horn|cor anglais|clarinet|klarinette", n):
         return 2
     if re.search(r"horn|corno|trumpet|tromba|trombone|tuba|cornet|timpani|pauken", n):
         return 3
     if re.search(r"violin|viola|violine", n):
         return 1
-    if re.search(r"cello|contrabass|double bass|kontrabass|^bass$|basses|continuo", n):
+    if re.search(r"cello|contrabass|double bass|kontrabass|violone|continuo", n):
         return 0
     return None
 
@@ -106,7 +109,7 @@ def _add_runs(col, title, runs, melody_notes, groups) -> int:
 
 
 def build(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, stride_bars: int = 4,
-          max_songs: int | None = None, parsed_dir: str | None = os.path.join("cache", "gan", "_parsed"),
+          max_songs: int | None = None, parsed_dir: str | None = PARSED_DIR,
           ) -> tuple[WindowCollector, dict]:
     """Orchestral movements with their annotated main melody. Returns (collector, meta)."""
     root = os.path.join(os.fspath(data_dir), ORCHESTRA)
@@ -156,7 +159,7 @@ def build(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, str
 
 
 def build_strings(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, stride_bars: int = 4,
-                  max_songs: int | None = None, parsed_dir: str | None = os.path.join("cache", "gan", "_parsed"),
+                  max_songs: int | None = None, parsed_dir: str | None = PARSED_DIR,
                   ) -> tuple[WindowCollector, dict]:
     """String quartets: Violin 1 (melody) -> Violin 2, Viola, Cello. Returns (collector, meta)."""
     root = os.path.join(os.fspath(data_dir), QUARTETS)
