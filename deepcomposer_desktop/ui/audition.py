@@ -1,0 +1,553 @@
+"""The audition panel: every genre x N takes side by side (a card each: miniature piano roll, instruments, metrics);
+click a card or press 1-9 (the genre; press again for its next take; 0 = the project) and that arrangement plays
+from the current playhead via ``engine.swap_song`` (optionally from the next bar line). Keep a take (one undo step
+in the window), add it as a muted alternative, lock tracks and regenerate the rest, export one or all.
+
+GUI thread only. Generation runs on ``audition.AuditionRun``'s pool and on one regeneration thread; their results
+come back through this panel's private signals, which Qt queues to the GUI thread. No torch import here.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu,
+                               QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from ..audition import (MAX_TAKES, AuditionError, AuditionRun, Take, export_combined, export_take, export_takes,
+                        format_metrics, kept_song, next_bar_tick, regenerate, seconds_until, with_alternative)
+from ..core.song import Song
+
+COLORS = ("#e8e8e8", "#4fa3ff", "#ff7a59", "#7bd88f", "#ffcc4d", "#c58cff", "#4dd8d8", "#ff6fa8")
+SWAP_LEAD_SEC = 0.03          # a bar-line switch happens this long before the bar (the engine schedules ahead)
+CARD_STYLE = "TakeCard {{ border: 2px solid {0}; border-radius: 6px; background: #26282c; }}"
+
+
+def default_genres() -> list[str]:
+    from ..ml.gan.generate import available_genres
+    return available_genres()
+
+
+class MiniRoll(QWidget):
+    """A small painted piano roll of a Song (melody light, band tracks coloured, drums as ticks at the bottom),
+    cached as an image until the song or the size changes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.song: Song | None = None
+        self._image: QImage | None = None
+        self.setMinimumSize(160, 56)
+
+    def sizeHint(self) -> QSize:
+        return QSize(220, 70)
+
+    def set_song(self, song: Song | None) -> None:
+        self.song, self._image = song, None
+        self.update()
+
+    def resizeEvent(self, e) -> None:
+        self._image = None
+        super().resizeEvent(e)
+
+    def notes_drawn(self) -> int:
+        """How many notes the cached image shows (for tests)."""
+        return getattr(self, "_drawn", 0)
+
+    def _render(self) -> QImage:
+        img = QImage(max(1, self.width()), max(1, self.height()), QImage.Format_ARGB32_Premultiplied)
+        img.fill(QColor("#1b1c1f"))
+        song, drawn = self.song, 0
+        if song is not None and song.end_tick > 0:
+            pitched = [n.pitch for t in song.tracks if not t.is_drum for n in t.notes]
+            lo, hi = (min(pitched), max(pitched)) if pitched else (48, 84)
+            lo, hi = lo - 2, hi + 2
+            w, h = img.width(), img.height()
+            drum_h = max(4, h // 8) if any(t.is_drum for t in song.tracks) else 0
+            sx, sy = w / song.end_tick, (h - drum_h) / max(1, hi - lo)
+            p = QPainter(img)
+            for i, t in enumerate(song.tracks):
+                color = QColor(COLORS[i % len(COLORS)])
+                if t.mute:
+                    color.setAlpha(90)
+                for n in t.notes:
+                    x = n.start_tick * sx
+                    if t.is_drum:
+                        p.fillRect(QRectF(x, h - drum_h, 1.0, drum_h), color)
+                    else:
+                        y = (hi - n.pitch) * sy
+                        p.fillRect(QRectF(x, y, max(1.0, n.duration_tick * sx - 0.5), max(1.0, sy)), color)
+                    drawn += 1
+            p.end()
+        self._drawn = drawn
+        return img
+
+    def paintEvent(self, e) -> None:
+        if self._image is None or self._image.size() != self.size():
+            self._image = self._render()
+        p = QPainter(self)
+        p.drawImage(0, 0, self._image)
+
+
+class TakeCard(QFrame):
+    """One take: header, miniature roll, instruments with lock toggles, metrics, and actions."""
+
+    clicked = Signal(object)                  # take key
+    action = Signal(object, str)              # (key, "keep" | "alternative" | "regenerate" | "export")
+
+    def __init__(self, take: Take, badge: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("TakeCard")
+        self.take = take
+        self.busy = False
+        self.header = QLabel()
+        self.roll = MiniRoll()
+        self.locks_row = QHBoxLayout()
+        self.locks_row.setSpacing(2)
+        self.lock_buttons: list[QToolButton] = []
+        self.metrics_label = QLabel()
+        self.metrics_label.setStyleSheet("color:#a0a4aa; font-size:10px;")
+        self.buttons: dict[str, QToolButton] = {}
+        acts = QHBoxLayout()
+        acts.setSpacing(2)
+        for name, text, tip in (("keep", "Keep", "Make this take the project's tracks (one undo step)"),
+                                ("alternative", "+Alt", "Add this take's band to the project as muted tracks"),
+                                ("regenerate", "↻", "Regenerate the unlocked tracks of this take"),
+                                ("export", "⇩ MIDI", "Export this take as a MIDI file")):
+            b = QToolButton(text=text)
+            b.setToolTip(tip)
+            b.clicked.connect(lambda _=False, n=name: self.action.emit(self.take.key, n))
+            acts.addWidget(b)
+            self.buttons[name] = b
+        acts.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(2)
+        lay.addWidget(self.header)
+        lay.addWidget(self.roll, 1)
+        lay.addLayout(self.locks_row)
+        lay.addWidget(self.metrics_label)
+        lay.addLayout(acts)
+        self.badge = badge
+        self.set_state(playing=False)
+        self.set_take(take)
+
+    def set_take(self, take: Take) -> None:
+        old_locks = self.locked()
+        self.take = take
+        regen = f" · regenerated ×{take.generation}" if take.generation else ""
+        self.header.setText(f"<b>{self.badge + ' ' if self.badge else ''}{take.genre}</b> · take {take.number}"
+                            f"<span style='color:#888'> · seed {take.seed}{regen}</span>")
+        self.roll.set_song(take.song)
+        while self.lock_buttons:
+            b = self.lock_buttons.pop()
+            self.locks_row.removeWidget(b)
+            b.deleteLater()
+        for i, name in enumerate(take.instruments()):
+            b = QToolButton(text=name)
+            b.setCheckable(True)
+            b.setChecked(i in old_locks or i in take.locked)
+            b.setToolTip(f"Lock {name}: ↻ keeps it and regenerates the others")
+            b.setStyleSheet(f"QToolButton {{ color:{COLORS[(take.first_new + i) % len(COLORS)]}; font-size:10px; }}"
+                            "QToolButton:checked { background:#55502a; }")
+            b.toggled.connect(self._show_locks)
+            self.locks_row.addWidget(b)
+            self.lock_buttons.append(b)
+        self._show_locks()
+        self.metrics_label.setText(format_metrics(take.metrics))
+        self.metrics_label.setToolTip("\n".join(f"{k}: {v:.3f}" for k, v in take.metrics.items()))
+        self.set_busy(False)
+
+    def _show_locks(self) -> None:
+        for b in self.lock_buttons:
+            b.setText(("🔒 " if b.isChecked() else "") + b.text().removeprefix("🔒 "))
+
+    def locked(self) -> set[int]:
+        return {i for i, b in enumerate(self.lock_buttons) if b.isChecked()}
+
+    def set_locked(self, index: int, on: bool) -> None:
+        self.lock_buttons[index].setChecked(on)
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.buttons["regenerate"].setEnabled(not busy)
+        self.buttons["regenerate"].setText("…" if busy else "↻")
+
+    def set_state(self, playing: bool, kept: bool = False) -> None:
+        self.setStyleSheet(CARD_STYLE.format("#4fa3ff" if playing else "#3a3d42"))
+        self.buttons["keep"].setText("Kept ✓" if kept else "Keep")
+
+    def mousePressEvent(self, e) -> None:
+        if e.button() == Qt.LeftButton:
+            self.clicked.emit(self.take.key)
+        super().mousePressEvent(e)
+
+
+class AuditionPanel(QWidget):
+    """``AuditionPanel(engine_getter, song_getter)``: ``engine_getter()`` returns the playing engine (anything with
+    ``swap_song``, ``position_tick``, ``is_playing``); ``song_getter()`` the project Song.
+
+    Signals (GUI thread): ``take_kept(song, text)`` and ``alternative_kept(song, text)`` carry the new project Song
+    for ONE undo step; ``arrangement_changed(key)`` when another arrangement plays (None = the project);
+    ``message(text)`` for the status bar.
+    """
+
+    take_kept = Signal(object, str)
+    alternative_kept = Signal(object, str)
+    arrangement_changed = Signal(object)
+    message = Signal(str)
+    audition_finished = Signal()
+    _take_ready = Signal(object)               # (run id, Take)
+    _take_failed = Signal(object)              # (run id, genre, number, message)
+    _regenerated = Signal(object, object)      # (take or None, error message or None)
+
+    def __init__(self, engine_getter: Callable, song_getter: Callable[[], Song],
+                 genres_getter: Callable[[], list] | None = None, max_workers: int | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine_getter, self.song_getter = engine_getter, song_getter
+        self.genres_getter = genres_getter or default_genres
+        self.max_workers = max_workers
+        self.takes: dict[tuple[str, int], Take] = {}
+        self.cards: dict[tuple[str, int], TakeCard] = {}
+        self.genres: list[str] = []
+        self.run: AuditionRun | None = None
+        self.playing_key: tuple[str, int] | None = None
+        self.kept_key: tuple[str, int] | None = None
+        self.pending_switch: tuple[str, int] | None = None
+        self.errors: dict[tuple[str, int], str] = {}
+        self._expected = 0
+        self._received = 0
+        self._run_id = 0
+        self._regen_pool = ThreadPoolExecutor(1, thread_name_prefix="audition-regen")
+        self._switch_timer = QTimer(self)
+        self._switch_timer.setSingleShot(True)
+        self._switch_timer.timeout.connect(self._switch_due)
+        self._build()
+        self._take_ready.connect(self._on_take)
+        self._take_failed.connect(self._on_failed)
+        self._regenerated.connect(self._on_regenerated)
+
+    # --- construction ------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.generate_btn = QPushButton("Generate all genres")
+        self.generate_btn.setToolTip("Your melody in every installed genre, several takes each, side by side")
+        self.generate_btn.clicked.connect(lambda: self.generate_all())
+        self.takes_spin = QSpinBox()
+        self.takes_spin.setRange(1, MAX_TAKES)
+        self.takes_spin.setValue(4)
+        self.takes_spin.setSuffix(" takes")
+        self.at_bar = QCheckBox("Switch at next bar")
+        self.at_bar.setToolTip("Wait for the next bar line before switching arrangements")
+        self.project_btn = QToolButton(text="0 Project")
+        self.project_btn.setToolTip("Back to the project's own arrangement (0)")
+        self.project_btn.clicked.connect(self.back_to_project)
+        self.export_btn = QToolButton(text="Export all")
+        self.export_btn.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(self.export_btn)
+        menu.addAction("One MIDI file per take…", lambda: self._export_all_dialog("per-take"))
+        menu.addAction("One MIDI file, takes one after another…", lambda: self._export_all_dialog("sequence"))
+        menu.addAction("One MIDI file, takes as parallel tracks…", lambda: self._export_all_dialog("parallel"))
+        self.export_btn.setMenu(menu)
+        self.status = QLabel("Generate to compare genres. Keys 1-9 pick a genre (again: its next take), 0 the project.")
+        self.status.setWordWrap(True)
+        top = QHBoxLayout()
+        for w in (self.generate_btn, self.takes_spin, self.at_bar, self.project_btn, self.export_btn):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setSpacing(6)
+        self.grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.status)
+        lay.addWidget(scroll, 1)
+        self.shortcuts = []
+        for n in range(10):
+            sc = QShortcut(QKeySequence(str(n)), self, context=Qt.WindowShortcut)
+            sc.activated.connect(lambda n=n: self.select_number(n))
+            self.shortcuts.append(sc)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+    # --- generation --------------------------------------------------------------------------------------------------
+    def generate_all(self, takes: int | None = None, genres: list[str] | None = None) -> bool:
+        """Start every genre x ``takes`` (default: the spin box) on worker threads; cards appear as they finish."""
+        if self.run is not None and not self.run.done:
+            self.run.cancel()
+        takes = int(takes or self.takes_spin.value())
+        try:
+            genres = list(genres) if genres is not None else list(self.genres_getter())
+            gen = self._run_id + 1
+            run = AuditionRun(self.song_getter(), genres, takes, seed=0, max_workers=self.max_workers,
+                              on_take=lambda t: self._take_ready.emit((gen, t)),
+                              on_error=lambda g, n, m: self._take_failed.emit((gen, g, n, m)))
+        except (AuditionError, ValueError, OSError) as exc:
+            self._say(str(exc))
+            return False
+        self.clear()
+        self._run_id = gen
+        self.genres, self.run = run.genres, run
+        self._expected, self._received = len(run.jobs), 0
+        self.generate_btn.setEnabled(False)
+        self._say(f"Generating {len(run.genres)} genres × {takes} takes…")
+        run.start()
+        return True
+
+    def clear(self) -> None:
+        for card in self.cards.values():
+            self.grid.removeWidget(card)
+            card.deleteLater()
+        self.cards.clear()
+        self.takes.clear()
+        self.errors.clear()
+        self.playing_key = self.kept_key = self.pending_switch = None
+
+    def _on_take(self, item) -> None:
+        run_id, take = item
+        if run_id != self._run_id:
+            return                                  # from a run that was replaced
+        self._received += 1
+        self._place(take)
+        self._progress()
+
+    def _on_failed(self, item) -> None:
+        run_id, genre, number, message = item
+        if run_id != self._run_id:
+            return
+        self._received += 1
+        self.errors[(genre, number)] = message
+        self._progress()
+
+    def _progress(self) -> None:
+        if self._received < self._expected:
+            self.status.setText(f"{self._received} of {self._expected} takes ready…")
+            return
+        self.generate_btn.setEnabled(True)
+        secs = self.run.seconds if self.run else 0.0
+        text = f"{len(self.takes)} takes in {secs:.2f} s. Click a card or press 1-9 to hear it."
+        if self.errors:
+            text += f" {len(self.errors)} failed: {next(iter(self.errors.values()))}"
+        self._say(text)
+        self.audition_finished.emit()
+
+    def _place(self, take: Take) -> None:
+        if take.key in self.cards:
+            self.cards[take.key].set_take(take)
+        else:
+            row = self.genres.index(take.genre)
+            card = TakeCard(take, str(row + 1) if row < 9 else "")
+            card.clicked.connect(self.select)
+            card.action.connect(self._card_action)
+            self.grid.addWidget(card, row, take.number - 1)
+            self.cards[take.key] = card
+        self.takes[take.key] = take
+
+    def is_running(self) -> bool:
+        return self._received < self._expected
+
+    def cancel(self) -> None:
+        if self.run is not None:
+            self.run.cancel()
+        self._expected = self._received
+        self.generate_btn.setEnabled(True)
+
+    # --- switching arrangements -----------------------------------------------------------------------------------------
+    def ordered_keys(self) -> list[tuple[str, int]]:
+        return sorted(self.takes, key=lambda k: (self.genres.index(k[0]) if k[0] in self.genres else 99, k[1]))
+
+    def select_number(self, n: int) -> None:
+        """0: the project; with one genre n is the take, otherwise the n-th genre (again: its next take)."""
+        if n == 0:
+            self.back_to_project()
+            return
+        if len(self.genres) == 1:
+            key = (self.genres[0], n)
+            if key in self.takes:
+                self.select(key)
+            return
+        if not 1 <= n <= len(self.genres):
+            return
+        genre = self.genres[n - 1]
+        numbers = sorted(num for g, num in self.takes if g == genre)
+        if not numbers:
+            return
+        current = self.pending_switch or self.playing_key
+        nxt = numbers[0]
+        if current is not None and current[0] == genre and current[1] in numbers:
+            nxt = numbers[(numbers.index(current[1]) + 1) % len(numbers)]
+        self.select((genre, nxt))
+
+    def select(self, key) -> None:
+        """Play the arrangement ``key`` from the current playhead (or from the next bar line when chosen)."""
+        key = tuple(key)
+        if key not in self.takes:
+            return
+        engine = self.engine_getter()
+        if engine is None:
+            return
+        if self.at_bar.isChecked() and engine.is_playing:
+            song = self.takes[key].song
+            pos = int(engine.position_tick)
+            target = next_bar_tick(song, pos + 1)
+            delay = seconds_until(song, pos, target) - SWAP_LEAD_SEC
+            if delay > 0.005:
+                self.pending_switch = key
+                self._switch_timer.start(int(delay * 1000))
+                self.status.setText(f"{self.takes[key].label} comes in at the next bar line")
+                return
+        self._switch(key)
+
+    def _switch_due(self) -> None:
+        key, self.pending_switch = self.pending_switch, None
+        if key is not None and key in self.takes:
+            self._switch(key)
+
+    def _switch(self, key) -> None:
+        self._switch_timer.stop()
+        self.pending_switch = None
+        engine = self.engine_getter()
+        if engine is None:
+            return
+        engine.swap_song(self.takes[key].song)
+        self.playing_key = key
+        self._show_states()
+        self.status.setText(f"Playing {self.takes[key].label}")
+        self.arrangement_changed.emit(key)
+
+    def back_to_project(self) -> None:
+        """The project's own arrangement plays again (from the same position)."""
+        self._switch_timer.stop()
+        self.pending_switch = None
+        engine = self.engine_getter()
+        if engine is not None and self.playing_key is not None:
+            engine.swap_song(self.song_getter())
+        self.playing_key = None
+        self._show_states()
+        self.arrangement_changed.emit(None)
+
+    def _show_states(self) -> None:
+        for k, card in self.cards.items():
+            card.set_state(playing=k == self.playing_key, kept=k == self.kept_key)
+
+    # --- card actions --------------------------------------------------------------------------------------------------
+    def _card_action(self, key, what: str) -> None:
+        key = tuple(key)
+        if what == "keep":
+            self.keep(key)
+        elif what == "alternative":
+            self.keep_alternative(key)
+        elif what == "regenerate":
+            self.regenerate(key)
+        elif what == "export":
+            self._export_take_dialog(key)
+
+    def keep(self, key) -> None:
+        """Emit ``take_kept`` with the project whose tracks are now this take's (the window pushes one undo step)."""
+        take = self.takes[tuple(key)]
+        self.kept_key = take.key
+        self.playing_key = None            # the project now is this take: the window swaps it in
+        self._show_states()
+        self.take_kept.emit(kept_song(self.song_getter(), take), f"Keep {take.label}")
+
+    def keep_alternative(self, key) -> None:
+        take = self.takes[tuple(key)]
+        self.alternative_kept.emit(with_alternative(self.song_getter(), take), f"Add {take.label} as alternative")
+
+    def set_locked(self, key, index: int, on: bool = True) -> None:
+        self.cards[tuple(key)].set_locked(index, on)
+
+    def regenerate(self, key) -> bool:
+        """Regenerate the take's unlocked tracks on the regeneration thread; the card updates when done."""
+        key = tuple(key)
+        card = self.cards.get(key)
+        if card is None or card.busy:
+            return False
+        take, locked = self.takes[key], card.locked()
+        if len(locked) == len(take.band):
+            self._say("Every track of this take is locked: unlock one to regenerate it")
+            return False
+        card.set_busy(True)
+
+        def job():  # regeneration thread
+            try:
+                self._regenerated.emit(regenerate(take, locked), None)
+            except Exception as exc:              # ModelError, AuditionError, a bug: report, keep the old take
+                self._regenerated.emit(take, str(exc) or type(exc).__name__)
+        self._regen_pool.submit(job)
+        return True
+
+    def _on_regenerated(self, take: Take, error) -> None:
+        card = self.cards.get(take.key)
+        if card is None:
+            return
+        if error:
+            card.set_busy(False)
+            self._say(f"Could not regenerate {take.label}: {error}")
+            return
+        self._place(take)
+        self._say(f"{take.label} regenerated" + (f", kept {len(take.locked)} locked track(s)" if take.locked else ""))
+        if self.playing_key == take.key:
+            self.engine_getter().swap_song(take.song)       # the new version plays on, in time
+
+    # --- export ------------------------------------------------------------------------------------------------------
+    def export_take(self, key, path) -> bool:
+        try:
+            export_take(self.takes[tuple(key)], path)
+        except AuditionError as exc:
+            self._say(str(exc))
+            return False
+        self._say(f"Exported {path}")
+        return True
+
+    def export_all(self, target, mode: str = "per-take") -> list:
+        """``mode``: "per-take" (``target`` is a folder), "sequence" or "parallel" (``target`` is a .mid file)."""
+        takes = [self.takes[k] for k in self.ordered_keys()]
+        stem = (self.song_getter().title or "audition")
+        try:
+            paths = export_takes(takes, target, stem) if mode == "per-take" else [export_combined(takes, target, mode)]
+        except AuditionError as exc:
+            self._say(str(exc))
+            return []
+        self._say(f"Exported {len(paths)} file(s)" + (f" to {target}" if mode == "per-take" else f": {target}"))
+        return paths
+
+    def _export_take_dialog(self, key) -> None:
+        from ..audition import take_filename
+        take = self.takes[tuple(key)]
+        path, _ = QFileDialog.getSaveFileName(self, "Export take", take_filename(take, self.song_getter().title
+                                                                                 or "audition"), "MIDI (*.mid)")
+        if path:
+            self.export_take(key, path)
+
+    def _export_all_dialog(self, mode: str) -> None:
+        if not self.takes:
+            self._say("There are no takes to export yet")
+            return
+        if mode == "per-take":
+            target = QFileDialog.getExistingDirectory(self, "Export every take into a folder")
+        else:
+            target, _ = QFileDialog.getSaveFileName(self, "Export all takes", "audition-all.mid", "MIDI (*.mid)")
+        if target:
+            self.export_all(target, mode)
+
+    # --- keys and teardown --------------------------------------------------------------------------------------------
+    def keyPressEvent(self, e) -> None:
+        if Qt.Key_0 <= e.key() <= Qt.Key_9 and not e.modifiers() & (Qt.ControlModifier | Qt.AltModifier):
+            self.select_number(e.key() - Qt.Key_0)
+            return
+        super().keyPressEvent(e)
+
+    def shutdown(self) -> None:
+        """Stop generating (call when the window closes)."""
+        if self.run is not None:
+            self.run.cancel()
+        self._regen_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,204 @@
+"""The live-jam panel: choose a genre, press Start, improvise over the loop; at each loop boundary the band answers
+what you just played (``jam.JamSession``). Keep band adds the last phrase and its band to the project.
+
+GUI thread only: a 10 ms timer feeds the playhead to the session and swaps the band in via ``engine.swap_song``;
+the band is generated on the session's own worker thread. No torch import here.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from ..core.song import Song
+from ..jam import MAX_JAM_BARS, JamError, JamSession, jam_song, meter_at
+
+POLL_MS = 10
+
+
+class JamPanel(QWidget):
+    """``JamPanel(engine_getter, song_getter, loop_getter=None, loop_setter=None)``.
+
+    ``loop_getter()`` returns the window's loop ``(start_tick, end_tick)`` or None; without a loop the jam loops
+    the first ``bars`` bars (through ``loop_setter(start, end)`` when given, else straight on the engine).
+    Feed it the user's notes: ``note_on(pitch, velocity)`` / ``note_off(pitch)`` (on-screen or MIDI keyboard).
+    Signals: ``band_kept(song, text)`` (one undo step), ``jam_changed(bool running)``, ``message(text)``.
+    """
+
+    band_kept = Signal(object, str)
+    jam_changed = Signal(bool)
+    message = Signal(str)
+
+    def __init__(self, engine_getter: Callable, song_getter: Callable[[], Song],
+                 loop_getter: Callable[[], tuple | None] | None = None,
+                 loop_setter: Callable[[int | None, int | None], None] | None = None,
+                 genres_getter: Callable[[], list] | None = None, generate=None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine_getter, self.song_getter = engine_getter, song_getter
+        self.loop_getter, self.loop_setter = loop_getter, loop_setter
+        self.genres_getter = genres_getter
+        self._generate = generate
+        self.session: JamSession | None = None
+        self._own_loop = False
+        self.genre_box = QComboBox()
+        self.genre_box.setToolTip("The band that follows you")
+        self.bars_spin = QSpinBox()
+        self.bars_spin.setRange(1, MAX_JAM_BARS)
+        self.bars_spin.setValue(2)
+        self.bars_spin.setSuffix(" bars")
+        self.bars_spin.setToolTip("Loop length when no loop is set")
+        self.start_btn = QPushButton("Start jam")
+        self.start_btn.setCheckable(True)
+        self.start_btn.toggled.connect(self._toggled)
+        self.keep_btn = QPushButton("Keep band")
+        self.keep_btn.setToolTip("Add your last phrase and the band's answer to the project")
+        self.keep_btn.setEnabled(False)
+        self.keep_btn.clicked.connect(self.keep)
+        self.status = QLabel("Set a loop, press Start jam and play: the band answers on the next pass.")
+        self.status.setWordWrap(True)
+        self.timing = QLabel("")
+        self.timing.setStyleSheet("color:#a0a4aa; font-size:10px;")
+        row = QHBoxLayout()
+        for w in (QLabel("Band"), self.genre_box, self.bars_spin, self.start_btn, self.keep_btn):
+            row.addWidget(w)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.status)
+        lay.addWidget(self.timing)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self.refresh_genres()
+
+    # --- genres ------------------------------------------------------------------------------------------------------
+    def refresh_genres(self, genres: list[str] | None = None) -> None:
+        if genres is None:
+            try:
+                if self.genres_getter is not None:
+                    genres = list(self.genres_getter())
+                else:
+                    from ..ml.gan.generate import available_genres
+                    genres = available_genres()
+            except Exception as exc:            # no GAN module, broken model folder: the jam just cannot start
+                genres = []
+                self.status.setText(f"No band available: {exc}")
+        current = self.genre_box.currentText()
+        self.genre_box.clear()
+        self.genre_box.addItems(genres)
+        if current in genres:
+            self.genre_box.setCurrentText(current)
+        self.start_btn.setEnabled(bool(genres) or self.session is not None)
+
+    # --- start / stop ------------------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.session is not None
+
+    def _toggled(self, on: bool) -> None:
+        if on and not self.running:
+            if not self.start():
+                self.start_btn.setChecked(False)
+        elif not on and self.running:
+            self.stop()
+
+    def _loop(self, song: Song) -> tuple[int, int]:
+        loop = self.loop_getter() if self.loop_getter is not None else None
+        if loop and loop[0] is not None and loop[1] is not None and loop[1] > loop[0]:
+            return int(loop[0]), int(loop[1])
+        bar = meter_at(song, 0).bar_ticks(song.ppq)
+        return 0, bar * self.bars_spin.value()
+
+    def start(self) -> bool:
+        """Start the jam: loop, pass-0 song (silent band), warm-up, playback from the loop start."""
+        engine = self.engine_getter()
+        if engine is None:
+            self._say("Audio is not running")
+            return False
+        song = self.song_getter()
+        try:
+            start, end = self._loop(song)
+            self.session = JamSession(song, start, end, self.genre_box.currentText(), generate=self._generate)
+        except JamError as exc:
+            self._say(str(exc))
+            return False
+        self._own_loop = self.loop_getter is None or not self.loop_getter()
+        if self._own_loop:
+            (self.loop_setter or engine.set_loop)(start, end)
+        self.session.warm_up()
+        empty = jam_song(song, self.session_phrase_track(), (), start, end)
+        engine.swap_song(empty)
+        if not engine.is_playing:
+            engine.play(start)
+        self.timer.start()
+        self.start_btn.setChecked(True)
+        self.start_btn.setText("Stop jam")
+        self.genre_box.setEnabled(False)
+        self._say(f"Jamming with the {self.session.genre} band: play!")
+        self.jam_changed.emit(True)
+        return True
+
+    def session_phrase_track(self):
+        from ..core.song import Track
+        from ..jam import PHRASE_NAME
+        return Track(PHRASE_NAME, program=self.session.program)
+
+    def stop(self) -> None:
+        """Stop the jam: the project's own arrangement plays again (in time), the loop is restored."""
+        self.timer.stop()
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+            self._last = session
+        engine = self.engine_getter()
+        if engine is not None:
+            engine.swap_song(self.song_getter())
+            if self._own_loop:
+                (self.loop_setter or engine.set_loop)(None, None)
+        self.start_btn.setChecked(False)
+        self.start_btn.setText("Start jam")
+        self.genre_box.setEnabled(True)
+        self._say("Jam stopped")
+        self.jam_changed.emit(False)
+
+    # --- input and the loop ---------------------------------------------------------------------------------------------
+    def note_on(self, pitch: int, velocity: int) -> None:
+        if self.session is not None:
+            self.session.note_on(pitch, velocity, self.engine_getter().position_tick)
+
+    def note_off(self, pitch: int) -> None:
+        if self.session is not None:
+            self.session.note_off(pitch, self.engine_getter().position_tick)
+
+    def poll(self) -> None:
+        s, engine = self.session, self.engine_getter()
+        if s is None or engine is None:
+            return
+        song = s.poll(engine.position_tick)
+        if song is not None:
+            engine.swap_song(song)
+            self.keep_btn.setEnabled(True)
+        self.status.setText(s.status)
+        if s.gen_times:
+            self.timing.setText(f"band in {s.gen_times[-1] * 1000:.0f} ms (budget {s.budget_sec * 1000:.0f} ms)"
+                                f" · {s.swaps} answers, {s.late_swaps} late")
+
+    def keep(self) -> None:
+        """Emit ``band_kept`` with the project plus the last phrase and its band (one undo step)."""
+        s = self.session or getattr(self, "_last", None)
+        song = s.kept_song(self.song_getter()) if s is not None else None
+        if song is None:
+            self._say("The band has not answered yet")
+            return
+        self.band_kept.emit(song, f"Keep jam with the {s.genre} band")
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+    def shutdown(self) -> None:
+        if self.running:
+            self.stop()
