@@ -204,16 +204,23 @@ def build(data_root: Path, out: Path = DEFAULT_CACHE, sources=SOURCES, log=print
         log(f"{src}: {n_pieces} pieces, {n_tok:,} tokens ({time.time() - t0:.0f} s)")
     if not seqs:
         raise SystemExit(f"No training data found under {data_root}")
-    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(s) for s in seqs])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, tokens=np.concatenate(seqs), offsets=offsets, split=np.asarray(split, np.uint8),
-                        source=np.asarray(source, np.uint8), names=np.asarray(names), sources=np.asarray(SOURCES),
-                        vocab_size=np.int64(T.VOCAB_SIZE))
+    offsets = save_cache(out, seqs, split, source, names)
     summary["total_tokens"] = int(offsets[-1])
     summary["bytes"] = out.stat().st_size
     log(f"wrote {out} ({summary['bytes'] / 2**20:.1f} MiB, {offsets[-1]:,} tokens, {len(seqs)} sequences)")
     return summary
+
+
+def save_cache(out: Path, seqs, split, source, names) -> np.ndarray:
+    """Write token sequences (lists/arrays of ids) with their split (0/1), source index and name; returns offsets."""
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(s) for s in seqs])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, tokens=np.concatenate([np.asarray(s, dtype=np.uint16) for s in seqs]),
+                        offsets=offsets, split=np.asarray(split, np.uint8), source=np.asarray(source, np.uint8),
+                        names=np.asarray(names), sources=np.asarray(SOURCES), vocab_size=np.int64(T.VOCAB_SIZE))
+    return offsets
 
 
 def load_cache(path: Path = DEFAULT_CACHE) -> dict:

@@ -23,8 +23,8 @@ PRESETS = {
     # name: (model args, training args)
     "tiny": (dict(n_layer=2, n_head=2, n_embd=32, block_size=128, dropout=0.0),
              dict(batch_size=4, lr=3e-3, minutes=0.1, eval_windows=8)),
-    "cpu": (dict(n_layer=4, n_head=4, n_embd=128, block_size=512, dropout=0.1),
-            dict(batch_size=16, lr=1.5e-3, minutes=4.0, eval_windows=64)),
+    "cpu": (dict(n_layer=3, n_head=4, n_embd=128, block_size=256, dropout=0.0),
+            dict(batch_size=8, lr=2e-3, minutes=4.0, eval_windows=32)),
     "gpu": (dict(n_layer=6, n_head=6, n_embd=240, block_size=1024, dropout=0.1),
             dict(batch_size=64, lr=1e-3, minutes=6.0, eval_windows=256)),
 }
