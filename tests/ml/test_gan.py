@@ -11,7 +11,7 @@ from deepcomposer_desktop.ml.gan import generate as G  # noqa: E402
 from deepcomposer_desktop.ml.gan.config import GanArch, deepcomposer_arch  # noqa: E402
 from deepcomposer_desktop.ml.gan.model import build_critic, build_generator  # noqa: E402
 
-from gan_fixtures import TRACKS, melody_song, save_tiny_model, tiny_arch  # noqa: E402
+from tests.ml.gan_fixtures import TRACKS, melody_song, save_tiny_model, tiny_arch  # noqa: E402
 
 ODE = [64, 64, 65, 67, 67, 65, 64, 62, 60, 60, 62, 64, 64, 62, 62, None] * 2      # 8 bars of quarter notes
 

@@ -9,7 +9,7 @@ from deepcomposer_desktop.ml.common import Cancelled  # noqa: E402
 from deepcomposer_desktop.ml.gan import data as D  # noqa: E402
 from deepcomposer_desktop.ml.gan.train import run_training  # noqa: E402
 
-from gan_fixtures import TRACKS, synthetic_windows  # noqa: E402
+from tests.ml.gan_fixtures import TRACKS, synthetic_windows  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
