@@ -104,3 +104,19 @@ def test_chorale_build_from_tiny_json(tmp_path):
     assert acc[0, 2, :, 48].all() and mel[0, :8, 72].all()
     with pytest.raises(DataError):
         chorale.build(tmp_path / "nowhere")
+
+
+def test_describe_counts_bars_and_notes(tmp_path):
+    from deepcomposer_desktop.ml.data.build import describe
+
+    mel = np.zeros((2, WINDOW, 128), bool)
+    mel[:, :64, 60] = True                           # melody in bars 1-4 of each window
+    om = np.zeros_like(mel)
+    om[:, ::16, 60] = True                           # one onset per bar in bars 1-4 (4 notes per window)
+    om[:, 64:] = False
+    acc = np.zeros((2, 1, WINDOW, 128), bool)
+    save_cache(tmp_path / "d.npz", mel, acc, om, acc, [0, 1], _meta(1))
+    text = describe(tmp_path / "d.npz")
+    assert "2 windows from 2 songs" in text
+    assert "Melody             non-empty bars  50.0 %, notes/bar  0.50" in text
+    assert "T0                 non-empty bars   0.0 %, notes/bar  0.00" in text

@@ -47,19 +47,28 @@ def build_genre(genre: str, data_dir: str, out_dir: str, progress=None, should_s
 
 def describe(path) -> str:
     """A few lines about one cache: windows, songs, size, and per track the share of non-empty bars and the
-    notes per bar (from the onsets)."""
+    notes per bar (from the onsets). Works on the packed arrays (no unpacking of large caches)."""
+    import json
+
     import numpy as np
 
-    from . import BARS, STEPS_PER_BAR, load_cache
+    from . import BARS, STEPS_PER_BAR
 
-    mel, acc, om, oa, sid, meta = load_cache(path)
+    popcount = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            mel, acc, om, oa, sid = (z[k] for k in ("melody", "accomp", "onsets_melody", "onsets_accomp", "song_id"))
+            meta = json.loads(str(z["meta"]))
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"Cannot read the cache {path}: {e}") from None
     n = mel.shape[0]
     bars = meta.get("bars", BARS)
     spb = meta.get("steps_per_bar", STEPS_PER_BAR)
 
     def line(name, roll, ons):
         nonempty = roll.reshape(n, bars, spb, -1).any(axis=(2, 3)).mean() if n else 0.0
-        return f"  {name:<18} non-empty bars {nonempty * 100:5.1f} %, notes/bar {ons.sum() / max(1, n * bars):5.2f}"
+        notes = sum(int(popcount[ons[i:i + 512]].sum()) for i in range(0, n, 512))
+        return f"  {name:<18} non-empty bars {nonempty * 100:5.1f} %, notes/bar {notes / max(1, n * bars):5.2f}"
 
     out = [f"{meta['genre']}: {n} windows from {len(set(sid.tolist()))} songs "
            f"({len(meta.get('songs', []))} listed), {os.path.getsize(path) / 2**20:.2f} MiB",
