@@ -84,12 +84,15 @@ PRESETS = {
                                 gp_weight=10.0, recon_weight=0.0, max_iterations=2000, checkpoint_every=100000),
     "default": TrainConfig(),
     "laptop": TrainConfig(epochs=30, batch_size=16, update_ratio=2, minutes=12.0),
+    "small": TrainConfig(epochs=1000, batch_size=16, update_ratio=2, lr=5e-4, checkpoint_seconds=120.0, samples=2),
     "tiny": TrainConfig(epochs=2, batch_size=4, update_ratio=1, checkpoint_every=1, samples=1),
 }
 
 
 # Architecture changes that go with a preset (the rest of GanArch keeps its defaults).
 ARCH_PRESETS = {
+    "small": {"channels": (16, 32, 64, 128), "z_dim": 16, "critic_channels": (32, 64, 128, 128),
+              "head_channels": 8},
     "tiny": {"channels": (4, 8, 8, 8), "z_dim": 4, "attn_heads": 2, "critic_channels": (4, 8, 8, 8),
              "head_channels": 2},
 }

@@ -1,10 +1,13 @@
 """From generator probabilities to note rolls (numpy only).
 
-Ours: a cell sounds when its frame probability passes the track's threshold and is among the track's
-``max_poly`` likeliest pitches at that step; a note starts where a run begins or where the onset probability
-passes the onset threshold. Thresholds are calibrated after training so that each track's sounding-cell and
-onset rates on training melodies match the real data (quantile matching), and ``max_poly`` is the real
-99th-percentile polyphony. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
+Ours, per track: (1) a bar stays silent when its activity (mean over steps of the likeliest pitch's
+probability) is below ``bar_gate``; (2) a cell sounds when its frame probability passes ``threshold`` and is
+among the ``max_poly`` likeliest pitches at that step; (3) gaps of up to ``fill_gap`` steps inside a held pitch
+are closed; (4) a note starts where a run begins or where the onset probability passes ``onset_threshold``;
+(5) notes shorter than ``min_len`` steps are dropped. Every parameter is calibrated after training on training
+melodies so that the track's empty-bar rate, sounding-cell rate, polyphony, note density and note lengths match
+the real data (quantile matching plus a small grid search). The DeepComposer baseline keeps its own rule:
+tanh output > 0, runs merged.
 """
 from __future__ import annotations
 
@@ -12,26 +15,40 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+STEPS_PER_BAR = 16
+
 
 @dataclass(frozen=True)
 class DecodeParams:
-    """Per-track thresholds and polyphony caps, stored in the model file's metadata."""
+    """Per-track decoding parameters, stored in the model file's metadata."""
 
     threshold: tuple = ()
     onset_threshold: tuple = ()
     max_poly: tuple = ()
+    bar_gate: tuple = ()
+    fill_gap: tuple = ()
+    min_len: tuple = ()
 
     def to_dict(self) -> dict:
-        return {k: [float(x) if k != "max_poly" else int(x) for x in v] for k, v in asdict(self).items()}
+        ints = ("max_poly", "fill_gap", "min_len")
+        return {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DecodeParams":
         d = d or {}
-        return cls(tuple(d.get("threshold", ())), tuple(d.get("onset_threshold", ())), tuple(d.get("max_poly", ())))
+        t = tuple(d.get("threshold", ()))
+        n = len(t)
+        get = lambda k, default: tuple(d.get(k) or (default,) * n)  # noqa: E731
+        return cls(t, get("onset_threshold", 0.5), get("max_poly", 128), get("bar_gate", 0.0), get("fill_gap", 0),
+                   get("min_len", 1))
 
     @classmethod
     def plain(cls, n_tracks: int, max_poly: int = 128) -> "DecodeParams":
-        return cls((0.5,) * n_tracks, (0.5,) * n_tracks, (max_poly,) * n_tracks)
+        n = n_tracks
+        return cls((0.5,) * n, (0.5,) * n, (max_poly,) * n, (0.0,) * n, (0,) * n, (1,) * n)
+
+    def track(self, t: int) -> dict:
+        return {k: v[t] for k, v in asdict(self).items()}
 
 
 def top_k_mask(probs: np.ndarray, k: int) -> np.ndarray:
@@ -44,37 +61,6 @@ def top_k_mask(probs: np.ndarray, k: int) -> np.ndarray:
     return probs >= kth
 
 
-def _polyphony_cap(real_frames: np.ndarray) -> int:
-    """99th percentile of the notes sounding at once over steps where the track plays (at least 1)."""
-    n = real_frames.sum(axis=-1).ravel()
-    n = n[n > 0]
-    return int(max(1, np.ceil(np.percentile(n, 99)))) if len(n) else 1
-
-
-def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.ndarray,
-              real_on: np.ndarray) -> DecodeParams:
-    """Thresholds from generated probabilities (N, T, S, P) and the real rolls of the same melodies."""
-    n_tracks = frame_probs.shape[1]
-    thr, othr, cap = [], [], []
-    for t in range(n_tracks):
-        k = _polyphony_cap(real[:, t])
-        p = frame_probs[:, t]
-        p = np.where(top_k_mask(p, k), p, 0.0)
-        rate = float(real[:, t].mean())
-        th = float(np.quantile(p, 1.0 - rate)) if rate > 0 else 1.0
-        th = float(np.clip(th, 0.02, 0.98))
-        thr.append(th)
-        cap.append(k)
-        if onset_probs is None:
-            othr.append(0.5)
-            continue
-        active = p > th
-        on_rate = float(real_on[:, t].sum() / max(1, real[:, t].sum()))
-        po = onset_probs[:, t][active]
-        othr.append(float(np.clip(np.quantile(po, 1.0 - on_rate), 0.02, 0.98)) if len(po) and on_rate > 0 else 0.5)
-    return DecodeParams(tuple(thr), tuple(othr), tuple(cap))
-
-
 def run_starts(frames: np.ndarray) -> np.ndarray:
     """Onsets implied by a frame roll (..., S, P): the first step of every run."""
     prev = np.zeros_like(frames)
@@ -82,37 +68,139 @@ def run_starts(frames: np.ndarray) -> np.ndarray:
     return frames & ~prev
 
 
-def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None, params: DecodeParams,
-           min_steps: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, onsets) bool (T, S, P) from probabilities (T, S, P); notes shorter than ``min_steps`` dropped."""
-    n_tracks = frame_probs.shape[0]
-    frames = np.zeros(frame_probs.shape, bool)
-    for t in range(n_tracks):
-        p = frame_probs[t]
-        frames[t] = (p > params.threshold[t]) & top_k_mask(p, int(params.max_poly[t]))
+def bar_activity(probs: np.ndarray) -> np.ndarray:
+    """(..., S, P) -> (..., bars): mean over each bar's steps of the likeliest pitch's probability."""
+    top = probs.max(axis=-1)                                             # (..., S)
+    s = top.shape[-1]
+    bars = -(-s // STEPS_PER_BAR)
+    top = np.pad(top, [(0, 0)] * (top.ndim - 1) + [(0, bars * STEPS_PER_BAR - s)])
+    return top.reshape(top.shape[:-1] + (bars, STEPS_PER_BAR)).mean(axis=-1)
+
+
+def _gate(probs: np.ndarray, gate: float) -> np.ndarray:
+    if gate <= 0:
+        return probs
+    act = bar_activity(probs)                                            # (..., bars)
+    keep = np.repeat(act >= gate, STEPS_PER_BAR, axis=-1)[..., :probs.shape[-2]]
+    return probs * keep[..., None]
+
+
+def fill_gaps(frames: np.ndarray, gap: int) -> np.ndarray:
+    """Close silences of at most ``gap`` steps between two sounding cells of the same pitch (time axis -2)."""
+    if gap <= 0:
+        return frames
+    s = frames.shape[-2]
+    idx = np.arange(s).reshape((s, 1))
+    prev_on = np.maximum.accumulate(np.where(frames, idx, -10 ** 6), axis=-2)
+    next_on = np.flip(np.minimum.accumulate(np.flip(np.where(frames, idx, 10 ** 6), axis=-2), axis=-2), axis=-2)
+    return frames | ((next_on - prev_on - 1 <= gap) & (prev_on >= 0) & (next_on < s))
+
+
+def note_lengths_per_cell(frames: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """For every sounding cell, the length of the note it belongs to (runs split at onsets); 0 elsewhere."""
+    s = frames.shape[-2]
+    starts = onsets & frames
+    starts[..., 0, :] |= frames[..., 0, :]
+    starts[..., 1:, :] |= frames[..., 1:, :] & ~frames[..., :-1, :]
+    pos = np.zeros(frames.shape, np.int32)
+    for t in range(s):                                                   # steps since the note began
+        if t == 0:
+            pos[..., 0, :] = 0
+        else:
+            pos[..., t, :] = np.where(starts[..., t, :], 0, pos[..., t - 1, :] + 1)
+    total = np.zeros(frames.shape, np.int32)
+    for t in range(s - 1, -1, -1):                                       # carry each note's length backwards
+        if t == s - 1:
+            total[..., t, :] = pos[..., t, :] + 1
+            continue
+        last = ~frames[..., t + 1, :] | starts[..., t + 1, :]
+        total[..., t, :] = np.where(last, pos[..., t, :] + 1, total[..., t + 1, :])
+    return np.where(frames, total, 0)
+
+
+def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One track: probabilities (..., S, P) -> (frames, onsets) bool, with parameters ``p`` (DecodeParams.track)."""
+    probs = _gate(probs, float(p["bar_gate"]))
+    frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
+    frames = fill_gaps(frames, int(p["fill_gap"]))
     onsets = run_starts(frames)
     if onset_probs is not None:
-        for t in range(n_tracks):
-            onsets[t] |= frames[t] & (onset_probs[t] > params.onset_threshold[t])
-    if min_steps > 1:
-        frames, onsets = drop_short_notes(frames, onsets, min_steps)
+        onsets |= frames & (onset_probs > p["onset_threshold"])
+    if int(p["min_len"]) > 1:
+        frames = frames & (note_lengths_per_cell(frames, onsets) >= int(p["min_len"]))
+        onsets &= frames
+        onsets |= run_starts(frames)
     return frames, onsets
 
 
-def drop_short_notes(frames: np.ndarray, onsets: np.ndarray, min_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove notes (runs split at onsets) shorter than ``min_steps`` from (T, S, P) rolls."""
-    frames, onsets = frames.copy(), onsets.copy()
-    n_tracks, s, _ = frames.shape
+def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None, params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, onsets) bool (T, S, P) from probabilities (T, S, P)."""
+    frames = np.zeros(frame_probs.shape, bool)
+    onsets = np.zeros(frame_probs.shape, bool)
+    for t in range(frame_probs.shape[0]):
+        frames[t], onsets[t] = decode_track(frame_probs[t], None if onset_probs is None else onset_probs[t],
+                                            params.track(t))
+    return frames, onsets
+
+
+# --- calibration --------------------------------------------------------------------------------------------------
+def _polyphony_cap(real_frames: np.ndarray) -> int:
+    """99th percentile of the notes sounding at once over steps where the track plays (at least 1)."""
+    n = real_frames.sum(axis=-1).ravel()
+    n = n[n > 0]
+    return int(max(1, np.ceil(np.percentile(n, 99)))) if len(n) else 1
+
+
+def _note_stats(frames: np.ndarray, onsets: np.ndarray) -> tuple[float, float]:
+    """(notes per bar, share of notes >= 3 steps) over a batch of (N, S, P) rolls."""
+    lengths = note_lengths_per_cell(frames, onsets)
+    starts = (onsets & frames) | run_starts(frames)
+    n_notes = starts.sum()
+    bars = frames.shape[0] * frames.shape[1] / STEPS_PER_BAR
+    if n_notes == 0:
+        return 0.0, 0.0
+    return float(n_notes / bars), float((lengths[starts] >= 3).mean())
+
+
+def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.ndarray, real_on: np.ndarray,
+              is_drum=None) -> DecodeParams:
+    """Parameters from generated probabilities (N, T, S, P) and the real rolls (N, T, S, P) of the same melodies."""
+    n_tracks = frame_probs.shape[1]
+    drums = np.zeros(n_tracks, bool) if is_drum is None else np.asarray(is_drum, bool)
+    cols = {k: [] for k in ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len")}
     for t in range(n_tracks):
-        for p in np.nonzero(frames[t].any(axis=0))[0]:
-            col, on = frames[t, :, p], onsets[t, :, p]
-            starts = np.nonzero(on)[0]
-            for i, st in enumerate(starts):
-                end = st + 1
-                limit = starts[i + 1] if i + 1 < len(starts) else s
-                while end < limit and col[end]:
-                    end += 1
-                if end - st < min_steps:
-                    col[st:end] = False
-                    on[st] = False
-    return frames, onsets
+        r, ro = real[:, t], real_on[:, t] & real[:, t]
+        k = _polyphony_cap(r)
+        p = frame_probs[:, t]
+        po = None if onset_probs is None else onset_probs[:, t]
+        # (1) empty bars: silence the least active bars in the real proportion
+        real_bars = r.reshape(r.shape[0], -1, STEPS_PER_BAR, r.shape[-1]).any(axis=(2, 3))
+        empty = float(1.0 - real_bars.mean())
+        gate = float(np.quantile(bar_activity(p), empty)) if empty > 0 else 0.0
+        pg = _gate(p, gate)
+        pg = np.where(top_k_mask(pg, k), pg, 0.0)
+        # (2) sounding cells in the real proportion
+        rate = float(r.mean())
+        th = float(np.clip(np.quantile(pg, 1.0 - rate), 0.01, 0.99)) if rate > 0 else 0.99
+        # (3)-(5) gaps, onsets and shortest notes: the combination closest to the real density and note lengths
+        d_real, q_real = _note_stats(r, ro)
+        on_rate = float(ro.sum() / max(1, r.sum()))
+        best, best_err = (0, 0.5, 1), np.inf
+        active = pg > th
+        on_choices = [0.99]
+        if po is not None and active.any():
+            on_choices += [float(np.quantile(po[active], 1.0 - min(0.99, on_rate * m))) for m in (0.5, 1.0)]
+        for gap in ((0,) if drums[t] else (0, 1, 2)):
+            for oth in on_choices:
+                for min_len in ((1,) if drums[t] else (1, 2, 3)):
+                    prm = {"bar_gate": gate, "threshold": th, "max_poly": k, "fill_gap": gap,
+                           "onset_threshold": oth, "min_len": min_len}
+                    f, o = decode_track(p, po, prm)
+                    d, q = _note_stats(f, o)
+                    err = abs(np.log((d + 1e-3) / (d_real + 1e-3))) + (0 if drums[t] else abs(q - q_real) / max(q_real, 0.05))
+                    if err < best_err - 1e-9:
+                        best, best_err = (gap, oth, min_len), err
+        for key, val in (("threshold", th), ("onset_threshold", best[1]), ("max_poly", k), ("bar_gate", gate),
+                         ("fill_gap", best[0]), ("min_len", best[2])):
+            cols[key].append(val)
+    return DecodeParams(**{k: tuple(v) for k, v in cols.items()})

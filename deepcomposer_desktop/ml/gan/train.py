@@ -250,7 +250,8 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 f, o = G.probabilities(G(fr, on, G.sample_z(len(j), device=device)))
                 pf.append(f.cpu().numpy())
                 po.append(o.cpu().numpy())
-        decode = calibrate(np.concatenate(pf), np.concatenate(po), data.accomp[idx], data.accomp_on[idx])
+        decode = calibrate(np.concatenate(pf), np.concatenate(po), data.accomp[idx], data.accomp_on[idx],
+                           data.is_drum)
         G.train()
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(),

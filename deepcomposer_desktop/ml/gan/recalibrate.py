@@ -1,0 +1,60 @@
+"""Re-run the decoding calibration of a trained model (same weights, new thresholds) on its training windows.
+
+``python -m deepcomposer_desktop.ml.gan.recalibrate --model gan-x.pt --data cache/gan/x.npz --out gan-x.pt``
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int = 0) -> dict:
+    """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict."""
+    import torch
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    from .data import load_training_data, split_by_song
+    from .decode import calibrate
+    from .generate import model_from_payload
+    from .train import prepare_data
+    payload = load_checkpoint(model_path, "gan")
+    model = model_from_payload(payload, str(model_path))
+    if model.arch.kind != "unet":
+        raise SystemExit("only our U-Net models have calibrated decoding")
+    data = load_training_data(data_spec)
+    train_idx, _ = split_by_song(data)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(train_idx, min(windows, len(train_idx)), replace=False))
+    part = prepare_data(data.subset(pick), model.arch)
+    gen = torch.Generator().manual_seed(seed)
+    pf, po = [], []
+    with torch.inference_mode():
+        for s in range(0, len(part), 16):
+            fr = torch.from_numpy(part.melody[s:s + 16]).float()
+            on = torch.from_numpy(part.melody_on[s:s + 16]).float()
+            f, o = model.generator.probabilities(model.generator(fr, on, model.generator.sample_z(len(fr), gen)))
+            pf.append(f.numpy())
+            po.append(o.numpy())
+    params = calibrate(np.concatenate(pf), np.concatenate(po), part.accomp, part.accomp_on, part.is_drum)
+    meta = dict(payload["meta"], decode=params.to_dict())
+    save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
+                    state_dict=payload["state_dict"], meta=meta)
+    return params.to_dict()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.gan.recalibrate")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--windows", type=int, default=128)
+    a = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    print(recalibrate(a.model, a.data, a.out, a.windows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

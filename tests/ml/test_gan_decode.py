@@ -1,0 +1,76 @@
+"""GAN decoding on hand-made probabilities: thresholds, polyphony cap, bar gate, gap filling, short notes,
+and calibration that matches the real data's statistics."""
+import numpy as np
+
+from deepcomposer_desktop.ml.gan import decode as dec
+
+
+def probs_with(notes, steps=32, low=0.05):
+    p = np.full((steps, 128), low, np.float32)
+    for pitch, s, n, v in notes:
+        p[s:s + n, pitch] = v
+    return p
+
+
+def test_threshold_and_polyphony_cap():
+    p = probs_with([(60, 0, 8, 0.9), (64, 0, 8, 0.8), (67, 0, 8, 0.7)])
+    prm = dec.DecodeParams.plain(1, max_poly=2).track(0)
+    f, o = dec.decode_track(p, None, prm)
+    assert f[:8, 60].all() and f[:8, 64].all() and not f[:, 67].any()
+    assert o.sum() == 2
+
+
+def test_gap_filling_and_onsets_split_notes():
+    f = np.zeros((16, 128), bool)
+    f[0:4, 60] = f[5:9, 60] = True                                        # one-step gap
+    assert dec.fill_gaps(f, 1)[:9, 60].all() and not dec.fill_gaps(f, 0)[4, 60]
+    p = probs_with([(60, 0, 8, 0.9)], steps=16)
+    po = np.zeros_like(p)
+    po[4, 60] = 0.9
+    prm = dict(dec.DecodeParams.plain(1).track(0), onset_threshold=0.5)
+    _, o = dec.decode_track(p, po, prm)
+    assert np.nonzero(o[:, 60])[0].tolist() == [0, 4]
+
+
+def test_min_len_drops_short_notes_and_lengths_per_cell():
+    f = np.zeros((16, 128), bool)
+    o = np.zeros_like(f)
+    f[0:4, 60] = True
+    f[6:7, 62] = True
+    f[8:14, 64] = True
+    o[11, 64] = True                                                     # 8-10 and 11-13
+    lengths = dec.note_lengths_per_cell(f, o)
+    assert lengths[0, 60] == 4 and lengths[6, 62] == 1 and lengths[8, 64] == 3 and lengths[13, 64] == 3
+    p = f.astype(np.float32)
+    prm = dict(dec.DecodeParams.plain(1).track(0), min_len=2)
+    out, _ = dec.decode_track(p, None, prm)
+    assert out[0:4, 60].all() and not out[:, 62].any()
+
+
+def test_bar_gate_silences_quiet_bars():
+    p = probs_with([(60, 0, 16, 0.9), (60, 16, 16, 0.3)])
+    prm = dict(dec.DecodeParams.plain(1).track(0), threshold=0.2, bar_gate=0.5)
+    f, _ = dec.decode_track(p, None, prm)
+    assert f[:16, 60].all() and not f[16:].any()
+
+
+def test_calibration_matches_real_rates():
+    rng = np.random.default_rng(0)
+    n, s = 20, 64
+    real = np.zeros((n, 1, s, 128), bool)
+    for i in range(n):
+        for b in range(0, s, 8):
+            if b // 16 != 3:                                              # bar 4 always empty
+                real[i, 0, b:b + 6, 48 + rng.integers(0, 12)] = True
+    on = dec.run_starts(real)
+    probs = np.clip(real * 0.6 + rng.random(real.shape) * 0.45, 0, 1).astype(np.float32)
+    params = dec.calibrate(probs, probs * 0, real, on)
+    assert params.max_poly == (1,)
+    f, o = dec.decode(probs[0], None, params)
+    gen = np.stack([dec.decode(probs[i], None, params)[0] for i in range(n)])
+    assert abs(gen.mean() - real.mean()) / real.mean() < 0.25
+    d_gen, q_gen = dec._note_stats(gen[:, 0], dec.run_starts(gen[:, 0]))
+    d_real, q_real = dec._note_stats(real[:, 0], on[:, 0])
+    assert abs(d_gen - d_real) / d_real < 0.25 and q_gen > 0.8
+    back = dec.DecodeParams.from_dict(params.to_dict())
+    assert back == params
