@@ -122,6 +122,31 @@ def library_problem() -> str:
     return _lib_problem or ""
 
 
+def _thread_ids() -> set[int]:
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task")}
+    except OSError:
+        return set()
+
+
+def _raise_new_threads(before: set[int], names: set[str], priority: int = 50) -> int:
+    """Best effort (Linux, when allowed): real-time round-robin scheduling for the threads named ``names`` that
+    appeared since ``before``. Returns how many were raised."""
+    if not hasattr(os, "sched_setscheduler"):
+        return 0
+    raised = 0
+    for tid in _thread_ids() - before:
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as fh:
+                if fh.read().strip() not in names:
+                    continue
+            os.sched_setscheduler(tid, os.SCHED_RR, os.sched_param(priority))
+            raised += 1
+        except (OSError, ValueError):
+            continue
+    return raised
+
+
 class Synth:
     """One FluidSynth instance with a soundfont, a sequencer driven by the synth's own sample clock, and
     optionally an audio driver (a C thread). Methods may be called from any thread.
@@ -207,7 +232,12 @@ class Synth:
         if driver == "file":
             lib.setstr(s, b"audio.file.name", (file_name or os.devnull).encode())
             lib.setstr(s, b"audio.file.type", b"raw")
+        before = _thread_ids()
         self._driver = lib.new_driver(s, self._synth)
+        if self._driver:
+            # FluidSynth makes its own audio thread real-time; libpulse's client thread that carries the data
+            # to the server it does not, and on a busy machine that thread is what starves
+            _raise_new_threads(before, {"threaded-ml"})
         if not self._driver:
             raise SynthError(f"The audio output ({driver}{' ' + device if device else ''}) could not be opened.")
 
