@@ -1,10 +1,12 @@
 """Audition: the melody in every GAN genre x N takes at once, each take tagged and measured; regenerate one take
 (keeping locked tracks), keep a take, export any or all. Pure Python (no Qt); torch only inside the GAN calls.
 
-Threads: ``AuditionRun.start``/``cancel``/``wait`` on the caller's (GUI) thread; the jobs run on a private
-``ThreadPoolExecutor`` whose workers call ``on_take``/``on_error`` (so a Qt caller must re-emit them as signals,
-which Qt queues to the GUI thread). Torch is limited to one intra-op thread; the pool gives the parallelism
-(convolutions release the GIL, so N workers use N cores).
+Threads: ``AuditionRun.start``/``cancel``/``wait`` on the caller's (GUI) thread. Backend "thread": the jobs run on
+a private ``ThreadPoolExecutor`` (torch limited to one intra-op thread; convolutions release the GIL, the Python
+parts of decoding and metrics do not). Backend "process": a persistent spawn-started process pool (each worker
+imports torch and loads the models once; no GIL sharing). ``on_take``/``on_error`` run on a pool thread (thread
+backend) or the executor's result thread (process backend), so a Qt caller must re-emit them as signals, which Qt
+queues to the GUI thread.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -172,16 +174,71 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, cores - 1 if cores > 2 else cores))
 
 
-class AuditionRun:
-    """All ``genres`` x ``takes`` on a thread pool; results arrive as they finish.
+# --- the process backend: a persistent pool (spawned once, models stay loaded in its workers) ---------------------------
+_proc_lock = threading.Lock()
+_proc: tuple[ProcessPoolExecutor, int, object] | None = None       # (pool, workers, shared "cancelled up to" run id)
+_run_ids = iter(range(1, 1 << 62))
+_CANCELLED = None                                                   # in a worker: the shared value
 
-    ``on_take(take)`` and ``on_error(genre, number, message)`` run on pool threads. ``start`` returns at once;
-    ``wait`` blocks until every job ended (or the timeout) and returns the takes in (genre, number) order.
+
+def _process_init(cancelled) -> None:  # worker process
+    global _CANCELLED
+    _CANCELLED = cancelled
+    _one_thread()
+
+
+def _process_job(source: Song, genre: str, number: int, seed: int, run_id: int, models_dir: str | None) -> Take:
+    """Worker process: one take; stops when the parent cancelled ``run_id``."""
+    if models_dir is None:
+        os.environ.pop("DEEPCOMPOSER_MODELS", None)
+    else:
+        os.environ["DEEPCOMPOSER_MODELS"] = models_dir
+    return generate_take(source, genre, number, seed, should_stop=lambda: _CANCELLED.value >= run_id)
+
+
+def process_pool(workers: int):
+    """The shared process pool with ``workers`` workers (started on first use; restarted if the size changes)."""
+    global _proc
+    import multiprocessing
+    with _proc_lock:
+        if _proc is not None and _proc[1] != workers:
+            _proc[0].shutdown(wait=False, cancel_futures=True)
+            _proc = None
+        if _proc is None:
+            ctx = multiprocessing.get_context("spawn")
+            cancelled = ctx.Value("q", 0)
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_process_init, initargs=(cancelled,))
+            if _proc is None and not getattr(process_pool, "_atexit", False):
+                import atexit
+                atexit.register(shutdown_process_pool)
+                process_pool._atexit = True
+            _proc = (pool, workers, cancelled)
+        return _proc
+
+
+def shutdown_process_pool() -> None:
+    """Stop the process backend's workers (at exit)."""
+    global _proc
+    with _proc_lock:
+        if _proc is not None:
+            _proc[0].shutdown(wait=False, cancel_futures=True)
+            _proc = None
+
+
+class AuditionRun:
+    """All ``genres`` x ``takes`` on a worker pool; results arrive as they finish.
+
+    ``backend``: "thread" (default) or "process" (see the module docstring). ``on_take(take)`` and
+    ``on_error(genre, number, message)`` run on a pool thread. ``start`` returns at once; ``wait`` blocks until
+    every job ended (or the timeout) and returns the takes in (genre, number) order.
     """
 
     def __init__(self, song: Song, genres: Sequence[str], takes: int = 4, seed: int = 0,
                  max_workers: int | None = None, on_take: Callable[[Take], None] | None = None,
-                 on_error: Callable[[str, int, str], None] | None = None) -> None:
+                 on_error: Callable[[str, int, str], None] | None = None, backend: str = "thread") -> None:
+        if backend not in ("thread", "process"):
+            raise AuditionError(f"Unknown audition backend {backend!r} (use 'thread' or 'process')")
+        self.backend = backend
         self.source = audition_input(song)
         if not genres:
             raise AuditionError("No GAN genre is installed: train one or install a model first")
@@ -208,26 +265,55 @@ class AuditionRun:
 
     def start(self) -> "AuditionRun":
         self._t0 = time.perf_counter()
+        if self._stop.is_set():
+            return self
+        if self.backend == "process":
+            pool, _, self._cancelled = process_pool(self.max_workers)
+            self._run_id = next(_run_ids)
+            models = os.environ.get("DEEPCOMPOSER_MODELS")
+            for g, n in self.jobs:
+                f = pool.submit(_process_job, self.source, g, n, take_seed(self.seed, n), self._run_id, models)
+                f.add_done_callback(lambda f, g=g, n=n: self._finish(g, n, f))
+                self._futures.append(f)
+            return self
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="audition")
         self._futures = [self._pool.submit(self._job, g, n) for g, n in self.jobs]
         self._pool.shutdown(wait=False)
         return self
 
+    def _finish(self, genre: str, number: int, f: Future) -> None:  # process backend: executor thread
+        if f.cancelled():
+            return
+        exc = f.exception()
+        if exc is None:
+            self._deliver(f.result(), None, genre, number)
+        else:
+            self._deliver(None, exc, genre, number)
+
     def _job(self, genre: str, number: int) -> None:  # pool thread
-        from .ml.common import Cancelled, ModelError
         if self._stop.is_set():
             return
         try:
             take = generate_take(self.source, genre, number, take_seed(self.seed, number),
                                  should_stop=self._stop.is_set)
-        except Cancelled:
+        except Exception as exc:
+            self._deliver(None, exc, genre, number)
+        else:
+            self._deliver(take, None, genre, number)
+
+    def _deliver(self, take: Take | None, exc: BaseException | None, genre: str, number: int) -> None:
+        from .ml.common import Cancelled, ModelError
+        if isinstance(exc, Cancelled):
             return
-        except (ModelError, ValueError, OSError, ImportError) as exc:
-            msg = str(exc) or type(exc).__name__
+        if exc is not None:
+            if not isinstance(exc, (ModelError, ValueError, OSError, ImportError)):
+                exc_text = f"{type(exc).__name__}: {exc}"            # a bug, or a worker process that died
+            else:
+                exc_text = str(exc) or type(exc).__name__
             with self._lock:
-                self.errors[(genre, number)] = msg
+                self.errors[(genre, number)] = exc_text
             if self.on_error:
-                self.on_error(genre, number, msg)
+                self.on_error(genre, number, exc_text)
             return
         with self._lock:
             self.results[take.key] = take
@@ -244,6 +330,9 @@ class AuditionRun:
         self._stop.set()
         for f in self._futures:
             f.cancel()
+        if self.backend == "process" and getattr(self, "_cancelled", None) is not None:
+            with self._cancelled.get_lock():
+                self._cancelled.value = max(self._cancelled.value, self._run_id)
 
     def wait(self, timeout: float | None = None) -> list[Take]:
         end = None if timeout is None else time.monotonic() + timeout
@@ -261,12 +350,12 @@ class AuditionRun:
 
 
 def run_audition(song: Song, genres: Sequence[str] | None = None, takes: int = 4, seed: int = 0,
-                 max_workers: int | None = None, on_take=None) -> list[Take]:
+                 max_workers: int | None = None, on_take=None, backend: str = "thread") -> list[Take]:
     """Blocking: every genre (default: all installed) x ``takes``; raises the first error when nothing worked."""
     if genres is None:
         from .ml.gan.generate import available_genres
         genres = available_genres()
-    run = AuditionRun(song, genres, takes, seed, max_workers, on_take).start()
+    run = AuditionRun(song, genres, takes, seed, max_workers, on_take, backend=backend).start()
     result = run.wait()
     if not result and run.errors:
         raise AuditionError(next(iter(run.errors.values())))

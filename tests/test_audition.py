@@ -146,3 +146,17 @@ def test_audition_input_and_bar_lines():
         audition_input(Song(tracks=(Track("Empty"),)))
     assert next_bar_tick(s, 0) == 0 and next_bar_tick(s, 1) == 1920 and next_bar_tick(s, 1920) == 1920
     assert seconds_until(s, 1440, 1920) == pytest.approx(0.5)          # 120 bpm: a beat is half a second
+
+
+@pytest.mark.slow
+def test_process_backend_gives_the_same_takes_as_threads(tiny_models):
+    from deepcomposer_desktop.audition import shutdown_process_pool
+    try:
+        by_proc = run_audition(melody_song(), ["rock", "pop"], takes=1, seed=4, max_workers=1, backend="process")
+    finally:
+        shutdown_process_pool()
+    by_thread = run_audition(melody_song(), ["rock", "pop"], takes=1, seed=4, max_workers=1)
+    assert [t.key for t in by_proc] == [t.key for t in by_thread]
+    assert [t.song for t in by_proc] == [t.song for t in by_thread]
+    with pytest.raises(AuditionError, match="backend"):
+        AuditionRun(melody_song(), GENRES, backend="gpu")

@@ -434,6 +434,15 @@ class AuditionPanel(QWidget):
         self._show_states()
         self.arrangement_changed.emit(None)
 
+    def project_changed(self, *_args) -> None:
+        """Connect to the document's ``song_changed``: the window has put the project back into the engine, so no
+        take is playing any more."""
+        if self.playing_key is not None or self.pending_switch is not None:
+            self._switch_timer.stop()
+            self.playing_key = self.pending_switch = None
+            self._show_states()
+            self.arrangement_changed.emit(None)
+
     def _show_states(self) -> None:
         for k, card in self.cards.items():
             card.set_state(playing=k == self.playing_key, kept=k == self.kept_key)

@@ -229,3 +229,14 @@ def test_no_melody_is_reported_not_crashed(qtbot, tiny_models, engine):
     qtbot.addWidget(p)
     assert not p.generate_all()
     assert "no notes" in p.status.text()
+
+
+def test_a_project_edit_ends_the_audition_highlight(qtbot, panel, doc, engine):
+    doc.song_changed.connect(panel.project_changed)
+    generate(qtbot, panel, takes=1)
+    panel.select(("rock", 1))
+    assert panel.cards[("rock", 1)].styleSheet().count("#4fa3ff") == 1
+    with qtbot.waitSignal(panel.arrangement_changed) as sig:
+        doc.apply(doc.song.replace(title="Edited"), "Rename")
+    assert sig.args == [None] and panel.playing_key is None
+    assert "#4fa3ff" not in panel.cards[("rock", 1)].styleSheet()
