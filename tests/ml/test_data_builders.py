@@ -262,3 +262,38 @@ def test_role_and_pick_melody():
     assert [role_of(t) for t in s.tracks[1:]] == [1, 2, 3]
     assert pick_melody(s, None) == 0 and pick_melody(s, "pad") == 2 and pick_melody(s, 3) == 3
     assert pick_melody(s, "Tuba") is None and pick_melody(s, 9) is None
+
+
+def test_musicxml_reader_ties_chords_backup_transpose(tmp_path):
+    from deepcomposer_desktop.ml.data.musicxml import duple_runs, read_score
+
+    def note(step, octave, dur, extra=""):
+        return f"<note>{extra}<pitch><step>{step}</step><octave>{octave}</octave></pitch><duration>{dur}</duration></note>"
+    tie_start, tie_stop = '<tie type="start"/>', '<tie type="stop"/>'
+    xml = ('<score-partwise><part-list><score-part id="P1"><part-name>Clarinet in Bb</part-name></score-part>'
+           '</part-list><part id="P1">'
+           # pickup bar of one quarter; written D5 on a Bb clarinet sounds C5 (72)
+           '<measure number="0"><attributes><divisions>2</divisions><time><beats>4</beats><beat-type>4</beat-type>'
+           '</time><transpose><diatonic>-1</diatonic><chromatic>-2</chromatic></transpose></attributes>'
+           + note("D", 5, 2) + '</measure>'
+           # a half note tied over the bar line, a chord, a second voice after <backup>
+           '<measure number="1">' + note("E", 5, 4) + note("G", 4, 4, "<grace/>") + note("E", 5, 4) +
+           note("C", 5, 4, "<chord/>") + '<backup><duration>8</duration></backup>' + note("G", 3, 8) +
+           '</measure><measure number="2">' + note("F", 5, 4) + note("F", 5, 4) + '</measure></part>'
+           '</score-partwise>')
+    path = tmp_path / "s.musicxml"
+    path.write_text(xml)
+    score = read_score(path)
+    assert [(m.offset, m.length) for m in score.measures] == [(0.0, 1.0), (1.0, 4.0), (5.0, 4.0)]
+    notes = score.parts[0].notes
+    assert (0.0, 1.0, 72) in notes                      # transposed to sounding pitch
+    assert (1.0, 2.0, 74) in notes and (3.0, 2.0, 74) in notes and (3.0, 2.0, 70) in notes
+    assert (1.0, 4.0, 53) in notes                      # the second voice (G3 sounding F3), after <backup>
+    assert not any(p == 65 for _, _, p in notes)        # the grace note is skipped
+    # the same bar with the two halves tied: one whole note
+    tied = xml.replace(note("E", 5, 4) + note("G", 4, 4, "<grace/>") + note("E", 5, 4),
+                       note("E", 5, 4, tie_start) + note("E", 5, 4, tie_stop))
+    path.write_text(tied)
+    notes = read_score(path).parts[0].notes
+    assert (1.0, 4.0, 74) in notes and not any(o == 3.0 and p == 74 for o, _, p in notes)
+    assert duple_runs(score.measures, min_bars=1) == [(1.0, 9.0)]     # the pickup is not a full bar
