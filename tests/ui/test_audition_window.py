@@ -1,0 +1,86 @@
+"""The integration contract for the studio window, exercised on the real MainWindow (engine spy): the snippet in
+``wire`` is what the lead pastes into the window. Keep a take -> one undo step in the window's own stack."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
+
+from deepcomposer_desktop.ui.audition import AuditionPanel
+from deepcomposer_desktop.ui.jam import JamPanel
+from tests.test_audition import GENRES, tiny_model_dir, tiny_models  # noqa: F401  (fixtures)
+
+
+def wire(window):
+    """The contract (paste into MainWindow._build_widgets / _connect)."""
+    window.audition = AuditionPanel(lambda: window.playback.engine, lambda: window.song)
+    window.audition.take_kept.connect(lambda song, text: window.doc.apply(song, text))
+    window.audition.alternative_kept.connect(lambda song, text: window.doc.apply(song, text))
+    window.audition.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
+    window.doc.song_changed.connect(window.audition.project_changed)
+    dock = QDockWidget("Audition")
+    dock.setObjectName("AuditionDock")
+    dock.setWidget(window.audition)
+    window.addDockWidget(Qt.BottomDockWidgetArea, dock)
+
+    def jam_loop(start, end):
+        window.piano_roll.set_loop(start, end)
+        window.loop_changed(start, end)
+        window.transport.loop_btn.setChecked(start is not None)
+    window.jam = JamPanel(lambda: window.playback.engine, lambda: window.song,
+                          loop_getter=lambda: window.playback.loop_range if window.playback.loop_enabled else None,
+                          loop_setter=jam_loop)
+    window.keyboard.note_on.connect(window.jam.note_on)
+    window.keyboard.note_off.connect(window.jam.note_off)
+    if window.midi is not None:
+        window.midi.note_on.connect(window.jam.note_on)
+        window.midi.note_off.connect(window.jam.note_off)
+    window.jam.band_kept.connect(lambda song, text: window.doc.apply(song, text))
+    window.jam.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
+    dock2 = QDockWidget("Jam")
+    dock2.setObjectName("JamDock")
+    dock2.setWidget(window.jam)
+    window.addDockWidget(Qt.BottomDockWidgetArea, dock2)
+
+
+@pytest.fixture
+def wired(window, tiny_models, qtbot):
+    wire(window)
+    window.audition.max_workers = 2
+    window.audition.genres_getter = lambda: list(GENRES)      # only the tiny models (fast)
+    window.jam.refresh_genres(list(GENRES))
+    yield window
+    window.audition.shutdown()
+    window.jam.shutdown()
+
+
+def test_keep_take_in_the_window_is_one_undo_step(qtbot, wired, spy_engine):
+    w = wired
+    before = w.song
+    undo_count = w.doc.undo_stack.count()
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)
+    take = w.audition.takes[("jazz", 1)]
+    qtbot.mouseClick(w.audition.cards[("jazz", 1)], Qt.LeftButton,
+                     pos=w.audition.cards[("jazz", 1)].header.geometry().center())
+    assert spy_engine.named("swap_song")[-1][0][0] is take.song          # the take plays through the engine
+    qtbot.mouseClick(w.audition.cards[("jazz", 1)].buttons["keep"], Qt.LeftButton)
+    assert w.doc.undo_stack.count() == undo_count + 1 and w.song.tracks == take.song.tracks
+    assert [t.name for t in w.song.tracks][-4:] == ["Piano", "Guitar", "Bass", "Drums"]
+    assert len(w.tracks.rows) == len(take.song.tracks)                     # the tracks panel followed
+    w.undo_action.trigger()
+    assert w.song == before
+
+
+def test_jam_in_the_window_sets_the_loop_and_hears_the_keyboard(qtbot, wired, spy_engine):
+    w = wired
+    w.jam.bars_spin.setValue(1)
+    assert w.jam.start()
+    bar = w.song.bar_ticks
+    assert w.playback.loop_enabled and w.playback.loop_range == (0, bar)
+    assert w.transport.loop_btn.isChecked() and w.piano_roll.loop == (0, bar)
+    w.keyboard.note_on.emit(64, 100)                                       # as the on-screen keyboard sends it
+    w.keyboard.note_off.emit(64)
+    assert [p.pitch for p in w.jam.session._played] == [64]
+    w.jam.stop()
+    assert not w.playback.loop_enabled and spy_engine.named("swap_song")[-1][0][0] is w.song
