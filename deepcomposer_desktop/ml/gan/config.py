@@ -60,10 +60,10 @@ class TrainConfig:
     epochs: int = 200
     lr: float = 2e-4
     betas: tuple = (0.5, 0.9)
-    update_ratio: int = 3                    # critic steps per generator step
+    update_ratio: int = 2                    # critic steps per generator step
     batch_size: int = 32
     gp_weight: float = 10.0
-    recon_weight: float = 20.0               # auxiliary BCE against the real accompaniment of the same melody
+    recon_weight: float = 10.0               # auxiliary BCE against the real accompaniment of the same melody
     adv_weight: float = 1.0
     max_iterations: int = 0                  # generator steps; 0 = no limit
     minutes: float = 0.0                     # wall-time budget; 0 = none

@@ -2,7 +2,7 @@
 # GAN training for the shared GPU run (copied to cache/gpu/gan.sh). From the repo root:
 #   MINUTES=6 OUTDIR=/some/dir PYTHONPATH=. bash cache/gpu/gan.sh
 # Trains, in parallel processes within $MINUTES of wall time: the DeepComposer baseline (AWS's 229 JSB
-# snippets), and for every cache/gan/<genre>.npz our model + the DeepComposer recipe on that genre.
+# snippets), and our model for every cache/gan/<genre>.npz (7 processes for 6 genres).
 # Uses cuda when available, else cpu. Checkpoints (gan-*.pt) and logs (*.log) go to $OUTDIR.
 set -u
 MINUTES="${MINUTES:-6}"

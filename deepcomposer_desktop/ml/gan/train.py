@@ -321,7 +321,7 @@ def run_training(data_spec, name: str, out_dir, preset: str | None = None, overr
         arch = GanArch(n_tracks=data.accomp.shape[1], **ARCH_PRESETS.get(preset, {}))
     train = prepare_data(data.subset(train_idx), arch)
     return train_gan(train, arch, cfg, out_dir, name, device=device, resume=resume, progress=progress,
-                     should_stop=should_stop, log=log, half_weights=arch.kind == "deepcomposer",
+                     should_stop=should_stop, log=log, half_weights=True,
                      keep_state=keep_state, deadline=deadline)
 
 
