@@ -65,6 +65,7 @@ class TrainConfig:
     remove_hi: float = 1.0
     add_lo: float = 0.01            # ... and turn on 1-1.5 % of the empty cells as noise
     add_hi: float = 0.015
+    block_prob: float = 0.0         # share of examples whose removal blanks whole beats instead of random cells
     transpose: int = 6              # random transposition in [-transpose, transpose] semitones
     bce_weight: float = 1.0         # weight of the per-cell denoising head (see train.py)
     eval_every: int = 500           # steps between validation passes / checkpoints

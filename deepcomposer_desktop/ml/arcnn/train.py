@@ -36,7 +36,7 @@ PRESETS = {
              TrainConfig(batch_size=8, minutes=0.5, eval_every=50)),
     "cpu": (ArcnnConfig(), TrainConfig(batch_size=8, minutes=5.0, eval_every=50, lr=1e-3)),
     "default": (ArcnnConfig(), TrainConfig()),
-    "gpu": (ArcnnConfig(), TrainConfig(batch_size=128, lr=1e-3, eval_every=500)),
+    "gpu": (ArcnnConfig(), TrainConfig(batch_size=128, lr=1e-3, eval_every=500, block_prob=0.25)),
 }
 
 
@@ -51,15 +51,23 @@ def corrupt(clean, gen, tcfg: TrainConfig):
     """DeepComposer's corruption of a bool batch ``(batch, steps, pitches)`` -> corrupted bool batch (same shape).
 
     Per example: each sounding cell is dropped with probability r ~ U(remove_lo, remove_hi); each silent cell is
-    switched on with probability a ~ U(add_lo, add_hi).
+    switched on with probability a ~ U(add_lo, add_hi). With ``block_prob`` > 0 that share of the examples drops
+    whole beats (4 steps, every pitch) with probability r instead of single cells: DeepComposer's cell-wise
+    removal never shows the net a gap in all voices at once, so it cannot learn to fill one.
     """
     import torch
-    b = clean.shape[0]
+    b, steps = clean.shape[0], clean.shape[1]
     dev = clean.device
     r = torch.rand(b, 1, 1, generator=gen, device=dev) * (tcfg.remove_hi - tcfg.remove_lo) + tcfg.remove_lo
     a = torch.rand(b, 1, 1, generator=gen, device=dev) * (tcfg.add_hi - tcfg.add_lo) + tcfg.add_lo
     u = torch.rand(clean.shape, generator=gen, device=dev)
-    return torch.where(clean, u >= r, u < a)
+    drop = u < r
+    if tcfg.block_prob > 0 and steps % 4 == 0:
+        beats = torch.rand(b, steps // 4, generator=gen, device=dev) < r[:, :, 0]          # (b, beats)
+        beat_drop = beats.repeat_interleave(4, dim=1).unsqueeze(2).expand_as(clean)
+        use = torch.rand(b, 1, 1, generator=gen, device=dev) < tcfg.block_prob
+        drop = torch.where(use, beat_drop, drop)
+    return torch.where(clean, ~drop, u < a)
 
 
 def losses(logits, corrupted, clean):
@@ -110,7 +118,7 @@ def _valid_set(chorales, cfg: ArcnnConfig, tcfg: TrainConfig, device, max_window
     clean = torch.as_tensor(wins, device=device)
     gen = torch.Generator(device=device)
     gen.manual_seed(12345)
-    return clean, corrupt(clean, gen, tcfg)
+    return clean, corrupt(clean, gen, replace(tcfg, block_prob=0.0))    # DeepComposer's scheme: comparable runs
 
 
 def evaluate_loss(model, clean, corrupted, batch: int = 64) -> tuple[float, float]:
