@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.analysis import guess_melody_index
@@ -359,8 +360,11 @@ class FilesMixin:
     # --- misc ------------------------------------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> bool:
         self.statusBar().showMessage(f"{title}: {message}", 10000)
-        if self.isVisible():
-            QMessageBox.warning(self, title, message)
+        if self.isVisible():                      # window-modal but non-blocking: nothing waits on it
+            box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
+            box.setAttribute(Qt.WA_DeleteOnClose)
+            box.open()
+            self.last_error_box = box
         return False
 
     def update_title(self) -> None:

@@ -239,7 +239,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _connect(self) -> None:
         self.doc.song_changed.connect(self._on_song_changed)
-        self.doc.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        self.doc.undo_stack.cleanChanged.connect(self._clean_changed)
         tr = self.transport
         tr.play_clicked.connect(self.playback.toggle_play)
         tr.stop_clicked.connect(self.stop)
@@ -402,6 +402,9 @@ class MainWindow(FilesMixin, QMainWindow):
         if self.transport.record_btn.isChecked():
             self.transport.record_btn.setChecked(False)
         self.playback.stop()
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
 
     def _on_position(self, tick: int) -> None:
         self.piano_roll.set_playhead(tick)

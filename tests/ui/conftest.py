@@ -71,6 +71,7 @@ def make_window(qtbot, tmp_path, settings):
             w.show()
             w.activateWindow()
             qtbot.waitExposed(w)
+        qtbot.wait(1)           # let the start-up timers (recovery offer) run now, as they do in the app
         return w
     return make
 

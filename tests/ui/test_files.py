@@ -1,0 +1,134 @@
+"""Projects on disk: save -> open round trip, atomic writes with a backup, autosave and crash recovery,
+drag-out .mid files, MIDI import/export, settings."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+
+from deepcomposer_desktop.core.project import ProjectError
+from deepcomposer_desktop.midi.io import read_midi, write_midi
+from deepcomposer_desktop.ui.dragout import make_mime, single_track_song
+from deepcomposer_desktop.ui.project_io import find_recoveries, load_project, save_project, write_atomic
+from deepcomposer_desktop.ui.settings import AppSettings
+
+
+def test_save_then_open_round_trip(make_window, tmp_path, qtbot):
+    w = make_window()
+    qtbot.mouseClick(w.tracks.rows[0].mute_btn, Qt.LeftButton)
+    w.transport.tempo.setValue(133.0)
+    qtbot.mouseClick(w.tracks.add_button, Qt.LeftButton)
+    path = tmp_path / "song.dcproj"
+    assert w.save_to(path)
+    assert not w.isWindowModified() and w.windowTitle().startswith("song.dcproj")
+    assert str(path.resolve()) in w.settings.recent_files()
+    w2 = make_window()
+    assert w2.open_path(str(path))
+    assert w2.song == w.song
+    assert w2.song.tracks[0].mute and w2.song.tempos[0].bpm == 133.0
+    assert w2.doc.undo_stack.isClean() and w2.project_path == path
+
+
+def test_atomic_save_keeps_the_previous_file_as_backup(tmp_path, window):
+    tmp_path = tmp_path / "projects"
+    tmp_path.mkdir()
+    path = tmp_path / "a.dcproj"
+    save_project(path, window.song)
+    first = path.read_bytes()
+    save_project(path, window.song.replace(title="Second"))
+    assert (tmp_path / "a.dcproj.bak").read_bytes() == first
+    assert load_project(path)[0].title == "Second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dcproj", "a.dcproj.bak"]   # no temp left
+
+
+def test_failed_write_leaves_the_old_file_intact(tmp_path):
+    import pytest
+    from deepcomposer_desktop.ui.project_io import SaveError
+    path = tmp_path / "x.dcproj"
+    path.write_bytes(b"old")
+    with pytest.raises(SaveError):
+        write_atomic(tmp_path / "missing-dir" / "x.dcproj", b"new")
+    assert path.read_bytes() == b"old"
+
+
+def test_open_damaged_project_is_a_clear_error(tmp_path, window):
+    bad = tmp_path / "bad.dcproj"
+    bad.write_bytes(b"\0" * 64)                           # what a zero-filled save looks like
+    import pytest
+    with pytest.raises(ProjectError):
+        load_project(bad)
+    before = window.song
+    assert not window.open_path(str(bad))
+    assert window.song is before and "Cannot open" in window.statusBar().currentMessage()
+
+
+def test_crash_recovery_offers_the_autosave(make_window, tmp_path, qtbot):
+    data = tmp_path / "data"
+    w1 = make_window(data_dir=data)
+    qtbot.mouseClick(w1.tracks.add_button, Qt.LeftButton)
+    w1.transport.tempo.setValue(97.0)
+    assert w1.autosaver.save_now() and w1.autosaver.path.exists()
+    crashed_song = w1.song
+    w1.autosaver.abandon()                               # the process "dies": its lock is gone, the file stays
+    w1.close()
+    assert w1.autosaver.path.exists()
+    w2 = make_window(data_dir=data)
+    qtbot.waitUntil(lambda: w2.banner.isVisible())
+    assert "Recover" in w2.banner.accept_btn.text()
+    qtbot.mouseClick(w2.banner.accept_btn, Qt.LeftButton)
+    assert w2.song == crashed_song
+    assert w2.isWindowModified()                          # recovered work still needs saving
+    assert not find_recoveries(data / "autosave")         # offered once
+
+
+def test_clean_exit_leaves_no_autosave_and_running_windows_are_not_offered(make_window, tmp_path, qtbot):
+    data = tmp_path / "data"
+    w1 = make_window(data_dir=data)
+    w1.transport.tempo.setValue(99.0)
+    assert w1.autosaver.save_now()
+    assert find_recoveries(data / "autosave") == []       # w1 is alive: its autosave is not an orphan
+    w1.close()
+    assert not list((data / "autosave").glob("*.dcproj"))
+
+
+def test_autosave_interval_is_at_most_30_seconds(window):
+    assert 0 < window.autosaver.timer.interval() <= 30_000 and window.autosaver.timer.isActive()
+
+
+def test_drag_out_mime_holds_a_readable_midi_file(window):
+    mime = make_mime(single_track_song(window.song, 0), "Melody / lead?")
+    (url,) = mime.urls()
+    assert url.isLocalFile() and url.toLocalFile().endswith("Melody  lead.mid")
+    song = read_midi(url.toLocalFile())
+    assert len(song.tracks) == 1 and len(song.tracks[0].notes) == len(window.song.tracks[0].notes)
+
+
+def test_import_midi_and_export_midi(window, tmp_path):
+    src = tmp_path / "two.mid"
+    song2 = window.song.with_tracks(window.song.tracks * 2)
+    write_midi(song2, src)
+    assert window.open_path(str(src), ask_melody=False)
+    assert len(window.song.tracks) == 2 and window.project_path is None
+    out = tmp_path / "out.mid"
+    assert window.export_midi(str(out))
+    assert read_midi(out).note_count == window.song.note_count
+
+
+def test_settings_round_trip(tmp_path):
+    s = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    s.soundfont = "/x/y.sf2"
+    s.block_size = 512
+    s.midi_input = "Keystation"
+    for i in range(12):
+        s.add_recent(str(tmp_path / f"f{i}.dcproj"))
+    s.sync()
+    t = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    assert (t.soundfont, t.block_size, t.midi_input) == ("/x/y.sf2", 512, "Keystation")
+    assert len(t.recent_files()) == 10 and t.recent_files()[0].endswith("f11.dcproj")
+
+
+def test_window_layout_is_remembered(make_window, settings):
+    w = make_window()
+    w.resize(701, 555)         # the offscreen screen is small: stay inside it
+    w.close()
+    assert settings.geometry() is not None
+    w2 = make_window(show=False)
+    assert w2.size().height() == 555             # (the width is held at the layout minimum here)
