@@ -13,6 +13,7 @@ Threads:
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -31,6 +32,7 @@ FEED_PERIOD_SEC = 0.01
 WATCHDOG_SEC = 1.0
 METRONOME_EXTRA_BARS = 256     # with the click on, playback runs on this far past the song's end (recording)
 FREE_LIVE_CHANNEL = 255        # live notes when no valid track is selected: piano
+GIL_SWITCH_SEC = 0.0005        # a live note's thread waits at most about this long behind a busy Python thread
 
 
 class PlaybackEngine:
@@ -69,6 +71,10 @@ class PlaybackEngine:
         self._thread: threading.Thread | None = None
         self._clock_seen = False
 
+        if sys.getswitchinterval() > GIL_SWITCH_SEC:
+            # process-wide: a busy Python thread hands over the GIL every 0.5 ms instead of 5 ms, so the MIDI
+            # input thread's live notes and the feeder never wait long for it (cost: a little throughput)
+            sys.setswitchinterval(GIL_SWITCH_SEC)
         problem = library_problem()
         if problem:
             self.problem = problem
@@ -199,6 +205,12 @@ class PlaybackEngine:
         if sec is None:
             return self._position_tick
         return int(min(max(self._tmap.seconds_to_tick(max(sec, 0.0)), 0), 2**31 - 1))
+
+    @property
+    def late_events(self) -> int:
+        """Song events the feeder handed to the synth after their time (0 unless the feeder was starved for longer
+        than the look-ahead)."""
+        return self._sched.late_events if self._sched is not None else 0
 
     def _now_sample(self) -> int:
         return self._synth.now_ms() * self.samplerate // 1000

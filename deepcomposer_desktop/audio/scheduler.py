@@ -74,6 +74,7 @@ class Scheduler:
         self._count_in_next: tuple[float, int] | None = None
         self._sources = np.zeros(1, np.int32)
         self._channels = np.zeros(1, np.int32)
+        self.late_events = 0                 # events handed over after their time had already been rendered
 
     # --- configuration ------------------------------------------------------------------------------------------
     def set_events(self, events: np.ndarray, end_sec: float, n_tracks: int) -> None:
@@ -203,6 +204,7 @@ class Scheduler:
             return
         ev, slot = ev[keep], slot[keep]
         ms = self._ms(self._abs_of(seg, ev["sec"]))
+        self.late_events += int(np.count_nonzero(ms < self.synth.now_ms()))
         self.synth.schedule_notes(ms.tolist(), ev["kind"].tolist(), self._channels[slot].tolist(),
                                   ev["pitch"].tolist(), ev["vel"].tolist(), self._sources[slot].tolist())
 

@@ -199,3 +199,18 @@ def best_lag(ref: np.ndarray, sig: np.ndarray, lo: int, hi: int) -> int:
     n = 1 << int(np.ceil(np.log2(len(part) + len(ref))))
     xc = np.fft.irfft(np.fft.rfft(part, n) * np.conj(np.fft.rfft(ref, n)), n)
     return lo + int(np.argmax(xc[: max(1, hi - lo)]))
+
+
+def test_a_dead_output_is_reported_and_another_can_be_chosen(null_engine):
+    eng = null_engine
+    eng.set_song(organ())
+    eng.play()
+    assert wait_until(lambda: eng.position_tick > 100)
+    eng._synth.stop_driver()                              # what an unplugged device looks like: the clock stops
+    assert wait_until(lambda: eng.device_lost, 4.0)
+    assert not eng.is_playing and not eng.available
+    assert "stopped responding" in eng.problem
+    eng.set_device("null")                                # pick another output: playback can start again
+    assert eng.available and not eng.device_lost and eng.problem == ""
+    eng.play()
+    assert wait_until(lambda: eng.is_playing and eng.position_tick > 300)
