@@ -114,11 +114,9 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
     out: list[int] = []
     last_type = types[active[-1]]
     cur_pos, bars_done = -1, 0
-    if T.BAR in body:
-        tail = body[len(body) - 1 - body[::-1].index(T.BAR):]
-        pos_toks = [t for t in tail if T.POS0 <= t < T.TRK0]
-        cur_pos = pos_toks[-1] - T.POS0 if pos_toks else -1
-    max_tokens = n_bars * (8 + 60 * n_slots)
+    bar_cap = 64 + 48 * n_slots                                   # a bar longer than this is closed by force
+    max_tokens = n_bars * (bar_cap + 8)
+    in_bar = 0
 
     def forward(cache, tokens):
         x = torch.tensor([tokens], dtype=torch.long)
@@ -129,7 +127,10 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
         logits = forward(cache, active)
         while len(out) < max_tokens:
             check_stop(should_stop)
-            mask = allowed[last_type].clone()
+            if not out or (in_bar >= bar_cap and last_type in (T.T_DUR, T.T_BAR)):
+                mask = allowed[T.T_FAM].clone()                   # only BAR: start (or force) a new bar
+            else:
+                mask = allowed[last_type].clone()
             mask[T.POS0:T.POS0 + cur_pos + 1] = False
             mask[T.POS0 + min(bar_steps, T.MAX_BAR_STEPS):T.TRK0] = False
             lg = logits.float().masked_fill(~mask, float("-inf"))
@@ -141,10 +142,11 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
                 if bars_done == n_bars:
                     break
                 bars_done += 1
-                cur_pos = -1
+                cur_pos, in_bar = -1, 0
             elif T.POS0 <= tok < T.TRK0:
                 cur_pos = tok - T.POS0
             out.append(tok)
+            in_bar += 1
             last_type = types[tok]
             active.append(tok)
             if progress is not None and len(out) % 16 == 0:
