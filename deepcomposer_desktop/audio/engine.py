@@ -198,13 +198,20 @@ class PlaybackEngine:
     @property
     def position_tick(self) -> int:
         """The tick being heard now (output latency allowed for); any thread."""
-        if not self._playing or self._sched is None:
+        if not self._playing or self._sched is None or self._synth is None:
             return self._position_tick
         sample = self._now_sample() - int(self.output_latency_sec * self.samplerate)
         sec = self._sched.sec_at(sample)
         if sec is None:
             return self._position_tick
         return int(min(max(self._tmap.seconds_to_tick(max(sec, 0.0)), 0), 2**31 - 1))
+
+    @property
+    def count_in_active(self) -> bool:
+        """True while the count-in clicks play (the position stays at the start tick meanwhile)."""
+        sched = self._sched
+        return bool(self._playing and sched is not None and sched.in_count_in(
+            self._now_sample() - int(self.output_latency_sec * self.samplerate)))
 
     @property
     def late_events(self) -> int:

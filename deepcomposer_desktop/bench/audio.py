@@ -284,16 +284,10 @@ def _feeder_under_load(figs: list[Figure], seconds: float) -> None:
             time.sleep(seconds)
             late = eng.late_events
         eng.stop()
-        sent = len(song_events_count(song)) * max(1, int(seconds // 16) + 1)
     finally:
         eng.close()
     figs.append(Figure(f"(b) events handed over late in {seconds:g} s of the 4-track song, busy Python thread",
                        late, "events", "0"))
-
-
-def song_events_count(song):
-    from ..audio.events import song_events
-    return song_events(song)
 
 
 class BusyProcess:

@@ -132,3 +132,17 @@ def test_render_command(soundfont, tmp_path, capsys):
     assert main(["render", str(mid), "--out", str(wav), "--solo", "7"]) == 2
     assert "no track 7" in capsys.readouterr().err
     assert main(["render", str(mid), "--out", str(wav), "--soundfont", str(mid)]) == 2
+
+
+def test_metronome_clicks_on_every_beat_with_an_accent(soundfont):
+    from deepcomposer_desktop.core.song import TimeSignature
+    song = Song(tracks=(track("Quiet", [(60, 0, 10, 1)]),), tempos=(TempoChange(0, 120.0),),
+                time_signatures=(TimeSignature(0, 3, 4),))
+    song = song.replace(tracks=(track("Quiet", [(60, 1440 * 2 - 10, 10, 1)]),))     # two bars of 3/4
+    plain = render_song(song, soundfont, SR)
+    clicked = render_song(song, soundfont, SR, metronome=True)
+    clicks = clicked[: len(plain)] - plain[: len(clicked)]
+    beat = SR // 2
+    peaks = [np.abs(clicks[i * beat:i * beat + beat // 4]).max() for i in range(6)]
+    assert min(peaks) > 1e-3                                          # a click on every beat
+    assert peaks[0] > peaks[1] and peaks[3] > peaks[4]                # beat 1 of each bar is accented
