@@ -40,7 +40,8 @@ def stand_in_models(folder, genres=STAND_IN_GENRES, tiny: bool = False, n_tracks
     tracks = [dict(STAND_IN_TRACKS[i % len(STAND_IN_TRACKS)]) for i in range(n_tracks)]
     if n_tracks < len(STAND_IN_TRACKS):
         tracks[-1] = dict(STAND_IN_TRACKS[-1])
-    decode = DecodeParams((0.5,) * n_tracks, (0.7,) * n_tracks, (3,) * n_tracks)
+    decode = DecodeParams.from_dict({"threshold": [0.5] * n_tracks, "onset_threshold": [0.7] * n_tracks,
+                                     "max_poly": [3] * n_tracks})
     for k, genre in enumerate(genres):
         torch.manual_seed(1000 + k)
         gen = build_generator(arch)
