@@ -154,7 +154,9 @@ class Scheduler:
         if seg.count_in:
             return seg.sec_end
         if self.loop is not None and seg.sec_start < self.loop[1]:
-            return self.loop[1]
+            # a loop set while playing only wraps if its end is still ahead of what has been scheduled
+            if self._sec_of(seg, max(self.scheduled_until, seg.abs_start)) <= self.loop[1]:
+                return self.loop[1]
         return self.end_sec
 
     def pump(self, until_sample: int) -> None:

@@ -214,3 +214,14 @@ def test_a_dead_output_is_reported_and_another_can_be_chosen(null_engine):
     assert eng.available and not eng.device_lost and eng.problem == ""
     eng.play()
     assert wait_until(lambda: eng.is_playing and eng.position_tick > 300)
+
+
+def test_output_plans():
+    from deepcomposer_desktop.audio.outputs import NULL_OUTPUT, list_output_devices, plan_outputs
+    assert plan_outputs("null") == [NULL_OUTPUT]
+    plans = plan_outputs(None)
+    assert plans and all(p.driver for p in plans)
+    if sys.platform.startswith("linux"):
+        assert ("alsa", "default") in [(p.driver, p.device) for p in plans]
+    for dev in list_output_devices():
+        assert dev["channels"] > 0 and plan_outputs(dev["index"])

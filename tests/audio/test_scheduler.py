@@ -48,6 +48,9 @@ class Runner:
         self.mixes = tuple(mixes)
         self.sched.set_audible(audible_mask(self.mixes, bool(self.sched.audible[0])), self.pos)
 
+    def late_ok(self) -> bool:
+        return self.sched.late_events == 0
+
     def close(self) -> None:
         self.synth.close()
 
@@ -166,3 +169,16 @@ def test_mix_validation():
         m.with_changes(volume=300)
     with pytest.raises(ValueError, match="pan"):
         m.with_changes(pan=True)
+
+
+def test_loop_set_behind_the_playhead_does_not_jump_back_at_once(soundfont):
+    notes = tuple(Note.make(60 + i % 12, i * 480, 400, 100) for i in range(16))
+    r = Runner(soundfont, Song(tracks=(Track("A", notes=notes),), tempos=(TempoChange(0, 120.0),)))
+    r.sched.start(0.0, 0)
+    r.run(3.0)
+    r.sched.loop = (0.0, 1.0)                      # a loop that ends before where we are (3 s)
+    r.run(1.0)
+    assert r.late_ok()
+    sec = r.sched.sec_at(r.pos)
+    assert 3.5 < sec < 4.5                         # kept going forward, no burst of past events
+    r.close()
