@@ -120,3 +120,49 @@ def test_describe_counts_bars_and_notes(tmp_path):
     assert "2 windows from 2 songs" in text
     assert "Melody             non-empty bars  50.0 %, notes/bar  0.50" in text
     assert "T0                 non-empty bars   0.0 %, notes/bar  0.00" in text
+
+
+def test_chorale_aligned_by_music21_bar_lines_and_onsets(tmp_path):
+    import zipfile
+
+    # 1 quarter pickup, then 9 bars; every voice repeats each pitch for two quarters (held vs repeated is lost
+    # in the JSON, music21's score has the real note starts)
+    sop = [72] * 4 + [74 + (q // 2) % 3 for q in range(36) for _ in range(4)]
+    steps = [[s, s - 5, s - 12, s - 24] for s in sop]
+    folder = tmp_path / "jsb_chorales_czhuang"
+    folder.mkdir()
+    (folder / "Jsb16thSeparated.json").write_text(json.dumps({"train": [steps], "valid": [], "test": []}))
+
+    def part(pid, shift):
+        xml = f'<part id="{pid}">'
+        notes = [(72, 1)] + [(74 + (q // 2) % 3, 1) for q in range(36)]
+        i = 0
+        for m in range(10):
+            xml += f'<measure number="{m}">'
+            if m == 0:
+                xml += "<attributes><divisions>1</divisions><time><beats>4</beats><beat-type>4</beat-type>" \
+                       "</time></attributes>"
+            for _ in range(1 if m == 0 else 4):
+                p = notes[i][0] - shift
+                i += 1
+                names = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
+                alter = "<alter>1</alter>" if names[p % 12] == names[(p - 1) % 12] else ""
+                xml += f"<note><pitch><step>{names[p % 12]}</step>{alter}<octave>{p // 12 - 1}</octave></pitch>" \
+                       "<duration>1</duration></note>"
+            xml += "</measure>"
+        return xml + "</part>"
+    voices = [("Soprano", 0), ("Alto", 5), ("Tenor", 12), ("Bass", 24)]
+    score = "<score-partwise><part-list>" + "".join(
+        f'<score-part id="P{i}"><part-name>{n}</part-name></score-part>' for i, (n, _) in enumerate(voices)) + \
+        "</part-list>" + "".join(part(f"P{i}", s) for i, (_, s) in enumerate(voices)) + "</score-partwise>"
+    m21 = tmp_path / "music21_corpus_subset" / "bach"
+    m21.mkdir(parents=True)
+    with zipfile.ZipFile(m21 / "bwv1.mxl", "w") as z:
+        z.writestr("bwv1.xml", score)
+    col, meta = chorale.build(tmp_path, parsed_dir=str(tmp_path / "parsed"))
+    assert meta["aligned"] == [True] and col.titles == ["JSB chorale train 0 (= bwv1)"]
+    mel, acc, om, oa, sid = (np.unpackbits(a, axis=-1, count=128).astype(bool) if a.ndim > 1 else a
+                             for a in col.arrays())
+    assert not mel[0, :12].any() and mel[0, 12:16, 72].all()     # the pickup ends bar 0
+    assert mel[0, 16:24, 74].all() and om[0, 16, 74] and om[0, 20, 74]     # a repeated note, two starts
+    assert oa[0, 2, 16, 50] and oa[0, 2, 20, 50]                 # the same in the bass

@@ -5,13 +5,18 @@ instruments (``<transpose>``). Repeats are not expanded. Far faster than music21
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from . import DataError
 
+# parsed scores as JSON (~20 MB for all sets): kept out of cache/, which travels to the GPU machine
+PARSED_DIR = os.path.join("build", "score_json")
 STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
@@ -150,3 +155,24 @@ def duple_runs(measures, min_bars: int = 4) -> list[tuple[float, float]]:
                 runs.append((start, start + 4.0 * int(total // 4)))
             start = None
     return runs
+
+
+def cached_score(path, parsed_dir: str | None) -> Score:
+    """``read_score`` through a JSON cache keyed by the file's path and size."""
+    if parsed_dir is None:
+        return read_score(path)
+    key = hashlib.sha1(f"{os.path.abspath(path)}:{os.path.getsize(path)}".encode()).hexdigest()[:16]
+    cpath = os.path.join(parsed_dir, key + ".json")
+    try:
+        with open(cpath) as f:
+            d = json.load(f)
+        return Score([Part(p["name"], [tuple(x) for x in p["notes"]]) for p in d["parts"]],
+                     [Measure(*m) for m in d["measures"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    score = read_score(path)
+    os.makedirs(parsed_dir, exist_ok=True)
+    with open(cpath, "w") as f:
+        json.dump({"parts": [{"name": p.name, "notes": p.notes} for p in score.parts],
+                   "measures": [[m.offset, m.length, m.beats, m.beat_type] for m in score.measures]}, f)
+    return score

@@ -9,8 +9,6 @@ skipped. Repeats are not expanded.
 from __future__ import annotations
 
 import glob
-import hashlib
-import json
 import os
 import re
 
@@ -18,13 +16,11 @@ import numpy as np
 
 from ..common import ProgressFn, StopFn, check_stop, report
 from . import DataError, WindowCollector, track_info
-from .musicxml import Part, Score, duple_runs, read_score
+from .musicxml import PARSED_DIR, cached_score, duple_runs
 from .rolls import monophonic, notes_to_roll
 
 ORCHESTRA = "hauptstimme_orchestra/data"
 QUARTETS = "openscore_string_quartets/scores"
-# parsed scores as JSON (~20 MB): kept out of cache/, which travels to the GPU machine
-PARSED_DIR = os.path.join("build", "score_json")
 FAMILIES = ("low strings", "high strings", "woodwinds", "brass")
 TRACKS = [
     track_info("Low strings", 42, False, "real: cellos and double basses of the score"),
@@ -52,28 +48,6 @@ def family(name: str) -> int | None:
     if re.search(r"cello|contrabass|double bass|kontrabass|violone|continuo", n):
         return 0
     return None
-
-
-def cached_score(path, parsed_dir: str | None) -> Score:
-    """``read_score`` through a JSON cache keyed by the file's path and size."""
-    if parsed_dir is None:
-        return read_score(path)
-    key = hashlib.sha1(f"{os.path.abspath(path)}:{os.path.getsize(path)}".encode()).hexdigest()[:16]
-    cpath = os.path.join(parsed_dir, key + ".json")
-    try:
-        with open(cpath) as f:
-            d = json.load(f)
-        from .musicxml import Measure
-        return Score([Part(p["name"], [tuple(x) for x in p["notes"]]) for p in d["parts"]],
-                     [Measure(*m) for m in d["measures"]])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    score = read_score(path)
-    os.makedirs(parsed_dir, exist_ok=True)
-    with open(cpath, "w") as f:
-        json.dump({"parts": [{"name": p.name, "notes": p.notes} for p in score.parts],
-                   "measures": [[m.offset, m.length, m.beats, m.beat_type] for m in score.measures]}, f)
-    return score
 
 
 def run_notes(notes, start: float, end: float) -> list[tuple[int, int, int]]:
