@@ -50,6 +50,7 @@ class PianoRollEditor(QWidget):
         self.grid = BarGrid(None)
         self.index = NoteIndex(())
         self.ghosts = NoteIndex(())
+        self.song_end = 0                             # last note end of any track (Song.end_tick is O(notes))
         self.selection: set[int] = set()
         self.playhead: int | None = None
         self.loop: tuple[int, int] | None = None
@@ -122,6 +123,7 @@ class PianoRollEditor(QWidget):
             cache[key] = old if old is not None and old.notes is t.notes else NoteIndex(t.notes)
         self._index_cache = cache
         self.index = cache[id(song.tracks[track_index].notes)] if song.tracks else NoteIndex(())
+        self.song_end = max((int(ix.end.max()) for ix in cache.values() if len(ix)), default=0)
         ghost_key = tuple(id(t.notes) for i, t in enumerate(song.tracks) if i != track_index)
         if ghost_key != self._ghost_key:
             self.ghosts = NoteIndex.merged([cache[k] for k in ghost_key])
@@ -216,7 +218,7 @@ class PianoRollEditor(QWidget):
 
     def fit_x(self) -> None:
         """Zoom the time axis so that the whole song fits the view."""
-        end = max(self.song.end_tick if self.song else 0, self.coords.ppq * 4)
+        end = max(self.song_end, self.coords.ppq * 4)
         self.coords.set_px_per_beat(self.view.viewport().width() / (end / self.coords.ppq))
         self.coords.scroll_x = 0.0
         self.view.update_scrollbars()

@@ -47,8 +47,7 @@ class RollView(QAbstractScrollArea):
     # --- scrolling ---------------------------------------------------------------------------------------------
     def content_width(self) -> float:
         c, ed = self.ed.coords, self.ed
-        end = ed.song.end_tick if ed.song else 0
-        bar = ed.grid.bar_at(end)
+        bar = ed.grid.bar_at(ed.song_end)
         return (bar.start_tick + SCROLL_MARGIN_BARS * bar.length_tick) * c.px_per_tick
 
     def update_scrollbars(self) -> None:
