@@ -288,3 +288,60 @@ def test_large_track_paints_detail_when_zoomed_in_and_raster_when_zoomed_out(edi
     assert editor.view.last_note_mode == "raster"
     x, y = editor.coords.point(30 * 60, 40 + (30 * 7) % 48)
     assert img.pixelColor(x, y) != img.pixelColor(x, editor.coords.point(0, 100)[1])
+
+
+def test_zoomed_out_raster_shows_the_selection_and_the_lane_its_bars(editor):
+    from deepcomposer_desktop.ui.piano_roll.painting import PALETTE
+    notes = [N(40 + (i * 7) % 48, i * 60, 120) for i in range(5_000)]
+    make_host(editor, notes)
+    editor.fit_x()
+    editor.set_selection(range(2_500, 5_000))
+    img = vp(editor).grab().toImage()
+    assert editor.view.last_note_mode == "raster"
+    def pixel(k):          # a note narrower than a pixel fills the pixel column its start falls in
+        y = editor.coords.point(0, notes[k].pitch)[1]
+        return img.pixelColor(int(editor.coords.tick_to_x(notes[k].start_tick)), y).rgb()
+    assert pixel(4_000) == PALETTE.selected.rgb()
+    assert pixel(100) == editor.track_color().rgb()
+    lane = editor.lane.grab().toImage()
+    colors = {lane.pixelColor(x, lane.height() - 4).rgb() for x in range(0, lane.width() - 20, 7)}
+    assert editor.track_color().rgb() in colors and PALETTE.selected.rgb() in colors
+
+
+def test_empty_song_and_bad_track_index(editor):
+    seen = []
+    editor.notes_edited.connect(lambda *a: seen.append(a))
+    editor.set_song(Song(), 0)
+    QTest.mouseClick(vp(editor), L, NOMOD, QPoint(50, 50))
+    QTest.keyClick(editor.view, Qt.Key.Key_Delete)
+    assert seen == [] and editor.selected_indices() == []
+    with pytest.raises(IndexError):
+        editor.set_song(Song(tracks=(Track(),)), 3)
+    with pytest.raises(ValueError):
+        editor.set_snap(0)
+
+
+def test_escape_cancels_a_drag(editor):
+    host = make_host(editor, [N(60, 0, 480)])
+    a = at(editor, 100, 60)
+    QTest.mousePress(vp(editor), L, NOMOD, a)
+    QTest.mouseMove(vp(editor), a + QPoint(120, -40))
+    assert editor.tools.overlay and editor.tools.overlay[0] != N(60, 0, 480)
+    QTest.keyClick(editor.view, Qt.Key.Key_Escape)
+    QTest.mouseRelease(vp(editor), L, NOMOD, a + QPoint(120, -40))
+    assert host.edits == []
+
+
+def test_playhead_and_loop_are_painted(editor):
+    from deepcomposer_desktop.ui.piano_roll.painting import PALETTE
+    make_host(editor, [N(60, 0)])
+    editor.set_playhead(960)
+    editor.set_loop(1920, 3840)
+    img = vp(editor).grab().toImage()
+    x = int(editor.coords.tick_to_x(960))
+    assert img.pixelColor(x, 5).rgb() == PALETTE.playhead.rgb()
+    inside, outside = int(editor.coords.tick_to_x(2500)), int(editor.coords.tick_to_x(4500))
+    y = editor.coords.point(0, 61)[1]                   # a black-key row: same background both sides
+    assert img.pixelColor(inside, y) != img.pixelColor(outside, y)
+    editor.set_loop(None)
+    assert editor.loop is None

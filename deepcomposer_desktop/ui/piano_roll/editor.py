@@ -57,6 +57,7 @@ class PianoRollEditor(QWidget):
         self.follow_playhead = True
         self.draw_velocity = 100
         self.version = 0                              # bumped whenever the painted state changes
+        self.sel_version = 0                          # bumped when the notes or the selection change
         self._snap: int | None = self.coords.ppq // 4
         self._draw_length: int | None = None          # last length drawn or resized; None: the snap
         self._pending_selection: tuple | None = None
@@ -140,6 +141,7 @@ class PianoRollEditor(QWidget):
         changed_sel = new_sel != self.selection
         self.selection = {i for i in new_sel if i < len(self.notes)}
         self._sel_mask = None
+        self.sel_version += 1
         self.view.update_scrollbars()
         if first and len(self.index):
             self.coords.center_on_pitch(int(np.median(self.index.pitch)), self.view.viewport().height())
@@ -205,7 +207,7 @@ class PianoRollEditor(QWidget):
         c.set_px_per_beat(c.px_per_beat * factor)
         c.scroll_x = max(0.0, tick * c.px_per_tick - ax)
         self.view.update_scrollbars()
-        self.view_changed()
+        self.view_changed(vertical=False)
 
     def zoom_y(self, factor: float, anchor_y: float | None = None) -> None:
         c = self.coords
@@ -214,7 +216,7 @@ class PianoRollEditor(QWidget):
         c.set_key_height(c.key_height * factor)
         c.scroll_y = max(0.0, frac * c.content_height - ay)
         self.view.update_scrollbars()
-        self.view_changed()
+        self.view_changed(horizontal=False)
 
     def fit_x(self) -> None:
         """Zoom the time axis so that the whole song fits the view."""
@@ -222,7 +224,7 @@ class PianoRollEditor(QWidget):
         self.coords.set_px_per_beat(self.view.viewport().width() / (end / self.coords.ppq))
         self.coords.scroll_x = 0.0
         self.view.update_scrollbars()
-        self.view_changed()
+        self.view_changed(vertical=False)
 
     def changed(self) -> None:
         """Painted state changed: repaint every part."""
@@ -232,12 +234,14 @@ class PianoRollEditor(QWidget):
         self.keys.update()
         self.lane.update()
 
-    def view_changed(self) -> None:
-        """Scroll or zoom changed (the frame cache notices by itself)."""
+    def view_changed(self, horizontal: bool = True, vertical: bool = True) -> None:
+        """Scroll or zoom changed (the frame cache notices by itself): repaint the parts that move."""
         self.view.viewport().update()
-        self.ruler.update()
-        self.keys.update()
-        self.lane.update()
+        if horizontal:
+            self.ruler.update()
+            self.lane.update()
+        if vertical:
+            self.keys.update()
 
     # --- selection -------------------------------------------------------------------------------------------------
     def selected_indices(self) -> list[int]:
@@ -257,6 +261,7 @@ class PianoRollEditor(QWidget):
         if sel != self.selection:
             self.selection = sel
             self._sel_mask = None
+            self.sel_version += 1
             self.changed()
             self.selection_changed.emit()
 

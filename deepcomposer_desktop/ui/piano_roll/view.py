@@ -69,7 +69,7 @@ class RollView(QAbstractScrollArea):
         c = self.ed.coords
         c.scroll_x = float(self.horizontalScrollBar().value())
         c.scroll_y = float(self.verticalScrollBar().value())
-        self.ed.view_changed()
+        self.ed.view_changed(horizontal=bool(dx), vertical=bool(dy))
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -129,7 +129,7 @@ class RollView(QAbstractScrollArea):
         painting.paint_loop(p, c, ed.loop, rect)
         painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=-1, cache=self._ghost_raster)
         self.last_note_mode = painting.paint_notes(p, c, ed.index, rect, ed.track_color(), ed.selection_mask(),
-                                                   ed.tools.hidden, cache=self._note_raster, version=ed.version)
+                                                   ed.tools.hidden, cache=self._note_raster, version=ed.sel_version)
 
     def paint_overlays(self, p: QPainter, rect: QRectF) -> None:
         ed, c = self.ed, self.ed.coords
