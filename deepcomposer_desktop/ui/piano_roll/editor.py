@@ -23,6 +23,7 @@ from .velocity_lane import VelocityLane
 from .view import RollView
 
 KEYS_WIDTH = 56
+DRUM_KEYS_WIDTH = 112        # room for GM drum names
 RULER_HEIGHT = 26
 LANE_HEIGHT = 84
 TRACK_COLORS = ("#4fa3e0", "#e0714f", "#6cc24a", "#c77dde", "#e0c04f", "#4fd0c4", "#e04f8a", "#9aa7ff")
@@ -64,6 +65,7 @@ class PianoRollEditor(QWidget):
         self._index_cache: dict[int, NoteIndex] = {}
         self._ghost_key: tuple = ()
         self._sel_mask: np.ndarray | None = None
+        self._colors: list[QColor] = []
 
         self.tools = RollTools(self)
         self.view = RollView(self)
@@ -75,7 +77,6 @@ class PianoRollEditor(QWidget):
         self.lane.setFixedHeight(LANE_HEIGHT)
         lane_label = QLabel("Velocity")
         lane_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lane_label.setFixedWidth(KEYS_WIDTH)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(0)
@@ -142,6 +143,9 @@ class PianoRollEditor(QWidget):
         self.selection = {i for i in new_sel if i < len(self.notes)}
         self._sel_mask = None
         self.sel_version += 1
+        width = DRUM_KEYS_WIDTH if self.is_drum else KEYS_WIDTH
+        if self.keys.maximumWidth() != width:
+            self.keys.setFixedWidth(width)
         self.view.update_scrollbars()
         if first and len(self.index):
             self.coords.center_on_pitch(int(np.median(self.index.pitch)), self.view.viewport().height())
@@ -150,7 +154,16 @@ class PianoRollEditor(QWidget):
         if changed_sel:
             self.selection_changed.emit()
 
+    def set_track_colors(self, colors) -> None:
+        """Colours of the tracks (QColor or names, as the tracks panel shows them); the edited track uses its own."""
+        new = [QColor(c) for c in colors]
+        if [c.rgba() for c in new] != [c.rgba() for c in self._colors]:
+            self._colors = new
+            self.changed()
+
     def track_color(self) -> QColor:
+        if self.track_index < len(self._colors) and self._colors[self.track_index].isValid():
+            return self._colors[self.track_index]
         return track_color(self.track_index)
 
     @property

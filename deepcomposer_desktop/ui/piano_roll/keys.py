@@ -44,16 +44,20 @@ class KeyColumn(QWidget):
             rect = QRectF(0, y, w, kh)
             if pitch == self.pressed:
                 p.fillRect(rect, QColor(0xff, 0xb3, 0x47))
+            elif drum:                                   # drum map: named rows, no piano keys
+                if pitch % 2:
+                    p.fillRect(rect, QColor(0xe2, 0xe4, 0xe8))
             elif pitch % 12 in _BLACK:
                 p.fillRect(QRectF(0, y, w * 0.62, kh), QColor(0x22, 0x22, 0x22))
-            if pitch % 12 == 0 or pitch % 12 == 5:
+            if not drum and pitch % 12 in (0, 5):
                 p.setPen(QPen(QColor(0xa0, 0xa0, 0xa0), 0))
                 p.drawLine(QPointF(0, y + kh - 0.5), QPointF(w, y + kh - 0.5))
             label = DRUM_NAMES.get(pitch, "") if drum else (pitch_name(pitch) if pitch % 12 == 0 else "")
             if label and kh >= 7:
-                p.setPen(QColor(0x30, 0x30, 0x30) if pitch % 12 not in _BLACK or drum else QColor(0xe0, 0xe0, 0xe0))
+                p.setPen(QColor(0x30, 0x30, 0x30))
                 text = p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, w - 4)
-                p.drawText(QRectF(2, y, w - 4, kh), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text)
+                align = Qt.AlignmentFlag.AlignLeft if drum else Qt.AlignmentFlag.AlignRight
+                p.drawText(QRectF(3, y, w - 6, kh), Qt.AlignmentFlag.AlignVCenter | align, text)
         p.setPen(QPen(QColor(0x80, 0x80, 0x80), 0))
         p.drawLine(QPointF(w - 0.5, 0), QPointF(w - 0.5, h))
         p.end()
