@@ -33,10 +33,6 @@ try:  # written by another helper; the window works without it
 except Exception as _exc:  # noqa: BLE001 - any failure means "show the placeholder"
     PianoRollEditor = None
     PIANO_ROLL_PROBLEM = f"{type(_exc).__name__}: {_exc}"
-try:  # hardware MIDI keyboards (another helper's module)
-    from .midi_input import MidiInput, build_midi_menu
-except Exception:  # noqa: BLE001
-    MidiInput = build_midi_menu = None
 
 DARK_STYLE = """
 QMainWindow, QWidget { background:#232323; color:#ddd; }
@@ -87,24 +83,26 @@ class MainWindow(FilesMixin, QMainWindow):
         self.playback = PlaybackController(self)
         self._build_widgets()
         self.midi = None
-        if MidiInput is not None and midi_input:
-            self.midi = MidiInput(self, settings=self.settings.q, engine=lambda: self.playback.engine)
         self._build_actions()
         self._connect()
         self.init_files()
         self._on_song_changed(self.doc.song, "load")
         self.doc.undo_stack.setClean()
         self._restore_layout()
+        self._deferred = []                 # start-up jobs that wait until the window has painted once
         if engine is not None:
             self.playback.attach_engine(engine)
         elif start_audio:
-            QTimer.singleShot(0, self.start_audio)
+            self._deferred.append((0, self.start_audio))
         else:
             self.playback.engine_failed("Audio not started")
+        if midi_input:
+            self._deferred.append((300, self.start_midi))
         if probe_models:
-            QTimer.singleShot(150, self.probe_techniques)
+            self._deferred.append((1500, self.probe_techniques))  # imports torch on a worker: audio first
         QTimer.singleShot(0, self.offer_recovery)
-        QApplication.instance().installEventFilter(self)
+        self._filtering = False
+        self._deferred.append((-150, self._install_key_filter))  # start-up events need no key check
 
     # --- construction --------------------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -228,9 +226,8 @@ class MainWindow(FilesMixin, QMainWindow):
         self._action("Zoom &out (time)", lambda: self.piano_roll.zoom_x(0.8), "Ctrl+-", v)
         self._action("Zoom in (pitch)", lambda: self.piano_roll.zoom_y(1.25), "Ctrl+Shift+=", v)
         self._action("Zoom out (pitch)", lambda: self.piano_roll.zoom_y(0.8), "Ctrl+Shift+-", v)
-        if self.midi is not None:
-            mb.addMenu(build_midi_menu(self.midi, self))
         t = mb.addMenu("&Transport")
+        self.transport_menu = t
         self.play_action = self._action("&Play / pause", self.playback.toggle_play, Qt.Key_Space, t)
         self._action("&Stop", self.playback.stop, None, t)
         self._action("&Rewind", lambda: self.playback.seek(0), Qt.Key_Home, t)
@@ -279,10 +276,6 @@ class MainWindow(FilesMixin, QMainWindow):
             pr.loop_changed.connect(self.loop_changed)
             pr.seek_requested.connect(self.playback.seek)
             pr.note_preview.connect(self.preview_note)
-        if self.midi is not None:
-            self.midi.note_on.connect(self.hardware_note_on)
-            self.midi.note_off.connect(self.hardware_note_off)
-            self.midi.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.set_snap(self.snap_label)
 
     # --- the song --------------------------------------------------------------------------------------------------
@@ -432,6 +425,25 @@ class MainWindow(FilesMixin, QMainWindow):
     def live_note_off(self, pitch: int) -> None:
         self.playback.live_note_off(pitch, self.input_track)
 
+    def start_midi(self) -> None:
+        """Open hardware MIDI input (after the window shows: rtmidi's import and port scan take a moment)."""
+        try:
+            from .midi_input import MidiInput, build_midi_menu
+        except Exception as exc:  # noqa: BLE001 - no MIDI module: the rest of the app works
+            self.statusBar().showMessage(f"MIDI input not available: {exc}", 5000)
+            return
+        self.midi = MidiInput(self, settings=self.settings.q, engine=lambda: self.playback.engine)
+        self.menuBar().insertMenu(self.transport_menu.menuAction(), build_midi_menu(self.midi, self))
+        self.midi.note_on.connect(self.hardware_note_on)
+        self.midi.note_off.connect(self.hardware_note_off)
+        self.midi.message.connect(self._status_message)
+        if self.song.tracks:
+            self.midi.set_track(self.song.melody_index)
+            self.midi.set_song_key(self.song.key)
+
+    def _status_message(self, message: str) -> None:
+        self.statusBar().showMessage(message, 5000)
+
     def hardware_note_on(self, pitch: int, velocity: int) -> None:
         """A note from a MIDI keyboard (the synth already heard it on the MIDI thread): light and record it."""
         self.keyboard.set_key_lit(pitch, True)
@@ -457,7 +469,7 @@ class MainWindow(FilesMixin, QMainWindow):
         def off() -> None:
             self.playback.engine.live_note_off(pitch, track)
             self.keyboard.set_key_lit(pitch, False)
-        QTimer.singleShot(250, off)
+        QTimer.singleShot(250, self.keyboard, off)     # cancelled if the window goes first
 
     def set_recording(self, on: bool) -> None:
         if on:
@@ -482,6 +494,11 @@ class MainWindow(FilesMixin, QMainWindow):
         self.octave_label.setText(f" C{lo // 12 - 1}–C{self.keyboard.highest // 12 - 1} ")
 
     # --- computer keyboard as a piano ------------------------------------------------------------------------------
+    def _install_key_filter(self) -> None:
+        if not self._filtering:
+            QApplication.instance().installEventFilter(self)
+            self._filtering = True
+
     def eventFilter(self, obj: QObject, e: QEvent) -> bool:
         t = e.type()
         if t not in (QEvent.KeyPress, QEvent.KeyRelease) or not self.isActiveWindow():
@@ -497,6 +514,13 @@ class MainWindow(FilesMixin, QMainWindow):
         return self.keyboard.computer_key_release(e.key(), e.isAutoRepeat())
 
     # --- window ----------------------------------------------------------------------------------------------------
+    def showEvent(self, e) -> None:
+        super().showEvent(e)
+        if self._deferred:
+            jobs, self._deferred = self._deferred, []
+            for delay, job in jobs:         # 150 ms: after the first paint, even on a busy machine
+                QTimer.singleShot(150 + delay, job)
+
     def _restore_layout(self) -> None:
         geo, state = self.settings.geometry(), self.settings.window_state()
         if geo is not None:
@@ -511,6 +535,7 @@ class MainWindow(FilesMixin, QMainWindow):
             e.ignore()
             return
         QApplication.instance().removeEventFilter(self)
+        self._filtering = False
         self.cancel_generation()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.playback.close()

@@ -165,7 +165,10 @@ class PlaybackController(QObject):
     def attach_engine(self, engine) -> None:
         """Use ``engine`` from now on (a real PlaybackEngine, or anything with its interface)."""
         old = self.engine
-        if getattr(engine, "available", False) is False and not isinstance(engine, NullEngine):
+        # an engine that is not "available" may still run silently (no sound device): keep it, so the
+        # transport and live notes work; one without any output at all (no FluidSynth) is swapped for a clock
+        if not getattr(engine, "available", False) and getattr(engine, "output", None) is None \
+                and not isinstance(engine, NullEngine):
             problem = getattr(engine, "problem", "") or "Audio output is not available"
             try:
                 engine.close()
@@ -187,7 +190,8 @@ class PlaybackController(QObject):
         engine.set_count_in(self.count_in_bars)
         engine.set_loop(*(self.loop_range if self.loop_enabled and self.loop_range else (None, None)))
         engine.seek(pos)
-        self.engine_status.emit("" if getattr(engine, "available", False) else engine.problem)
+        self.engine_status.emit("" if getattr(engine, "available", False) else
+                                (getattr(engine, "problem", "") or "Audio output is not available"))
 
     def engine_failed(self, problem: str) -> None:
         self.engine = NullEngine(problem)

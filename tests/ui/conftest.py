@@ -71,6 +71,7 @@ def make_window(qtbot, tmp_path, settings):
             w.show()
             w.activateWindow()
             qtbot.waitExposed(w)
+            qtbot.waitUntil(lambda: w._filtering)     # computer keys as piano: on once the window has painted
         qtbot.wait(1)           # let the start-up timers (recovery offer) run now, as they do in the app
         return w
     return make

@@ -119,3 +119,20 @@ def test_record_from_computer_keys_into_the_input_track(window, spy_engine, qtbo
     assert added == {Note.make(window.keyboard.lowest, 50_000, 480, window.keyboard.velocity)}
     window.undo_action.trigger()
     assert window.song.melody.notes == before
+
+
+def test_space_plays_the_sample_through_the_real_engine(make_window, qtbot):
+    import pytest
+    engine_mod = pytest.importorskip("deepcomposer_desktop.audio.engine")
+    engine = engine_mod.PlaybackEngine()
+    try:
+        if getattr(engine, "output", None) is None:
+            pytest.skip(f"no synth here: {engine.problem}")
+        w = make_window(engine=engine)
+        qtbot.keyClick(w, Qt.Key_Space)
+        assert engine.is_playing
+        qtbot.waitUntil(lambda: w.piano_roll.playhead and w.piano_roll.playhead > 0, timeout=5000)
+        qtbot.keyClick(w, Qt.Key_Space)
+        assert not engine.is_playing
+    finally:
+        engine.close()
