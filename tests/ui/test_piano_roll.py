@@ -345,3 +345,39 @@ def test_playhead_and_loop_are_painted(editor):
     assert img.pixelColor(inside, y) != img.pixelColor(outside, y)
     editor.set_loop(None)
     assert editor.loop is None
+
+
+def test_key_column_click_previews_the_pitch(editor, qtbot):
+    make_host(editor, [N(60, 0)])
+    y = editor.coords.point(0, 62)[1]
+    with qtbot.waitSignal(editor.note_preview) as preview:
+        QTest.mouseClick(editor.keys, L, NOMOD, QPoint(editor.keys.width() - 2, y))
+    assert preview.args[0] == 62 and preview.args[1] > 100       # struck at the right edge: loud
+
+
+def test_random_gestures_keep_the_track_valid(editor):
+    """A burst of random clicks, drags and keys with modifiers: no exception, every emitted tuple sorted & valid."""
+    import random
+    rng = random.Random(7)
+    host = make_host(editor, [N(48 + (i * 5) % 24, i * 240, 240) for i in range(40)])
+    editor.set_snap(120)
+    w, h = vp(editor).width(), vp(editor).height()
+    mods = [NOMOD, SHIFT, Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.AltModifier]
+    keys = [Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Q, Qt.Key.Key_Delete, Qt.Key.Key_Left, Qt.Key.Key_Right]
+    for step in range(40):
+        a = QPoint(rng.randrange(w), rng.randrange(h))
+        b = QPoint(rng.randrange(w), rng.randrange(h))
+        action = rng.random()
+        if action < 0.5:
+            drag(vp(editor), a, b, mods=rng.choice(mods))
+        elif action < 0.7:
+            QTest.mouseClick(vp(editor), rng.choice([L, R]), rng.choice(mods), a)
+        elif action < 0.8:
+            QTest.keyClick(editor.view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+        else:
+            QTest.keyClick(editor.view, rng.choice(keys), rng.choice([NOMOD, SHIFT]))
+    assert host.edits
+    for _, notes, description in host.edits:
+        assert list(notes) == sorted(notes) and description
+    assert editor.notes == host.notes
+    assert all(0 <= i < len(editor.notes) for i in editor.selected_indices())
