@@ -381,3 +381,20 @@ def test_random_gestures_keep_the_track_valid(editor):
         assert list(notes) == sorted(notes) and description
     assert editor.notes == host.notes
     assert all(0 <= i < len(editor.notes) for i in editor.selected_indices())
+
+
+def test_dragging_past_the_right_edge_scrolls_and_moves_the_note_there(editor, qtbot):
+    host = make_host(editor, [N(60, 0, 480)])
+    editor.set_snap(120)
+    w = vp(editor).width()
+    first_hidden_tick = editor.coords.x_to_tick(w)
+    a = at(editor, 100, 60)
+    b = QPoint(w + 50, a.y())
+    QTest.mousePress(vp(editor), L, NOMOD, a)
+    QTest.mouseMove(vp(editor), QPoint(w - 5, a.y()))
+    QTest.mouseMove(vp(editor), b)
+    qtbot.waitUntil(lambda: editor.coords.scroll_x > 300, timeout=3000)
+    QTest.mouseRelease(vp(editor), L, NOMOD, b)
+    (note,) = host.notes
+    assert note.pitch == 60 and note.start_tick > first_hidden_tick
+    assert not editor.view._autoscroll.isActive()

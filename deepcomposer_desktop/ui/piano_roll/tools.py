@@ -41,7 +41,7 @@ class RollTools:
         self.overlay: list[Note] = []
         self.hidden: np.ndarray | None = None
         self.band: QRectF | None = None
-        self._press = QPointF()
+        self._press = QPointF()              # in content pixels (viewport + scroll): survives autoscroll
         self._press_tick = 0.0
         self._press_pitch = 0
         self._grab = -1
@@ -75,7 +75,7 @@ class RollTools:
     # --- events ------------------------------------------------------------------------------------------------
     def press(self, pos: QPointF, button: Qt.MouseButton, mods: Qt.KeyboardModifier) -> None:
         ed, c = self.ed, self.ed.coords
-        self._press = QPointF(pos)
+        self._press = QPointF(pos.x() + c.scroll_x, pos.y() + c.scroll_y)
         self._press_tick = c.x_to_tick(pos.x())
         self._press_pitch = c.y_to_pitch(pos.y())
         i, zone = self.hit(pos.x(), pos.y())
@@ -130,7 +130,8 @@ class RollTools:
         if self.mode == Mode.IDLE:
             return
         snap = None if mods & Qt.KeyboardModifier.AltModifier else ed.snap    # Alt: move freely
-        far = (pos - self._press).manhattanLength() >= DRAG_THRESHOLD_PX
+        far = (QPointF(pos.x() + c.scroll_x, pos.y() + c.scroll_y) - self._press).manhattanLength() \
+            >= DRAG_THRESHOLD_PX
         raw = c.x_to_tick(pos.x()) - self._press_tick
         if self.mode == Mode.MOVE:
             dt = dp = 0
@@ -157,7 +158,8 @@ class RollTools:
             self._draw_note = Note(n.start_tick, n.pitch, max(1, end - n.start_tick), n.velocity)
             self.overlay = [self._draw_note]
         elif self.mode == Mode.BAND:
-            self.band = QRectF(self._press, pos).normalized()
+            anchor = QPointF(self._press.x() - c.scroll_x, self._press.y() - c.scroll_y)
+            self.band = QRectF(anchor, pos).normalized()
         ed.view.viewport().update()
 
     def release(self, pos: QPointF, mods: Qt.KeyboardModifier) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea
 
@@ -43,6 +43,10 @@ class RollView(QAbstractScrollArea):
         self._ghost_raster = painting.RasterCache()    # zoomed-out rasters of the faded tracks / the edited track
         self._note_raster = painting.RasterCache()
         self.last_note_mode = "none"      # "detail" / "raster" / "none": how the edited notes were last painted
+        self._autoscroll = QTimer(self)    # dragging past an edge scrolls the view
+        self._autoscroll.setInterval(30)
+        self._autoscroll.timeout.connect(self._autoscroll_step)
+        self._last_move: tuple[QPointF, Qt.KeyboardModifier] | None = None
 
     # --- scrolling ---------------------------------------------------------------------------------------------
     def content_width(self) -> float:
@@ -156,10 +160,32 @@ class RollView(QAbstractScrollArea):
             self.viewport().setCursor(tools.cursor_for(e.position().x(), e.position().y()))
         else:
             tools.move(e.position(), e.modifiers())
+            self._last_move = (QPointF(e.position()), e.modifiers())
+            if not self.viewport().rect().contains(e.position().toPoint()) and not self._autoscroll.isActive():
+                self._autoscroll.start()
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        self._autoscroll.stop()
         if e.button() == Qt.MouseButton.LeftButton:
             self.ed.tools.release(e.position(), e.modifiers())
+
+    def _autoscroll_step(self) -> None:
+        """While a drag is held past an edge: scroll towards it (faster the further out) and move the drag along."""
+        tools = self.ed.tools
+        if tools.mode.name == "IDLE" or self._last_move is None:
+            self._autoscroll.stop()
+            return
+        pos, mods = self._last_move
+        w, h = self.viewport().width(), self.viewport().height()
+        dx = pos.x() if pos.x() < 0 else max(0.0, pos.x() - w)
+        dy = pos.y() if pos.y() < 0 else max(0.0, pos.y() - h)
+        if not dx and not dy:
+            self._autoscroll.stop()
+            return
+        for bar, d in ((self.horizontalScrollBar(), dx), (self.verticalScrollBar(), dy)):
+            if d:
+                bar.setValue(bar.value() + int(max(-60, min(60, d)) // 2 or (1 if d > 0 else -1)))
+        tools.move(pos, mods)
 
     def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802
         mods = e.modifiers()
