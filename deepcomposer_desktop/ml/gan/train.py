@@ -133,7 +133,7 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
         total = min(total, cfg.max_iterations)
     budget = cfg.minutes * 60.0 if cfg.minutes > 0 else math.inf
     if deadline is not None:                 # an absolute end time (wall clock) wins over the minutes
-        budget = min(budget, max(0.0, deadline - time.time()))
+        budget = min(budget, max(1e-3, deadline - time.time()))
     say(f"training gan-{name}: {arch.kind}, {sum(p.numel() for p in G.parameters()):,} generator parameters, "
         f"{n} windows, batch {cfg.batch_size} x {world} rank(s), {cfg.update_ratio} critic steps, lr {cfg.lr}, "
         f"up to {total} iterations ({cfg.epochs} epochs)" + (f" or {cfg.minutes:g} min" if budget < math.inf
@@ -212,7 +212,7 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
                 say(f"it {it}/{total} epoch {it / per_epoch:.1f} wdist {stats['w']:.3f} gp {stats['gp']:.3f} "
                     f"adv {stats['adv']:.3f} rec {stats['rec']:.4f} | {rate:.1f} it/s, ETA {_fmt(eta)}")
                 last_log = now
-            report(progress, max(it / total, (now - t0) / budget if budget < math.inf else 0.0),
+            report(progress, max(it / total, (now - t0) / max(budget, 1e-3) if budget < math.inf else 0.0),
                    f"epoch {it // per_epoch + 1}, iteration {it}")
             if (it // per_epoch - last_ckpt_epoch >= cfg.checkpoint_every or it == it0 + 1
                     or now - last_ckpt > cfg.checkpoint_seconds):
