@@ -187,7 +187,7 @@ class PlaybackController(QObject):
         for i, t in enumerate(self.song.tracks):
             engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
         engine.set_metronome(self.metronome)
-        engine.set_count_in(self.count_in_bars)
+        engine.set_count_in(0)                      # count-in is for recording only
         engine.set_loop(*(self.loop_range if self.loop_enabled and self.loop_range else (None, None)))
         engine.seek(pos)
         self.engine_status.emit("" if getattr(engine, "available", False) else
@@ -282,8 +282,8 @@ class PlaybackController(QObject):
         self.engine.set_metronome(on)
 
     def set_count_in(self, bars: int) -> None:
+        """Bars of count-in before recording starts (plain playback starts at once)."""
         self.count_in_bars = int(bars)
-        self.engine.set_count_in(int(bars))
 
     # --- live notes and recording ------------------------------------------------------------------------------------
     def live_note_on(self, pitch: int, velocity: int, track_index: int) -> None:
@@ -315,6 +315,7 @@ class PlaybackController(QObject):
         notes = rec.finish(self.position)
         self.engine.pause()
         self.engine.set_metronome(self.metronome)
+        self.engine.set_count_in(0)
         self._tick(force=True)
         return rec, notes
 

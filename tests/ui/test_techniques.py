@@ -1,0 +1,122 @@
+"""Generate runs on a worker with progress and Cancel; a result arrives as ONE undo step."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from deepcomposer_desktop import workers
+from deepcomposer_desktop.core.song import Note, Track
+from deepcomposer_desktop.ml.common import Cancelled, check_stop
+
+
+def test_worker_reports_progress_and_result_on_the_gui_thread(qtbot):
+    seen = []
+
+    def job(x, progress=None, should_stop=None):
+        for i in range(3):
+            progress(i / 3, f"step {i}")
+        return x * 2, threading.current_thread() is threading.main_thread()
+
+    w = workers.Worker(job, {"x": 21})
+    w.progressed.connect(lambda f, m: seen.append((m, threading.current_thread() is threading.main_thread())))
+    with qtbot.waitSignal(w.succeeded, timeout=10_000) as sig:
+        w.start()
+    w.wait()
+    assert sig.args[0] == (42, False)               # ran off the GUI thread
+    assert [m for m, _ in seen] == ["step 0", "step 1", "step 2"] and all(gui for _, gui in seen)
+
+
+def test_worker_cancel_and_errors(qtbot):
+    def slow(progress=None, should_stop=None):
+        while True:
+            check_stop(should_stop)
+            time.sleep(0.005)
+
+    w = workers.Worker(slow)
+    with qtbot.waitSignal(w.cancelled, timeout=10_000):
+        w.start()
+        w.cancel()
+    w.wait()
+
+    def broken(progress=None, should_stop=None):
+        raise ValueError("the melody is empty")
+    w2 = workers.Worker(broken)
+    with qtbot.waitSignal(w2.failed, timeout=10_000) as sig:
+        w2.start()
+    w2.wait()
+    assert sig.args == ["the melody is empty"]
+
+
+def fake_gan(technique, song, progress=None, should_stop=None, **options):
+    """Stands in for ml.gan.generate.accompany (input tracks unchanged + 4 new ones per take)."""
+    assert technique == "gan" and options["genre"] == "pop"
+    takes = []
+    for k in range(options["takes"]):
+        progress((k + 1) / options["takes"], f"take {k + 1}")
+        new = tuple(Track(name=n, program=p, notes=(Note.make(48 + k, 0, 480),))
+                    for n, p in (("Piano", 0), ("Guitar", 24), ("Bass", 33), ("Strings", 48)))
+        takes.append(song.with_tracks(song.tracks + new))
+    return takes
+
+
+def test_generate_merges_as_one_undo_step_and_takes_can_be_switched(window, monkeypatch, qtbot):
+    monkeypatch.setattr(workers, "run_technique", fake_gan)
+    panel = window.techniques
+    panel.set_availability({"gan": {"available": True, "genres": ["pop", "rock"]},
+                            "arcnn": {"available": False, "problem": "no model"}, "transformer": {}})
+    assert panel.generate_btn.isEnabled()
+    panel.gan_takes.setValue(2)
+    before, steps = window.song, window.doc.undo_stack.count()
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    assert panel.cancel_btn.isEnabled()
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
+    assert len(window.song.tracks) == len(before.tracks) + 4
+    assert window.doc.undo_stack.count() == steps + 1
+    assert len(window.tracks.rows) == len(window.song.tracks)
+    assert panel.take_box.isVisibleTo(panel) and panel.take_box.count() == 2
+    panel.take_box.activated.emit(1)
+    assert window.song.tracks[-1].notes[0].pitch == 49
+    window.doc.undo_stack.undo()
+    window.doc.undo_stack.undo()
+    assert window.song == before
+
+
+def test_cancel_leaves_the_song_alone(window, monkeypatch, qtbot):
+    started = threading.Event()
+
+    def endless(technique, song, progress=None, should_stop=None, **options):
+        started.set()
+        while True:
+            check_stop(should_stop)
+            time.sleep(0.005)
+    monkeypatch.setattr(workers, "run_technique", endless)
+    panel = window.techniques
+    panel.set_availability({"transformer": {"available": True}})
+    panel.tabs.setCurrentIndex(2)
+    before = window.song
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    assert started.wait(5)
+    qtbot.mouseClick(panel.cancel_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
+    assert window.song is before and panel.progress.format() == "Cancelled"
+
+
+def test_missing_techniques_say_not_available(window):
+    panel = window.techniques
+    panel.set_availability({"gan": {"available": False, "problem": "not available yet (its module is missing)"}})
+    panel.tabs.setCurrentIndex(0)
+    assert "Not available" in panel.status["gan"].text() and panel.tabs.tabText(0).endswith("(n/a)")
+    assert not panel.generate_btn.isEnabled()
+
+
+def test_technique_options_match_the_generate_signatures(window):
+    import inspect
+    p = window.techniques
+    for tech, modname in workers.TECHNIQUE_MODULES.items():
+        mod = pytest.importorskip(modname)
+        params = inspect.signature(getattr(mod, workers.TECHNIQUE_FUNCS[tech])).parameters
+        extra = set(p.options(tech)) - set(params)
+        assert not extra, f"{tech}: the panel sends {extra} that {modname} does not take"
