@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea
@@ -138,11 +139,9 @@ class RollView(QAbstractScrollArea):
     def paint_overlays(self, p: QPainter, rect: QRectF) -> None:
         ed, c = self.ed, self.ed.coords
         tools = ed.tools
-        if tools.overlay:
-            over = NoteIndex(tools.overlay)
-            vis = over.visible(*c.visible_ticks(rect.left(), rect.right() + 1))
-            painting.paint_detail(p, c, over, vis, None if tools.band else _all(len(over)),
-                                  ed.track_color(), PALETTE.selected)
+        if tools.overlay:                   # the notes being drawn / moved / resized, highlighted as selected
+            over = NoteIndex(sorted(tools.overlay))
+            painting.paint_notes(p, c, over, rect, ed.track_color(), np.ones(len(over), bool))
         if tools.band is not None:
             p.setPen(QPen(QColor(255, 255, 255, 160), 0, Qt.PenStyle.DashLine))
             p.setBrush(PALETTE.rubber_band)
@@ -225,7 +224,3 @@ class RollView(QAbstractScrollArea):
                 if -3 <= x <= vp.width() + 3:
                     vp.update(QRect(x - 2, 0, 5, vp.height()))
 
-
-def _all(n: int):
-    import numpy as np
-    return np.ones(n, bool)
