@@ -49,11 +49,11 @@ class AuditionPanel(QWidget):
 
     def __init__(self, engine_getter: Callable, song_getter: Callable[[], Song],
                  genres_getter: Callable[[], list] | None = None, max_workers: int | None = None,
-                 parent: QWidget | None = None) -> None:
+                 backend: str = "thread", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine_getter, self.song_getter = engine_getter, song_getter
         self.genres_getter = genres_getter or default_genres
-        self.max_workers = max_workers
+        self.max_workers, self.backend = max_workers, backend
         self.takes: dict[tuple[str, int], Take] = {}
         self.cards: dict[tuple[str, int], TakeCard] = {}
         self.genres: list[str] = []
@@ -133,7 +133,7 @@ class AuditionPanel(QWidget):
             genres = list(genres) if genres is not None else list(self.genres_getter())
             gen = self._run_id + 1
             run = AuditionRun(self.song_getter(), genres, takes, seed=0, max_workers=self.max_workers,
-                              on_take=lambda t: self._take_ready.emit((gen, t)),
+                              backend=self.backend, on_take=lambda t: self._take_ready.emit((gen, t)),
                               on_error=lambda g, n, m: self._take_failed.emit((gen, g, n, m)))
         except (AuditionError, ValueError, OSError) as exc:
             self._say(str(exc))
