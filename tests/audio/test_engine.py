@@ -225,3 +225,19 @@ def test_output_plans():
         assert ("alsa", "default") in [(p.driver, p.device) for p in plans]
     for dev in list_output_devices():
         assert dev["channels"] > 0 and plan_outputs(dev["index"])
+
+
+def test_tempo_change_while_playing_keeps_the_position(null_engine):
+    eng = null_engine
+    slow = organ(8.0)
+    eng.set_song(slow)
+    eng.play(0)
+    assert wait_until(lambda: eng.position_tick > 480)
+    before = eng.position_tick
+    eng.swap_song(slow.replace(tempos=(TempoChange(0, 240.0),)))    # twice as fast, same notes
+    after = eng.position_tick
+    assert abs(after - before) < 240                                  # no jump (allowing the time between reads)
+    t0, p0 = time.monotonic(), eng.position_tick
+    time.sleep(0.5)
+    rate = (eng.position_tick - p0) / (time.monotonic() - t0)         # ticks per second
+    assert 1400 < rate < 2500                                          # 240 BPM x 480 PPQ / 60 = 1920
