@@ -82,12 +82,12 @@ def test_kv_cache_sampling_equals_no_cache_sampling_and_slides(n_slots):
     net = tiny_model(1)
     header = T.header_tokens((3, 4), 100, [0] * n_slots)
     body = T.encode_bars(T.song_to_piece(song(), list(range(n_slots))).bars)
-    kw = dict(n_bars=12, n_slots=n_slots, bar_steps=36, top_p=0.9, temperature=1.0, seed=5)
+    kw = dict(n_bars=4, n_slots=n_slots, bar_steps=36, top_p=0.9, temperature=1.0, seed=5)
     with_cache = sample_bars(net, header, body, use_cache=True, **kw)
     without = sample_bars(net, header, body, use_cache=False, **kw)
     assert with_cache == without
     assert len(header) + len(body) + len(with_cache) > TINY.block_size      # the window slid at least once
-    assert with_cache[0] == T.BAR and with_cache.count(T.BAR) == 12
+    assert with_cache[0] == T.BAR and with_cache.count(T.BAR) == 4
     _check_grammar(with_cache, n_slots, 36)
 
 
@@ -106,11 +106,12 @@ def test_save_load_gives_identical_output(model_path, tmp_path):
 
 @pytest.mark.parametrize("tracks", ["melody", "all"])
 def test_extend_keeps_input_and_adds_requested_length(model_path, tracks):
-    s = song(bars=4, bpm=120.0)                 # 2 s per bar
-    out = extend(s, seconds=30.0, tracks=tracks, takes=2, seed=0, model=str(model_path))
-    assert len(out) == 2
-    first_tick, n_bars = s.bar_start_tick(4), 15
-    assert plan_bars(s, 30.0, None)[3] == n_bars
+    s = song(bars=4, bpm=240.0)                 # 1 s per bar
+    takes = 2 if tracks == "melody" else 1
+    out = extend(s, seconds=5.5, tracks=tracks, takes=takes, seed=0, model=str(model_path))
+    assert len(out) == takes
+    first_tick, n_bars = s.bar_start_tick(4), 6
+    assert plan_bars(s, 5.5, None)[3] == n_bars and plan_bars(song(bpm=120.0), 30.0, None)[3] == 15
     for r in out:
         assert r.tempos == s.tempos and r.time_signatures == s.time_signatures and len(r.tracks) == 3
         for i, (a, b) in enumerate(zip(s.tracks, r.tracks)):
@@ -121,7 +122,7 @@ def test_extend_keeps_input_and_adds_requested_length(model_path, tracks):
             if not extended:
                 assert b.notes == a.notes
         assert r.note_count > s.note_count
-    assert s.tracks[0].notes == song().tracks[0].notes          # the caller's song is unchanged
+    assert s.tracks[0].notes == song(bpm=240.0).tracks[0].notes   # the caller's song is unchanged
     bars = extend(s, bars=3, seed=1, model=str(model_path))[0]
     assert max(n.start_tick for n in bars.tracks[0].notes) < first_tick + 3 * 1920
 

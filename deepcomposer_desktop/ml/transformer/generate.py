@@ -241,7 +241,9 @@ def cli_generate(args) -> int:
 
     from ...cli import CliError, load_input, save_output
     from ...core.timing import song_duration_seconds
+    from ..common import limit_threads
     song = load_input(args.input)
+    limit_threads(1)                      # one-token steps: more threads only add overhead
     if getattr(args, "track", None) is not None:
         if not 1 <= args.track <= len(song.tracks):
             raise CliError(f"--track must be between 1 and {len(song.tracks)}")

@@ -181,6 +181,7 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
             opt.load_state_dict(ck["extra"]["optimizer"])
         m = ck["meta"]
         step, tokens_seen, best = m.get("step", 0), m.get("tokens_seen", 0), m.get("best_val", float("inf"))
+        elapsed_before = 60.0 * float(m.get("minutes") or 0.0)
         say(f"resumed from step {step}")
     train_s = WindowSampler(cache, 0, mcfg.block_size, cfg.seed)
     test_s = WindowSampler(cache, 1, mcfg.block_size, cfg.seed + 1)
@@ -229,7 +230,7 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
         tokens_seen += n
         now = time.time()
         if step % 50 == 0:
-            say(f"step {step} loss {float(loss):.4f} lr {lr:.2e} tokens {tokens_seen:,} {now - t0:.0f}s")
+            say(f"step {step} loss {float(loss.detach()):.4f} lr {lr:.2e} tokens {tokens_seen:,} {now - t0:.0f}s")
         if now - last_eval >= cfg.eval_every_s:
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 val = evaluate(model, eval_windows, device)

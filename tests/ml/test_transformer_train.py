@@ -1,0 +1,55 @@
+"""Transformer training: windows keep the header and start on a bar, augmentation, budgeted + resumable runs."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from deepcomposer_desktop.core.song import Note, Song, Track  # noqa: E402
+from deepcomposer_desktop.ml.checkpoint import load_checkpoint  # noqa: E402
+from deepcomposer_desktop.ml.transformer import tokens as T  # noqa: E402
+from deepcomposer_desktop.ml.transformer.data import load_cache, save_cache  # noqa: E402
+from deepcomposer_desktop.ml.transformer.train import WindowSampler, config_from, train  # noqa: E402
+
+
+def _cache(tmp_path):
+    seqs = []
+    for k in range(6):
+        mel = tuple(Note.make(55 + (i * (k + 2)) % 12, i * 240, 240, 90) for i in range(64))
+        bass = tuple(Note.make(36 + k, b * 1920, 1920, 70) for b in range(8))
+        seqs.append(T.song_to_tokens(Song(tracks=(Track("m", notes=mel), Track("b", 32, notes=bass)))))
+    path = tmp_path / "data.npz"
+    save_cache(path, seqs, [0, 0, 0, 0, 1, 1], [0, 1, 2, 3, 0, 1], [f"p{k}" for k in range(6)])
+    return path
+
+
+def test_windows_keep_header_start_on_a_bar_and_augment(tmp_path):
+    cache = load_cache(_cache(tmp_path))
+    s = WindowSampler(cache, 0, 64, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w = s.window(augment=False, rng=rng)
+        assert w.shape == (65,) and w[0] == T.BOS and T.FAM0 <= w[3] < T.POS0 and w[5] == T.BAR
+    aug = [s.window(augment=True, rng=np.random.default_rng(k)) for k in range(30)]
+    is_pitch = [(a >= T.PITCH0) & (a < T.DUR0) for a in aug]
+    assert all(((a[p] >= T.PITCH0) & (a[p] < T.DUR0)).all() for a, p in zip(aug, is_pitch))
+    assert len({int(a[2]) for a in aug}) > 1                   # the tempo token moves
+    base = s.window(augment=False, rng=np.random.default_rng(5))
+    moved = s.window(augment=True, rng=np.random.default_rng(5))
+    p = (base >= T.PITCH0) & (base < T.DUR0)
+    assert np.array_equal(base[~p][3:], moved[~p][3:])         # only pitches and tempo change
+    assert len(set((moved[p] - base[p]).tolist())) == 1        # every pitch moves by the same interval
+
+
+def test_tiny_training_run_saves_and_resumes(tmp_path):
+    cache = _cache(tmp_path)
+    cfg = config_from("tiny", cache=str(cache), out=str(tmp_path / "run"), minutes=0.03, eval_every_s=0.5,
+                      save_every_s=0.5)
+    path = train(cfg, log=lambda m: None)
+    ck = load_checkpoint(path, "transformer")
+    step1 = ck["meta"]["step"]
+    assert step1 > 0 and "optimizer" in ck["extra"] and (tmp_path / "run" / "best.pt").is_file()
+    assert "val_nll_per_token" in (tmp_path / "run" / "train.log").read_text()
+    cfg2 = config_from("tiny", cache=str(cache), out=str(tmp_path / "run"), minutes=0.02, resume=True, slim=True)
+    ck2 = load_checkpoint(train(cfg2, log=lambda m: None), "transformer")
+    assert ck2["meta"]["step"] > step1
+    assert all(v.dtype == torch.float16 for v in ck2["state_dict"].values()) and "extra" not in ck2
