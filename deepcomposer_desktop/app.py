@@ -42,10 +42,17 @@ def main(argv: list[str] | None = None) -> int:
             w, h = (int(v) for v in args.size.lower().split("x"))
         except ValueError:
             w, h = 1400, 860
+        try:                                      # fill the techniques panel (imports torch: fine here)
+            from .workers import probe_techniques
+            window.techniques.set_availability(probe_techniques())
+        except Exception:  # noqa: BLE001 - a screenshot without the models is still a screenshot
+            pass
         window.resize(w, h)
         window.show()
         for _ in range(5):
             app.processEvents()
+        window.center_roll()
+        app.processEvents()
         ok = window.grab().save(args.screenshot)
         window.close()
         if not ok:

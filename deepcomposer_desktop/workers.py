@@ -105,10 +105,16 @@ def probe_techniques(progress=None, should_stop=None) -> dict[str, dict[str, Any
                 raise ImportError(f"{modname} has no {TECHNIQUE_FUNCS[name]}()")
             if name == "gan":
                 info["genres"] = list(mod.available_genres())
+                if not info["genres"]:
+                    raise ModelError("no GAN genre models are installed yet")
             info["available"] = True
         except Exception as exc:      # missing module, missing model, broken install: all "not available"
-            info["problem"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError) else \
-                "not available yet (its module is missing)" if isinstance(exc, ModuleNotFoundError) else str(exc)
+            if isinstance(exc, ModuleNotFoundError):
+                info["problem"] = "not available yet (its module is missing)"
+            elif isinstance(exc, (ModelError, ImportError)):
+                info["problem"] = str(exc)
+            else:
+                info["problem"] = f"{type(exc).__name__}: {exc}"
         out[name] = info
     if progress:
         progress(1.0, "")

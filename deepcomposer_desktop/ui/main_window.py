@@ -95,7 +95,7 @@ class MainWindow(FilesMixin, QMainWindow):
         elif start_audio:
             self._deferred.append((0, self.start_audio))
         else:
-            self.playback.engine_failed("Audio not started")
+            self.audio_label.setText("")
         if midi_input:
             self._deferred.append((300, self.start_midi))
         if probe_models:
@@ -517,9 +517,21 @@ class MainWindow(FilesMixin, QMainWindow):
     def showEvent(self, e) -> None:
         super().showEvent(e)
         if self._deferred:
+            self._deferred.append((-150, self.center_roll))
             jobs, self._deferred = self._deferred, []
             for delay, job in jobs:         # 150 ms: after the first paint, even on a busy machine
                 QTimer.singleShot(150 + delay, job)
+
+    def center_roll(self) -> None:
+        """Scroll the piano roll to the edited track's notes (its viewport has its real size once shown)."""
+        pr, track = self.piano_roll, (self.song.tracks[self.current_track] if self.song.tracks else None)
+        coords, view = getattr(pr, "coords", None), getattr(pr, "view", None)
+        if coords is None or view is None or track is None or not track.notes:
+            return
+        pitches = sorted(n.pitch for n in track.notes)
+        coords.center_on_pitch(pitches[len(pitches) // 2], view.viewport().height())
+        view.update_scrollbars()
+        view.viewport().update()
 
     def _restore_layout(self) -> None:
         geo, state = self.settings.geometry(), self.settings.window_state()

@@ -63,7 +63,7 @@ class TrackRow(QFrame):
         self.pan.setRange(0, 127)
         self.pan.setFixedSize(26, 26)
         self.pan.setToolTip("Pan (double-click to centre)")
-        self.dup_btn = _tool("⧉", "Duplicate track")
+        self.dup_btn = _tool("❏", "Duplicate track")
         self.del_btn = _tool("✕", "Delete track")
         self.grip = DragOutHandle(lambda: (single_track_song(panel.song, self.index),
                                            panel.song.tracks[self.index].name),
