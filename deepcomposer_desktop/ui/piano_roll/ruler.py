@@ -48,18 +48,14 @@ class Ruler(QWidget):
             p.drawLine(QPointF(a, h * 0.45), QPointF(a, h))
             p.drawLine(QPointF(b, h * 0.45), QPointF(b, h))
         t0, t1 = c.visible_ticks(0, w)
-        bar_px = None
-        label_every = 1
+        bar_px = ed.grid.bar_at(max(0.0, t0)).length_tick * c.px_per_tick
+        label_every = max(1, 2 ** math.ceil(math.log2(max(1.0, 36 / max(bar_px, 1e-6)))))   # labels >= 36 px apart
         p.setPen(QPen(QColor(0xc8, 0xcc, 0xd4), 0))
         fm = p.fontMetrics()
-        for bar in ed.grid.bars(t0, t1):
-            if bar_px is None:
-                bar_px = bar.length_tick * c.px_per_tick
-                label_every = 1 if bar_px <= 0 else max(1, 2 ** math.ceil(math.log2(max(1.0, 36 / bar_px))))
+        for bar in ed.grid.bars(t0, t1, label_every):
             x = math.floor(c.tick_to_x(bar.start_tick)) + 0.5
-            if bar.number % label_every == 0:
-                p.drawLine(QPointF(x, h * 0.3), QPointF(x, h))
-                p.drawText(QPointF(x + 3, fm.ascent() + 1), str(bar.number + 1))
+            p.drawLine(QPointF(x, h * 0.3), QPointF(x, h))
+            p.drawText(QPointF(x + 3, fm.ascent() + 1), str(bar.number + 1))
             beat_px = bar.beat_tick * c.px_per_tick
             if beat_px >= 8:
                 for k in range(1, bar.numerator):
