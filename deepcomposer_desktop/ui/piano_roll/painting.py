@@ -31,7 +31,7 @@ class Palette:
     beat_line: QColor = QColor(0x44, 0x48, 0x50)
     sub_line: QColor = QColor(0x35, 0x38, 0x3f)
     note: QColor = QColor(0x4f, 0xa3, 0xe0)
-    selected: QColor = QColor(0xff, 0xb3, 0x47)
+    selected: QColor = QColor(0xfa, 0xf3, 0xe0)       # near white: distinct from every track colour
     ghost: QColor = QColor(0xa0, 0xa8, 0xb8, 70)
     playhead: QColor = QColor(0xff, 0x55, 0x55)
     loop_shade: QColor = QColor(0x60, 0xc0, 0x60, 28)
