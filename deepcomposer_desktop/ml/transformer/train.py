@@ -48,6 +48,7 @@ class TrainConfig:
     eval_windows: int = 64
     device: str = "auto"
     seed: int = 0
+    threads: int = 1          # CPU threads (ignored on cuda)
     resume: bool = False
     slim: bool = False        # checkpoints in float16 without optimizer state (small files to copy back)
     model: dict = field(default_factory=dict)
@@ -154,7 +155,7 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
     torch.manual_seed(cfg.seed)
     device = _device(cfg.device)
     if device.type == "cpu":
-        torch.set_num_threads(1)
+        torch.set_num_threads(max(1, cfg.threads))
         if cfg.preset == "gpu":     # a smoke test of the GPU recipe on a CPU: same model, tiny batches
             cfg.batch_size, cfg.eval_windows = min(cfg.batch_size, 2), min(cfg.eval_windows, 4)
     out = Path(cfg.out)
@@ -297,10 +298,11 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--eval-every", type=float, default=None, help="seconds between held-out evaluations")
     p.add_argument("--slim", action="store_true", help="float16 checkpoints without optimizer state")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads")
     a = p.parse_args(argv)
     cfg = config_from(a.preset, cache=a.cache, out=a.out, name=a.name, minutes=a.minutes, batch_size=a.batch_size,
                       lr=a.lr, device=a.device, resume=a.resume, eval_every_s=a.eval_every, save_every_s=a.eval_every,
-                      slim=a.slim or None)
+                      slim=a.slim or None, threads=a.threads)
     train(cfg)
     return 0
 
