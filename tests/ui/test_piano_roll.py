@@ -340,6 +340,7 @@ def test_playhead_and_loop_are_painted(editor):
     img = vp(editor).grab().toImage()
     x = int(editor.coords.tick_to_x(960))
     assert img.pixelColor(x, 5).rgb() == PALETTE.playhead.rgb()
+    assert editor.lane.grab().toImage().pixelColor(x, 5).rgb() == PALETTE.playhead.rgb()
     inside, outside = int(editor.coords.tick_to_x(2500)), int(editor.coords.tick_to_x(4500))
     y = editor.coords.point(0, 61)[1]                   # a black-key row: same background both sides
     assert img.pixelColor(inside, y) != img.pixelColor(outside, y)

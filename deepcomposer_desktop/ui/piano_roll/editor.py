@@ -6,11 +6,12 @@ editor remembers which note values an edit selected and finds them in the new tu
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+import math
 
 import numpy as np
+from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from ...core.song import Song, Track
 from . import ops
@@ -204,7 +205,12 @@ class PianoRollEditor(QWidget):
             if x < 0 or x > w - 8:
                 self.view.horizontalScrollBar().setValue(int(max(0.0, c.scroll_x + x - w * 0.1)))
         self.view.playhead_moved(old, tick)
-        self.ruler.update()
+        c = self.coords
+        for t in (old, tick):                       # the ruler's marker and the lane's line: thin strips only
+            if t is not None:
+                x = int(math.floor(c.tick_to_x(t)))
+                self.ruler.update(QRect(x - 6, 0, 13, self.ruler.height()))
+                self.lane.update(QRect(x - 2, 0, 5, self.lane.height()))
 
     def set_loop(self, start_tick: int | None, end_tick: int | None = None) -> None:
         """Show a loop range; ``set_loop(None)`` / ``set_loop(None, None)`` clears it."""
