@@ -38,6 +38,8 @@ class CallbackPlayer:
         self.callback_sec: list[float] = []
         self.gil_wait_sec: list[float] = []
         self._scratch = np.zeros((blocksize * 8, 2), np.float32)
+        from .synth import _thread_ids
+        self._threads_before = _thread_ids()
         self.stream = sd.OutputStream(samplerate=samplerate, blocksize=blocksize, channels=2, dtype="float32",
                                       device=device, latency=latency, callback=self._callback)
 
@@ -69,7 +71,12 @@ class CallbackPlayer:
         self.callback_sec.append(time.perf_counter() - t0)
 
     def start(self) -> None:
+        """Start the stream; its audio threads get the same real-time priority as design (b)'s, where allowed, so
+        that the two designs differ only in where the rendering runs."""
+        from .synth import _raise_new_threads, _thread_ids
+        before = self._threads_before
         self.stream.start()
+        _raise_new_threads(before, None)
 
     def stop(self) -> None:
         self.stream.stop()

@@ -129,16 +129,16 @@ def _thread_ids() -> set[int]:
         return set()
 
 
-def _raise_new_threads(before: set[int], names: set[str], priority: int = 50) -> int:
-    """Best effort (Linux, when allowed): real-time round-robin scheduling for the threads named ``names`` that
-    appeared since ``before``. Returns how many were raised."""
+def _raise_new_threads(before: set[int], names: set[str] | None, priority: int = 50) -> int:
+    """Best effort (Linux, when allowed): real-time round-robin scheduling for the threads named ``names`` (None:
+    any name) that appeared since ``before``. Returns how many were raised."""
     if not hasattr(os, "sched_setscheduler"):
         return 0
     raised = 0
     for tid in _thread_ids() - before:
         try:
             with open(f"/proc/self/task/{tid}/comm") as fh:
-                if fh.read().strip() not in names:
+                if names is not None and fh.read().strip() not in names:
                     continue
             os.sched_setscheduler(tid, os.SCHED_RR, os.sched_param(priority))
             raised += 1

@@ -387,7 +387,7 @@ def run(quick: bool) -> list[Figure]:
     if problem:
         return [Figure("audio not measured: " + problem[:80], float("nan"), "", "")]
     figs: list[Figure] = []
-    seconds = float(os.environ.get("DEEPCOMPOSER_BENCH_AUDIO_SECONDS", 3 if quick else 30))
+    seconds = float(os.environ.get("DEEPCOMPOSER_BENCH_AUDIO_SECONDS", 2.5 if quick else 30))
     if _pulse_env() and shutil.which("parec") is not None:
         with tempfile.TemporaryDirectory() as tmp:
             _design_b(figs, seconds, Path(tmp))
