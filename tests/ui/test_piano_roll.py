@@ -399,3 +399,14 @@ def test_dragging_past_the_right_edge_scrolls_and_moves_the_note_there(editor, q
     (note,) = host.notes
     assert note.pitch == 60 and note.start_tick > first_hidden_tick
     assert not editor.view._autoscroll.isActive()
+
+
+def test_a_song_at_another_resolution_keeps_zoom_and_musical_snap(editor):
+    make_host(editor, [N(60, 0)])
+    editor.set_snap(120)                                  # a 1/16 at 480 PPQ
+    ppb = editor.coords.px_per_beat
+    low = Song(tracks=(Track(notes=(Note.make(60, 24, 48),)),), ppq=96)
+    host = Host(editor, low)
+    assert editor.snap == 24 and editor.coords.px_per_beat == pytest.approx(ppb)
+    QTest.mouseClick(vp(editor), L, NOMOD, at(editor, 100, 64))
+    assert Note.make(64, 96, 24) in host.notes

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from .painting import PALETTE
@@ -28,6 +28,9 @@ class VelocityLane(QWidget):
         self.ed = editor
         self.changes: dict[int, int] = {}       # note index -> velocity, while dragging
         self._last_x: float | None = None
+        self._cache: QPixmap | None = None
+        self._cache_key: tuple | None = None
+        self._changes_version = 0               # bumped as a drag changes velocities
         self.setToolTip("Drag across the bars to set note velocities (only the selected notes when there are any)")
 
     # --- mapping -----------------------------------------------------------------------------------------------
@@ -49,8 +52,27 @@ class VelocityLane(QWidget):
 
     # --- painting ------------------------------------------------------------------------------------------------
     def paintEvent(self, event) -> None:  # noqa: N802
+        """Bars from a pixmap cached per view state (playback repaints only the playhead strip), then the playhead."""
         ed, c = self.ed, self.ed.coords
+        dpr = self.devicePixelRatioF()
+        key = (ed.version, c.scroll_x, c.px_per_tick, self.width(), self.height(), dpr, self._changes_version)
+        if key != self._cache_key or self._cache is None:
+            self._cache = QPixmap(int(self.width() * dpr), int(self.height() * dpr))
+            self._cache.setDevicePixelRatio(dpr)
+            cp = QPainter(self._cache)
+            self._paint_bars(cp)
+            cp.end()
+            self._cache_key = key
         p = QPainter(self)
+        p.drawPixmap(0, 0, self._cache)
+        if ed.playhead is not None:
+            x = math.floor(c.tick_to_x(ed.playhead)) + 0.5
+            p.setPen(QPen(PALETTE.playhead, 1))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.end()
+
+    def _paint_bars(self, p: QPainter) -> None:
+        ed, c = self.ed, self.ed.coords
         w, h = self.width(), self.height()
         p.fillRect(self.rect(), QColor(0x22, 0x24, 0x29))
         p.setPen(QPen(QColor(0x40, 0x44, 0x4c), 0))
@@ -84,11 +106,6 @@ class VelocityLane(QWidget):
                     if rects:
                         p.setBrush(color)
                         p.drawRects(rects)
-        if ed.playhead is not None:
-            x = math.floor(c.tick_to_x(ed.playhead)) + 0.5
-            p.setPen(QPen(PALETTE.playhead, 1))
-            p.drawLine(QPointF(x, 0), QPointF(x, h))
-        p.end()
 
     def _paint_columns(self, p: QPainter, cols: np.ndarray, tops: np.ndarray, selected: np.ndarray,
                        base: QColor) -> None:
@@ -124,11 +141,13 @@ class VelocityLane(QWidget):
         v = self.velocity_at(y)
         for i in hit:
             self.changes[i] = v
+        self._changes_version += 1
 
     def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         if e.button() != Qt.MouseButton.LeftButton:
             return
         self.changes = {}
+        self._changes_version += 1
         self._last_x = e.position().x()
         self._sweep(self._last_x, self._last_x, e.position().y())
         self.update()
@@ -145,6 +164,7 @@ class VelocityLane(QWidget):
         if e.button() != Qt.MouseButton.LeftButton or self._last_x is None:
             return
         changes, self.changes, self._last_x = self.changes, {}, None
+        self._changes_version += 1
         if changes:
             v = next(iter(changes.values()))
             self.ed.draw_velocity = v                    # new notes get the velocity last set here
