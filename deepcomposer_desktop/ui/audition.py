@@ -78,7 +78,7 @@ class AuditionPanel(QWidget):
     def _build(self) -> None:
         self.generate_btn = QPushButton("Generate all genres")
         self.generate_btn.setToolTip("Your melody in every installed genre, several takes each, side by side")
-        self.generate_btn.clicked.connect(lambda: self.generate_all())
+        self.generate_btn.clicked.connect(lambda: self.cancel() if self.is_running() else self.generate_all())
         self.takes_spin = QSpinBox()
         self.takes_spin.setRange(1, MAX_TAKES)
         self.takes_spin.setValue(4)
@@ -142,7 +142,7 @@ class AuditionPanel(QWidget):
         self._run_id = gen
         self.genres, self.run = run.genres, run
         self._expected, self._received = len(run.jobs), 0
-        self.generate_btn.setEnabled(False)
+        self.generate_btn.setText("Cancel")
         self._say(f"Generating {len(run.genres)} genres × {takes} takes…")
         run.start()
         return True
@@ -176,7 +176,7 @@ class AuditionPanel(QWidget):
         if self._received < self._expected:
             self.status.setText(f"{self._received} of {self._expected} takes ready…")
             return
-        self.generate_btn.setEnabled(True)
+        self.generate_btn.setText("Generate all genres")
         secs = self.run.seconds if self.run else 0.0
         text = f"{len(self.takes)} takes in {secs:.2f} s. Click a card or press 1-9 to hear it."
         if self.errors:
@@ -202,8 +202,10 @@ class AuditionPanel(QWidget):
     def cancel(self) -> None:
         if self.run is not None:
             self.run.cancel()
+        self._run_id += 1                   # results still in flight are dropped
         self._expected = self._received
-        self.generate_btn.setEnabled(True)
+        self.generate_btn.setText("Generate all genres")
+        self._say(f"Cancelled: {len(self.takes)} takes ready")
 
     # --- switching arrangements -----------------------------------------------------------------------------------------
     def ordered_keys(self) -> list[tuple[str, int]]:

@@ -240,3 +240,16 @@ def test_a_project_edit_ends_the_audition_highlight(qtbot, panel, doc, engine):
         doc.apply(doc.song.replace(title="Edited"), "Rename")
     assert sig.args == [None] and panel.playing_key is None
     assert "#4fa3ff" not in panel.cards[("rock", 1)].styleSheet()
+
+
+def test_the_generate_button_cancels_a_running_audition(qtbot, panel):
+    panel.max_workers = 1
+    panel.takes_spin.setValue(8)
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    assert panel.is_running() and panel.generate_btn.text() == "Cancel"
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    assert not panel.is_running() and panel.generate_btn.text() == "Generate all genres"
+    assert "Cancelled" in panel.status.text()
+    panel.run.wait(timeout=60)
+    qtbot.wait(100)
+    assert len(panel.takes) < len(GENRES) * 8                      # the rest never ran
