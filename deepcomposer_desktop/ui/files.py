@@ -322,10 +322,17 @@ class FilesMixin:
         return w
 
     def open_settings(self) -> None:
-        before = (self.settings.soundfont, self.settings.audio_device, self.settings.block_size)
-        if SettingsDialog(self.settings, self).exec() and \
-                before != (self.settings.soundfont, self.settings.audio_device, self.settings.block_size):
+        s = self.settings
+        before = (s.soundfont, s.audio_device, s.block_size)
+        midi_before = s.midi_input
+        if not SettingsDialog(s, self).exec():
+            return
+        if before != (s.soundfont, s.audio_device, s.block_size):
             self.start_audio()
+        if self.midi is not None and s.midi_input != midi_before:
+            from ..midi.devices import stable_name
+            port = next((p for p in self.midi.ports if stable_name(p) == s.midi_input), None)
+            self.midi.open_port(port)
 
     # --- recovery --------------------------------------------------------------------------------------------------
     def offer_recovery(self) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from deepcomposer_desktop import workers
 from deepcomposer_desktop.core.song import Note, Track
-from deepcomposer_desktop.ml.common import Cancelled, check_stop
+from deepcomposer_desktop.ml.common import check_stop
 
 
 def test_worker_reports_progress_and_result_on_the_gui_thread(qtbot):

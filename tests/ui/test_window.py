@@ -136,3 +136,25 @@ def test_space_plays_the_sample_through_the_real_engine(make_window, qtbot):
         assert not engine.is_playing
     finally:
         engine.close()
+
+
+def test_ctrl_a_then_delete_clears_the_track_in_one_undo_step(window, qtbot):
+    if not hasattr(window.piano_roll, "selected_indices"):
+        import pytest
+        pytest.skip("piano roll not available")
+    before = window.song.tracks[0].notes
+    window.piano_roll.setFocus()
+    qtbot.keyClick(window, Qt.Key_A, Qt.ControlModifier)
+    assert len(window.piano_roll.selected_indices()) == len(before)
+    qtbot.keyClick(window, Qt.Key_Delete)
+    assert window.song.tracks[0].notes == ()
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    assert window.song.tracks[0].notes == before
+
+
+def test_shortcuts_are_bound(window):
+    from PySide6.QtGui import QKeySequence
+    bound = {a.shortcut().toString() for a in window.actions()} | \
+        {s.toString() for a in window.actions() for s in a.shortcuts()}
+    for keys in ("Space", "Ctrl+Z", "Ctrl+Shift+Z", "Del", "Ctrl+A", "Ctrl+S", "Ctrl+O", "Ctrl+E"):
+        assert QKeySequence(keys).toString() in bound, keys

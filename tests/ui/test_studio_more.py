@@ -1,0 +1,102 @@
+"""More of the studio: loop, keys lit by playback, WAV export, settings dialog, melody chooser, big-file import on
+a worker, and one real generation (Transformer) through the Generate button."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from deepcomposer_desktop.core.song import Note, Song, Track
+from deepcomposer_desktop.midi.io import write_midi
+
+
+def test_loop_range_from_the_roll_reaches_the_engine(window, spy_engine, qtbot):
+    window.piano_roll.loop_changed.emit(0, 1920)
+    assert ((None, None), {}) in spy_engine.named("set_loop") or not spy_engine.named("set_loop")[-1][0][0]
+    qtbot.mouseClick(window.transport.loop_btn, Qt.LeftButton)
+    assert spy_engine.named("set_loop")[-1][0] == (0, 1920)
+    qtbot.mouseClick(window.transport.loop_btn, Qt.LeftButton)
+    assert spy_engine.named("set_loop")[-1][0] == (None, None)
+
+
+def test_playback_lights_the_keys_it_sounds(window, spy_engine, qtbot):
+    first = window.song.melody.notes[0]
+    spy_engine.forced_position = first.start_tick + 10
+    window.playback.play()
+    qtbot.waitUntil(lambda: window.keyboard.is_lit(first.pitch), timeout=2000)
+    window.playback.pause()
+    qtbot.waitUntil(lambda: not window.keyboard.is_lit(first.pitch), timeout=2000)
+
+
+def test_muted_tracks_do_not_light_keys(window):
+    from deepcomposer_desktop.ui.playback import sounding_pitches
+    song = Song(tracks=(Track(notes=(Note.make(60, 0, 480),)), Track(notes=(Note.make(64, 0, 480),), mute=True)))
+    assert sounding_pitches(song, 100) == {60}
+    assert sounding_pitches(song.replace_track(0, song.tracks[0].__class__(notes=(Note.make(60, 0, 480),),
+                                                                           solo=True)), 100) == {60}
+
+
+def test_export_wav_renders_off_the_gui_thread(window, tmp_path, qtbot):
+    pytest.importorskip("deepcomposer_desktop.audio.render")
+    out = tmp_path / "song.wav"
+    window.doc.apply(window.song.with_tracks((window.song.melody.with_notes(window.song.melody.notes[:4]),)),
+                     "shorten")
+    w = window.export_wav(str(out))
+    done = []
+    w.done.connect(lambda: done.append(1))
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+    if w.error:
+        pytest.skip(f"rendering unavailable here: {w.error}")
+    data = out.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) > 44_100
+
+
+def test_settings_dialog_writes_settings_and_restarts_audio(window, settings, monkeypatch, qtbot):
+    from deepcomposer_desktop.ui.settings import SettingsDialog
+    dlg = SettingsDialog(settings, window)
+    qtbot.addWidget(dlg)
+    dlg.block.setCurrentIndex(dlg.block.findData(1024))
+    dlg.soundfont.setText("/usr/share/sounds/sf2/TimGM6mb.sf2")
+    dlg.accept()
+    assert settings.block_size == 1024 and settings.soundfont.endswith("TimGM6mb.sf2")
+
+
+def test_melody_chooser_suggests_and_returns_a_track(qtbot):
+    from deepcomposer_desktop.ui.dialogs import MelodyChooser
+    song = Song(tracks=(Track(name="Bass", notes=(Note.make(36, 0, 480),)),
+                        Track(name="Lead", notes=(Note.make(72, 0, 240),)),
+                        Track(name="Drums", is_drum=True, channel=9, notes=(Note.make(36, 0, 60),))))
+    dlg = MelodyChooser(song, 1)
+    qtbot.addWidget(dlg)
+    assert dlg.chosen() == 1 and "(suggested)" in dlg.list.item(1).text()
+    assert not dlg.list.item(2).flags() & Qt.ItemIsEnabled            # drums cannot be the melody
+    dlg.list.setCurrentRow(0)
+    assert dlg.chosen() == 0
+
+
+def test_big_midi_loads_on_a_worker(window, tmp_path, monkeypatch, qtbot):
+    from deepcomposer_desktop.ui import files
+    monkeypatch.setattr(files, "BIG_MIDI_BYTES", 10)
+    notes = tuple(Note.make(60 + i % 12, i * 120, 100) for i in range(2000))
+    path = tmp_path / "big.mid"
+    write_midi(Song(tracks=(Track(name="Lead", notes=notes),)), path)
+    assert window.open_path(str(path))
+    qtbot.waitUntil(lambda: window.song.note_count == 2000, timeout=30_000)
+    assert window.song.title == "big" and window.doc.undo_stack.isClean()
+
+
+@pytest.mark.slow
+def test_real_transformer_extend_through_the_generate_button(window, qtbot):
+    pytest.importorskip("deepcomposer_desktop.ml.transformer.generate")
+    panel = window.techniques
+    panel.set_availability({"transformer": {"available": True}})
+    panel.tabs.setCurrentIndex(2)
+    panel.tf_seconds.setValue(3.0)
+    before, steps = window.song, window.doc.undo_stack.count()
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=120_000)
+    assert panel.progress.format().startswith("Done"), panel.progress.format()
+    assert window.doc.undo_stack.count() == steps + 1
+    assert window.song.end_tick > before.end_tick
+    assert window.song.melody.notes[:len(before.melody.notes)] == before.melody.notes
+    window.doc.undo_stack.undo()
+    assert window.song == before
