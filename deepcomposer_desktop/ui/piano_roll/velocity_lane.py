@@ -30,6 +30,7 @@ class VelocityLane(QWidget):
         self._last_x: float | None = None
         self._cache: QPixmap | None = None
         self._cache_key: tuple | None = None
+        self._seen_key: tuple | None = None
         self._changes_version = 0               # bumped as a drag changes velocities
         self.setToolTip("Drag across the bars to set note velocities (only the selected notes when there are any)")
 
@@ -52,19 +53,26 @@ class VelocityLane(QWidget):
 
     # --- painting ------------------------------------------------------------------------------------------------
     def paintEvent(self, event) -> None:  # noqa: N802
-        """Bars from a pixmap cached per view state (playback repaints only the playhead strip), then the playhead."""
+        """The bars (painted directly the first time a view state is seen, from a cached pixmap when it is painted
+        again, e.g. as the playhead moves), then the playhead line."""
         ed, c = self.ed, self.ed.coords
         dpr = self.devicePixelRatioF()
         key = (ed.version, c.scroll_x, c.px_per_tick, self.width(), self.height(), dpr, self._changes_version)
-        if key != self._cache_key or self._cache is None:
-            self._cache = QPixmap(int(self.width() * dpr), int(self.height() * dpr))
+        p = QPainter(self)
+        if key != self._cache_key and key == self._seen_key:
+            w, h = int(self.width() * dpr), int(self.height() * dpr)
+            if self._cache is None or self._cache.width() != w or self._cache.height() != h:
+                self._cache = QPixmap(w, h)
             self._cache.setDevicePixelRatio(dpr)
             cp = QPainter(self._cache)
             self._paint_bars(cp)
             cp.end()
             self._cache_key = key
-        p = QPainter(self)
-        p.drawPixmap(0, 0, self._cache)
+        if key == self._cache_key and self._cache is not None:
+            p.drawPixmap(0, 0, self._cache)
+        else:
+            self._seen_key = key
+            self._paint_bars(p)
         if ed.playhead is not None:
             x = math.floor(c.tick_to_x(ed.playhead)) + 0.5
             p.setPen(QPen(PALETTE.playhead, 1))

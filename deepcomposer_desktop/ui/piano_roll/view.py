@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .editor import PianoRollEditor
 
 SCROLL_MARGIN_BARS = 8       # room to draw past the end of the song
+GHOST_DETAIL_LIMIT = 800     # faded notes of the other tracks: rectangles up to this many, then the raster
 
 
 class RollView(QAbstractScrollArea):
@@ -132,7 +133,8 @@ class RollView(QAbstractScrollArea):
         ed, c = self.ed, self.ed.coords
         painting.paint_grid(p, c, ed.grid, ed.snap, rect)
         painting.paint_loop(p, c, ed.loop, rect)
-        painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=-1, cache=self._ghost_raster)
+        painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=GHOST_DETAIL_LIMIT,
+                             cache=self._ghost_raster)
         self.last_note_mode = painting.paint_notes(p, c, ed.index, rect, ed.track_color(), ed.selection_mask(),
                                                    ed.tools.hidden, cache=self._note_raster, version=ed.sel_version)
 
