@@ -67,7 +67,7 @@ class Take:
         return [t.name for t in self.band]
 
 
-# --- inputs and metrics -------------------------------------------------------------------------------------------
+# --- inputs and metrics ---------------------------------------------------------------------------------------------
 def audition_input(song: Song) -> Song:
     """The song reduced to its melody track (what every genre accompanies); raises AuditionError when the melody
     has no notes."""
@@ -174,7 +174,7 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, cores - 1 if cores > 2 else cores))
 
 
-# --- the process backend: a persistent pool (spawned once, models stay loaded in its workers) ---------------------------
+# --- the process backend: a persistent pool (spawned once, models stay loaded in its workers) -----------------------
 _proc_lock = threading.Lock()
 _proc: tuple[ProcessPoolExecutor, int, object] | None = None       # (pool, workers, shared "cancelled up to" run id)
 _run_ids = iter(range(1, 1 << 62))
@@ -247,7 +247,8 @@ class AuditionRun:
         self.genres = list(dict.fromkeys(genres))
         self.takes = takes
         self.seed = int(seed)
-        self.max_workers = max_workers or default_workers(len(self.genres) * takes)
+        # the process pool keeps one size (a restart would lose its loaded models): one worker per spare core
+        self.max_workers = max_workers or default_workers(len(self.genres) * takes if backend == "thread" else 1 << 16)
         self.on_take, self.on_error = on_take, on_error
         self.results: dict[tuple[str, int], Take] = {}
         self.errors: dict[tuple[str, int], str] = {}
@@ -362,7 +363,7 @@ def run_audition(song: Song, genres: Sequence[str] | None = None, takes: int = 4
     return result
 
 
-# --- keep ---------------------------------------------------------------------------------------------------------
+# --- keep -----------------------------------------------------------------------------------------------------------
 def kept_song(project: Song, take: Take) -> Song:
     """The project after "Keep take": its tracks become the take's (melody + band); title and tempo map stay."""
     return project.replace(tracks=take.song.tracks, melody_index=take.song.melody_index)
@@ -374,7 +375,7 @@ def with_alternative(project: Song, take: Take) -> Song:
     return project.with_tracks(project.tracks + extra, melody_index=project.melody_index)
 
 
-# --- bar lines (for switching takes in time) --------------------------------------------------------------------------
+# --- bar lines (for switching takes in time) ------------------------------------------------------------------------
 def next_bar_tick(song: Song, tick: int) -> int:
     """The first bar line at or after ``tick``."""
     bar = 0
@@ -391,7 +392,7 @@ def seconds_until(song: Song, from_tick: int, to_tick: int) -> float:
     return max(0.0, tm.tick_to_seconds(to_tick) - tm.tick_to_seconds(from_tick))
 
 
-# --- export -----------------------------------------------------------------------------------------------------------
+# --- export ---------------------------------------------------------------------------------------------------------
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "take"
 

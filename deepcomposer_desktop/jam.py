@@ -37,7 +37,7 @@ class _Played:
     end: int | None = None    # None while the key is held
 
 
-# --- phrase and band (pure; band_for_phrase runs on the worker thread) ---------------------------------------------------
+# --- phrase and band (pure; band_for_phrase runs on the worker thread) ----------------------------------------------
 def tempo_at(song: Song, tick: int) -> float:
     bpm = song.tempos[0].bpm
     for tc in song.tempos:
@@ -97,7 +97,7 @@ def jam_song(template: Song, phrase: Track, band, loop_start: int, loop_end: int
     return template.replace(tracks=tracks, melody_index=0)
 
 
-# --- the loop ------------------------------------------------------------------------------------------------------------
+# --- the loop -------------------------------------------------------------------------------------------------------
 GenerateFn = Callable[[Song, str, int], tuple]
 
 
@@ -153,7 +153,7 @@ class JamSession:
         self.status = "Play a phrase: the band answers on the next pass"
         self.error = ""
 
-    # --- time ----------------------------------------------------------------------------------------------------
+    # --- time -------------------------------------------------------------------------------------------------------
     @property
     def pass_index(self) -> int:
         return self._pass
@@ -178,7 +178,7 @@ class JamSession:
     def _swap_off(self) -> int:
         return self.length - min(int(SWAP_LEAD_SEC / self._sec_per_tick), self.length // 4)
 
-    # --- input (GUI thread) -------------------------------------------------------------------------------------------
+    # --- input (GUI thread) -----------------------------------------------------------------------------------------
     def note_on(self, pitch: int, velocity: int, tick: int) -> None:
         if not 0 <= int(pitch) <= 127:
             return
@@ -210,7 +210,7 @@ class JamSession:
         self._played = [p for p in self._played if p.end is None or p.end > now - 3 * self.length]
         return out
 
-    # --- the loop (GUI thread) -------------------------------------------------------------------------------------------
+    # --- the loop (GUI thread) --------------------------------------------------------------------------------------
     def poll(self, tick: int) -> Song | None:
         """Call every ~10 ms with the playhead; returns a Song to ``swap_song`` in now, or None."""
         now = self._observe(tick)

@@ -74,7 +74,7 @@ class AuditionPanel(QWidget):
         self._take_failed.connect(self._on_failed)
         self._regenerated.connect(self._on_regenerated)
 
-    # --- construction ------------------------------------------------------------------------------------------
+    # --- construction -----------------------------------------------------------------------------------------------
     def _build(self) -> None:
         self.generate_btn = QPushButton("Generate all genres")
         self.generate_btn.setToolTip("Your melody in every installed genre, several takes each, side by side")
@@ -123,7 +123,7 @@ class AuditionPanel(QWidget):
         self.status.setText(text)
         self.message.emit(text)
 
-    # --- generation --------------------------------------------------------------------------------------------------
+    # --- generation -------------------------------------------------------------------------------------------------
     def generate_all(self, takes: int | None = None, genres: list[str] | None = None) -> bool:
         """Start every genre x ``takes`` (default: the spin box) on worker threads; cards appear as they finish."""
         if self.run is not None and not self.run.done:
@@ -207,7 +207,7 @@ class AuditionPanel(QWidget):
         self.generate_btn.setText("Generate all genres")
         self._say(f"Cancelled: {len(self.takes)} takes ready")
 
-    # --- switching arrangements -----------------------------------------------------------------------------------------
+    # --- switching arrangements -------------------------------------------------------------------------------------
     def ordered_keys(self) -> list[tuple[str, int]]:
         return sorted(self.takes, key=lambda k: (self.genres.index(k[0]) if k[0] in self.genres else 99, k[1]))
 
@@ -294,7 +294,7 @@ class AuditionPanel(QWidget):
         for k, card in self.cards.items():
             card.set_state(playing=k == self.playing_key, kept=k == self.kept_key)
 
-    # --- card actions --------------------------------------------------------------------------------------------------
+    # --- card actions -----------------------------------------------------------------------------------------------
     def _card_action(self, key, what: str) -> None:
         key = tuple(key)
         if what == "keep":
@@ -354,7 +354,7 @@ class AuditionPanel(QWidget):
         if self.playing_key == take.key:
             self.engine_getter().swap_song(take.song)       # the new version plays on, in time
 
-    # --- export ------------------------------------------------------------------------------------------------------
+    # --- export -----------------------------------------------------------------------------------------------------
     def export_take(self, key, path) -> bool:
         try:
             export_take(self.takes[tuple(key)], path)
@@ -395,7 +395,7 @@ class AuditionPanel(QWidget):
         if target:
             self.export_all(target, mode)
 
-    # --- keys and teardown --------------------------------------------------------------------------------------------
+    # --- keys and teardown ------------------------------------------------------------------------------------------
     def keyPressEvent(self, e) -> None:
         if Qt.Key_0 <= e.key() <= Qt.Key_9 and not e.modifiers() & (Qt.ControlModifier | Qt.AltModifier):
             self.select_number(e.key() - Qt.Key_0)

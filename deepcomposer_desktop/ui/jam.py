@@ -74,7 +74,7 @@ class JamPanel(QWidget):
         self.timer.timeout.connect(self.poll)
         self.refresh_genres()
 
-    # --- genres ------------------------------------------------------------------------------------------------------
+    # --- genres -----------------------------------------------------------------------------------------------------
     def refresh_genres(self, genres: list[str] | None = None) -> None:
         if genres is None:
             try:
@@ -93,7 +93,7 @@ class JamPanel(QWidget):
             self.genre_box.setCurrentText(current)
         self.start_btn.setEnabled(bool(genres) or self.session is not None)
 
-    # --- start / stop ------------------------------------------------------------------------------------------------
+    # --- start / stop -----------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         return self.session is not None
@@ -164,7 +164,7 @@ class JamPanel(QWidget):
         self._say("Jam stopped")
         self.jam_changed.emit(False)
 
-    # --- input and the loop ---------------------------------------------------------------------------------------------
+    # --- input and the loop -----------------------------------------------------------------------------------------
     def note_on(self, pitch: int, velocity: int) -> None:
         if self.session is not None:
             self.session.note_on(pitch, velocity, self.engine_getter().position_tick)
