@@ -189,6 +189,12 @@ class TrainingJob:
         """Start the child process (returns at once). With ``resume`` the run goes on from its resume file."""
         if self.running:
             raise ModelError("This training is already running")
+        src = os.fspath(self.spec.source or "")
+        if not (os.path.isdir(src) or (src.lower().endswith(".npz") and os.path.isfile(src))):
+            raise ModelError(f"No training data at {src or '(nothing chosen)'}: pick a folder of MIDI files or a "
+                             f"built-in data set")
+        if resume and not any(self.run_dir.glob("gan-*.state")):
+            raise ModelError(f"There is nothing to resume in {self.run_dir}")
         if not resume and self.run_dir.exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)        # a fresh run replaces an old paused one
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,153 @@
+"""Training studio runner: folder scan with melody fixes, a tiny training in a child process, pause/resume, cancel."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from deepcomposer_desktop.midi.io import write_midi
+from deepcomposer_desktop.ml.common import ModelError
+from deepcomposer_desktop.training_data import builtin_datasets, describe_cache, scan_folder
+from deepcomposer_desktop.training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress,
+                                                   Reference, TrainingJob, TrainingSpec, paused_runs)
+from tests.builders import song, track
+
+SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
+
+
+def write_songs(folder, n=4, bars=12):
+    """``n`` little band songs (lead, piano chords, bass, drums) of ``bars`` 4/4 bars as MIDI files."""
+    os.makedirs(folder, exist_ok=True)
+    for k in range(n):
+        mel, bass, chords, drums = [], [], [], []
+        for b in range(bars):
+            t0 = b * 1920
+            mel += [(SCALE[(b + q + k) % 8] + 12, t0 + q * 480, 480, 90) for q in range(4)]
+            root = [48, 53, 55, 48][b % 4]
+            bass += [(root - 12, t0, 960, 100), (root - 5, t0 + 960, 960, 100)]
+            chords += [(root + i, t0, 1920, 70) for i in (0, 4, 7)]
+            drums += [(36, t0 + s, 120, 110) for s in (0, 960)] + [(42, t0 + s, 60, 80) for s in range(0, 1920, 240)]
+        s = song(track("Lead", mel, program=73), track("Piano", chords), track("Bass", bass, program=33),
+                 track("Drums", drums, is_drum=True, channel=9))
+        write_midi(s, os.path.join(folder, f"song{k + 1}.mid"))
+    return folder
+
+
+def tiny_spec(folder, **kw):
+    from deepcomposer_desktop.samples import load_sample
+    base = dict(name="tiny-test", source=str(folder), preset="tiny", epochs=3, batch_size=4, update_ratio=1,
+                sample_every=1, lr=5e-4, melody=load_sample("ode_to_joy"), device="cpu", eval_windows=2)
+    base.update(kw)
+    return TrainingSpec(**base)
+
+
+@pytest.fixture
+def user_models(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(folder))
+    return folder
+
+
+def test_scan_lists_tracks_guesses_the_melody_and_takes_fixes(tmp_path):
+    folder = write_songs(tmp_path / "songs", n=3)
+    (tmp_path / "songs" / "broken.mid").write_bytes(b"MThd nonsense")
+    scan = scan_folder(folder)
+    files = {f.path: f for f in scan.files}
+    assert files["song1.mid"].melody == 0 and files["song1.mid"].tracks[0].startswith("1. Lead")
+    assert len(files["song1.mid"].tracks) == 4 and "Bass" in files["song1.mid"].tracks[2]
+    assert files["broken.mid"].problem and files["broken.mid"].melody is None
+    rep = scan.report
+    assert rep["songs"] == 3 and rep["bars"] == 36 and rep["windows"] > 0
+    assert rep["melody"]["song1.mid"] == "Lead" and [f for f, _ in rep["skipped"]] == ["broken.mid"]
+    assert rep["instruments"]["Bass"] == ["Electric Bass (finger)"]
+    fixed = scan_folder(folder, {"song1.mid": 1})          # the user says: the piano is the melody in song 1
+    assert fixed.report["melody"]["song1.mid"] == "Piano"
+    assert fixed.report["melody"]["song2.mid"] == "Lead"
+    assert "Lead" in fixed.report["tracks"]["Other"]       # the lead became an accompaniment part there
+
+
+def test_builtin_datasets_are_described_without_unpacking():
+    sets = builtin_datasets()
+    if not sets:
+        pytest.skip("no genre caches built here")
+    info = describe_cache(sets[0][1])
+    assert info["songs"] > 0 and info["windows"] >= info["songs"] and info["instruments"]
+
+
+def test_bad_sources_are_refused_before_a_process_starts(tmp_path, user_models):
+    with pytest.raises(ModelError, match="No training data"):
+        TrainingJob(tiny_spec(tmp_path / "nowhere")).start()
+    with pytest.raises(ModelError, match="Name the genre"):
+        TrainingJob(tiny_spec(tmp_path, name="My Genre!"))
+    with pytest.raises(ModelError, match="nothing to resume"):
+        TrainingJob(tiny_spec(tmp_path)).start(resume=True)
+
+
+def _until(job, kind, timeout=240):
+    events = []
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        new = job.poll()
+        events += new
+        if any(isinstance(e, kind) for e in new) or job.finished:
+            return events
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind.__name__} within {timeout} s: {events[-5:]}")
+
+
+def test_tiny_training_pauses_resumes_and_installs_the_genre(tmp_path, user_models):
+    from deepcomposer_desktop.core.song import Song
+    from deepcomposer_desktop.ml.gan.generate import available_genres, load_model
+    folder = write_songs(tmp_path / "songs")
+    job = TrainingJob(tiny_spec(folder, epochs=4))
+    job.start()
+    events = _until(job, Checkpoint)
+    job.pause()
+    events += job.wait(240)
+    assert job.finished.status == "paused", job.finished
+    kinds = [type(e) for e in events]
+    assert DataReady in kinds and Reference in kinds
+    paused_at = job.finished.iteration
+    assert paused_at >= 1
+    run = job.run_dir
+    assert (run / "gan-tiny-test.state").is_file() and paused_runs() == [run]
+    assert not (user_models / "gan-tiny-test.pt").exists()          # not in the genre list before it is done
+
+    again = TrainingJob.from_run(run)
+    assert again.spec.epochs == 4 and again.spec.melody is not None
+    again.start(resume=True)
+    events2 = again.wait(300)
+    assert again.finished.status == "done", (again.finished, [e.text for e in events2 if isinstance(e, LogLine)])
+    logs = [e.text for e in events2 if isinstance(e, LogLine)]
+    assert any(f"resumed tiny-test at iteration {paused_at}" in line for line in logs)
+    ref = next(e for e in events if isinstance(e, Reference)).figures
+    ckpts = [e for e in events + events2 if isinstance(e, Checkpoint)]
+    assert ckpts and all(set(c.figures) == set(ref) for c in ckpts if c.figures)
+    assert [c.iteration for c in ckpts] == sorted(c.iteration for c in ckpts)
+    sample = ckpts[-1].sample
+    assert isinstance(sample, Song) and len(sample.tracks) == 5 and sample.tracks[0].notes
+    assert any(t.notes for t in sample.tracks[1:])
+    losses = [e for e in events + events2 if isinstance(e, Losses)]
+    assert losses and losses[-1].iteration == losses[-1].total > paused_at
+    prog = [e for e in events2 if isinstance(e, Progress)]
+    assert prog[-1].fraction == 1.0
+    installed = user_models / "gan-tiny-test.pt"
+    assert again.finished.model_path == str(installed)
+    assert "tiny-test" in available_genres()
+    assert "Metrics on held-out melodies" in installed.with_suffix(".md").read_text()
+    assert load_model(installed).meta["iterations"] == losses[-1].total
+    assert paused_runs() == []                                       # the resume file is gone
+
+
+def test_cancel_throws_the_run_away(tmp_path, user_models):
+    folder = write_songs(tmp_path / "songs", n=2)
+    job = TrainingJob(tiny_spec(folder, name="gone", epochs=50))
+    job.start()
+    _until(job, Progress)
+    job.cancel()
+    job.wait(240)
+    assert job.finished.status == "cancelled", job.finished
+    assert not job.run_dir.exists()
+    assert not (user_models / "gan-gone.pt").exists()
+    assert not job.running
