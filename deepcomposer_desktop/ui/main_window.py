@@ -4,7 +4,6 @@ GUI thread only. The window holds the Song through a SongDocument; every edit is
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
@@ -13,19 +12,20 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
                                QLineEdit, QMainWindow, QPlainTextEdit, QSplitter, QTextEdit, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..core.gm import program_name
-from ..core.song import Song, TempoChange, TimeSignature, Track
+from ..core.song import Song
 from ..samples import list_samples, load_sample
-from .commands import MERGE_PAN, MERGE_TEMPO, MERGE_VOLUME, SongDocument
+from .commands import SongDocument
 from .dialogs import Banner, PianoRollPlaceholder
 from .dragout import DragOutHandle
+from .editing import EditingMixin
 from .files import FilesMixin
 from .keyboard import PianoKeyboard
 from .playback import PlaybackController, sounding_pitches
 from .settings import AppSettings
+from .style import DARK_STYLE
 from .techniques import TechniquesPanel
 from .tracks import TracksPanel
-from .transport import DEFAULT_SNAP, TransportBar, snap_ticks
+from .transport import DEFAULT_SNAP, TransportBar
 
 try:  # written by another helper; the window works without it
     from .piano_roll import PianoRollEditor
@@ -34,26 +34,6 @@ except Exception as _exc:  # noqa: BLE001 - any failure means "show the placehol
     PianoRollEditor = None
     PIANO_ROLL_PROBLEM = f"{type(_exc).__name__}: {_exc}"
 
-DARK_STYLE = """
-QMainWindow, QWidget { background:#232323; color:#ddd; }
-QMenuBar, QMenu { background:#2b2b2b; color:#ddd; }
-QMenu::item:selected, QMenuBar::item:selected { background:#3d7be0; }
-QDockWidget::title { background:#2f2f2f; padding:4px; }
-QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox { background:#1a1a1a; border:1px solid #444; border-radius:3px;
-  padding:1px 4px; color:#eee; }
-QToolButton { background:#333; border:1px solid #444; border-radius:4px; color:#ddd; }
-QToolButton:hover { background:#3c3c3c; }
-QToolButton:checked { background:#3d7be0; color:white; }
-QTabWidget::pane { border:1px solid #3a3a3a; }
-QTabBar::tab { background:#2b2b2b; padding:5px 10px; border:1px solid #3a3a3a; }
-QTabBar::tab:selected { background:#3a3a3a; }
-QProgressBar { border:1px solid #444; border-radius:3px; text-align:center; background:#1a1a1a; }
-QProgressBar::chunk { background:#3d7be0; }
-QStatusBar { background:#1d1d1d; color:#aaa; }
-QSlider::groove:horizontal { height:4px; background:#444; border-radius:2px; }
-QSlider::handle:horizontal { background:#bbb; width:10px; margin:-5px 0; border-radius:5px; }
-QPushButton { background:#383838; border:1px solid #555; border-radius:4px; padding:4px 10px; }
-"""
 TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 
@@ -61,7 +41,7 @@ def data_location() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home() / ".deepcomposer")
 
 
-class MainWindow(FilesMixin, QMainWindow):
+class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     """``MainWindow(settings=None, data_dir=None, engine=None, start_audio=True, ask_on_close=True)``.
 
     ``engine``: use this engine object (tests pass a spy); otherwise the real one starts on a worker thread after
@@ -308,75 +288,6 @@ class MainWindow(FilesMixin, QMainWindow):
         self.current_track = index
         self.tracks.set_current(index)
         self._push_roll()
-
-    def notes_edited(self, track_index: int, notes, description: str) -> None:
-        track = self.song.tracks[track_index]
-        self.doc.apply_track(track_index, track.with_notes(notes), description or "Edit notes")
-
-    def edit_track(self, index: int, field: str, value) -> None:
-        t = self.song.tracks[index]
-        label = t.name or f"track {index + 1}"
-        merge = -1
-        if field == "name":
-            new, text = replace(t, name=value), f"Rename {label} to {value}"
-        elif field == "program":
-            new, text = replace(t, program=int(value)), f"{label}: {program_name(int(value))}"
-        elif field == "is_drum":
-            new, text = replace(t, is_drum=bool(value), channel=9 if value else None), \
-                f"{label}: {'drum kit' if value else 'instrument'}"
-        elif field in ("mute", "solo"):
-            new = replace(t, **{field: bool(value)})
-            text = f"{'' if value else 'Un'}{field} {label}".capitalize()
-        elif field == "volume":
-            new, text, merge = replace(t, volume=int(value)), f"Volume of {label}", MERGE_VOLUME
-        elif field == "pan":
-            new, text, merge = replace(t, pan=int(value)), f"Pan of {label}", MERGE_PAN
-        else:
-            return
-        self.doc.apply_track(index, new, text, merge)
-
-    def track_action(self, index: int, what: str) -> None:
-        song, t = self.song, self.song.tracks[index]
-        if what == "melody":
-            self.doc.apply(song.replace(melody_index=index), f"Make {t.name} the input melody")
-            self.tracks.set_song(self.song)       # re-check the star even when nothing changed
-        elif what == "duplicate":
-            tracks = list(song.tracks)
-            tracks.insert(index + 1, replace(t, name=f"{t.name} copy", solo=False, channel=None if not t.is_drum
-                                             else 9))
-            mi = song.melody_index + (1 if song.melody_index > index else 0)
-            self.tracks.track_inserted(index + 1, self.tracks.color(index).lighter(125))
-            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Duplicate {t.name}")
-        elif what == "delete":
-            if len(song.tracks) <= 1:
-                self.statusBar().showMessage("A song keeps at least one track", 4000)
-                return
-            tracks = list(song.tracks)
-            del tracks[index]
-            mi = song.melody_index
-            mi = mi - 1 if mi > index else (0 if mi == index else mi)
-            self.tracks.track_removed(index)
-            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Delete {t.name}")
-
-    def add_track(self) -> None:
-        n = len(self.song.tracks)
-        self.doc.apply(self.song.with_tracks(self.song.tracks + (Track(name=f"Track {n + 1}"),)), "Add track")
-        self.set_current_track(n)
-
-    def set_tempo(self, bpm: float) -> None:
-        song = self.song
-        ratio = bpm / song.tempos[0].bpm
-        tempos = tuple(TempoChange(tc.tick, max(1.0, min(1000.0, tc.bpm * ratio))) for tc in song.tempos)
-        self.doc.apply(song.replace(tempos=tempos), f"Tempo {bpm:g} BPM", MERGE_TEMPO, "tempo")
-
-    def set_time_signature(self, num: int, den: int) -> None:
-        song = self.song
-        sigs = (TimeSignature(0, num, den),) + song.time_signatures[1:]
-        self.doc.apply(song.replace(time_signatures=sigs), f"Time signature {num}/{den}")
-
-    def set_snap(self, label: str) -> None:
-        self.snap_label = label
-        self.piano_roll.set_snap(snap_ticks(label, self.song.ppq))
 
     def delete_selection(self) -> None:
         fn = getattr(self.piano_roll, "delete_selected", None)

@@ -1,0 +1,82 @@
+"""Song edits requested by the tracks panel, transport and piano roll, each pushed as one undoable command
+(a mixin of MainWindow). GUI thread only.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..core.gm import program_name
+from ..core.song import TempoChange, TimeSignature, Track
+from .commands import MERGE_PAN, MERGE_TEMPO, MERGE_VOLUME
+from .transport import snap_ticks
+
+
+class EditingMixin:
+    def notes_edited(self, track_index: int, notes, description: str) -> None:
+        track = self.song.tracks[track_index]
+        self.doc.apply_track(track_index, track.with_notes(notes), description or "Edit notes")
+
+    def edit_track(self, index: int, field: str, value) -> None:
+        t = self.song.tracks[index]
+        label = t.name or f"track {index + 1}"
+        merge = -1
+        if field == "name":
+            new, text = replace(t, name=value), f"Rename {label} to {value}"
+        elif field == "program":
+            new, text = replace(t, program=int(value)), f"{label}: {program_name(int(value))}"
+        elif field == "is_drum":
+            new, text = replace(t, is_drum=bool(value), channel=9 if value else None), \
+                f"{label}: {'drum kit' if value else 'instrument'}"
+        elif field in ("mute", "solo"):
+            new = replace(t, **{field: bool(value)})
+            text = f"{'' if value else 'Un'}{field} {label}".capitalize()
+        elif field == "volume":
+            new, text, merge = replace(t, volume=int(value)), f"Volume of {label}", MERGE_VOLUME
+        elif field == "pan":
+            new, text, merge = replace(t, pan=int(value)), f"Pan of {label}", MERGE_PAN
+        else:
+            return
+        self.doc.apply_track(index, new, text, merge)
+
+    def track_action(self, index: int, what: str) -> None:
+        song, t = self.song, self.song.tracks[index]
+        if what == "melody":
+            self.doc.apply(song.replace(melody_index=index), f"Make {t.name} the input melody")
+            self.tracks.set_song(self.song)       # re-check the star even when nothing changed
+        elif what == "duplicate":
+            tracks = list(song.tracks)
+            tracks.insert(index + 1, replace(t, name=f"{t.name} copy", solo=False, channel=None if not t.is_drum
+                                             else 9))
+            mi = song.melody_index + (1 if song.melody_index > index else 0)
+            self.tracks.track_inserted(index + 1, self.tracks.color(index).lighter(125))
+            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Duplicate {t.name}")
+        elif what == "delete":
+            if len(song.tracks) <= 1:
+                self.statusBar().showMessage("A song keeps at least one track", 4000)
+                return
+            tracks = list(song.tracks)
+            del tracks[index]
+            mi = song.melody_index
+            mi = mi - 1 if mi > index else (0 if mi == index else mi)
+            self.tracks.track_removed(index)
+            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Delete {t.name}")
+
+    def add_track(self) -> None:
+        n = len(self.song.tracks)
+        self.doc.apply(self.song.with_tracks(self.song.tracks + (Track(name=f"Track {n + 1}"),)), "Add track")
+        self.set_current_track(n)
+
+    def set_tempo(self, bpm: float) -> None:
+        song = self.song
+        ratio = bpm / song.tempos[0].bpm
+        tempos = tuple(TempoChange(tc.tick, max(1.0, min(1000.0, tc.bpm * ratio))) for tc in song.tempos)
+        self.doc.apply(song.replace(tempos=tempos), f"Tempo {bpm:g} BPM", MERGE_TEMPO, "tempo")
+
+    def set_time_signature(self, num: int, den: int) -> None:
+        song = self.song
+        sigs = (TimeSignature(0, num, den),) + song.time_signatures[1:]
+        self.doc.apply(song.replace(time_signatures=sigs), f"Time signature {num}/{den}")
+
+    def set_snap(self, label: str) -> None:
+        self.snap_label = label
+        self.piano_roll.set_snap(snap_ticks(label, self.song.ppq))
