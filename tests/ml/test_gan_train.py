@@ -63,7 +63,7 @@ def test_deepcomposer_recipe_trains_on_two_bar_pieces(cache, tmp_path):
     ck = load_checkpoint(path, "gan")
     assert ck["model_args"]["kind"] == "deepcomposer" and ck["model_args"]["steps"] == 32
     assert ck["meta"]["train"]["lr"] == 1e-3 and ck["meta"]["train"]["betas"] == [0.5, 0.9]
-    assert next(iter(ck["state_dict"].values())).dtype == torch.float16            # halved to fit on disk
+    assert any(v.dtype == torch.int8 for v in ck["state_dict"].values())           # compact weights on disk
 
 
 def test_cli_train_from_a_midi_folder(tmp_path, capsys):

@@ -29,6 +29,17 @@ class DecodeParams:
     fill_gap: tuple = ()
     min_len: tuple = ()
 
+    def __post_init__(self) -> None:
+        n = len(self.threshold)
+        for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
+                           ("min_len", 1)):
+            v = tuple(getattr(self, k))
+            if len(v) != n:
+                object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
+            else:
+                object.__setattr__(self, k, v)
+        object.__setattr__(self, "threshold", tuple(self.threshold))
+
     def to_dict(self) -> dict:
         ints = ("max_poly", "fill_gap", "min_len")
         return {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()}
@@ -36,11 +47,8 @@ class DecodeParams:
     @classmethod
     def from_dict(cls, d: dict | None) -> "DecodeParams":
         d = d or {}
-        t = tuple(d.get("threshold", ()))
-        n = len(t)
-        get = lambda k, default: tuple(d.get(k) or (default,) * n)  # noqa: E731
-        return cls(t, get("onset_threshold", 0.5), get("max_poly", 128), get("bar_gate", 0.0), get("fill_gap", 0),
-                   get("min_len", 1))
+        return cls(**{k: tuple(d.get(k) or ()) for k in ("threshold", "onset_threshold", "max_poly", "bar_gate",
+                                                            "fill_gap", "min_len")})
 
     @classmethod
     def plain(cls, n_tracks: int, max_poly: int = 128) -> "DecodeParams":

@@ -45,7 +45,8 @@ def model_from_payload(payload: dict, path: str = "") -> GanModel:
     try:
         arch = GanArch.from_dict(payload["model_args"])
         gen = build_generator(arch)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        from .quant import dequantize
+        state = dequantize(payload["state_dict"])
         gen.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{os.path.basename(path) or 'The model'} does not fit this version of the GAN "

@@ -11,8 +11,10 @@ import argparse
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -33,6 +35,24 @@ def plan(cache_dir: str, minutes: float, genre_baselines: bool = False) -> list[
     return jobs
 
 
+def _start_baseline_evals(procs, outdir: str, base_dir: str) -> list:
+    """Once the baseline's training process has ended, score it on every genre's held-out melodies (CPU)."""
+    done = [p for j, p, _ in procs if j["name"] == "baseline-aws" and p.poll() is not None]
+    model = os.path.join(base_dir, "gan-baseline-aws.pt")
+    if not done or not os.path.exists(model):
+        return []
+    evals = []
+    for j, _, _ in procs:
+        if j["name"].startswith("baseline"):
+            continue
+        cmd = [sys.executable, "-m", "deepcomposer_desktop.ml.gan.evaluate", "--cache", j["data"], "--model",
+               f"baseline={model}", "--limit", "120", "--json", os.path.join(outdir, f"eval-baseline-{j['name']}.json")]
+        log = open(os.path.join(outdir, f"eval-baseline-{j['name']}.txt"), "w")
+        evals.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+        print(f"evaluating the baseline on {j['name']}", flush=True)
+    return evals
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.gan.gpu_run")
     ap.add_argument("--minutes", type=float, required=True)
@@ -40,6 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default=os.path.join("cache", "gan"))
     ap.add_argument("--genre-baselines", action="store_true",
                     help="also train the DeepComposer recipe on every genre (one more process per genre)")
+    ap.add_argument("--keep-baseline", action="store_true", help="leave the baseline's 8 MB model in --outdir")
     ap.add_argument("--only", default="", help="comma-separated job names to run (default: all)")
     ap.add_argument("--extra", default="", help="extra arguments for every job (e.g. '--batch-size 64')")
     a = ap.parse_args(argv)
@@ -56,17 +77,35 @@ def main(argv=None) -> int:
     # training stops early enough for the final calibration + save; the run ends within --minutes
     reserve = 30.0 if a.minutes >= 2 else a.minutes * 60 * 0.4
     train_deadline = t0 + a.minutes * 60 - reserve
+    base_deadline = t0 + a.minutes * 60 - (120.0 if a.minutes >= 4 else reserve)
+    # the baseline (8 MB even compact) trains outside --outdir: only its figures and log travel back
+    base_dir = os.path.join(tempfile.gettempdir(), "gan_baseline")
     for j in jobs:
+        dl = base_deadline if j["name"] == "baseline-aws" else train_deadline
+        out = base_dir if j["name"] == "baseline-aws" and not a.keep_baseline else a.outdir
         cmd = [sys.executable, "-m", "deepcomposer_desktop.ml.gan.train", "--data", j["data"], "--name", j["name"],
-               "--out", a.outdir, "--preset", j["preset"], "--minutes", f"{j['minutes']:.3f}", "--no-state",
+               "--out", out, "--preset", j["preset"], "--minutes", f"{j['minutes']:.3f}", "--no-state",
                "--samples", "0", "--checkpoint-seconds", "90", "--threads", "1",
-               "--deadline", f"{train_deadline:.1f}"] + a.extra.split()
+               "--deadline", f"{dl:.1f}"] + a.extra.split()
         log = open(os.path.join(a.outdir, f"{j['name']}.stdout.log"), "w")
         procs.append((j, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
         print(f"started {j['name']}: {' '.join(cmd[3:])}", flush=True)
     deadline = t0 + a.minutes * 60 - 3
+    evals = []
     while any(p.poll() is None for _, p, _ in procs) and time.time() < deadline:
         time.sleep(2)
+        if not evals:
+            evals = _start_baseline_evals(procs, a.outdir, base_dir if not a.keep_baseline else a.outdir)
+    if not evals and time.time() < deadline - 60:
+        evals = _start_baseline_evals(procs, a.outdir, base_dir if not a.keep_baseline else a.outdir)
+    for e in evals:
+        try:
+            e.wait(max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            e.kill()
+    blog = os.path.join(base_dir, "gan-baseline-aws.log")
+    if os.path.exists(blog) and not a.keep_baseline:
+        shutil.copy(blog, os.path.join(a.outdir, "gan-baseline-aws.log"))
     for j, p, log in procs:
         if p.poll() is None:
             p.terminate()

@@ -1,4 +1,4 @@
-"""Re-run the decoding calibration of a trained model (same weights, new thresholds) on its training windows.
+"""Re-run the decoding calibration of a trained model (same weights, stored compact) on its training windows.
 
 ``python -m deepcomposer_desktop.ml.gan.recalibrate --model gan-x.pt --data cache/gan/x.npz --out gan-x.pt``
 """
@@ -18,7 +18,10 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
     from .decode import calibrate
     from .generate import model_from_payload
     from .train import prepare_data
+    from .quant import QSUFFIX, dequantize, quantize
     payload = load_checkpoint(model_path, "gan")
+    if not any(k.endswith(QSUFFIX) for k in payload["state_dict"]):        # store compact, calibrate what is stored
+        payload["state_dict"] = quantize(dequantize(payload["state_dict"]))
     model = model_from_payload(payload, str(model_path))
     if model.arch.kind != "unet":
         raise SystemExit("only our U-Net models have calibrated decoding")

@@ -73,7 +73,7 @@ def prepare_data(data: GanData, arch: GanArch) -> GanData:
 
 def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str, device: str = "auto",
               resume: bool = False, progress: ProgressFn = None, should_stop: StopFn = None,
-              log=None, half_weights: bool = False, keep_state: bool = True, deadline: float | None = None) -> Path:
+              log=None, compact: bool = False, keep_state: bool = True, deadline: float | None = None) -> Path:
     """Train on ``data`` (already prepared with :func:`prepare_data`); returns the model file's path.
 
     Raises ModelError (bad device, resume file that does not fit) and Cancelled (the model so far is saved).
@@ -154,7 +154,8 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
         if rank != 0:
             return
         meta = _model_meta(G, arch, cfg, data, it, per_epoch, device)
-        sd = {k: (v.half() if half_weights and v.is_floating_point() else v) for k, v in G.state_dict().items()}
+        from .quant import quantize
+        sd = quantize(G.state_dict()) if compact else G.state_dict()
         save_checkpoint(model_path, technique="gan", name=name, model_args=arch.to_dict(), state_dict=sd,
                         meta=meta)
         if keep_state:
@@ -321,7 +322,7 @@ def run_training(data_spec, name: str, out_dir, preset: str | None = None, overr
         arch = GanArch(n_tracks=data.accomp.shape[1], **ARCH_PRESETS.get(preset, {}))
     train = prepare_data(data.subset(train_idx), arch)
     return train_gan(train, arch, cfg, out_dir, name, device=device, resume=resume, progress=progress,
-                     should_stop=should_stop, log=log, half_weights=True,
+                     should_stop=should_stop, log=log, compact=True,
                      keep_state=keep_state, deadline=deadline)
 
 
