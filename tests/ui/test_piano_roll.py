@@ -382,6 +382,11 @@ def test_random_gestures_keep_the_track_valid(editor):
         assert list(notes) == sorted(notes) and description
     assert editor.notes == host.notes
     assert all(0 <= i < len(editor.notes) for i in editor.selected_indices())
+    idx = editor.index                                    # patched edit by edit, never re-read: still exact
+    assert idx.start.tolist() == [n.start_tick for n in host.notes]
+    assert idx.pitch.tolist() == [n.pitch for n in host.notes]
+    assert idx.dur.tolist() == [n.duration_tick for n in host.notes]
+    assert idx.vel.tolist() == [n.velocity for n in host.notes]
 
 
 def test_dragging_past_the_right_edge_scrolls_and_moves_the_note_there(editor, qtbot):

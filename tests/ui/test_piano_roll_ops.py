@@ -138,3 +138,29 @@ def test_bar_grid_matches_song_bars_across_time_signature_changes():
     assert [b.numerator for b in bars[:6]] == [4, 4, 3, 3, 3, 6]
     assert bars[5].beat_tick == 240
     assert grid.bar_at(1920 * 2 + 100).number == 2
+
+
+def test_patched_index_equals_a_rebuilt_one():
+    notes = random_notes(500, 3)
+    rng = random.Random(4)
+    for _ in range(40):
+        idx = ops.NoteIndex(notes)
+        sel = sorted(rng.sample(range(len(notes)), rng.randint(1, 5)))
+        edit = rng.choice([
+            lambda: ops.move(notes, sel, rng.randint(-500, 500), rng.randint(-3, 3)),
+            lambda: ops.delete(notes, sel),
+            lambda: ops.add_note(notes, N(rng.randint(30, 90), rng.randrange(20000))),
+            lambda: ops.duplicate(notes, sel, 120),
+            lambda: ops.resize(notes, sel, 60),
+        ])()
+        if edit is None:
+            continue
+        patched = idx.patched(edit)
+        fresh = ops.NoteIndex(edit.notes)
+        assert patched is not None
+        for col in ("start", "pitch", "dur", "vel", "end"):
+            assert getattr(patched, col).tolist() == getattr(fresh, col).tolist()
+        assert patched.max_dur == fresh.max_dur
+        notes = edit.notes
+    many = ops.move(notes, list(range(200)), 10, 0)       # many notes: no recipe, the editor rebuilds
+    assert ops.NoteIndex(notes).patched(many) is None

@@ -63,6 +63,7 @@ class PianoRollEditor(QWidget):
         self._snap: int | None = self.coords.ppq // 4
         self._draw_length: int | None = None          # last length drawn or resized; None: the snap
         self._pending_selection: tuple | None = None
+        self._prebuilt: tuple | None = None            # (notes, NoteIndex) of the last emitted edit
         self._index_cache: dict[int, NoteIndex] = {}
         self._ghost_key: tuple = ()
         self._sel_mask: np.ndarray | None = None
@@ -120,10 +121,18 @@ class PianoRollEditor(QWidget):
                 self._draw_length = max(1, self._draw_length * song.ppq // old_ppq)
         self.grid = BarGrid(song)
         cache = {}
-        for t in song.tracks:
+        prebuilt, self._prebuilt = self._prebuilt, None
+        for i, t in enumerate(song.tracks):
             key = id(t.notes)
             old = self._index_cache.get(key)
-            cache[key] = old if old is not None and old.notes is t.notes else NoteIndex(t.notes)
+            if old is not None and old.notes is t.notes:
+                cache[key] = old
+            elif same_track and i == track_index and prebuilt is not None and prebuilt[1] is not None \
+                    and len(prebuilt[0]) == len(t.notes) and prebuilt[0] == t.notes:   # our own edit came back
+                prebuilt[1].notes = t.notes
+                cache[key] = prebuilt[1]
+            else:
+                cache[key] = NoteIndex(t.notes)
         self._index_cache = cache
         self.index = cache[id(song.tracks[track_index].notes)] if song.tracks else NoteIndex(())
         self.song_end = max((int(ix.end.max()) for ix in cache.values() if len(ix)), default=0)
@@ -296,6 +305,7 @@ class PianoRollEditor(QWidget):
         if edit is None or self.song is None or not self.song.tracks:
             return False
         self._pending_selection = edit.selected
+        self._prebuilt = (edit.notes, self.index.patched(edit))     # so set_song need not read every note again
         self.notes_edited.emit(self.track_index, edit.notes, edit.description)
         return True
 

@@ -6,7 +6,7 @@ mutates its input.
 """
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Iterable, Mapping, Sequence
@@ -23,6 +23,10 @@ class Edit:
     notes: tuple[Note, ...]
     selected: tuple[Note, ...]   # the notes to select after the edit (values; mapped to indices by the editor)
     description: str
+    # how ``notes`` was made from the old tuple, when few notes changed (lets the index be patched, not rebuilt):
+    removed: tuple[int, ...] | None = None        # old indices taken out
+    inserted_at: tuple[int, ...] | None = None    # ``np.insert`` positions (in the old-minus-removed order)
+    inserted: tuple[Note, ...] = ()               # the notes inserted there, sorted
 
 
 class NoteIndex:
@@ -56,6 +60,25 @@ class NoteIndex:
             out.vel = np.concatenate([q.vel for q in parts])[order]
             out.end = out.start + out.dur
             out.max_dur = int(out.dur.max())
+        return out
+
+    def patched(self, edit: "Edit") -> "NoteIndex | None":
+        """The index of ``edit.notes`` made from this one (the old notes) by deleting and inserting rows: O(n) in
+        numpy instead of reading every note again. None when the edit does not say how it was made."""
+        if edit.removed is None or edit.inserted_at is None:
+            return None
+        out = NoteIndex(())
+        out.notes = edit.notes
+        rows = list(edit.removed)
+        at = list(edit.inserted_at)
+        ins = edit.inserted
+        for name, attr in (("start", "start_tick"), ("pitch", "pitch"), ("dur", "duration_tick"), ("vel", "velocity")):
+            col = np.delete(getattr(self, name), rows)
+            setattr(out, name, np.insert(col, at, [getattr(n, attr) for n in ins]).astype(np.int64))
+        out.end = out.start + out.dur
+        out.max_dur = int(out.dur.max()) if len(out.dur) else 0
+        if len(out.start) != len(edit.notes):
+            return None
         return out
 
     def __len__(self) -> int:
@@ -117,12 +140,16 @@ def _rebuild(notes: Sequence[Note], removed: Iterable[int], added: Sequence[Note
         gone = set(drop)
         kept = [n for i, n in enumerate(notes) if i not in gone]
     if len(added) <= _FEW:
-        for n in sorted(added, key=_SORT_KEY):
-            insort(kept, n, key=_SORT_KEY)   # log(n) comparisons each
-        out = kept
-    else:
-        out = sorted(kept + list(added), key=_SORT_KEY)
-    return Edit(tuple(out), tuple(selected), description)
+        ins = sorted(added, key=_SORT_KEY)
+        at = []
+        for k, n in enumerate(ins):
+            pos = bisect_right(kept, _SORT_KEY(n), key=_SORT_KEY)     # log(n) comparisons each
+            kept.insert(pos, n)
+            at.append(pos - k)               # ascending inserts: position among the notes that were kept
+        few = len(drop) <= _FEW
+        return Edit(tuple(kept), tuple(selected), description, tuple(sorted(drop)) if few else None,
+                    tuple(at) if few else None, tuple(ins))
+    return Edit(tuple(sorted(kept + list(added), key=_SORT_KEY)), tuple(selected), description)
 
 
 def add_note(notes: Sequence[Note], note: Note) -> Edit:
