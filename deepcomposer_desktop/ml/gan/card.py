@@ -81,9 +81,11 @@ def main(argv=None) -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--baseline", action="append", default=[], help="label=path of a baseline model file")
+    ap.add_argument("--baseline-json", action="append", default=[],
+                    help="label=path=key: figures of model `key` from an evaluate --json file of the same windows")
     ap.add_argument("--command", default="")
     ap.add_argument("--note", action="append", default=[])
-    ap.add_argument("--limit", type=int, default=120)
+    ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--out", required=True)
     ap.add_argument("--json", help="write the figures here too")
     a = ap.parse_args(argv)
@@ -100,6 +102,14 @@ def main(argv=None) -> int:
         label, _, path = spec.rpartition("=")
         if os.path.exists(path):
             figures[label or os.path.basename(path)] = generated_figures(load_model(path), data, idx)
+    for spec in a.baseline_json:
+        label, path, key = spec.split("=")
+        with open(path) as fh:
+            got = json.load(fh)
+        if got.get("windows") != len(idx) or any(abs(got["real"][k] - real[k]) > 1e-6 for k in real
+                                                 if got["real"].get(k) is not None and not math.isnan(real[k])):
+            raise SystemExit(f"{path} was computed on other windows than this card's")
+        figures[label] = {k: (math.nan if v is None else v) for k, v in got["models"][key].items()}
     text = build_card(model, data, idx, real, figures, a.command, a.note)
     with open(a.out, "w") as fh:
         fh.write(text)

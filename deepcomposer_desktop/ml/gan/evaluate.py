@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.gan.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--cache", required=True, help="genre cache (.npz) or MIDI folder with the real data")
     ap.add_argument("--model", action="append", default=[], help="model file (repeat); label=path to name it")
-    ap.add_argument("--limit", type=int, default=120, help="held-out windows to use")
+    ap.add_argument("--limit", type=int, default=100, help="held-out windows to use")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args(argv)
@@ -118,7 +118,8 @@ def main(argv=None) -> int:
         print(f"\n{label}: {ok}/{n} figures within 15 % of the real data, mean deviation {err * 100:.1f} %")
     if a.json:
         with open(a.json, "w") as fh:
-            json.dump({"windows": len(idx), "real": real, "models": models}, fh, indent=1)
+            json.dump({"windows": len(idx), "real": real, "models": models}, fh, indent=1,
+                      default=str)
     return 0
 
 

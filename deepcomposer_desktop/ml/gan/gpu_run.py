@@ -46,7 +46,7 @@ def _start_baseline_evals(procs, outdir: str, base_dir: str) -> list:
         if j["name"].startswith("baseline"):
             continue
         cmd = [sys.executable, "-m", "deepcomposer_desktop.ml.gan.evaluate", "--cache", j["data"], "--model",
-               f"baseline={model}", "--limit", "120", "--json", os.path.join(outdir, f"eval-baseline-{j['name']}.json")]
+               f"baseline={model}", "--limit", "100", "--json", os.path.join(outdir, f"eval-baseline-{j['name']}.json")]
         log = open(os.path.join(outdir, f"eval-baseline-{j['name']}.txt"), "w")
         evals.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
         print(f"evaluating the baseline on {j['name']}", flush=True)
