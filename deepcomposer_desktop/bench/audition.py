@@ -118,9 +118,67 @@ def run(quick: bool) -> list[Figure]:
                 figures.append(Figure(f"jam: band for a {bars}-bar loop ({genre}), median", statistics.median(times),
                                       "s", f"<= {JAM_BUDGET_SEC:g} s (1 bar at 120 bpm)"))
                 figures.append(Figure(f"jam: band for a {bars}-bar loop, worst", max(times), "s"))
+            figures += _bar_switch_figures(song, 4 if quick else 8)
         finally:
             if old_env is None:
                 os.environ.pop("DEEPCOMPOSER_MODELS", None)
             else:
                 os.environ["DEEPCOMPOSER_MODELS"] = old_env
     return figures
+
+
+def _bar_switch_figures(song, switches: int) -> list[Figure]:
+    """Where a "switch at next bar" lands: the playhead at the ``swap_song`` call, relative to the bar line (the
+    panel aims at 30 ms before it, so the engine schedules the new take's downbeat). Real engine, silent output."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        from PySide6.QtWidgets import QApplication
+
+        from ..audio.engine import PlaybackEngine
+        from ..ui.audition import AuditionPanel
+    except ImportError as exc:
+        print(f"  (bar-line switch not measured: {exc})")
+        return []
+    app = QApplication.instance() or QApplication([])
+    eng = PlaybackEngine(device="null")
+    if eng.problem and not eng.available:
+        print(f"  (bar-line switch not measured: {eng.problem})")
+        eng.close()
+        return []
+    try:
+        panel = AuditionPanel(lambda: eng, lambda: song, max_workers=1)
+        panel.generate_all(takes=2, genres=panel.genres_getter()[:1])
+        while panel.is_running():
+            app.processEvents()
+            time.sleep(0.005)
+        keys = list(panel.takes)
+        if not keys:
+            return []
+        eng.set_song(song)
+        eng.play(0)
+        panel.at_bar.setChecked(True)
+        real, offsets, bar = eng.swap_song, [], song.bar_ticks
+        sec_per_tick = 60.0 / (song.tempos[0].bpm * song.ppq)
+
+        def spy(s):
+            t = eng.position_tick
+            real(s)
+            offsets.append((((t + bar // 2) % bar) - bar // 2) * sec_per_tick * 1000)
+        eng.swap_song = spy
+        for i in range(switches):
+            end = time.monotonic() + 0.25 + (0.37 * i) % 1.0
+            while time.monotonic() < end:
+                app.processEvents()
+                time.sleep(0.002)
+            panel.select(keys[i % len(keys)])
+            while panel.pending_switch is not None:
+                app.processEvents()
+                time.sleep(0.002)
+        panel.shutdown()
+    finally:
+        eng.close()
+    if not offsets:
+        return []
+    return [Figure("switch at next bar: swap before the bar line, median", -statistics.median(offsets), "ms",
+                   "~30 ms (> 0: the new downbeat plays)"),
+            Figure("switch at next bar: swap before the bar line, least", -max(offsets), "ms", "> 0")]

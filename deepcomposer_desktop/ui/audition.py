@@ -68,6 +68,7 @@ class AuditionPanel(QWidget):
         self._regen_pool = ThreadPoolExecutor(1, thread_name_prefix="audition-regen")
         self._switch_timer = QTimer(self)
         self._switch_timer.setSingleShot(True)
+        self._switch_timer.setTimerType(Qt.PreciseTimer)     # a coarse timer may fire up to 5 % early
         self._switch_timer.timeout.connect(self._switch_due)
         self._build()
         self._take_ready.connect(self._on_take)
