@@ -6,6 +6,7 @@ to a worker thread or to the audio engine without copying or locking.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Iterable
 
 DEFAULT_PPQ = 480
@@ -48,6 +49,9 @@ class Note:
     def make(cls, pitch: int, start_tick: int, duration_tick: int, velocity: int = 100) -> "Note":
         """Keyword-friendly constructor in the order musicians think: pitch first."""
         return cls(start_tick=start_tick, pitch=pitch, duration_tick=duration_tick, velocity=velocity)
+
+
+_NOTE_KEY = attrgetter("start_tick", "pitch", "duration_tick", "velocity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +139,18 @@ class Track:
         if self.channel is not None:
             _check_int("MIDI channel", self.channel, 0, 15)
         notes = self.notes if isinstance(self.notes, tuple) else tuple(self.notes)
-        for n in notes:
-            if not isinstance(n, Note):
-                raise SongError(f"Track {self.name!r} holds something that is not a note: {n!r}")
-        if any(notes[i] > notes[i + 1] for i in range(len(notes) - 1)):
-            notes = tuple(sorted(notes))
-        object.__setattr__(self, "notes", notes)
+        if not set(map(type, notes)) <= {Note}:
+            bad = next(n for n in notes if not isinstance(n, Note))
+            raise SongError(f"Track {self.name!r} holds something that is not a note: {bad!r}")
+        # sorted by (start, pitch, duration, velocity); a C-level key sort is O(n) on already sorted input
+        object.__setattr__(self, "notes", tuple(sorted(notes, key=_NOTE_KEY)))
 
     @property
     def end_tick(self) -> int:
         return max((n.end_tick for n in self.notes), default=0)
 
     def with_notes(self, notes: Iterable[Note]) -> "Track":
-        return replace(self, notes=tuple(sorted(notes)))
+        return replace(self, notes=tuple(notes))
 
 
 def _default_tempos() -> tuple[TempoChange, ...]:
