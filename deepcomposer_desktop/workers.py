@@ -64,9 +64,12 @@ class Worker(QThread):
         except ImportError as exc:
             self.error = f"This part of the app is not available: {exc}"
             self.failed.emit(self.error)
-        except Exception as exc:  # a bug: report it instead of killing the app
-            self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
-            traceback.print_exc()
+        except Exception as exc:
+            if type(exc).__module__.startswith("deepcomposer_desktop") and str(exc):
+                self.error = str(exc)               # our typed errors carry a message for the musician
+            else:                                   # a bug: report it instead of killing the app
+                self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+                traceback.print_exc()
             self.failed.emit(self.error)
         else:
             if self._stop.is_set():

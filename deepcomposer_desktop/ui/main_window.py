@@ -199,6 +199,14 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         e.addSeparator()
         self._action("Select &all", lambda: self.piano_roll.select_all(), QKeySequence.SelectAll, e)
         self._action("&Delete selection", self.delete_selection, QKeySequence.Delete, e)
+        for text, method, args in (("D&uplicate notes (Ctrl+D in the roll)", "duplicate_selected", ()),
+                                   ("Transpose up (↑)", "transpose_selected", (1,)),
+                                   ("Transpose down (↓)", "transpose_selected", (-1,)),
+                                   ("Transpose up an octave (Shift+↑)", "transpose_selected", (12,)),
+                                   ("Transpose down an octave (Shift+↓)", "transpose_selected", (-12,)),
+                                   ("&Quantize to the snap (Q)", "quantize_selected", ())):
+            if hasattr(self.piano_roll, method):
+                self._action(text, lambda _=False, m=method, a=args: getattr(self.piano_roll, m)(*a), None, e)
         e.addSeparator()
         self._action("Add &track", self.add_track, "Ctrl+T", e)
         v = mb.addMenu("&View")
@@ -208,6 +216,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self._action("Zoom out (pitch)", lambda: self.piano_roll.zoom_y(0.8), "Ctrl+Shift+-", v)
         t = mb.addMenu("&Transport")
         self.transport_menu = t
+        h = mb.addMenu("&Help")
+        self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence.HelpContents, h)
         self.play_action = self._action("&Play / pause", self.playback.toggle_play, Qt.Key_Space, t)
         self._action("&Stop", self.playback.stop, None, t)
         self._action("&Rewind", lambda: self.playback.seek(0), Qt.Key_Home, t)
@@ -432,6 +442,21 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
             jobs, self._deferred = self._deferred, []
             for delay, job in jobs:         # 150 ms: after the first paint, even on a busy machine
                 QTimer.singleShot(150 + delay, job)
+
+    def show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+        rows = [("Space", "play / pause"), ("Home", "back to the start"), ("Ctrl+R", "record"), ("Ctrl+L", "loop"),
+                ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+A, Delete", "select all, delete"),
+                ("Ctrl+S / Ctrl+O / Ctrl+E", "save / open / export MIDI"),
+                ("A W S E D F T G Y H U J K O L P", "play the on-screen keyboard"),
+                ("Z / X, C / V, Tab", "octave down/up, velocity down/up, sustain")]
+        helper = getattr(self.piano_roll, "shortcut_help", None)
+        rows += list(helper()) if helper else []
+        box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts",
+                          "<table>" + "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>"
+                                              for k, v in rows) + "</table>", QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
 
     def center_roll(self) -> None:
         """Scroll the piano roll to the edited track's notes (its viewport has its real size once shown)."""
