@@ -53,3 +53,26 @@ def test_tiny_training_run_saves_and_resumes(tmp_path):
     ck2 = load_checkpoint(train(cfg2, log=lambda m: None), "transformer")
     assert ck2["meta"]["step"] > step1
     assert all(v.dtype == torch.float16 for v in ck2["state_dict"].values()) and "extra" not in ck2
+
+
+def test_heldout_nll_and_ship(tmp_path):
+    from deepcomposer_desktop.ml.transformer.eval import _roll, heldout_nll, ship
+    from deepcomposer_desktop.ml.transformer.generate import load_model
+    cache_path = _cache(tmp_path)
+    cfg = config_from("tiny", cache=str(cache_path), out=str(tmp_path / "run"), minutes=0.01)
+    path = train(cfg, log=lambda m: None)
+    net, _ = load_model(path)
+    cache = load_cache(cache_path)
+    res = heldout_nll(net, cache, "all", max_tokens=10_000)
+    test_tokens = sum(int(cache["offsets"][i + 1] - cache["offsets"][i]) for i in (4, 5))
+    assert 0 < res["tokens"] < test_tokens and 0 < res["nll_per_token"] < 10
+    assert res["notes"] == 2 * (64 + 8)                     # every note of both held-out pieces is scored
+    assert res["nll_per_note"] > res["nll_per_token"]
+    out = ship(path, "tiny", {"nll": res}, models_dir=tmp_path / "models")
+    again, meta = load_model(out)
+    assert meta["eval"]["nll"]["notes"] == res["notes"]
+    x = torch.randint(0, T.VOCAB_SIZE, (1, 20))
+    with torch.inference_mode():
+        assert torch.allclose(again(x), net(x), atol=2e-2)
+    roll = _roll([[(0, 0, 60, 12, 80), (24, 1, 48, 48, 80)]], 2, 48)
+    assert roll.shape == (2, 16, 128) and roll[0, :4, 60].all() and not roll[0, 4, 60] and roll[1, 8:, 48].all()
