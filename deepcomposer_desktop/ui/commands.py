@@ -26,6 +26,7 @@ class SongDocument(QObject):
         super().__init__(parent)
         self._song = song
         self.undo_stack = QUndoStack(self)
+        self.view_setter = None       # callable(view_state): restores view data (track colours) on undo/redo
 
     @property
     def song(self) -> Song:
@@ -41,11 +42,13 @@ class SongDocument(QObject):
         self._set(song, "load")
         self.undo_stack.setClean()
 
-    def apply(self, new_song: Song, text: str, merge_id: int = -1, merge_key: object = None) -> None:
-        """Push one undoable step that turns the current song into ``new_song``."""
+    def apply(self, new_song: Song, text: str, merge_id: int = -1, merge_key: object = None,
+              views: tuple[object, object] | None = None) -> None:
+        """Push one undoable step that turns the current song into ``new_song``; ``views`` = (old, new) view
+        state (e.g. track colours when tracks are inserted or removed) restored with it."""
         if new_song is self._song or new_song == self._song:
             return
-        self.undo_stack.push(SongCommand(self, self._song, new_song, text, merge_id, merge_key))
+        self.undo_stack.push(SongCommand(self, self._song, new_song, text, merge_id, merge_key, views))
 
     def apply_track(self, index: int, new_track: Track, text: str, merge_id: int = -1) -> None:
         """Push one undoable step replacing track ``index`` (stores old and new Track)."""
@@ -59,15 +62,22 @@ class SongCommand(QUndoCommand):
     """Swap the whole Song: used for adding/removing tracks, tempo, generation results, recordings."""
 
     def __init__(self, doc: SongDocument, old: Song, new: Song, text: str, merge_id: int = -1,
-                 merge_key: object = None) -> None:
+                 merge_key: object = None, views: tuple[object, object] | None = None) -> None:
         super().__init__(text)
         self.doc, self.old, self.new = doc, old, new
         self._merge_id, self.merge_key = merge_id, merge_key
+        self.views = views
+
+    def _view(self, i: int) -> None:
+        if self.views is not None and self.doc.view_setter is not None:
+            self.doc.view_setter(self.views[i])
 
     def redo(self) -> None:
+        self._view(1)
         self.doc._set(self.new, "redo")
 
     def undo(self) -> None:
+        self._view(0)
         self.doc._set(self.old, "undo")
 
     def id(self) -> int:

@@ -48,8 +48,10 @@ class EditingMixin:
             tracks.insert(index + 1, replace(t, name=f"{t.name} copy", solo=False, channel=None if not t.is_drum
                                              else 9))
             mi = song.melody_index + (1 if song.melody_index > index else 0)
-            self.tracks.track_inserted(index + 1, self.tracks.color(index).lighter(125))
-            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Duplicate {t.name}")
+            colors = self.tracks.colors()
+            new_colors = colors[:index + 1] + [self.tracks.color(index).lighter(125).name()] + colors[index + 1:]
+            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Duplicate {t.name}",
+                           views=(colors, new_colors))
         elif what == "delete":
             if len(song.tracks) <= 1:
                 self.statusBar().showMessage("A song keeps at least one track", 4000)
@@ -58,8 +60,9 @@ class EditingMixin:
             del tracks[index]
             mi = song.melody_index
             mi = mi - 1 if mi > index else (0 if mi == index else mi)
-            self.tracks.track_removed(index)
-            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Delete {t.name}")
+            colors = self.tracks.colors()
+            self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Delete {t.name}",
+                           views=(colors, colors[:index] + colors[index + 1:]))
 
     def add_track(self) -> None:
         n = len(self.song.tracks)

@@ -226,6 +226,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
 
     def _connect(self) -> None:
         self.doc.song_changed.connect(self._on_song_changed)
+        self.doc.view_setter = self.tracks.set_colors
         self.doc.undo_stack.cleanChanged.connect(self._clean_changed)
         tr = self.transport
         tr.play_clicked.connect(self.playback.toggle_play)
@@ -289,6 +290,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
 
     def _push_roll(self) -> None:
         if self.song.tracks:
+            self.current_track = min(self.current_track, len(self.song.tracks) - 1)
             colors = getattr(self.piano_roll, "set_track_colors", None)
             if colors is not None:
                 colors(self.tracks.colors())

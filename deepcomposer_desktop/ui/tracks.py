@@ -18,7 +18,12 @@ PALETTE = ("#4fa3ff", "#ff7a59", "#7bd88f", "#ffcc4d", "#c58cff", "#4dd8d8", "#f
 
 
 def default_color(index: int) -> QColor:
-    return QColor(PALETTE[index % len(PALETTE)])
+    """The same default colours as the piano roll (when it is there)."""
+    try:
+        from .piano_roll import track_color
+    except Exception:  # noqa: BLE001 - the roll is optional
+        return QColor(PALETTE[index % len(PALETTE)])
+    return track_color(index)
 
 
 def _tool(text: str, tip: str, checkable: bool = False) -> QToolButton:
@@ -208,8 +213,9 @@ class TracksPanel(QWidget):
         return [self.color(i).name() for i in range(len(self.song.tracks))]
 
     def set_colors(self, names: list[str]) -> None:
-        self._colors = [QColor(n) for n in names if QColor(n).isValid()]
+        self._colors = [QColor(n) if QColor(n).isValid() else default_color(i) for i, n in enumerate(names)]
         self._refresh()
+        self.colors_changed.emit()
 
     def set_color(self, index: int, color: QColor) -> None:
         while len(self._colors) <= index:
@@ -217,15 +223,6 @@ class TracksPanel(QWidget):
         self._colors[index] = color
         self._refresh()
         self.colors_changed.emit()
-
-    def track_removed(self, index: int) -> None:
-        if index < len(self._colors):
-            del self._colors[index]
-
-    def track_inserted(self, index: int, color: QColor | None = None) -> None:
-        while len(self._colors) < index:
-            self._colors.append(default_color(len(self._colors)))
-        self._colors.insert(index, color or default_color(index))
 
     # --- song ------------------------------------------------------------------------------------------------------
     def set_song(self, song: Song) -> None:

@@ -158,3 +158,21 @@ def test_shortcuts_are_bound(window):
         {s.toString() for a in window.actions() for s in a.shortcuts()}
     for keys in ("Space", "Ctrl+Z", "Ctrl+Shift+Z", "Del", "Ctrl+A", "Ctrl+S", "Ctrl+O", "Ctrl+E"):
         assert QKeySequence(keys).toString() in bound, keys
+
+
+def test_track_colours_follow_duplicate_delete_undo_and_reach_the_roll(window, qtbot):
+    from PySide6.QtGui import QColor
+    window.tracks.set_color(0, QColor("#123456"))
+    qtbot.mouseClick(window.tracks.add_button, Qt.LeftButton)
+    qtbot.mouseClick(window.tracks.rows[0].dup_btn, Qt.LeftButton)
+    colors = window.tracks.colors()
+    assert len(colors) == 3 and colors[0] == "#123456" and colors[1] != colors[2]
+    qtbot.mouseClick(window.tracks.rows[0].del_btn, Qt.LeftButton)
+    assert window.tracks.colors() == colors[1:]
+    window.undo_action.trigger()
+    assert window.tracks.colors() == colors
+    window.undo_action.trigger()
+    assert window.tracks.colors()[0] == "#123456" and len(window.tracks.colors()) == 2
+    window.set_current_track(0)
+    if hasattr(window.piano_roll, "track_color"):
+        assert window.piano_roll.track_color().name() == "#123456"
