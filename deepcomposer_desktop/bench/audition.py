@@ -118,6 +118,7 @@ def run(quick: bool) -> list[Figure]:
                 figures.append(Figure(f"jam: band for a {bars}-bar loop ({genre}), median", statistics.median(times),
                                       "s", f"<= {JAM_BUDGET_SEC:g} s (1 bar at 120 bpm)"))
                 figures.append(Figure(f"jam: band for a {bars}-bar loop, worst", max(times), "s"))
+            figures += _jam_loop_figures(song, genre, 3 if quick else 6)
             figures += _bar_switch_figures(song, 4 if quick else 8)
         finally:
             if old_env is None:
@@ -182,3 +183,52 @@ def _bar_switch_figures(song, switches: int) -> list[Figure]:
     return [Figure("switch at next bar: swap before the bar line, median", -statistics.median(offsets), "ms",
                    "~30 ms (> 0: the new downbeat plays)"),
             Figure("switch at next bar: swap before the bar line, least", -max(offsets), "ms", "> 0")]
+
+
+def _jam_loop_figures(song, genre: str, passes: int) -> list[Figure]:
+    """A live jam on the real engine (silent output): a 1-bar loop at the song's tempo, a phrase played into every
+    pass; where each band swap lands relative to the loop end (> 0: before it, so the band is on the downbeat)."""
+    from ..audio.engine import PlaybackEngine
+    from ..jam import JamSession, jam_song
+    eng = PlaybackEngine(device="null")
+    if eng.problem and not eng.available:
+        print(f"  (jam loop not measured: {eng.problem})")
+        eng.close()
+        return []
+    bar = song.bar_ticks
+    sec_per_tick = 60.0 / (song.tempos[0].bpm * song.ppq)
+    jam = JamSession(song, 0, bar, genre)
+    before, played = [], set()
+    try:
+        jam.warm_up().result(60)
+        eng.set_song(jam_song(song, song.melody.with_notes(()), (), 0, bar))
+        eng.set_loop(0, bar)
+        eng.play(0)
+        pitches = [n.pitch for n in song.melody.notes[:8]] or [60]
+        end = time.monotonic() + passes * bar * sec_per_tick + 0.5
+        while time.monotonic() < end:
+            tick = eng.position_tick
+            step = (jam.pass_index, tick * 8 // bar)
+            if step not in played:                  # an eighth-note phrase, a new note every eighth of the bar
+                played.add(step)
+                p = pitches[step[1] % len(pitches)]
+                jam.note_on(p, 90, tick)
+                jam.note_off(p, tick + bar // 8 - 10)
+            new = jam.poll(tick)
+            if new is not None:
+                at = eng.position_tick
+                eng.swap_song(new)
+                before.append((bar - at if at > bar // 2 else -at) * sec_per_tick * 1000)
+            time.sleep(0.01)
+    finally:
+        jam.close()
+        eng.close()
+    figs = [Figure("jam (1-bar loop): band answers / passes", len(before), f"of {passes}")]
+    if before:
+        figs += [Figure("jam: band swapped in before the loop end, median", statistics.median(before), "ms",
+                        "> 0 (on the downbeat)"),
+                 Figure("jam: late answers (came in during the next pass)", jam.late_swaps, "")]
+    if jam.gen_times:
+        figs.append(Figure("jam: band generation in the loop, worst", max(jam.gen_times), "s",
+                           f"<= {jam.budget_sec:g} s"))
+    return figs
