@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.main_window import MainWindow
 
     shot = bool(args.screenshot)
-    window = MainWindow(start_audio=not shot, probe_models=not shot, ask_on_close=not shot)
+    window = MainWindow(start_audio=not shot, probe_models=not shot, ask_on_close=not shot, midi_input=not shot)
+    window.save_layout_on_close = not shot
     target = args.open_file or args.file
     if target and not window.open_path(target, background=not shot) and shot:
         return 2

@@ -55,6 +55,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.settings = settings or AppSettings()
         self.data_dir = Path(data_dir) if data_dir else data_location()
         self.ask_on_close = ask_on_close
+        self.save_layout_on_close = True
         self.current_track = 0
         self.snap_label = DEFAULT_SNAP
         self.setWindowTitle("DeepComposer Desktop")
@@ -487,7 +488,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         QApplication.instance().removeEventFilter(self)
         self._filtering = False
         self.cancel_generation()
-        self.settings.save_layout(self.saveGeometry(), self.saveState())
+        if self.save_layout_on_close:
+            self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.playback.close()
         if self.midi is not None:
             self.midi.shutdown()
