@@ -109,7 +109,10 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         for w in (self.oct_down, self.octave_label, self.oct_up, self.sustain_btn):
             kb_bar.addWidget(w)
         kb_bar.addStretch(1)
-        kb_bar.addWidget(QLabel("Keys: A W S E D F T G Y H U J K · Z/X octave · C/V velocity"))
+        hint = QLabel("Keys: A W S E D F T G …")
+        hint.setToolTip("Computer keys play the keyboard: A W S E D F T G Y H U J K O L P ; '\n"
+                        "Z / X octave down / up · C / V velocity down / up · hold Tab for sustain")
+        kb_bar.addWidget(hint)
         kb_bar.addWidget(self.song_grip)
         kb_box = QWidget()
         kb_lay = QVBoxLayout(kb_box)

@@ -207,7 +207,7 @@ class TracksPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(header)
         lay.addWidget(scroll, 1)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(300)
 
     # --- colours (view data, stored in the project's "extra") ------------------------------------------------------
     def color(self, index: int) -> QColor:

@@ -82,7 +82,8 @@ class TransportBar(QWidget):
         self.metro_btn = _button("♩", "Metronome", checkable=True)
         self.count_in = QComboBox()
         for n in (0, 1, 2):
-            self.count_in.addItem("No count-in" if n == 0 else f"Count-in {n} bar{'s' if n > 1 else ''}", n)
+            self.count_in.addItem("No count-in" if n == 0 else f"{n} bar{'s' if n > 1 else ''}", n)
+        self.count_in.setToolTip("Count-in before recording starts")
         self.count_in.setCurrentIndex(1)
         self.position = QLabel()
         self.position.setObjectName("PositionDisplay")
@@ -90,7 +91,7 @@ class TransportBar(QWidget):
         mono.setStyleHint(QFont.Monospace)
         mono.setPointSizeF(self.font().pointSizeF() * 1.35)
         self.position.setFont(mono)
-        self.position.setMinimumWidth(200)
+        self.position.setMinimumWidth(170)
         self.position.setAlignment(Qt.AlignCenter)
         self.position.setStyleSheet("QLabel { background:#111; color:#7fe07f; border:1px solid #333;"
                                     " border-radius:4px; padding:2px 8px; }")

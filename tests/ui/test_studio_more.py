@@ -100,3 +100,14 @@ def test_real_transformer_extend_through_the_generate_button(window, qtbot):
     assert window.song.melody.notes[:len(before.melody.notes)] == before.melody.notes
     window.doc.undo_stack.undo()
     assert window.song == before
+
+
+def test_screenshot_cli_renders_the_window(qapp, tmp_path):
+    from PySide6.QtGui import QImage
+    from deepcomposer_desktop import app
+    out = tmp_path / "shot.png"
+    assert app.main(["--screenshot", str(out), "--open", "twinkle_twinkle", "--size", "1200x800"]) == 0
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1200, 800)
+    assert len({img.pixel(x, y) for x in range(0, 1200, 37) for y in range(0, 800, 29)}) > 20   # not blank
+    assert app.main(["--screenshot", str(tmp_path / "x.png"), "--open", "no-such-file.mid"]) == 2
