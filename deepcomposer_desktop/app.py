@@ -18,6 +18,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def preload() -> None:
+    """Import numpy and the Qt-free core before PySide6: PySide6 reads the source of every module imported
+    after it (its ``__feature__`` check), which costs start-up time for no use."""
+    import numpy  # noqa: F401
+
+    from . import samples  # noqa: F401
+    from .core import analysis, edits, gm, project, song, timing  # noqa: F401
+    from .midi import io  # noqa: F401
+
+
 def make_app():
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -29,6 +39,7 @@ def make_app():
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    preload()
     app = make_app()
     from .ui.main_window import MainWindow
 
