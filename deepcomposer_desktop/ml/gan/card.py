@@ -60,9 +60,11 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               f"melody; Adam lr {tr.get('lr', '?')} betas {tr.get('betas', '?')}, batch {tr.get('batch_size', '?')}, "
               f"{tr.get('update_ratio', '?')} critic steps per generator step; {meta.get('iterations', '?')} "
               f"generator steps ({meta.get('epochs', '?')} epochs of {meta.get('train_windows', '?')} windows).",
-              "- Decoding: per-track thresholds and polyphony caps calibrated on training melodies so each track's "
-              "sounding-cell and onset rates match the real data; longer melodies are cross-faded 8-bar windows "
-              "with a 4-bar hop.",
+              "- Decoding (per track, calibrated on training melodies against their real accompaniment): quiet "
+              "bars silenced in the real proportion of empty bars, a frame threshold matching the real share of "
+              "sounding cells, a polyphony cap (the real 99th percentile), and the gap-filling / onset / "
+              "shortest-note setting whose note density and note lengths come closest to the real ones. Longer "
+              "melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before decoding.",
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

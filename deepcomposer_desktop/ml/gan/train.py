@@ -60,6 +60,17 @@ def _average_grads(module, world: int) -> None:
             p.grad /= world
 
 
+def _keep_going(go: bool, world: int, device) -> bool:
+    """Every rank stops together: one rank out of time stops them all (else the others wait forever)."""
+    if world <= 1:
+        return go
+    import torch
+    import torch.distributed as dist
+    flag = torch.tensor([0.0 if go else 1.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return flag.item() == 0.0
+
+
 def prepare_data(data: GanData, arch: GanArch) -> GanData:
     """What the architecture trains on: key-normalised windows (ours) or 2-bar pieces (DeepComposer)."""
     if arch.kind == "deepcomposer":
@@ -173,7 +184,7 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     stats: dict[str, float] = {}
     ours = arch.kind == "unet"
     try:
-        while it < total and (time.time() - t0 < budget or it == it0):
+        while _keep_going(it < total and (time.time() - t0 < budget or it == it0), world, device):
             check_stop(should_stop)
             G.train()
             D.train()
@@ -225,6 +236,10 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     save(final=True)
     if log_file:
         log_file.close()
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
     return model_path
 
 
