@@ -97,6 +97,11 @@ class AppSettings:
 
 
 def _audio_devices() -> list[str]:
+    try:                               # the engine's own list (names it accepts as ``device``)
+        from ..audio.engine import PlaybackEngine
+        return [str(d["name"]) for d in PlaybackEngine.output_devices()]
+    except Exception:  # noqa: BLE001 - fall back to asking PortAudio directly
+        pass
     try:
         import sounddevice as sd
         return [d["name"] for d in sd.query_devices() if d.get("max_output_channels", 0) > 0]
