@@ -132,3 +132,12 @@ def test_window_layout_is_remembered(make_window, settings):
     assert settings.geometry() is not None
     w2 = make_window(show=False)
     assert w2.size().height() == 555             # (the width is held at the layout minimum here)
+
+
+def test_new_project_is_empty_clean_and_titled(window, qtbot):
+    window.new_project()                                  # clean document: no question asked
+    assert [t.name for t in window.song.tracks] == ["Melody"] and window.song.note_count == 0
+    assert window.doc.undo_stack.count() == 0 and not window.isWindowModified()
+    assert window.windowTitle().startswith("Untitled")
+    qtbot.mouseClick(window.tracks.add_button, Qt.LeftButton)
+    assert window.isWindowModified()
