@@ -110,3 +110,21 @@ def test_key_normalisation_leaves_drums_alone():
     assert np.array_equal(norm.melody, D.shift_pitches(mel, -2))
     two = D.to_two_bars(norm)
     assert two.melody.shape == (8, 32, 128) and two.accomp.shape == (8, 2, 32, 128)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("DEEPCOMPOSER_DDP_TEST"),
+                    reason="two torchrun ranks take ~1 min on a busy 2-core box; set DEEPCOMPOSER_DDP_TEST=1")
+def test_torchrun_two_ranks_stop_together(cache, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    cmd = [torchrun, "--nproc_per_node", "2", "-m", "deepcomposer_desktop.ml.gan.train", "--data", str(cache),
+           "--name", "ddp", "--out", str(tmp_path), "--preset", "tiny", "--samples", "0", "--no-state",
+           "--device", "cpu", "--deadline", str(time.time() + 40)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-2000:]
+    log = (tmp_path / "gan-ddp.log").read_text()
+    assert "x 2 rank(s)" in log and "[final]" in log
