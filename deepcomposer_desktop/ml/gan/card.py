@@ -31,10 +31,12 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
     genre = meta.get("genre") or model.name
     tracks = model.tracks
     names = ", ".join(f"{t['name'].lower()} ({_gm(int(t['program']), bool(t['is_drum']))})" for t in tracks)
+    short = ", ".join(t["name"].lower() for t in tracks)
     sources = meta.get("sources", [])
     src_names = ", ".join(s.get("folder", "?") for s in sources) or "see below"
     lines = [f"# GAN accompaniment: {genre}", "",
-             f"{genre.capitalize()} accompaniment for a melody: {names}; trained on {src_names}.", "",
+             f"{genre.capitalize()} accompaniment for a melody: {short}; trained on {src_names}.", "",
+             f"New tracks: {names}.", "",
              "## Tracks", "", "| track | instrument | learned from |", "|---|---|---|"]
     for t in tracks:
         origin = t.get("origin", "")
