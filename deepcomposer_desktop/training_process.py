@@ -183,7 +183,8 @@ class TrainingJob:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
+        """True from ``start`` until the Finished event arrives (the process may take a moment more to exit)."""
+        return self._proc is not None and self.finished is None and self._proc.is_alive()
 
     def start(self, resume: bool = False) -> None:
         """Start the child process (returns at once). With ``resume`` the run goes on from its resume file."""
@@ -254,7 +255,7 @@ class TrainingJob:
                                                    f"checkpoint", name=self.spec.name)
                 out.append(self.finished)
         if self.finished is not None and self._proc is not None:
-            self._proc.join(timeout=5)
+            self._proc.join(timeout=0)           # reap it if it has exited; never block the caller
         return out
 
     def wait(self, timeout: float = 60.0, interval: float = 0.1) -> list:
@@ -268,6 +269,8 @@ class TrainingJob:
 
     def kill(self) -> None:
         """Last resort (the child did not stop in time): terminate it; the last checkpoint stays on disk."""
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.join(timeout=2)
         if self._proc is not None and self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(timeout=5)

@@ -1,0 +1,533 @@
+"""Training studio: train your own GAN genre from a folder of MIDI files (or a built-in data set) and watch it learn.
+
+``TrainingWindow`` picks and scans the data (songs, bars, instruments, the melody track of each file — fixable),
+takes a genre name and hyperparameters, runs ``training_process.TrainingJob`` (a separate process) and shows its
+events: progress + ETA, loss and metric plots with the real data's values, a sample arrangement per checkpoint
+(``sample_chosen(Song)`` when clicked) and the "orchestra and conductor" explanation with this run's numbers.
+Signals: ``model_ready(name)`` when a genre is installed. Everything here runs on the GUI thread; folder scans run
+on a ``workers.Worker`` thread and training in its own process, polled by a 100 ms timer.
+"""
+from __future__ import annotations
+
+import html
+import os
+
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QPlainTextEdit, QProgressBar, QPushButton, QRadioButton, QScrollArea, QSpinBox,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ..training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress, Reference, TrainingJob,
+                                TrainingSpec, paused_runs)
+from .training_plots import LinePlot, MetricsGrid
+
+METRICS = {"empty_bar_rate": "empty-bar rate", "used_pitch_classes": "pitch classes per bar",
+           "in_scale_rate": "in-scale rate", "qualified_note_rate": "qualified notes (≥ 3 steps)",
+           "polyphony": "polyphony", "note_density": "notes per bar"}
+PRESETS = (("small", "Small — fits a laptop CPU"), ("default", "Full — for a GPU"),
+           ("tiny", "Tiny — a one-minute try (sounds rough)"))
+HELP = {"epochs": "How many times the model goes through all your songs. More = better, but longer.",
+        "lr": "How big each learning step is. Too high and it goes wild; too low and it learns slowly.",
+        "ratio": "How many times the critic practises for each step of the generator (WGAN uses 2–5).",
+        "batch": "How many 8-bar pieces it studies at once. Larger is steadier but needs more memory.",
+        "every": "How often (in epochs) to save the model, measure it and make a sample to listen to.",
+        "size": "A bigger network can learn more but trains much more slowly on a CPU."}
+LOSSES = ("critic: real − generated", "generator: adversarial", "reconstruction")
+
+
+def _help(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setStyleSheet("color: palette(mid); font-size: small;")
+    return lab
+
+
+class TrainingWindow(QWidget):
+    """The Training studio window. GUI thread only (see the module docstring for the worker and the process)."""
+
+    model_ready = Signal(str)          # a genre was trained and installed: refresh the genre list
+    sample_chosen = Signal(object)     # core.song.Song: the user clicked a sample arrangement to hear it
+    status_changed = Signal(str)       # "idle", "scanning", "running", "paused", "done", "cancelled", "failed"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.Window)
+        self.setWindowTitle("Training studio — teach the GAN a genre")
+        self.job: TrainingJob | None = None
+        self.scan = None
+        self.overrides: dict[str, int] = {}
+        self.samples: list = []
+        self.current_song = None
+        self.threads = max(1, (os.cpu_count() or 2) // 2)
+        self.state = "idle"
+        self._worker = None
+        self._rescan_pending = False
+        self._numbers: dict = {}
+        self._build()
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self.poll)
+        self._update_buttons()
+        self._offer_paused()
+
+    # --- layout ---------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        data = QGroupBox("1. Your music")
+        dv = QVBoxLayout(data)
+        self.use_folder = QRadioButton("A folder of MIDI files")
+        self.use_builtin = QRadioButton("A built-in data set")
+        group = QButtonGroup(self)
+        for b in (self.use_folder, self.use_builtin):
+            group.addButton(b)
+        self.use_folder.setChecked(True)
+        row = QHBoxLayout()
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("choose a folder with your .mid files")
+        self.folder_edit.setReadOnly(True)
+        self.choose_btn = QPushButton("Choose folder…")
+        self.choose_btn.clicked.connect(self._choose_folder)
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(self.choose_btn)
+        self.builtin = QComboBox()
+        try:
+            from ..training_data import builtin_datasets
+            for name, path in builtin_datasets():
+                self.builtin.addItem(name, str(path))
+        except Exception:                                   # the caches are optional
+            pass
+        self.use_builtin.setEnabled(self.builtin.count() > 0)
+        self.builtin.currentIndexChanged.connect(lambda _i: self._builtin_changed())
+        self.use_builtin.toggled.connect(lambda _on: self._builtin_changed())
+        dv.addWidget(self.use_folder)
+        dv.addLayout(row)
+        dv.addWidget(self.use_builtin)
+        dv.addWidget(self.builtin)
+        self.found = QLabel("Nothing chosen yet.")
+        self.found.setWordWrap(True)
+        self.found.setTextFormat(Qt.RichText)
+        dv.addWidget(self.found)
+        self.files = QTableWidget(0, 3)
+        self.files.setHorizontalHeaderLabels(["File", "Melody track (change it if it is wrong)", "Status"])
+        self.files.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.files.verticalHeader().hide()
+        self.files.setMinimumHeight(120)
+        dv.addWidget(self.files, 1)
+        lv.addWidget(data, 1)
+
+        setup = QGroupBox("2. Name the genre and set the training")
+        form = QFormLayout(setup)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. my-band")
+        from ..model_files import NAME_RE
+        self.name_edit.setValidator(QRegularExpressionValidator(QRegularExpression(NAME_RE.pattern[1:-1]), self))
+        self.name_edit.textChanged.connect(lambda _t: self._update_buttons())
+        form.addRow("Genre name", self.name_edit)
+        self.preset = QComboBox()
+        for key, label in PRESETS:
+            self.preset.addItem(label, key)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100000)
+        self.epochs.setValue(20)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.00001, 0.01)
+        self.lr.setSingleStep(0.0001)
+        self.lr.setValue(0.0005)
+        self.ratio = QSpinBox()
+        self.ratio.setRange(1, 10)
+        self.ratio.setValue(2)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 512)
+        self.batch.setValue(16)
+        self.every = QSpinBox()
+        self.every.setRange(1, 1000)
+        self.every.setValue(2)
+        for label, w, key in (("Model size", self.preset, "size"), ("Epochs", self.epochs, "epochs"),
+                              ("Learning rate", self.lr, "lr"), ("Update ratio", self.ratio, "ratio"),
+                              ("Batch size", self.batch, "batch"), ("Sample every (epochs)", self.every, "every")):
+            box = QVBoxLayout()
+            box.setSpacing(0)
+            box.addWidget(w)
+            box.addWidget(_help(HELP[key]))
+            form.addRow(label, box)
+        self.melody_pick = QComboBox()
+        from ..samples import list_samples
+        for s in list_samples():
+            self.melody_pick.addItem(s.title, s.slug)
+        form.addRow("Melody for the samples", self.melody_pick)
+        lv.addWidget(setup)
+
+        run = QGroupBox("3. Train")
+        rv = QVBoxLayout(run)
+        buttons = QHBoxLayout()
+        self.train_btn = QPushButton("Train")
+        self.pause_btn = QPushButton("Pause")
+        self.cancel_btn = QPushButton("Cancel")
+        self.resume_btn = QPushButton("Resume")
+        for b, slot, tip in ((self.train_btn, self.start, "Start a new training (replaces a paused one)"),
+                             (self.pause_btn, self.pause, "Stop after this step; you can resume later"),
+                             (self.cancel_btn, self.cancel, "Stop and throw this training away"),
+                             (self.resume_btn, self.resume, "Go on with the paused training")):
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            buttons.addWidget(b)
+        rv.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("%p%")
+        self.eta = QLabel("")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        rv.addWidget(self.progress)
+        rv.addWidget(self.eta)
+        rv.addWidget(self.status)
+        lv.addWidget(run)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+
+        right = QWidget()
+        rv2 = QVBoxLayout(right)
+        self.loss_plot = LinePlot("Losses: the critic (conductor) and the generator (orchestra)")
+        for name in LOSSES:
+            self.loss_plot.add_series(name)
+        rv2.addWidget(self.loss_plot, 2)
+        rv2.addWidget(QLabel("Metrics of the generated accompaniment (solid) vs your real music (dashed)"))
+        self.metrics = MetricsGrid(METRICS)
+        rv2.addWidget(self.metrics, 3)
+        low = QHBoxLayout()
+        samples_box = QVBoxLayout()
+        samples_box.addWidget(QLabel("Samples — click one to hear it"))
+        self.sample_list = QListWidget()
+        self.sample_list.itemClicked.connect(self._sample_clicked)
+        self.sample_list.itemActivated.connect(self._sample_clicked)
+        samples_box.addWidget(self.sample_list)
+        low.addLayout(samples_box, 1)
+        self.explain = QLabel()
+        self.explain.setWordWrap(True)
+        self.explain.setTextFormat(Qt.RichText)
+        self.explain.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        low.addWidget(self.explain, 2)
+        rv2.addLayout(low, 2)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(400)
+        self.log.setMaximumHeight(90)
+        rv2.addWidget(self.log)
+
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(scroll)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        outer = QVBoxLayout(self)
+        outer.addWidget(split)
+        self.resize(1200, 800)
+        self._explain()
+
+    # --- data -------------------------------------------------------------------------------------------------------
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of MIDI files")
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str) -> None:
+        """Use ``folder`` as the training data and scan it (on a worker thread)."""
+        self.use_folder.setChecked(True)
+        self.folder_edit.setText(folder)
+        self.overrides = {}
+        self.scan = None
+        if not self.name_edit.text():
+            from ..model_files import NAME_RE
+            guess = "".join(c if c.isalnum() or c in "-_" else "-" for c in os.path.basename(folder).lower())[:40]
+            if NAME_RE.match(guess):
+                self.name_edit.setText(guess)
+        self._scan(rebuild=True)
+
+    def _scan(self, rebuild: bool) -> None:
+        from ..training_data import scan_folder
+        from ..workers import Worker
+        if self._worker is not None and self._worker.isRunning():
+            self._rescan_pending = True
+            return
+        self._set_state("scanning")
+        self.found.setText("Reading the MIDI files…")
+        w = Worker(scan_folder, {"folder": self.folder_edit.text(), "overrides": dict(self.overrides)}, "scan",
+                   parent=self)
+        w.succeeded.connect(lambda scan: self._show_scan(scan, rebuild))
+        w.failed.connect(self._scan_failed)
+        w.done.connect(self._scan_done)
+        self._worker = w
+        w.start()
+
+    def _scan_done(self) -> None:
+        self._worker = None
+        if self.state == "scanning":
+            self._set_state("idle")
+        if self._rescan_pending:
+            self._rescan_pending = False
+            self._scan(rebuild=False)
+
+    def _scan_failed(self, message: str) -> None:
+        self.scan = None
+        self.found.setText(f"<b>Cannot use this folder:</b> {html.escape(message)}")
+        self.files.setRowCount(0)
+        self._update_buttons()
+
+    def _show_scan(self, scan, rebuild: bool) -> None:
+        self.scan = scan
+        rep = scan.report
+        if scan.error:
+            self.found.setText(f"<b>Nothing to learn from yet:</b> {html.escape(scan.error)}")
+        else:
+            inst = "; ".join(f"{role}: {', '.join(names[:3])}" for role, names in rep["instruments"].items() if names)
+            self.found.setText(f"<b>{rep['songs']} songs</b> of {rep['files']} files, {rep['bars']} bars, "
+                               f"{rep['windows']} 8-bar pieces to learn from. Instruments — "
+                               f"{html.escape(inst) or 'none besides the melody'}."
+                               + (f" {len(rep['skipped'])} files skipped (see Status)." if rep["skipped"] else ""))
+        skipped = dict((f, why) for f, why in rep.get("skipped", []))
+        if rebuild or self.files.rowCount() != len(scan.files):
+            self.files.setRowCount(len(scan.files))
+            for r, f in enumerate(scan.files):
+                self.files.setItem(r, 0, QTableWidgetItem(f.path))
+                combo = QComboBox()
+                combo.addItems(list(f.tracks))
+                if f.melody is not None:
+                    combo.setCurrentIndex(f.melody)
+                combo.setEnabled(bool(f.tracks))
+                combo.currentIndexChanged.connect(lambda i, path=f.path, guess=f.melody: self.fix_melody(path, i, guess))
+                self.files.setCellWidget(r, 1, combo)
+        for r, f in enumerate(scan.files):
+            why = f.problem or skipped.get(f.path, "")
+            text = f"skipped: {why}" if why else ("melody fixed by you" if f.path in self.overrides else "ok")
+            self.files.setItem(r, 2, QTableWidgetItem(text))
+        self._update_buttons()
+
+    def fix_melody(self, path: str, index: int, guess: int | None = None) -> None:
+        """The user says track ``index`` is the melody of ``path``; the summary is checked again."""
+        if index == guess:
+            self.overrides.pop(path, None)
+        else:
+            self.overrides[path] = int(index)
+        self._scan(rebuild=False)
+
+    def _builtin_changed(self) -> None:
+        if not self.use_builtin.isChecked():
+            return
+        from ..training_data import describe_cache
+        try:
+            info = describe_cache(self.builtin.currentData())
+        except ValueError as exc:
+            self.found.setText(html.escape(str(exc)))
+            return
+        inst = "; ".join(f"{k}: {', '.join(v)}" for k, v in info["instruments"].items())
+        self.found.setText(f"<b>{info['songs']} songs</b>, {info['bars']} bars in {info['windows']} 8-bar pieces. "
+                           f"Instruments — {html.escape(inst)}. Source: {html.escape('; '.join(info['sources']))}")
+        self.files.setRowCount(0)
+        if not self.name_edit.text():
+            self.name_edit.setText(f"my-{self.builtin.currentText()}")
+        self._update_buttons()
+
+    def source(self) -> str:
+        if self.use_builtin.isChecked():
+            return self.builtin.currentData() or ""
+        return self.folder_edit.text() if self.scan is not None and not self.scan.error else ""
+
+    # --- the run ------------------------------------------------------------------------------------------------------
+    def set_current_song(self, song) -> None:
+        """The studio's song: offered as "Your current melody" for the samples (call when it changes)."""
+        self.current_song = song
+        if self.melody_pick.findData("__current__") < 0 and song is not None:
+            self.melody_pick.insertItem(0, "Your current melody", "__current__")
+            self.melody_pick.setCurrentIndex(0)
+
+    def _melody(self):
+        slug = self.melody_pick.currentData()
+        if slug == "__current__":
+            return self.current_song
+        from ..samples import load_sample
+        try:
+            return load_sample(slug)
+        except Exception:
+            return None
+
+    def spec(self) -> TrainingSpec:
+        return TrainingSpec(name=self.name_edit.text().strip(), source=self.source(),
+                            melody_overrides=dict(self.overrides), preset=self.preset.currentData(),
+                            epochs=self.epochs.value(), lr=self.lr.value(), update_ratio=self.ratio.value(),
+                            batch_size=self.batch.value(), sample_every=self.every.value(), melody=self._melody(),
+                            threads=self.threads)
+
+    def start(self) -> None:
+        """Train afresh with what is on screen (a paused run of the same name is replaced)."""
+        if self.job is not None and self.job.running:
+            return
+        self._begin(TrainingJob(self.spec()) if self._ok_to_start() else None, resume=False)
+
+    def resume(self) -> None:
+        """Go on with the paused run of this name (or the latest paused run)."""
+        if self.job is not None and self.job.running:
+            return
+        runs = paused_runs()
+        name = self.name_edit.text().strip()
+        run = next((r for r in runs if r.name == name), runs[0] if runs else None)
+        if run is None:
+            self.status.setText("There is no paused training to resume.")
+            return
+        try:
+            job = TrainingJob.from_run(run)
+        except Exception as exc:
+            self.status.setText(str(exc))
+            return
+        self.name_edit.setText(job.spec.name)
+        self._begin(job, resume=True)
+
+    def _ok_to_start(self) -> bool:
+        if not self.source():
+            self.status.setText("Choose a folder with usable MIDI files or a built-in data set first.")
+            return False
+        if not self.name_edit.hasAcceptableInput():
+            self.status.setText("Name the genre with lower-case letters, digits, '-' or '_' (e.g. my-band).")
+            return False
+        return True
+
+    def _begin(self, job: TrainingJob | None, resume: bool) -> None:
+        if job is None:
+            return
+        try:
+            job.start(resume=resume)
+        except Exception as exc:
+            self.status.setText(str(exc))
+            return
+        self.job = job
+        if not resume:
+            self.loss_plot.clear()
+            self.metrics.clear()
+            self.sample_list.clear()
+            self.samples.clear()
+            self.log.clear()
+        self._numbers = {"spec": job.spec}
+        self.progress.setValue(0)
+        self.status.setText("Starting the training process…")
+        self._set_state("running")
+        self.timer.start()
+
+    def pause(self) -> None:
+        if self.job is not None and self.job.running:
+            self.job.pause()
+            self.status.setText("Pausing after this step…")
+
+    def cancel(self) -> None:
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            self.status.setText("Cancelling…")
+
+    def poll(self) -> None:
+        """Timer slot: apply the training process's events."""
+        if self.job is None:
+            self.timer.stop()
+            return
+        for ev in self.job.poll():
+            self.apply_event(ev)
+
+    def apply_event(self, ev) -> None:
+        n = self._numbers
+        if isinstance(ev, Progress):
+            self.progress.setValue(int(round(ev.fraction * 1000)))
+            self.progress.setFormat(f"%p%  —  {ev.message}")
+            if ev.eta_sec is not None:
+                m, s = divmod(int(ev.eta_sec), 60)
+                self.eta.setText(f"About {m} min {s:02d} s left" if m else f"About {s} s left")
+        elif isinstance(ev, Losses):
+            for name, y in zip(LOSSES, (ev.wdist, ev.adv, ev.rec)):
+                self.loss_plot.add_point(name, ev.iteration, y)
+            n["losses"] = ev
+            self._explain()
+        elif isinstance(ev, DataReady):
+            n["data"] = ev
+            self.status.setText(f"Training on {ev.windows} 8-bar pieces from {ev.songs} songs; {ev.held_out} held "
+                                f"out to measure the model.")
+            self._explain()
+        elif isinstance(ev, Reference):
+            self.metrics.set_reference(ev.figures)
+        elif isinstance(ev, Checkpoint):
+            if ev.figures:
+                self.metrics.add_figures(ev.iteration, ev.figures)
+            if ev.sample is not None:
+                self.samples.append(ev.sample)
+                item = QListWidgetItem(f"♪ Epoch {ev.epoch:g} (iteration {ev.iteration})")
+                item.setData(Qt.UserRole, len(self.samples) - 1)
+                self.sample_list.addItem(item)
+        elif isinstance(ev, LogLine):
+            self.log.appendPlainText(ev.text.rstrip())
+        elif isinstance(ev, Finished):
+            self.timer.stop()
+            self.status.setText(ev.message)
+            if ev.status == "done":
+                self.progress.setValue(1000)
+                self.eta.setText("")
+            self._set_state(ev.status)
+            if ev.status == "done":
+                self.model_ready.emit(ev.name)
+
+    def _sample_clicked(self, item: QListWidgetItem) -> None:
+        k = item.data(Qt.UserRole)
+        if isinstance(k, int) and 0 <= k < len(self.samples):
+            self.sample_chosen.emit(self.samples[k])
+
+    # --- state ------------------------------------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._update_buttons()
+        self.status_changed.emit(state)
+
+    def _update_buttons(self) -> None:
+        running = self.job is not None and self.job.running and self.state == "running"
+        self.train_btn.setEnabled(not running and self.state != "scanning" and bool(self.source())
+                                  and self.name_edit.hasAcceptableInput())
+        self.pause_btn.setEnabled(running)
+        self.cancel_btn.setEnabled(running)
+        self.resume_btn.setEnabled(not running and bool(paused_runs()))
+        for w in (self.choose_btn, self.use_folder, self.use_builtin, self.builtin, self.name_edit, self.files):
+            w.setEnabled(not running and (w is not self.use_builtin or self.builtin.count() > 0))
+
+    def _offer_paused(self) -> None:
+        runs = paused_runs()
+        if runs:
+            self.status.setText(f"The training '{runs[0].name}' is paused: press Resume to go on with it.")
+
+    def _explain(self) -> None:
+        n = self._numbers
+        spec, data, loss = n.get("spec"), n.get("data"), n.get("losses")
+        ratio = spec.update_ratio if spec else self.ratio.value()
+        text = ("<b>The orchestra and the conductor.</b> The <i>generator</i> is an orchestra: it reads a melody and "
+                "plays drums, bass and harmony for it. The <i>critic</i> is a conductor who listens to real "
+                "accompaniments from your songs and to the orchestra's attempts, and scores how real each sounds. "
+                f"For every rehearsal of the orchestra the conductor practises <b>{ratio}</b> times (the update "
+                "ratio); the orchestra then changes its playing to score better.")
+        if data is not None and spec is not None:
+            text += (f"<br>This run: <b>{data.windows}</b> 8-bar pieces from <b>{data.songs}</b> songs, "
+                     f"{spec.batch_size} pieces per step, learning rate {spec.lr:g}.")
+        if loss is not None:
+            w = loss.wdist
+            how = ("the conductor can hardly tell them apart" if abs(w) < 0.5 else
+                   "the conductor still hears a clear difference")
+            text += (f"<br>Now at iteration <b>{loss.iteration}</b> of {loss.total} (epoch {loss.epoch:g}): the "
+                     f"conductor's real − generated score is <b>{w:.3f}</b> ({how}); the orchestra's reconstruction "
+                     f"loss is <b>{loss.rec:.3f}</b> and falls as it learns the notes real bands play; "
+                     f"{loss.rate:.1f} iterations per second.")
+        self.explain.setText(text)
+
+    def shutdown(self, timeout: float = 15.0) -> None:
+        """App exit: pause a running training (so it can be resumed next time) and wait for it briefly."""
+        self.timer.stop()
+        if self.job is not None and self.job.running:
+            self.job.pause()
+            self.job.wait(timeout)
+            self.job.kill()
+
+    def closeEvent(self, e) -> None:  # noqa: N802 - Qt name
+        # closing the window hides it: a training goes on in the background (shutdown() stops it at app exit)
+        e.accept()

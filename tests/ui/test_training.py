@@ -1,0 +1,136 @@
+"""Training studio window: plots receive points, folder scan with a melody fix, train / pause / resume / cancel."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
+
+from deepcomposer_desktop.ui.training_plots import LinePlot, MetricsGrid
+from tests.test_training_process import write_songs
+
+
+def _colors(widget) -> set:
+    img = widget.grab().toImage().convertToFormat(QImage.Format_RGB32)
+    return {img.pixel(x, y) & 0xFFFFFF for x in range(0, img.width(), 2) for y in range(0, img.height(), 2)}
+
+
+def test_line_plot_draws_its_points_and_reference_lines(qtbot):
+    plot = LinePlot("losses")
+    qtbot.addWidget(plot)
+    plot.resize(300, 200)
+    plot.add_series("critic", "#ff0000")
+    plot.add_series("generator", "#0000ff")
+    assert 0xFF0000 not in _colors(plot)
+    for i in range(20):
+        plot.add_point("critic", i, math.sin(i / 3))
+    plot.add_point("critic", 21, float("nan"))                 # skipped, never breaks the scale
+    plot.add_point("generator", 0, 0.2)
+    assert plot.point_count("critic") == 20 and plot.point_count() == 21
+    x0, x1, y0, y1 = plot.ranges()
+    assert x0 == 0 and x1 == 19 and y0 < -0.9 and y1 > 0.9
+    assert 0xFF0000 in _colors(plot)
+    plot.set_reference("generator", 3.0)                      # a reference line widens the range
+    assert plot.ranges()[3] > 3.0
+    plot.clear()
+    assert plot.point_count() == 0 and plot.ranges() is None
+    assert 0xFF0000 not in _colors(plot)
+
+
+def test_metrics_grid_takes_figures_and_the_real_values(qtbot):
+    grid = MetricsGrid({"empty_bar_rate": "empty bars", "polyphony": "polyphony"})
+    qtbot.addWidget(grid)
+    grid.set_reference({"empty_bar_rate": 0.1, "polyphony": 2.5})
+    grid.add_figures(10, {"empty_bar_rate": 0.5, "polyphony": 1.0, "other": 3})
+    grid.add_figures(20, {"empty_bar_rate": 0.3, "polyphony": float("nan")})
+    assert grid.plots["empty_bar_rate"].point_count("generated") == 2
+    assert grid.plots["polyphony"].point_count("generated") == 1
+    assert grid.plots["polyphony"].references == {"real": 2.5}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    from deepcomposer_desktop.ui.training import TrainingWindow
+    w = TrainingWindow()
+    w.threads = 1
+    qtbot.addWidget(w)
+    yield w
+    w.shutdown(timeout=30)
+
+
+def _scanned(qtbot, window, folder):
+    window.set_folder(str(folder))
+    qtbot.waitUntil(lambda: window.scan is not None and window.state == "idle", timeout=60000)
+
+
+def test_folder_scan_shows_files_and_takes_a_melody_fix(qtbot, window, tmp_path):
+    folder = write_songs(tmp_path / "my band", n=2)
+    (folder / "notes.mid").write_bytes(b"not midi")
+    _scanned(qtbot, window, folder)
+    assert window.name_edit.text() == "my-band"
+    assert "2 songs" in window.found.text() and "Bass" in window.found.text()
+    rows = {window.files.item(r, 0).text(): r for r in range(window.files.rowCount())}
+    assert set(rows) == {"song1.mid", "song2.mid", "notes.mid"}
+    assert window.files.item(rows["notes.mid"], 2).text().startswith("skipped")
+    combo = window.files.cellWidget(rows["song1.mid"], 1)
+    assert combo.currentText().startswith("1. Lead") and combo.count() == 4
+    assert window.train_btn.isEnabled()
+    combo.setCurrentIndex(1)                                   # "the piano is the melody here"
+    qtbot.waitUntil(lambda: window.scan.report["melody"].get("song1.mid") == "Piano" and window.state == "idle",
+                    timeout=60000)
+    assert window.overrides == {"song1.mid": 1}
+    assert window.files.item(rows["song1.mid"], 2).text() == "melody fixed by you"
+    assert window.spec().melody_overrides == {"song1.mid": 1}
+
+
+def test_train_pause_resume_in_the_window(qtbot, window, tmp_path):
+    from deepcomposer_desktop.core.song import Song
+    from deepcomposer_desktop.ml.registry import list_models
+    _scanned(qtbot, window, write_songs(tmp_path / "songs", n=3))
+    window.name_edit.setText("ui-genre")
+    window.preset.setCurrentIndex(window.preset.findData("tiny"))
+    window.epochs.setValue(3)
+    window.batch.setValue(4)
+    window.ratio.setValue(1)
+    window.every.setValue(1)
+    qtbot.mouseClick(window.train_btn, Qt.LeftButton)
+    assert window.state == "running" and window.pause_btn.isEnabled() and not window.train_btn.isEnabled()
+    qtbot.waitUntil(lambda: window.sample_list.count() >= 1 or window.state != "running", timeout=300000)
+    qtbot.mouseClick(window.pause_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.state != "running", timeout=300000)
+    assert window.state == "paused", window.status.text()
+    assert window.resume_btn.isEnabled() and not window.pause_btn.isEnabled()
+    assert window.metrics.plots["in_scale_rate"].references.get("real") is not None
+    ready = []
+    window.model_ready.connect(ready.append)
+    qtbot.mouseClick(window.resume_btn, Qt.LeftButton)
+    assert window.state == "running"
+    qtbot.waitUntil(lambda: window.state != "running", timeout=300000)
+    assert window.state == "done", (window.status.text(), window.log.toPlainText()[-2000:])
+    assert ready == ["ui-genre"]
+    assert window.loss_plot.point_count() >= 3                  # the final line at least: three losses
+    assert window.metrics.plots["empty_bar_rate"].point_count("generated") >= 2
+    assert "iteration" in window.explain.text() and "conductor" in window.explain.text()
+    assert window.progress.value() == 1000
+    assert ("gan", "ui-genre") in {(m.technique, m.name) for m in list_models()}
+    with qtbot.waitSignal(window.sample_chosen) as chosen:
+        item = window.sample_list.item(window.sample_list.count() - 1)
+        rect = window.sample_list.visualItemRect(item)
+        qtbot.mouseClick(window.sample_list.viewport(), Qt.LeftButton, pos=rect.center())
+    song = chosen.args[0]
+    assert isinstance(song, Song) and len(song.tracks) == 5 and song.tracks[0].notes
+
+
+def test_cancel_in_the_window(qtbot, window, tmp_path):
+    _scanned(qtbot, window, write_songs(tmp_path / "songs", n=2))
+    window.name_edit.setText("dropped")
+    window.preset.setCurrentIndex(window.preset.findData("tiny"))
+    window.epochs.setValue(200)
+    qtbot.mouseClick(window.train_btn, Qt.LeftButton)
+    qtbot.mouseClick(window.cancel_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.state != "running", timeout=120000)
+    assert window.state == "cancelled" and "cancelled" in window.status.text()
+    assert not window.resume_btn.isEnabled() and window.train_btn.isEnabled()
+    assert not (tmp_path / "models" / "gan-dropped.pt").exists()
