@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
 
 from ..training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress, Reference, TrainingJob,
                                 TrainingSpec, paused_runs)
+from .model_sharing import ModelSharing
 from .training_plots import LinePlot, MetricsGrid
 
 METRICS = {"empty_bar_rate": "empty-bar rate", "used_pitch_classes": "pitch classes per bar",
@@ -47,7 +48,7 @@ def _help(text: str) -> QLabel:
 class TrainingWindow(QWidget):
     """The Training studio window. GUI thread only (see the module docstring for the worker and the process)."""
 
-    model_ready = Signal(str)          # a genre was trained and installed: refresh the genre list
+    model_ready = Signal(str)          # a model was trained (or imported) and installed: refresh the lists
     sample_chosen = Signal(object)     # core.song.Song: the user clicked a sample arrangement to hear it
     status_changed = Signal(str)       # "idle", "scanning", "running", "paused", "done", "cancelled", "failed"
 
@@ -185,6 +186,9 @@ class TrainingWindow(QWidget):
         rv.addWidget(self.eta)
         rv.addWidget(self.status)
         lv.addWidget(run)
+        self.sharing = ModelSharing()
+        self.sharing.model_installed.connect(lambda _technique, name: self.model_ready.emit(name))
+        lv.addWidget(self.sharing)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
@@ -470,6 +474,7 @@ class TrainingWindow(QWidget):
                 self.eta.setText("")
             self._set_state(ev.status)
             if ev.status == "done":
+                self.sharing.refresh()
                 self.model_ready.emit(ev.name)
 
     def _sample_clicked(self, item: QListWidgetItem) -> None:
