@@ -111,3 +111,23 @@ def test_screenshot_cli_renders_the_window(qapp, tmp_path):
     assert (img.width(), img.height()) == (1200, 800)
     assert len({img.pixel(x, y) for x in range(0, 1200, 37) for y in range(0, 800, 29)}) > 20   # not blank
     assert app.main(["--screenshot", str(tmp_path / "x.png"), "--open", "no-such-file.mid"]) == 2
+
+
+def test_the_window_starts_without_torch(tmp_path):
+    """A fresh process builds and paints the main window; torch must not be imported on the way."""
+    import os
+    import subprocess
+    import sys
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from deepcomposer_desktop import app\n"
+            "app.preload(); a = app.make_app()\n"
+            "from deepcomposer_desktop.ui.main_window import MainWindow\n"
+            "w = MainWindow(start_audio=False, probe_models=False, midi_input=False, ask_on_close=False)\n"
+            "w.show(); a.processEvents(); w.grab()\n"
+            "print('TORCH', 'torch' in sys.modules, w.song.note_count)\n"
+            "os._exit(0)\n")
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path), HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("TORCH"))
+    _, torch_loaded, notes = line.split()
+    assert torch_loaded == "False" and int(notes) > 10
