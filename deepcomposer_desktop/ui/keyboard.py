@@ -61,7 +61,7 @@ class PianoKeyboard(QWidget):
     def shift_octave(self, delta: int) -> None:
         new = max(0, min(127 - 12 * self.octaves, self._lowest + 12 * delta))
         if new != self._lowest:
-            self._release_all()
+            self.release_all()
             self._lowest = new
             self.octave_changed.emit(new // 12 - 1)
             self.update()
@@ -203,7 +203,8 @@ class PianoKeyboard(QWidget):
         self.set_key_lit(pitch, False)
         self.note_off.emit(pitch)
 
-    def _release_all(self) -> None:
+    def release_all(self) -> None:
+        """Let go of every key held by the mouse or computer keys (e.g. when the window loses focus)."""
         if self._mouse_pitch is not None:
             self._release(self._mouse_pitch)
             self._mouse_pitch = None

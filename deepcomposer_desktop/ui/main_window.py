@@ -364,6 +364,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.midi.note_on.connect(self.hardware_note_on)
         self.midi.note_off.connect(self.hardware_note_off)
         self.midi.message.connect(self._status_message)
+        self.midi.sustain.connect(self._show_sustain)
         if self.song.tracks:
             self.midi.set_track(self.song.melody_index)
             self.midi.set_song_key(self.song.key)
@@ -382,10 +383,13 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         if self.playback.recording is not None:
             self.playback.recording.note_off(pitch, self.playback.position)
 
-    def _sustain(self, on: bool) -> None:
+    def _show_sustain(self, on: bool) -> None:
         self.sustain_btn.blockSignals(True)
         self.sustain_btn.setChecked(on)
         self.sustain_btn.blockSignals(False)
+
+    def _sustain(self, on: bool) -> None:
+        self._show_sustain(on)
         self.playback.set_sustain(on, self.input_track)
 
     def preview_note(self, pitch: int, velocity: int) -> None:
@@ -483,6 +487,11 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
             self.resize(1400, 860)
         if state is not None:
             self.restoreState(state)
+
+    def changeEvent(self, e) -> None:
+        super().changeEvent(e)
+        if e.type() == QEvent.ActivationChange and not self.isActiveWindow():
+            self.keyboard.release_all()         # key releases would go to another window: no stuck notes
 
     def closeEvent(self, e) -> None:
         if self.ask_on_close and not self.confirm_discard("closing"):

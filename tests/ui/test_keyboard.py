@@ -140,3 +140,11 @@ def test_real_engine_receives_a_keyboard_note(make_window, qtbot):
         assert seen == [60]
     finally:
         engine.close()
+
+
+def test_held_keys_are_released_when_the_window_loses_focus(window, spy_engine):
+    window.keyboard.computer_key_press(Qt.Key_D)
+    assert window.keyboard.is_lit(window.keyboard.lowest + 4)
+    window.keyboard.release_all()
+    assert not window.keyboard.is_lit(window.keyboard.lowest + 4)
+    assert spy_engine.named("live_note_off")[-1][0][0] == window.keyboard.lowest + 4
