@@ -84,7 +84,8 @@ def prepare_data(data: GanData, arch: GanArch) -> GanData:
 
 def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str, device: str = "auto",
               resume: bool = False, progress: ProgressFn = None, should_stop: StopFn = None,
-              log=None, compact: bool = False, keep_state: bool = True, deadline: float | None = None) -> Path:
+              log=None, compact: bool = False, keep_state: bool = True, deadline: float | None = None,
+              init_from=None) -> Path:
     """Train on ``data`` (already prepared with :func:`prepare_data`); returns the model file's path.
 
     Raises ModelError (bad device, resume file that does not fit) and Cancelled (the model so far is saved).
@@ -126,6 +127,8 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     mel, mon, acc, aon = to(data.melody), to(data.melody_on), to(data.accomp), to(data.accomp_on)
     it, elapsed_before = 0, 0.0
+    if init_from and not (resume and state_path.exists()):
+        say(init_generator(G, init_from, data.tracks))
     if resume and state_path.exists():
         st = load_checkpoint(state_path, "gan")
         if GanArch.from_dict(st["model_args"]) != arch:
@@ -188,7 +191,10 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
             check_stop(should_stop)
             G.train()
             D.train()
-            for _ in range(cfg.update_ratio):
+            adversarial = cfg.adv_weight > 0 and cfg.update_ratio > 0
+            zero = torch.zeros((), device=device)
+            d_real = d_fake = gp = loss_adv = zero
+            for _ in range(cfg.update_ratio if adversarial else 0):
                 fr, on, a, ao = batch()
                 with torch.no_grad():
                     fake = G.fake_for_critic(G(fr, on, G.sample_z(fr.shape[0], device=device)))
@@ -202,7 +208,8 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
                 opt_d.step()
             fr, on, a, ao = batch()
             out = G(fr, on, G.sample_z(fr.shape[0], device=device))
-            loss_adv = -D(G.fake_for_critic(out), fr, on).mean()
+            if adversarial:
+                loss_adv = -D(G.fake_for_critic(out), fr, on).mean()
             loss_g = cfg.adv_weight * loss_adv
             rec = torch.zeros((), device=device)
             if ours and cfg.recon_weight > 0:
@@ -241,6 +248,54 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
         dist.barrier()
         dist.destroy_process_group()
     return model_path
+
+
+def _match_tracks(new_tracks: list[dict], old_tracks: list[dict]) -> list[int]:
+    """For each new track, the old track whose head it starts from: drums from drums, a bass from a bass,
+    otherwise the pitched tracks in order."""
+    def is_bass(t):
+        return "bass" in t["name"].lower() or int(t.get("program", 0)) // 8 == 4
+    old_pitched = [i for i, t in enumerate(old_tracks) if not t.get("is_drum")]
+    old_drums = [i for i, t in enumerate(old_tracks) if t.get("is_drum")] or old_pitched
+    old_bass = [i for i in old_pitched if is_bass(old_tracks[i])]
+    others = [i for i in old_pitched if i not in old_bass] or old_pitched
+    out, k = [], 0
+    for t in new_tracks:
+        if t.get("is_drum"):
+            out.append(old_drums[0])
+        elif is_bass(t) and old_bass:
+            out.append(old_bass[0])
+        else:
+            out.append(others[k % len(others)])
+            k += 1
+    return out
+
+
+def init_generator(G, path, tracks: list[dict]) -> str:
+    """Start ``G`` from another genre's model: every shared layer copied, each track's head from the matching
+    track of that model (see :func:`_match_tracks`). Returns a line for the log."""
+    import torch
+    from ..checkpoint import load_checkpoint
+    from .quant import dequantize
+    payload = load_checkpoint(path, "gan")
+    src = dequantize(payload["state_dict"])
+    old_tracks = payload["meta"]["tracks"]
+    mapping = _match_tracks(tracks, old_tracks)
+    hc = G.arch.head_channels
+    dst = G.state_dict()
+    for k, v in dst.items():
+        if k.startswith("head.0."):                        # (hc * T, c0, 3, 3): hc rows per track
+            v = torch.cat([src[k][i * hc:(i + 1) * hc] for i in mapping])
+        elif k.startswith("head.2."):                      # (2T, hc, 1, 1): 2 rows per track
+            v = torch.cat([src[k][2 * i:2 * i + 2] for i in mapping])
+        elif k in src and src[k].shape == v.shape:
+            v = src[k]
+        else:
+            raise ModelError(f"{os.path.basename(str(path))} does not fit this architecture ({k})")
+        dst[k] = v
+    G.load_state_dict(dst)
+    names = ", ".join(f"{t['name']}<-{old_tracks[i]['name']}" for t, i in zip(tracks, mapping))
+    return f"generator initialised from {os.path.basename(str(path))} ({names})"
 
 
 def _fmt(seconds: float) -> str:
@@ -316,7 +371,7 @@ def _rolls_to_song(melody, melody_on, frames, onsets, tracks):
 def run_training(data_spec, name: str, out_dir, preset: str | None = None, overrides: dict | None = None,
                  device: str = "auto", resume: bool = False, melody_track=None, progress: ProgressFn = None,
                  should_stop: StopFn = None, log=None, keep_state: bool = True,
-                 deadline: float | None = None) -> Path:
+                 deadline: float | None = None, init_from=None) -> Path:
     """Load ``data_spec`` (cache or MIDI folder), hold out songs, and train; returns the model file."""
     if not NAME_RE.match(name or ""):
         raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
@@ -338,7 +393,7 @@ def run_training(data_spec, name: str, out_dir, preset: str | None = None, overr
     train = prepare_data(data.subset(train_idx), arch)
     return train_gan(train, arch, cfg, out_dir, name, device=device, resume=resume, progress=progress,
                      should_stop=should_stop, log=log, compact=True,
-                     keep_state=keep_state, deadline=deadline)
+                     keep_state=keep_state, deadline=deadline, init_from=init_from)
 
 
 def _console_progress():
@@ -393,6 +448,8 @@ def main(argv=None) -> int:
     ap.add_argument("--update-ratio", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--recon-weight", type=float, default=None)
+    ap.add_argument("--adv-weight", type=float, default=None, help="0: train with the reconstruction term only")
+    ap.add_argument("--init", default=None, help="start the generator from this model file (another genre)")
     ap.add_argument("--max-iterations", type=int, default=None)
     ap.add_argument("--samples", type=int, default=None)
     ap.add_argument("--device", default="auto")
@@ -405,11 +462,12 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(a.threads)
     overrides = {"minutes": a.minutes, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
-                 "update_ratio": a.update_ratio, "recon_weight": a.recon_weight, "max_iterations": a.max_iterations,
+                 "update_ratio": a.update_ratio, "recon_weight": a.recon_weight, "adv_weight": a.adv_weight,
+                 "max_iterations": a.max_iterations,
                  "samples": a.samples, "checkpoint_seconds": a.checkpoint_seconds}
     try:
         run_training(a.data, a.name, a.out, a.preset, overrides, a.device, a.resume, keep_state=not a.no_state,
-                     deadline=a.deadline)
+                     deadline=a.deadline, init_from=a.init)
     except (ModelError, GanDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
