@@ -121,7 +121,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         kb_lay.addLayout(kb_bar)
         kb_lay.addWidget(self.keyboard, 1)
         self.splitter = QSplitter(Qt.Vertical)
-        self.splitter.addWidget(self.piano_roll)
+        self.splitter.addWidget(self._roll_box())
         self.splitter.addWidget(kb_box)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 1)
@@ -158,6 +158,42 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.audio_label.setStyleSheet("color:#e0a040; padding:0 6px;")
         self.statusBar().addPermanentWidget(self.audio_label)
         self.update_octave_label()
+
+    def _roll_box(self) -> QWidget:
+        """The piano roll with its small tool strip (draw/select, zoom, fit)."""
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        pr = self.piano_roll
+        if hasattr(pr, "set_tool"):
+            strip = QHBoxLayout()
+            strip.setContentsMargins(4, 2, 4, 2)
+            strip.setSpacing(3)
+            self.tool_buttons = {}
+            for name, text, tip in (("draw", "✎ Draw", "Click to add notes, drag to move or resize"),
+                                    ("select", "⬚ Select", "Drag a rubber band to select notes")):
+                b = QToolButton(text=text)
+                b.setToolTip(tip)
+                b.setCheckable(True)
+                b.setAutoExclusive(True)
+                b.clicked.connect(lambda _=False, n=name: pr.set_tool(n))
+                self.tool_buttons[name] = b
+                strip.addWidget(b)
+            self.tool_buttons[getattr(getattr(pr, "tools", None), "tool", "draw")].setChecked(True)
+            strip.addSpacing(10)
+            for text, tip, fn in (("−", "Zoom out (time)", lambda: pr.zoom_x(0.8)),
+                                  ("+", "Zoom in (time)", lambda: pr.zoom_x(1.25)),
+                                  ("Fit", "Show the whole song", getattr(pr, "fit_x", None))):
+                if fn is not None:
+                    b = QToolButton(text=text)
+                    b.setToolTip(tip)
+                    b.clicked.connect(fn)
+                    strip.addWidget(b)
+            strip.addStretch(1)
+            lay.addLayout(strip)
+        lay.addWidget(pr, 1)
+        return box
 
     def _action(self, text: str, slot, shortcut=None, menu=None, tip: str = "", checkable: bool = False) -> QAction:
         a = QAction(text, self)

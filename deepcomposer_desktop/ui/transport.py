@@ -124,6 +124,7 @@ class TransportBar(QWidget):
         lay.addWidget(self.position)
         lay.addSpacing(8)
         lay.addWidget(self.metro_btn)
+        lay.addWidget(QLabel("Count-in"))
         lay.addWidget(self.count_in)
         lay.addWidget(_sep())
         lay.addWidget(QLabel("Tempo"))

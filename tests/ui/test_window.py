@@ -176,3 +176,13 @@ def test_track_colours_follow_duplicate_delete_undo_and_reach_the_roll(window, q
     window.set_current_track(0)
     if hasattr(window.piano_roll, "track_color"):
         assert window.piano_roll.track_color().name() == "#123456"
+
+
+def test_tool_strip_switches_the_roll_tool(window, qtbot):
+    if not hasattr(window, "tool_buttons"):
+        import pytest
+        pytest.skip("piano roll not available")
+    qtbot.mouseClick(window.tool_buttons["select"], Qt.LeftButton)
+    assert window.piano_roll.tools.tool == "select"
+    qtbot.mouseClick(window.tool_buttons["draw"], Qt.LeftButton)
+    assert window.piano_roll.tools.tool == "draw"
