@@ -126,6 +126,7 @@ class Autosaver(QObject):
 
     A QLockFile marks the file as owned by this live session; after a crash the lock is stale and the next
     window offers recovery. ``state()`` returns ``(song, extra)`` or None when there is nothing unsaved.
+    Every method, and the timer, runs on the GUI thread.
     """
 
     saved = Signal(str)
