@@ -60,7 +60,7 @@ def run(quick: bool) -> list[Figure]:
             continue
         wall, cpu = _best(lambda: enhance(song, 0, iterations=100, model=pair, toggles_per_pass=per_pass), repeats)
         figs.append(Figure(f"enhance 8 bars, 100 iterations, {label}", wall, "s", "<= 2 s" if per_pass == 8 else ""))
-        figs.append(Figure(f"  same, CPU time", cpu, "s"))
+        figs.append(Figure("  same, CPU time", cpu, "s"))
     if not quick:
         long = concat_songs(concat_songs(song, song), slice_song(song))
         wall, _ = _best(lambda: enhance(long, 0, iterations=100, model=pair), 1)

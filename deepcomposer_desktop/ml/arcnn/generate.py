@@ -36,8 +36,6 @@ def load_model(path: str | Path | None = None):
 
     Raises ModelError when the file is missing, damaged, refused, or not an AR-CNN model.
     """
-    import torch
-
     from ..checkpoint import load_checkpoint
     from .model import build_model
     if path is None:

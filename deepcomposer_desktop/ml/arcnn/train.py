@@ -25,8 +25,6 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-
 from ..common import Cancelled, ProgressFn, StopFn, check_stop, report
 from .config import ArcnnConfig, TrainConfig
 from .data import DEFAULT_OUT, load_cache, windows, eval_windows
