@@ -144,6 +144,22 @@ def paused_runs(folder: Path | None = None) -> list[Path]:
     return sorted(runs, key=lambda p: -p.stat().st_mtime)
 
 
+def logged_losses(run_dir) -> list:
+    """The Losses lines of a run's log (to redraw the plot when a paused run is resumed after a restart)."""
+    out = []
+    for log in Path(run_dir).glob("gan-*.log"):
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            m = LOSS_RE.search(line)
+            if m:
+                g = m.groups()
+                out.append(Losses(int(g[0]), int(g[1]), float(g[2]), *(float(x) for x in g[3:7]), float(g[7])))
+    return out
+
+
 # --- parent side ---------------------------------------------------------------------------------------------------
 class TrainingJob:
     """One training run in a child process (multiprocessing, spawn context).
@@ -250,9 +266,10 @@ class TrainingJob:
             except (queue_mod.Empty, EOFError, OSError):
                 pass
             if self.finished is None:
+                again = ("; press Resume to go on from the last checkpoint" if any(self.run_dir.glob("gan-*.state"))
+                         else "")
                 self.finished = Finished("failed", f"The training process stopped unexpectedly (exit code "
-                                                   f"{self._proc.exitcode}); press Resume to go on from the last "
-                                                   f"checkpoint", name=self.spec.name)
+                                                   f"{self._proc.exitcode}){again}", name=self.spec.name)
                 out.append(self.finished)
         if self.finished is not None and self._proc is not None:
             self._proc.join(timeout=0)           # reap it if it has exited; never block the caller

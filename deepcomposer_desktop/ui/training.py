@@ -125,7 +125,12 @@ class TrainingWindow(QWidget):
         from ..model_files import NAME_RE
         self.name_edit.setValidator(QRegularExpressionValidator(QRegularExpression(NAME_RE.pattern[1:-1]), self))
         self.name_edit.textChanged.connect(lambda _t: self._update_buttons())
-        form.addRow("Genre name", self.name_edit)
+        self.name_note = _help("")
+        name_box = QVBoxLayout()
+        name_box.setSpacing(0)
+        name_box.addWidget(self.name_edit)
+        name_box.addWidget(self.name_note)
+        form.addRow("Genre name", name_box)
         self.preset = QComboBox()
         for key, label in PRESETS:
             self.preset.addItem(label, key)
@@ -182,16 +187,22 @@ class TrainingWindow(QWidget):
         self.eta = QLabel("")
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setMinimumHeight(34)
         rv.addWidget(self.progress)
         rv.addWidget(self.eta)
         rv.addWidget(self.status)
-        lv.addWidget(run)
         self.sharing = ModelSharing()
         self.sharing.model_installed.connect(lambda _technique, name: self.model_ready.emit(name))
         lv.addWidget(self.sharing)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(left)
+        column = QWidget()                       # the Train controls stay in view below the scrolling set-up
+        cv = QVBoxLayout(column)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(scroll, 1)
+        cv.addWidget(run)
 
         right = QWidget()
         rv2 = QVBoxLayout(right)
@@ -223,7 +234,7 @@ class TrainingWindow(QWidget):
         rv2.addWidget(self.log)
 
         split = QSplitter(Qt.Horizontal)
-        split.addWidget(scroll)
+        split.addWidget(column)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
         outer = QVBoxLayout(self)
@@ -387,6 +398,10 @@ class TrainingWindow(QWidget):
             return
         self.name_edit.setText(job.spec.name)
         self._begin(job, resume=True)
+        if self.job is job and self.loss_plot.point_count() == 0:       # e.g. after a restart: redraw the losses
+            from ..training_process import logged_losses
+            for ev in logged_losses(run):
+                self.apply_event(ev)
 
     def _ok_to_start(self) -> bool:
         if not self.source():
@@ -495,8 +510,20 @@ class TrainingWindow(QWidget):
         self.pause_btn.setEnabled(running)
         self.cancel_btn.setEnabled(running)
         self.resume_btn.setEnabled(not running and bool(paused_runs()))
+        self.name_note.setText(self._name_clash())
         for w in (self.choose_btn, self.use_folder, self.use_builtin, self.builtin, self.name_edit, self.files):
             w.setEnabled(not running and (w is not self.use_builtin or self.builtin.count() > 0))
+
+    def _name_clash(self) -> str:
+        name = self.name_edit.text().strip()
+        if not name:
+            return "Lower-case letters, digits, '-' or '_'."
+        from ..ml.registry import list_models
+        for m in list_models("gan"):
+            if m.name == name:
+                return (f"You already have a genre '{name}': training replaces it." if m.user else
+                        f"'{name}' is a built-in genre: yours will be used instead of it.")
+        return "The name it will have in the genre list."
 
     def _offer_paused(self) -> None:
         runs = paused_runs()

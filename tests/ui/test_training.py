@@ -103,13 +103,28 @@ def test_train_pause_resume_in_the_window(qtbot, window, tmp_path):
     assert window.state == "paused", window.status.text()
     assert window.resume_btn.isEnabled() and not window.pause_btn.isEnabled()
     assert window.metrics.plots["in_scale_rate"].references.get("real") is not None
+    # the app is closed and opened again: a new window offers the paused run and redraws its losses from the log
+    from deepcomposer_desktop.training_process import logged_losses, paused_runs
+    from deepcomposer_desktop.ui.training import TrainingWindow
+    run = paused_runs()[0]
+    window.shutdown()
+    window = TrainingWindow()
+    window.threads = 1
+    qtbot.addWidget(window)
+    assert window.resume_btn.isEnabled() and "'ui-genre' is paused" in window.status.text()
     ready = []
     window.model_ready.connect(ready.append)
+    logged = len(logged_losses(run))
     qtbot.mouseClick(window.resume_btn, Qt.LeftButton)
-    assert window.state == "running"
-    qtbot.waitUntil(lambda: window.state != "running", timeout=300000)
+    assert window.state == "running" and window.name_edit.text() == "ui-genre"
+    assert window.loss_plot.point_count() == 3 * logged
+    try:
+        qtbot.waitUntil(lambda: window.state != "running", timeout=300000)
+    finally:
+        window.shutdown()
     assert window.state == "done", (window.status.text(), window.log.toPlainText()[-2000:])
     assert ready == ["ui-genre"]
+    assert "already have a genre 'ui-genre'" in window.name_note.text()
     assert window.loss_plot.point_count() >= 3                  # the final line at least: three losses
     assert window.metrics.plots["empty_bar_rate"].point_count("generated") >= 2
     assert "iteration" in window.explain.text() and "conductor" in window.explain.text()
