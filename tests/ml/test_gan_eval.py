@@ -77,7 +77,7 @@ def test_card_names_rule_tracks_and_licences(cache, tmp_path):
     assert main(["--model", str(src), "--cache", str(cache), "--limit", "4", "--out", str(card),
                  "--command", "train it"]) == 0
     text = card.read_text()
-    assert "**rule-derived**: rule: root of each chord" in text and "licence CC0" in text
+    assert "**rule-derived**: root of each chord" in text and "licence CC0" in text
     assert "## Metrics on held-out melodies" in text and "`train it`" in text
     from deepcomposer_desktop.ml.registry import card_summary
     assert card_summary(card).startswith("Synth accompaniment for a melody: bass, drums")

@@ -40,8 +40,9 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
              "## Tracks", "", "| track | instrument | learned from |", "|---|---|---|"]
     for t in tracks:
         origin = t.get("origin", "")
-        kind = "**rule-derived**: " if origin.startswith("rule") else ""
-        lines.append(f"| {t['name']} | {_gm(int(t['program']), bool(t['is_drum']))} | {kind}{origin} |")
+        if origin.startswith("rule"):
+            origin = "**rule-derived**: " + origin.split(":", 1)[1].strip()
+        lines.append(f"| {t['name']} | {_gm(int(t['program']), bool(t['is_drum']))} | {origin} |")
     lines += ["", "## Data and licences", ""]
     for s in sources:
         extra = f" — {s['note']}" if s.get("note") else ""
