@@ -20,6 +20,7 @@ from .dragout import DragOutHandle
 from .editing import EditingMixin
 from .files import FilesMixin
 from .keyboard import PianoKeyboard
+from .panels import connect_midi, install_panels, shutdown_panels
 from .playback import PlaybackController, sounding_pitches
 from .settings import AppSettings
 from .style import DARK_STYLE
@@ -153,6 +154,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         dock2.setWidget(self.techniques)
         dock2.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.RightDockWidgetArea, dock2)
+        install_panels(self, dock2)
         self.resizeDocks([dock, dock2], [360, 300], Qt.Horizontal)
         self.audio_label = QLabel()
         self.audio_label.setStyleSheet("color:#e0a040; padding:0 6px;")
@@ -401,6 +403,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.midi.note_off.connect(self.hardware_note_off)
         self.midi.message.connect(self._status_message)
         self.midi.sustain.connect(self._show_sustain)
+        connect_midi(self)
         if self.song.tracks:
             self.midi.set_track(self.song.melody_index)
             self.midi.set_song_key(self.song.key)
@@ -536,6 +539,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         QApplication.instance().removeEventFilter(self)
         self._filtering = False
         self.cancel_generation()
+        shutdown_panels(self)
         if self.save_layout_on_close:
             self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.playback.close()

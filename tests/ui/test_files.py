@@ -127,11 +127,12 @@ def test_settings_round_trip(tmp_path):
 
 def test_window_layout_is_remembered(make_window, settings):
     w = make_window()
-    w.resize(701, 555)         # the offscreen screen is small: stay inside it
+    w.resize(701, 575)         # the offscreen screen is small: stay inside it
+    height = w.size().height()   # (the layout minimum may hold either side above what was asked)
     w.close()
     assert settings.geometry() is not None
     w2 = make_window(show=False)
-    assert w2.size().height() == 555             # (the width is held at the layout minimum here)
+    assert w2.size().height() == height != 860   # not the default size
 
 
 def test_new_project_is_empty_clean_and_titled(window, qtbot):

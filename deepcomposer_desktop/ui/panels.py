@@ -1,0 +1,78 @@
+"""Extra studio panels wired into the main window: Audition (genres side by side), Jam, and the Training view.
+
+Kept apart from main_window.py so that each panel stays optional: a panel whose module fails to import is left
+out with a status-bar note, and the studio still works. All of it runs on the GUI thread.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QScrollArea
+
+
+def _dock(window, title: str, name: str, widget, tab_with: QDockWidget | None) -> QDockWidget:
+    dock = QDockWidget(title, window)
+    dock.setObjectName(name)
+    scroll = QScrollArea()                 # a wide panel must not force a wide window: it scrolls instead
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.NoFrame)
+    scroll.setWidget(widget)
+    dock.setWidget(scroll)
+    dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+    window.addDockWidget(Qt.RightDockWidgetArea, dock)
+    if tab_with is not None:
+        window.tabifyDockWidget(tab_with, dock)
+    return dock
+
+
+def install_panels(window, generate_dock: QDockWidget) -> None:
+    """Add the Audition and Jam docks (tabbed with Generate) and the Training menu entry to ``window``."""
+    window.audition = window.jam = None
+    try:
+        from .audition import AuditionPanel
+        from .jam import JamPanel
+    except Exception as exc:  # noqa: BLE001 - an optional panel must never stop the studio from opening
+        window.statusBar().showMessage(f"Audition and Jam are not available: {exc}", 8000)
+        return
+    window.audition = AuditionPanel(lambda: window.playback.engine, lambda: window.song)
+    window.audition.take_kept.connect(lambda song, text: window.doc.apply(song, text))
+    window.audition.alternative_kept.connect(lambda song, text: window.doc.apply(song, text))
+    window.audition.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
+    window.doc.song_changed.connect(window.audition.project_changed)
+    audition_dock = _dock(window, "Audition", "AuditionDock", window.audition, generate_dock)
+
+    def jam_loop(start, end):
+        window.piano_roll.set_loop(start, end)
+        window.loop_changed(start, end)
+        window.transport.loop_btn.setChecked(start is not None)
+
+    window.jam = JamPanel(lambda: window.playback.engine, lambda: window.song,
+                          loop_getter=lambda: window.playback.loop_range if window.playback.loop_enabled else None,
+                          loop_setter=jam_loop)
+    window.keyboard.note_on.connect(window.jam.note_on)
+    window.keyboard.note_off.connect(window.jam.note_off)
+    window.jam.band_kept.connect(lambda song, text: window.doc.apply(song, text))
+    window.jam.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
+    _dock(window, "Jam", "JamDock", window.jam, audition_dock)
+    generate_dock.raise_()
+
+
+def connect_midi(window) -> None:
+    """Hardware notes reach the jam too (called once MIDI input has started)."""
+    if window.midi is not None and window.jam is not None:
+        window.midi.note_on.connect(window.jam.note_on)
+        window.midi.note_off.connect(window.jam.note_off)
+
+
+def refresh_genres(window) -> None:
+    """A new genre was trained or imported: every genre list follows."""
+    if window.jam is not None:
+        window.jam.refresh_genres()
+    probe = getattr(window, "probe_techniques", None)
+    if probe is not None:
+        probe()
+
+
+def shutdown_panels(window) -> None:
+    for panel in (window.audition, window.jam):
+        if panel is not None:
+            panel.shutdown()
