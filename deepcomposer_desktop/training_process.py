@@ -29,7 +29,8 @@ SAMPLE_BARS = 16          # the user's melody is cut to this many bars for the s
 # --- events (child -> parent) ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DataReady:
-    """The training data is read: windows (8-bar pieces), songs, held-out windows, accompaniment tracks."""
+    """The training data is read: windows trained on (8-bar pieces), songs, held-out windows (not trained on, used
+    for the metrics), accompaniment tracks."""
     windows: int
     songs: int
     held_out: int
@@ -359,7 +360,7 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
     _, held = split_by_song(data)
     k = max(1, min(int(spec.eval_windows), len(held)))
     idx = held[np.linspace(0, len(held) - 1, k).round().astype(int)] if len(held) else np.arange(min(k, len(data)))
-    put(DataReady(len(data), len(set(data.song_id.tolist())), len(held), data.tracks))
+    put(DataReady(len(data) - len(held), len(set(data.song_id.tolist())), len(held), data.tracks))
     reference = real_figures(data, idx)
     put(Reference(reference))
     last = {"figures": {}, "t0": None, "f0": 0.0, "sent": 0.0}

@@ -8,7 +8,7 @@ import pytest
 from deepcomposer_desktop.midi.io import write_midi
 from deepcomposer_desktop.ml.common import ModelError
 from deepcomposer_desktop.training_data import builtin_datasets, describe_cache, scan_folder
-from deepcomposer_desktop.training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress,
+from deepcomposer_desktop.training_process import (Checkpoint, DataReady, LogLine, Losses, Progress,
                                                    Reference, TrainingJob, TrainingSpec, paused_runs)
 from tests.builders import song, track
 

@@ -9,19 +9,18 @@ on a ``workers.Worker`` thread and training in its own process, polled by a 100 
 """
 from __future__ import annotations
 
-import html
 import os
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QProgressBar, QPushButton, QRadioButton, QScrollArea, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
+                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ..training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress, Reference, TrainingJob,
                                 TrainingSpec, paused_runs)
 from .model_sharing import ModelSharing
+from .training_data_panel import DataPanel
 from .training_plots import LinePlot, MetricsGrid
 
 METRICS = {"empty_bar_rate": "empty-bar rate", "used_pitch_classes": "pitch classes per bar",
@@ -35,6 +34,7 @@ HELP = {"epochs": "How many times the model goes through all your songs. More = 
         "batch": "How many 8-bar pieces it studies at once. Larger is steadier but needs more memory.",
         "every": "How often (in epochs) to save the model, measure it and make a sample to listen to.",
         "size": "A bigger network can learn more but trains much more slowly on a CPU."}
+EPOCHS = {"small": 20, "default": 200, "tiny": 3}     # the presets' own epoch counts assume time-budgeted runs
 LOSSES = ("critic: real − generated", "generator: adversarial", "reconstruction")
 
 
@@ -56,14 +56,10 @@ class TrainingWindow(QWidget):
         super().__init__(parent, Qt.Window)
         self.setWindowTitle("Training studio — teach the GAN a genre")
         self.job: TrainingJob | None = None
-        self.scan = None
-        self.overrides: dict[str, int] = {}
         self.samples: list = []
         self.current_song = None
         self.threads = max(1, (os.cpu_count() or 2) // 2)
         self.state = "idle"
-        self._worker = None
-        self._rescan_pending = False
         self._numbers: dict = {}
         self._build()
         self.timer = QTimer(self)
@@ -76,47 +72,11 @@ class TrainingWindow(QWidget):
     def _build(self) -> None:
         left = QWidget()
         lv = QVBoxLayout(left)
-        data = QGroupBox("1. Your music")
-        dv = QVBoxLayout(data)
-        self.use_folder = QRadioButton("A folder of MIDI files")
-        self.use_builtin = QRadioButton("A built-in data set")
-        group = QButtonGroup(self)
-        for b in (self.use_folder, self.use_builtin):
-            group.addButton(b)
-        self.use_folder.setChecked(True)
-        row = QHBoxLayout()
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setPlaceholderText("choose a folder with your .mid files")
-        self.folder_edit.setReadOnly(True)
-        self.choose_btn = QPushButton("Choose folder…")
-        self.choose_btn.clicked.connect(self._choose_folder)
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(self.choose_btn)
-        self.builtin = QComboBox()
-        try:
-            from ..training_data import builtin_datasets
-            for name, path in builtin_datasets():
-                self.builtin.addItem(name, str(path))
-        except Exception:                                   # the caches are optional
-            pass
-        self.use_builtin.setEnabled(self.builtin.count() > 0)
-        self.builtin.currentIndexChanged.connect(lambda _i: self._builtin_changed())
-        self.use_builtin.toggled.connect(lambda _on: self._builtin_changed())
-        dv.addWidget(self.use_folder)
-        dv.addLayout(row)
-        dv.addWidget(self.use_builtin)
-        dv.addWidget(self.builtin)
-        self.found = QLabel("Nothing chosen yet.")
-        self.found.setWordWrap(True)
-        self.found.setTextFormat(Qt.RichText)
-        dv.addWidget(self.found)
-        self.files = QTableWidget(0, 3)
-        self.files.setHorizontalHeaderLabels(["File", "Melody track (change it if it is wrong)", "Status"])
-        self.files.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        self.files.verticalHeader().hide()
-        self.files.setMinimumHeight(120)
-        dv.addWidget(self.files, 1)
-        lv.addWidget(data, 1)
+        self.data = DataPanel()
+        self.data.changed.connect(self._data_changed)
+        self.data.scanning.connect(lambda busy: self._set_state("scanning" if busy else "idle")
+                                   if self.state in ("idle", "scanning") else None)
+        lv.addWidget(self.data, 1)
 
         setup = QGroupBox("2. Name the genre and set the training")
         form = QFormLayout(setup)
@@ -159,6 +119,7 @@ class TrainingWindow(QWidget):
             box.addWidget(w)
             box.addWidget(_help(HELP[key]))
             form.addRow(label, box)
+        self.preset.currentIndexChanged.connect(lambda _i: self._preset_changed())
         self.melody_pick = QComboBox()
         from ..samples import list_samples
         for s in list_samples():
@@ -242,113 +203,34 @@ class TrainingWindow(QWidget):
         self.resize(1200, 800)
         self._explain()
 
-    # --- data -------------------------------------------------------------------------------------------------------
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of MIDI files")
-        if folder:
-            self.set_folder(folder)
-
+    # --- data (the panel does the work) -----------------------------------------------------------------------------
     def set_folder(self, folder: str) -> None:
         """Use ``folder`` as the training data and scan it (on a worker thread)."""
-        self.use_folder.setChecked(True)
-        self.folder_edit.setText(folder)
-        self.overrides = {}
-        self.scan = None
-        if not self.name_edit.text():
-            from ..model_files import NAME_RE
-            guess = "".join(c if c.isalnum() or c in "-_" else "-" for c in os.path.basename(folder).lower())[:40]
-            if NAME_RE.match(guess):
-                self.name_edit.setText(guess)
-        self._scan(rebuild=True)
+        self.data.set_folder(folder)
 
-    def _scan(self, rebuild: bool) -> None:
-        from ..training_data import scan_folder
-        from ..workers import Worker
-        if self._worker is not None and self._worker.isRunning():
-            self._rescan_pending = True
-            return
-        self._set_state("scanning")
-        self.found.setText("Reading the MIDI files…")
-        w = Worker(scan_folder, {"folder": self.folder_edit.text(), "overrides": dict(self.overrides)}, "scan",
-                   parent=self)
-        w.succeeded.connect(lambda scan: self._show_scan(scan, rebuild))
-        w.failed.connect(self._scan_failed)
-        w.done.connect(self._scan_done)
-        self._worker = w
-        w.start()
+    @property
+    def scan(self):
+        return self.data.scan
 
-    def _scan_done(self) -> None:
-        self._worker = None
-        if self.state == "scanning":
-            self._set_state("idle")
-        if self._rescan_pending:
-            self._rescan_pending = False
-            self._scan(rebuild=False)
-
-    def _scan_failed(self, message: str) -> None:
-        self.scan = None
-        self.found.setText(f"<b>Cannot use this folder:</b> {html.escape(message)}")
-        self.files.setRowCount(0)
-        self._update_buttons()
-
-    def _show_scan(self, scan, rebuild: bool) -> None:
-        self.scan = scan
-        rep = scan.report
-        if scan.error:
-            self.found.setText(f"<b>Nothing to learn from yet:</b> {html.escape(scan.error)}")
-        else:
-            inst = "; ".join(f"{role}: {', '.join(names[:3])}" for role, names in rep["instruments"].items() if names)
-            self.found.setText(f"<b>{rep['songs']} songs</b> of {rep['files']} files, {rep['bars']} bars, "
-                               f"{rep['windows']} 8-bar pieces to learn from. Instruments — "
-                               f"{html.escape(inst) or 'none besides the melody'}."
-                               + (f" {len(rep['skipped'])} files skipped (see Status)." if rep["skipped"] else ""))
-        skipped = dict((f, why) for f, why in rep.get("skipped", []))
-        if rebuild or self.files.rowCount() != len(scan.files):
-            self.files.setRowCount(len(scan.files))
-            for r, f in enumerate(scan.files):
-                self.files.setItem(r, 0, QTableWidgetItem(f.path))
-                combo = QComboBox()
-                combo.addItems(list(f.tracks))
-                if f.melody is not None:
-                    combo.setCurrentIndex(f.melody)
-                combo.setEnabled(bool(f.tracks))
-                combo.currentIndexChanged.connect(lambda i, path=f.path, guess=f.melody: self.fix_melody(path, i, guess))
-                self.files.setCellWidget(r, 1, combo)
-        for r, f in enumerate(scan.files):
-            why = f.problem or skipped.get(f.path, "")
-            text = f"skipped: {why}" if why else ("melody fixed by you" if f.path in self.overrides else "ok")
-            self.files.setItem(r, 2, QTableWidgetItem(text))
-        self._update_buttons()
-
-    def fix_melody(self, path: str, index: int, guess: int | None = None) -> None:
-        """The user says track ``index`` is the melody of ``path``; the summary is checked again."""
-        if index == guess:
-            self.overrides.pop(path, None)
-        else:
-            self.overrides[path] = int(index)
-        self._scan(rebuild=False)
-
-    def _builtin_changed(self) -> None:
-        if not self.use_builtin.isChecked():
-            return
-        from ..training_data import describe_cache
-        try:
-            info = describe_cache(self.builtin.currentData())
-        except ValueError as exc:
-            self.found.setText(html.escape(str(exc)))
-            return
-        inst = "; ".join(f"{k}: {', '.join(v)}" for k, v in info["instruments"].items())
-        self.found.setText(f"<b>{info['songs']} songs</b>, {info['bars']} bars in {info['windows']} 8-bar pieces. "
-                           f"Instruments — {html.escape(inst)}. Source: {html.escape('; '.join(info['sources']))}")
-        self.files.setRowCount(0)
-        if not self.name_edit.text():
-            self.name_edit.setText(f"my-{self.builtin.currentText()}")
-        self._update_buttons()
+    @property
+    def overrides(self) -> dict:
+        return self.data.overrides
 
     def source(self) -> str:
-        if self.use_builtin.isChecked():
-            return self.builtin.currentData() or ""
-        return self.folder_edit.text() if self.scan is not None and not self.scan.error else ""
+        return self.data.source()
+
+    def _data_changed(self) -> None:
+        """A name to start from when there is none yet: the folder's or the data set's."""
+        from ..model_files import NAME_RE
+        if not self.name_edit.text():
+            if self.data.use_builtin.isChecked():
+                guess = f"my-{self.data.builtin.currentText()}"
+            else:
+                base = os.path.basename(os.path.normpath(self.data.folder_edit.text())).lower()
+                guess = "".join(c if c.isalnum() or c in "-_" else "-" for c in base)[:40]
+            if NAME_RE.match(guess):
+                self.name_edit.setText(guess)
+        self._update_buttons()
 
     # --- the run ------------------------------------------------------------------------------------------------------
     def set_current_song(self, song) -> None:
@@ -370,7 +252,7 @@ class TrainingWindow(QWidget):
 
     def spec(self) -> TrainingSpec:
         return TrainingSpec(name=self.name_edit.text().strip(), source=self.source(),
-                            melody_overrides=dict(self.overrides), preset=self.preset.currentData(),
+                            melody_overrides=dict(self.data.overrides), preset=self.preset.currentData(),
                             epochs=self.epochs.value(), lr=self.lr.value(), update_ratio=self.ratio.value(),
                             batch_size=self.batch.value(), sample_every=self.every.value(), melody=self._melody(),
                             threads=self.threads)
@@ -511,8 +393,20 @@ class TrainingWindow(QWidget):
         self.cancel_btn.setEnabled(running)
         self.resume_btn.setEnabled(not running and bool(paused_runs()))
         self.name_note.setText(self._name_clash())
-        for w in (self.choose_btn, self.use_folder, self.use_builtin, self.builtin, self.name_edit, self.files):
-            w.setEnabled(not running and (w is not self.use_builtin or self.builtin.count() > 0))
+        self.data.set_locked(running)
+        self.name_edit.setEnabled(not running)
+
+    def _preset_changed(self) -> None:
+        """Learning rate, update ratio and batch size follow the model size's recipe (epochs as in EPOCHS)."""
+        from ..ml.gan.config import PRESETS as RECIPES
+        key = self.preset.currentData()
+        cfg = RECIPES.get(key)
+        if cfg is None:
+            return
+        self.lr.setValue(cfg.lr)
+        self.ratio.setValue(cfg.update_ratio)
+        self.batch.setValue(cfg.batch_size)
+        self.epochs.setValue(EPOCHS.get(key, 20))
 
     def _name_clash(self) -> str:
         name = self.name_edit.text().strip()

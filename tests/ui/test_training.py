@@ -5,7 +5,7 @@ import math
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QImage
 
 from deepcomposer_desktop.ui.training_plots import LinePlot, MetricsGrid
 from tests.test_training_process import write_songs
@@ -70,18 +70,18 @@ def test_folder_scan_shows_files_and_takes_a_melody_fix(qtbot, window, tmp_path)
     (folder / "notes.mid").write_bytes(b"not midi")
     _scanned(qtbot, window, folder)
     assert window.name_edit.text() == "my-band"
-    assert "2 songs" in window.found.text() and "Bass" in window.found.text()
-    rows = {window.files.item(r, 0).text(): r for r in range(window.files.rowCount())}
+    assert "2 songs" in window.data.found.text() and "Bass" in window.data.found.text()
+    rows = {window.data.files.item(r, 0).text(): r for r in range(window.data.files.rowCount())}
     assert set(rows) == {"song1.mid", "song2.mid", "notes.mid"}
-    assert window.files.item(rows["notes.mid"], 2).text().startswith("skipped")
-    combo = window.files.cellWidget(rows["song1.mid"], 1)
+    assert window.data.files.item(rows["notes.mid"], 2).text().startswith("skipped")
+    combo = window.data.files.cellWidget(rows["song1.mid"], 1)
     assert combo.currentText().startswith("1. Lead") and combo.count() == 4
     assert window.train_btn.isEnabled()
     combo.setCurrentIndex(1)                                   # "the piano is the melody here"
     qtbot.waitUntil(lambda: window.scan.report["melody"].get("song1.mid") == "Piano" and window.state == "idle",
                     timeout=60000)
     assert window.overrides == {"song1.mid": 1}
-    assert window.files.item(rows["song1.mid"], 2).text() == "melody fixed by you"
+    assert window.data.files.item(rows["song1.mid"], 2).text() == "melody fixed by you"
     assert window.spec().melody_overrides == {"song1.mid": 1}
 
 
@@ -149,3 +149,17 @@ def test_cancel_in_the_window(qtbot, window, tmp_path):
     assert window.state == "cancelled" and "cancelled" in window.status.text()
     assert not window.resume_btn.isEnabled() and window.train_btn.isEnabled()
     assert not (tmp_path / "models" / "gan-dropped.pt").exists()
+
+
+def test_a_built_in_data_set_can_be_chosen(qtbot, window):
+    if window.data.builtin.count() == 0:
+        pytest.skip("no genre caches built here")
+    assert not window.train_btn.isEnabled()                 # nothing chosen yet
+    window.data.use_builtin.setChecked(True)
+    assert "songs</b>" in window.data.found.text() and window.source().endswith(".npz")
+    assert window.name_edit.text() == f"my-{window.data.builtin.currentText()}"
+    assert window.train_btn.isEnabled()
+    window.preset.setCurrentIndex(window.preset.findData("default"))
+    assert window.lr.value() == pytest.approx(2e-4) and window.epochs.value() == 200
+    window.data.use_folder.setChecked(True)                 # back to a folder that was never scanned
+    assert window.source() == "" and not window.train_btn.isEnabled()

@@ -1,0 +1,178 @@
+"""The Training studio's data panel: a folder of MIDI files (scanned on a worker thread, the melody track of each
+file fixable) or a built-in data set, and what was found in it. GUI thread only; scans run on a ``workers.Worker``.
+"""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QRadioButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+
+class DataPanel(QGroupBox):
+    """Pick and inspect the training data. ``source()`` is "" until something usable is chosen.
+
+    Signals: ``changed()`` when the source or what was found changes; ``scanning(bool)`` around each scan.
+    """
+
+    changed = Signal()
+    scanning = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("1. Your music", parent)
+        self.scan = None
+        self.overrides: dict[str, int] = {}
+        self._worker = None
+        self._rescan_pending = False
+        dv = QVBoxLayout(self)
+        self.use_folder = QRadioButton("A folder of MIDI files")
+        self.use_builtin = QRadioButton("A built-in data set")
+        group = QButtonGroup(self)
+        for b in (self.use_folder, self.use_builtin):
+            group.addButton(b)
+        self.use_folder.setChecked(True)
+        row = QHBoxLayout()
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("choose a folder with your .mid files")
+        self.folder_edit.setReadOnly(True)
+        self.choose_btn = QPushButton("Choose folder…")
+        self.choose_btn.clicked.connect(self._choose_folder)
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(self.choose_btn)
+        self.builtin = QComboBox()
+        try:
+            from ..training_data import builtin_datasets
+            for name, path in builtin_datasets():
+                self.builtin.addItem(name, str(path))
+        except Exception:                                   # the caches are optional
+            pass
+        self.use_builtin.setEnabled(self.builtin.count() > 0)
+        self.builtin.currentIndexChanged.connect(lambda _i: self._builtin_changed())
+        self.use_builtin.toggled.connect(lambda _on: self._builtin_changed())
+        dv.addWidget(self.use_folder)
+        dv.addLayout(row)
+        dv.addWidget(self.use_builtin)
+        dv.addWidget(self.builtin)
+        self.found = QLabel("Nothing chosen yet.")
+        self.found.setWordWrap(True)
+        self.found.setTextFormat(Qt.RichText)
+        dv.addWidget(self.found)
+        self.files = QTableWidget(0, 3)
+        self.files.setHorizontalHeaderLabels(["File", "Melody track (change it if it is wrong)", "Status"])
+        self.files.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.files.verticalHeader().hide()
+        self.files.setMinimumHeight(120)
+        dv.addWidget(self.files, 1)
+
+    def set_locked(self, locked: bool) -> None:
+        """No changes while a training runs."""
+        for w in (self.choose_btn, self.use_folder, self.builtin, self.files):
+            w.setEnabled(not locked)
+        self.use_builtin.setEnabled(not locked and self.builtin.count() > 0)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of MIDI files")
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str) -> None:
+        """Use ``folder`` as the training data and scan it (on a worker thread)."""
+        self.use_folder.setChecked(True)
+        self.folder_edit.setText(folder)
+        self.overrides = {}
+        self.scan = None
+        self.changed.emit()
+        self._scan(rebuild=True)
+
+    def _scan(self, rebuild: bool) -> None:
+        from ..training_data import scan_folder
+        from ..workers import Worker
+        if self._worker is not None and self._worker.isRunning():
+            self._rescan_pending = True
+            return
+        self.scanning.emit(True)
+        self.found.setText("Reading the MIDI files…")
+        w = Worker(scan_folder, {"folder": self.folder_edit.text(), "overrides": dict(self.overrides)}, "scan",
+                   parent=self)
+        w.succeeded.connect(lambda scan: self._show_scan(scan, rebuild))
+        w.failed.connect(self._scan_failed)
+        w.done.connect(self._scan_done)
+        self._worker = w
+        w.start()
+
+    def _scan_done(self) -> None:
+        self._worker = None
+        self.scanning.emit(False)
+        if self._rescan_pending:
+            self._rescan_pending = False
+            self._scan(rebuild=False)
+
+    def _scan_failed(self, message: str) -> None:
+        self.scan = None
+        self.found.setText(f"<b>Cannot use this folder:</b> {html.escape(message)}")
+        self.files.setRowCount(0)
+        self.changed.emit()
+
+    def _show_scan(self, scan, rebuild: bool) -> None:
+        self.scan = scan
+        rep = scan.report
+        if scan.error:
+            self.found.setText(f"<b>Nothing to learn from yet:</b> {html.escape(scan.error)}")
+        else:
+            inst = "; ".join(f"{role}: {', '.join(names[:3])}" for role, names in rep["instruments"].items() if names)
+            self.found.setText(f"<b>{rep['songs']} songs</b> of {rep['files']} files, {rep['bars']} bars, "
+                               f"{rep['windows']} 8-bar pieces to learn from. Instruments — "
+                               f"{html.escape(inst) or 'none besides the melody'}."
+                               + (f" {len(rep['skipped'])} files skipped (see Status)." if rep["skipped"] else ""))
+        skipped = dict((f, why) for f, why in rep.get("skipped", []))
+        if rebuild or self.files.rowCount() != len(scan.files):
+            self.files.setRowCount(len(scan.files))
+            for r, f in enumerate(scan.files):
+                self.files.setItem(r, 0, QTableWidgetItem(f.path))
+                combo = QComboBox()
+                combo.addItems(list(f.tracks))
+                if f.melody is not None:
+                    combo.setCurrentIndex(f.melody)
+                combo.setEnabled(bool(f.tracks))
+                combo.currentIndexChanged.connect(lambda i, path=f.path, guess=f.melody: self.fix_melody(path, i, guess))
+                self.files.setCellWidget(r, 1, combo)
+        for r, f in enumerate(scan.files):
+            why = f.problem or skipped.get(f.path, "")
+            text = f"skipped: {why}" if why else ("melody fixed by you" if f.path in self.overrides else "ok")
+            self.files.setItem(r, 2, QTableWidgetItem(text))
+        self.changed.emit()
+
+    def fix_melody(self, path: str, index: int, guess: int | None = None) -> None:
+        """The user says track ``index`` is the melody of ``path``; the summary is checked again."""
+        if index == guess:
+            self.overrides.pop(path, None)
+        else:
+            self.overrides[path] = int(index)
+        self._scan(rebuild=False)
+
+    def _builtin_changed(self) -> None:
+        if not self.use_builtin.isChecked():
+            self.changed.emit()
+            return
+        from ..training_data import describe_cache
+        try:
+            info = describe_cache(self.builtin.currentData())
+        except ValueError as exc:
+            self.found.setText(html.escape(str(exc)))
+            return
+        inst = "; ".join(f"{k}: {', '.join(v)}" for k, v in info["instruments"].items())
+        self.found.setText(f"<b>{info['songs']} songs</b>, {info['bars']} bars in {info['windows']} 8-bar pieces. "
+                           f"Instruments — {html.escape(inst)}. Source: {html.escape('; '.join(info['sources']))}")
+        self.files.setRowCount(0)
+        self.changed.emit()
+
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def source(self) -> str:
+        """A .npz data set, a folder with usable windows, or "" (nothing usable chosen yet)."""
+        if self.use_builtin.isChecked():
+            return self.builtin.currentData() or ""
+        return self.folder_edit.text() if self.scan is not None and not self.scan.error else ""
