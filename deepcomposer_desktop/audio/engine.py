@@ -353,6 +353,16 @@ class PlaybackEngine:
         if self._synth is not None:
             self._synth.cc(self._live_channel(track_index), CC_SUSTAIN, 127 if on else 0)
 
+    def live_pitch_bend(self, value: int, track_index: int) -> None:
+        """Pitch bend from a keyboard: ``value`` -8192..8191 (0 = centre)."""
+        if self._synth is not None:
+            self._synth.pitch_bend(self._live_channel(track_index), max(0, min(16383, int(value) + 8192)))
+
+    def live_control(self, control: int, value: int, track_index: int) -> None:
+        """A controller from a keyboard (mod wheel CC 1, expression, sustain ...), passed through."""
+        if self._synth is not None and 0 <= control <= 127:
+            self._synth.cc(self._live_channel(track_index), int(control), max(0, min(127, int(value))))
+
     def all_live_notes_off(self) -> None:
         if self._synth is not None:
             for chan in list(range(LIVE_CHANNEL_BASE, LIVE_CHANNEL_BASE + MAX_TRACKS)) + [FREE_LIVE_CHANNEL]:

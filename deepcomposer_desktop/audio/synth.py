@@ -64,6 +64,9 @@ class _Lib:
         self.noteon = p("fluid_synth_noteon", c_int, c_void_p, c_int, c_int, c_int)
         self.noteoff = p("fluid_synth_noteoff", c_int, c_void_p, c_int, c_int)
         self.cc = p("fluid_synth_cc", c_int, c_void_p, c_int, c_int, c_int)
+        self.pitch_bend = p("fluid_synth_pitch_bend", c_int, c_void_p, c_int, c_int)
+        self.get_pitch_bend = p("fluid_synth_get_pitch_bend", c_int, c_void_p, c_int, ctypes.POINTER(c_int))
+        self.get_cc = p("fluid_synth_get_cc", c_int, c_void_p, c_int, c_int, ctypes.POINTER(c_int))
         self.all_notes_off = p("fluid_synth_all_notes_off", c_int, c_void_p, c_int)
         self.all_sounds_off = p("fluid_synth_all_sounds_off", c_int, c_void_p, c_int)
         self.write_float = p("fluid_synth_write_float", c_int, c_void_p, c_int, c_void_p, c_int, c_int,
@@ -255,6 +258,19 @@ class Synth:
 
     def cc(self, chan: int, ctrl: int, value: int) -> None:
         self._lib.cc(self._synth, chan, ctrl, value)
+
+    def pitch_bend(self, chan: int, value: int) -> None:
+        """``value`` 0..16383, 8192 = centre (FluidSynth's convention)."""
+        self._lib.pitch_bend(self._synth, chan, value)
+
+    def channel_state(self, chan: int, ctrl: int | None = None) -> int:
+        """The channel's pitch bend (0..16383), or controller ``ctrl``'s value: what the synth really holds."""
+        out = c_int(0)
+        if ctrl is None:
+            self._lib.get_pitch_bend(self._synth, chan, ctypes.byref(out))
+        else:
+            self._lib.get_cc(self._synth, chan, ctrl, ctypes.byref(out))
+        return out.value
 
     def all_sounds_off(self, chan: int = -1) -> None:
         self._lib.all_sounds_off(self._synth, chan)

@@ -241,3 +241,19 @@ def test_tempo_change_while_playing_keeps_the_position(null_engine):
     time.sleep(0.5)
     rate = (eng.position_tick - p0) / (time.monotonic() - t0)         # ticks per second
     assert 1400 < rate < 2500                                          # 240 BPM x 480 PPQ / 60 = 1920
+
+
+def test_pitch_bend_and_controllers_pass_through_to_the_synth(null_engine):
+    from deepcomposer_desktop.audio.engine import live_channel
+    eng = null_engine
+    eng.set_song(organ())
+    chan = live_channel(0)
+    eng.live_pitch_bend(4096, 0)                           # half-way up
+    assert eng._synth.channel_state(chan) == 8192 + 4096
+    eng.live_control(1, 90, 0)                             # mod wheel
+    assert eng._synth.channel_state(chan, 1) == 90
+    eng.live_control(300, 5, 0)                            # nonsense is ignored
+    eng.live_pitch_bend(-8192, 0)
+    assert eng._synth.channel_state(chan) == 0             # all the way down
+    eng.live_pitch_bend(0, 0)
+    assert eng._synth.channel_state(chan) == 8192          # centre
