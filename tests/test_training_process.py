@@ -100,7 +100,7 @@ def test_tiny_training_pauses_resumes_and_installs_the_genre(tmp_path, user_mode
     from deepcomposer_desktop.core.song import Song
     from deepcomposer_desktop.ml.gan.generate import available_genres, load_model
     folder = write_songs(tmp_path / "songs")
-    job = TrainingJob(tiny_spec(folder, epochs=4))
+    job = TrainingJob(tiny_spec(folder, epochs=4, sample_every=50))   # checkpoints: first iteration, then the end
     job.start()
     events = _until(job, Checkpoint)
     job.pause()

@@ -94,7 +94,7 @@ def test_train_pause_resume_in_the_window(qtbot, window, tmp_path):
     window.epochs.setValue(3)
     window.batch.setValue(4)
     window.ratio.setValue(1)
-    window.every.setValue(1)
+    window.every.setValue(50)                  # checkpoints: the first iteration, then the end
     qtbot.mouseClick(window.train_btn, Qt.LeftButton)
     assert window.state == "running" and window.pause_btn.isEnabled() and not window.train_btn.isEnabled()
     qtbot.waitUntil(lambda: window.sample_list.count() >= 1 or window.state != "running", timeout=300000)
@@ -163,3 +163,12 @@ def test_a_built_in_data_set_can_be_chosen(qtbot, window):
     assert window.lr.value() == pytest.approx(2e-4) and window.epochs.value() == 200
     window.data.use_folder.setChecked(True)                 # back to a folder that was never scanned
     assert window.source() == "" and not window.train_btn.isEnabled()
+
+
+def test_opening_the_studio_does_not_load_torch():
+    import subprocess
+    import sys
+    code = ("import sys; import deepcomposer_desktop.ui.training, deepcomposer_desktop.training_process, "
+            "deepcomposer_desktop.model_files; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
