@@ -431,7 +431,8 @@ class TrainingWindow(QWidget):
         text = ("<b>The orchestra and the conductor.</b> The <i>generator</i> is an orchestra: it reads a melody and "
                 "plays drums, bass and harmony for it. The <i>critic</i> is a conductor who listens to real "
                 "accompaniments from your songs and to the orchestra's attempts, and scores how real each sounds. "
-                f"For every rehearsal of the orchestra the conductor practises <b>{ratio}</b> times (the update "
+                f"For every rehearsal of the orchestra the conductor practises <b>{ratio}</b> "
+                f"time{'s' if ratio != 1 else ''} (the update "
                 "ratio); the orchestra then changes its playing to score better.")
         if data is not None and spec is not None:
             text += (f"<br>This run: <b>{data.windows}</b> 8-bar pieces from <b>{data.songs}</b> songs, "

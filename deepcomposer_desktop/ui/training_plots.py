@@ -142,11 +142,15 @@ class LinePlot(QWidget):
             p.setBrush(Qt.NoBrush)
             p.drawPath(path)
         p.setClipping(False)
-        # legend (top right, one line per series)
+        # legend (top right, one line per series, on a veil so lines under it do not hide it)
+        shown = [n for n in self.series if self.series[n] or n in self.references]
+        if shown:
+            width = max(p.fontMetrics().horizontalAdvance(n) for n in shown) + 8
+            veil = QColor(pal.base().color())
+            veil.setAlpha(210)
+            p.fillRect(QRectF(rect.right() - width - 2, rect.top() + 1, width, 13 * len(shown) + 3), veil)
         ly = rect.top() + 2
-        for name in self.series:
-            if not self.series[name] and name not in self.references:
-                continue
+        for name in shown:
             p.setPen(self.colors[name])
             p.drawText(QRectF(rect.left(), ly, rect.width() - 4, 14), Qt.AlignRight, name)
             ly += 13
