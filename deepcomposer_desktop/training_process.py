@@ -251,7 +251,7 @@ class TrainingJob:
                 ev = self._queue.get_nowait()
             except queue_mod.Empty:
                 break
-            except (EOFError, OSError):
+            except Exception:  # noqa: BLE001 - a child killed mid-message leaves a broken pipe: treated as gone
                 break
             out.append(ev)
             if isinstance(ev, Finished):
@@ -264,7 +264,7 @@ class TrainingJob:
                     if isinstance(ev, Finished):
                         self.finished = ev
                         break
-            except (queue_mod.Empty, EOFError, OSError):
+            except Exception:  # noqa: BLE001 - Empty, or a broken pipe
                 pass
             if self.finished is None:
                 again = ("; press Resume to go on from the last checkpoint" if any(self.run_dir.glob("gan-*.state"))
