@@ -110,6 +110,7 @@ class TrainingSpec:
     threads: int = 1
     max_iterations: int = 0
     eval_windows: int = EVAL_WINDOWS
+    init_from: str = ""            # an installed GAN model to start from (its network size decides the preset)
     melody: object = None          # core.song.Song to arrange at each checkpoint (not stored in run.json)
 
     def overrides(self) -> dict:
@@ -407,9 +408,25 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
             put(Checkpoint(int(m.group(2)), float(m.group(3)), str(model_path), figures, sample,
                            bool(m.group(4))))
 
-    model_path = run_training(data_path, spec.name, run, spec.preset, spec.overrides(), spec.device, resume,
-                              progress=progress, should_stop=stop, log=log)
+    preset = preset_for_model(spec.init_from) if spec.init_from else spec.preset
+    model_path = run_training(data_path, spec.name, run, preset, spec.overrides(), spec.device, resume,
+                              progress=progress, should_stop=stop, log=log, init_from=spec.init_from or None)
     return install(model_path, spec, data, reference, last["figures"], len(idx), run)
+
+
+def preset_for_model(path) -> str:
+    """The preset whose network a GAN model file has (so training can start from it); raises ModelError."""
+    from .ml.checkpoint import load_checkpoint
+    from .ml.gan.config import ARCH_PRESETS, GanArch
+    payload = load_checkpoint(path, "gan")
+    try:
+        have = GanArch.from_dict(payload["model_args"])
+    except (KeyError, TypeError, ValueError):
+        have = None
+    for preset in ("small", "default", "tiny"):
+        if have is not None and have == GanArch(n_tracks=have.n_tracks, **ARCH_PRESETS.get(preset, {})):
+            return preset
+    raise ModelError(f"{Path(path).name} has a network the studio cannot start from; train from scratch instead")
 
 
 def arrange(model, song, seed: int = 0, bars: int = SAMPLE_BARS):

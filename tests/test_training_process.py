@@ -99,14 +99,18 @@ def _until(job, kind, timeout=240):
 def test_tiny_training_pauses_resumes_and_installs_the_genre(tmp_path, user_models):
     from deepcomposer_desktop.core.song import Song
     from deepcomposer_desktop.ml.gan.generate import available_genres, load_model
+    from tests.test_model_files import tiny_gan
     folder = write_songs(tmp_path / "songs")
-    job = TrainingJob(tiny_spec(folder, epochs=4, sample_every=50))   # checkpoints: first iteration, then the end
+    tiny_gan(tmp_path / "gan-start.pt")                               # a tiny genre to start from (drums, bass)
+    job = TrainingJob(tiny_spec(folder, epochs=4, sample_every=50,    # checkpoints: first iteration, then the end
+                                preset="small", init_from=str(tmp_path / "gan-start.pt")))
     job.start()
     events = _until(job, Checkpoint)
     job.pause()
     events += job.wait(240)
     assert job.finished.status == "paused", job.finished
     kinds = [type(e) for e in events]
+    assert any("generator initialised from gan-start.pt" in e.text for e in events if isinstance(e, LogLine))
     assert DataReady in kinds and Reference in kinds
     paused_at = job.finished.iteration
     assert paused_at >= 1
@@ -121,6 +125,7 @@ def test_tiny_training_pauses_resumes_and_installs_the_genre(tmp_path, user_mode
     assert again.finished.status == "done", (again.finished, [e.text for e in events2 if isinstance(e, LogLine)])
     logs = [e.text for e in events2 if isinstance(e, LogLine)]
     assert any(f"resumed tiny-test at iteration {paused_at}" in line for line in logs)
+    assert not any("initialised" in line for line in logs)           # a resume goes on from its own state
     ref = next(e for e in events if isinstance(e, Reference)).figures
     ckpts = [e for e in events + events2 if isinstance(e, Checkpoint)]
     assert ckpts and all(set(c.figures) == set(ref) for c in ckpts if c.figures)
@@ -151,3 +156,16 @@ def test_cancel_throws_the_run_away(tmp_path, user_models):
     assert not job.run_dir.exists()
     assert not (user_models / "gan-gone.pt").exists()
     assert not job.running
+
+
+def test_the_network_size_follows_the_model_to_start_from(tmp_path):
+    pytest.importorskip("torch")
+    from deepcomposer_desktop.ml.checkpoint import save_checkpoint
+    from deepcomposer_desktop.training_process import preset_for_model
+    from tests.test_model_files import tiny_gan
+    tiny_gan(tmp_path / "a.pt")
+    assert preset_for_model(tmp_path / "a.pt") == "tiny"
+    save_checkpoint(tmp_path / "b.pt", technique="gan", name="b", model_args={"kind": "unet", "channels": [3, 5]},
+                    state_dict={})
+    with pytest.raises(ModelError, match="cannot start from"):
+        preset_for_model(tmp_path / "b.pt")

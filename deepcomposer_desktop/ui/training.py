@@ -33,7 +33,8 @@ HELP = {"epochs": "How many times the model goes through all your songs. More = 
         "ratio": "How many times the critic practises for each step of the generator (WGAN uses 2–5).",
         "batch": "How many 8-bar pieces it studies at once. Larger is steadier but needs more memory.",
         "every": "How often (in epochs) to save the model, measure it and make a sample to listen to.",
-        "size": "A bigger network can learn more but trains much more slowly on a CPU."}
+        "size": "A bigger network can learn more but trains much more slowly on a CPU.",
+        "from": "With few songs, start from a genre that already plays well (its network size is used)."}
 EPOCHS = {"small": 20, "default": 200, "tiny": 3}     # the presets' own epoch counts assume time-budgeted runs
 LOSSES = ("critic: real − generated", "generator: adversarial", "reconstruction")
 
@@ -120,6 +121,18 @@ class TrainingWindow(QWidget):
             box.addWidget(_help(HELP[key]))
             form.addRow(label, box)
         self.preset.currentIndexChanged.connect(lambda _i: self._preset_changed())
+        self.start_from = QComboBox()
+        self.start_from.addItem("nothing — learn from scratch", "")
+        from ..ml.registry import list_models
+        for m in list_models("gan"):
+            self.start_from.addItem(f"the '{m.name}' genre", str(m.path))
+        self.start_from.currentIndexChanged.connect(
+            lambda _i: self.preset.setEnabled(not self.start_from.currentData()))
+        box = QVBoxLayout()
+        box.setSpacing(0)
+        box.addWidget(self.start_from)
+        box.addWidget(_help(HELP["from"]))
+        form.addRow("Start from", box)
         self.melody_pick = QComboBox()
         from ..samples import list_samples
         for s in list_samples():
@@ -255,7 +268,7 @@ class TrainingWindow(QWidget):
                             melody_overrides=dict(self.data.overrides), preset=self.preset.currentData(),
                             epochs=self.epochs.value(), lr=self.lr.value(), update_ratio=self.ratio.value(),
                             batch_size=self.batch.value(), sample_every=self.every.value(), melody=self._melody(),
-                            threads=self.threads)
+                            threads=self.threads, init_from=self.start_from.currentData() or "")
 
     def start(self) -> None:
         """Train afresh with what is on screen (a paused run of the same name is replaced)."""

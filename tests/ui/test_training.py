@@ -161,6 +161,11 @@ def test_a_built_in_data_set_can_be_chosen(qtbot, window):
     assert window.train_btn.isEnabled()
     window.preset.setCurrentIndex(window.preset.findData("default"))
     assert window.lr.value() == pytest.approx(2e-4) and window.epochs.value() == 200
+    if window.start_from.count() > 1:                       # start from an installed genre: its network size
+        window.start_from.setCurrentIndex(1)
+        assert not window.preset.isEnabled() and window.spec().init_from.endswith(".pt")
+        window.start_from.setCurrentIndex(0)
+        assert window.preset.isEnabled() and window.spec().init_from == ""
     window.data.use_folder.setChecked(True)                 # back to a folder that was never scanned
     assert window.source() == "" and not window.train_btn.isEnabled()
 
