@@ -407,7 +407,10 @@ class TrainingWindow(QWidget):
         self.resume_btn.setEnabled(not running and bool(paused_runs()))
         self.name_note.setText(self._name_clash())
         self.data.set_locked(running)
-        self.name_edit.setEnabled(not running)
+        for w in (self.name_edit, self.epochs, self.lr, self.ratio, self.batch, self.every, self.start_from,
+                  self.melody_pick):
+            w.setEnabled(not running)
+        self.preset.setEnabled(not running and not self.start_from.currentData())
 
     def _preset_changed(self) -> None:
         """Learning rate, update ratio and batch size follow the model size's recipe (epochs as in EPOCHS)."""
