@@ -6,7 +6,7 @@ from tests.builders import band_song
 
 def test_training_studio_opens_from_the_menu_and_plays_samples(qtbot, window, spy_engine, tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
-    from deepcomposer_desktop.ui.training import install_training
+    from deepcomposer_desktop.ui.training_menu import install_training
     refreshed = []
     ours = getattr(window, "training_action", None) is None       # the lead's window may already install it
     if ours:
