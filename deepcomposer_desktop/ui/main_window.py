@@ -20,7 +20,7 @@ from .dragout import DragOutHandle
 from .editing import EditingMixin
 from .files import FilesMixin
 from .keyboard import PianoKeyboard
-from .panels import connect_midi, install_panels, shutdown_panels
+from .panels import connect_midi, install_panels, install_training_menu, shutdown_panels
 from .playback import PlaybackController, sounding_pitches
 from .settings import AppSettings
 from .style import DARK_STYLE
@@ -66,6 +66,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self._build_widgets()
         self.midi = None
         self._build_actions()
+        install_training_menu(self)
         self._connect()
         self.init_files()
         self._on_song_changed(self.doc.song, "load")

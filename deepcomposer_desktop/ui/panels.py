@@ -24,9 +24,20 @@ def _dock(window, title: str, name: str, widget, tab_with: QDockWidget | None) -
     return dock
 
 
+def install_training_menu(window) -> None:
+    """Add "Models > Training studio…" (after the window's own menus exist)."""
+    window.training = None
+    try:
+        from .training_menu import install_training
+        install_training(window, refresh=lambda: refresh_genres(window))
+    except Exception as exc:  # noqa: BLE001 - optional panel
+        window.training = None
+        window.statusBar().showMessage(f"The Training studio is not available: {exc}", 8000)
+
+
 def install_panels(window, generate_dock: QDockWidget) -> None:
-    """Add the Audition and Jam docks (tabbed with Generate) and the Training menu entry to ``window``."""
-    window.audition = window.jam = None
+    """Add the Audition and Jam docks, tabbed with Generate."""
+    window.audition = window.jam = window.training = None
     try:
         from .audition import AuditionPanel
         from .jam import JamPanel
@@ -73,6 +84,6 @@ def refresh_genres(window) -> None:
 
 
 def shutdown_panels(window) -> None:
-    for panel in (window.audition, window.jam):
+    for panel in (window.audition, window.jam, window.training):
         if panel is not None:
             panel.shutdown()
