@@ -54,3 +54,20 @@ def test_bench_prints_a_table():
     r = run_cli("bench", "core", "--quick")
     assert r.returncode == 0, r.stderr
     assert "[core]" in r.stdout and "import MIDI" in r.stdout
+
+
+def test_models_list_export_import(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "mine"))
+    assert main(["models"]) == 0
+    listed = capsys.readouterr().out
+    assert "gan" in listed and "chorale" in listed
+    shared = tmp_path / "chorale.dcmodel"
+    assert main(["models", "export", "gan/chorale", str(shared)]) == 0
+    assert main(["models", "import", str(shared), "--name", "friends-chorale"]) == 0
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    assert "friends-chorale" in capsys.readouterr().out
+    bad = tmp_path / "bad.dcmodel"
+    bad.write_bytes(b"not a model")
+    assert main(["models", "import", str(bad)]) == 2
+    assert "not a model file" in capsys.readouterr().err

@@ -27,10 +27,28 @@ def cmd_train(args) -> int:
 
 def cmd_models(args) -> int:
     from ..cli import CliError
+    from .common import ModelError
     try:
         from .registry import list_models
     except ModuleNotFoundError:
         raise CliError("No model registry in this build") from None
+    if args.action in ("export", "import"):
+        from ..model_files import export_model, import_model
+        try:
+            if args.action == "export":
+                if len(args.args) != 2 or "/" not in args.args[0]:
+                    raise CliError("usage: deepcomposer models export TECHNIQUE/NAME FILE (e.g. gan/rock rock.dcmodel)")
+                technique, name = args.args[0].split("/", 1)
+                print(f"Wrote {export_model(technique, name, args.args[1])}")
+            else:
+                if len(args.args) != 1:
+                    raise CliError("usage: deepcomposer models import FILE [--name NAME] [--overwrite]")
+                print(f"Installed {import_model(args.args[0], name=args.name, overwrite=args.overwrite)}")
+        except ModelError as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+        return 0
     models = list_models()
     if not models:
         print("No models installed.")
@@ -78,5 +96,9 @@ def register(sub) -> None:
     p.add_argument("--preset", default=None, help="a named training configuration (see the model cards)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("models", help="list installed models with a one-line summary from each card")
+    p = sub.add_parser("models", help="list installed models (one line from each card); export or import one")
+    p.add_argument("action", nargs="?", choices=("list", "export", "import"), default="list")
+    p.add_argument("args", nargs="*", help="export: TECHNIQUE/NAME FILE; import: FILE")
+    p.add_argument("--name", help="import under this name")
+    p.add_argument("--overwrite", action="store_true", help="import over an installed model of that name")
     p.set_defaults(func=cmd_models)
