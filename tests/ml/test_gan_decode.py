@@ -74,3 +74,21 @@ def test_calibration_matches_real_rates():
     assert abs(d_gen - d_real) / d_real < 0.25 and q_gen > 0.8
     back = dec.DecodeParams.from_dict(params.to_dict())
     assert back == params
+
+
+def test_drum_phase_prior_puts_hits_on_the_real_grid():
+    rng = np.random.default_rng(1)
+    n, s = 12, 64
+    real = np.zeros((n, 1, s, 128), bool)
+    real[:, 0, 0::4, 36] = True                                           # kick on every beat
+    real[:, 0, 2::4, 42] = True                                           # hi-hat on the off-beats
+    on = real.copy()
+    prior = dec.phase_prior(on[:, 0])
+    assert prior[36][0] == 1.0 and prior[36][1] == 0.0 and prior[42][2] == 1.0 and set(prior) == {36, 42}
+    probs = (rng.random(real.shape) * 0.5).astype(np.float32)              # a generator that learned nothing yet
+    params = dec.calibrate(probs, probs, real, on, is_drum=[True])
+    assert params.prior[0] is not None
+    gen = np.stack([dec.decode(probs[i], probs[i], params)[1] for i in range(n)])
+    steps, pitches = np.nonzero(gen[:, 0].any(axis=0))
+    assert set(pitches) <= {36, 42} and gen.sum() > 0
+    assert dec.DecodeParams.from_dict(params.to_dict()).prior[0][36] == prior[36]

@@ -65,14 +65,16 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               f"generator steps ({meta.get('epochs', '?')} epochs of {meta.get('train_windows', '?')} windows).",
               "- Decoding (per track, calibrated on training melodies against their real accompaniment): quiet "
               "bars silenced in the real proportion of empty bars, a frame threshold matching the real share of "
-              "sounding cells, a polyphony cap (the real 99th percentile), and the gap-filling / onset / "
+              "sounding cells, a polyphony cap (the real 99th percentile), for drums each hit's probability mixed "
+              "(geometric mean) with the real hit rate of that drum at that sixteenth of the bar, and the "
+              "gap-filling / onset / "
               "shortest-note setting whose note density and note lengths come closest to the real ones. Longer "
               "melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before decoding.",
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "
               "figures on the real accompaniment of those melodies. In brackets: deviation from the real figure "
-              "(`ok` = within the ±15 % target; where the real figure is 0, within 0.02).", "",
+              "(`ok` = within the ±15 % target; where the real figure is below 0.02, within 0.02 of it).", "",
               markdown_table(real, figures), ""]
     for label, fig in figures.items():
         ok, n, err = score(real, fig)

@@ -28,11 +28,12 @@ class DecodeParams:
     bar_gate: tuple = ()
     fill_gap: tuple = ()
     min_len: tuple = ()
+    prior: tuple = ()            # drum tracks: {pitch: [16 hit rates, one per sixteenth of the bar]} learned from data
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
-                           ("min_len", 1)):
+                           ("min_len", 1), ("prior", None)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -42,13 +43,16 @@ class DecodeParams:
 
     def to_dict(self) -> dict:
         ints = ("max_poly", "fill_gap", "min_len")
-        return {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()}
+        out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items() if k != "prior"}
+        out["prior"] = [None if pr is None else {int(p): [float(x) for x in row] for p, row in pr.items()}
+                        for pr in self.prior]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DecodeParams":
         d = d or {}
         return cls(**{k: tuple(d.get(k) or ()) for k in ("threshold", "onset_threshold", "max_poly", "bar_gate",
-                                                            "fill_gap", "min_len")})
+                                                            "fill_gap", "min_len", "prior")})
 
     @classmethod
     def plain(cls, n_tracks: int, max_poly: int = 128) -> "DecodeParams":
@@ -56,7 +60,8 @@ class DecodeParams:
         return cls((0.5,) * n, (0.5,) * n, (max_poly,) * n, (0.0,) * n, (0,) * n, (1,) * n)
 
     def track(self, t: int) -> dict:
-        return {k: v[t] for k, v in asdict(self).items()}
+        return {k: getattr(self, k)[t] for k in ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap",
+                                                 "min_len", "prior")}
 
 
 def top_k_mask(probs: np.ndarray, k: int) -> np.ndarray:
@@ -128,6 +133,9 @@ def note_lengths_per_cell(frames: np.ndarray, onsets: np.ndarray) -> np.ndarray:
 
 def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict) -> tuple[np.ndarray, np.ndarray]:
     """One track: probabilities (..., S, P) -> (frames, onsets) bool, with parameters ``p`` (DecodeParams.track)."""
+    if p.get("prior"):
+        probs = apply_prior(probs, p["prior"])
+        onset_probs = None if onset_probs is None else apply_prior(onset_probs, p["prior"])
     probs = _gate(probs, float(p["bar_gate"]))
     frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
     frames = fill_gaps(frames, int(p["fill_gap"]))
@@ -149,6 +157,24 @@ def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None, params: Deco
         frames[t], onsets[t] = decode_track(frame_probs[t], None if onset_probs is None else onset_probs[t],
                                             params.track(t))
     return frames, onsets
+
+
+def phase_prior(real_onsets: np.ndarray) -> dict:
+    """Per drum pitch, the share of bars with a hit on each of the 16 sixteenths (from real (N, S, P) onsets)."""
+    n, s, _ = real_onsets.shape
+    bars = n * (s // STEPS_PER_BAR)
+    counts = real_onsets[:, : s // STEPS_PER_BAR * STEPS_PER_BAR].reshape(n, -1, STEPS_PER_BAR, 128).sum(axis=(0, 1))
+    return {int(p): [float(x) for x in counts[:, p] / max(1, bars)] for p in np.nonzero(counts.sum(axis=0))[0]}
+
+
+def apply_prior(probs: np.ndarray, prior: dict) -> np.ndarray:
+    """Geometric mean of the generator's probability and the learned hit rate at that step of the bar."""
+    table = np.zeros((STEPS_PER_BAR, probs.shape[-1]), np.float32)
+    for pitch, row in prior.items():
+        table[:, int(pitch)] = row
+    s = probs.shape[-2]
+    tiled = np.tile(table, (-(-s // STEPS_PER_BAR), 1))[:s]
+    return np.sqrt(np.clip(probs, 0, 1) * tiled)
 
 
 # --- calibration --------------------------------------------------------------------------------------------------
@@ -175,12 +201,16 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
     """Parameters from generated probabilities (N, T, S, P) and the real rolls (N, T, S, P) of the same melodies."""
     n_tracks = frame_probs.shape[1]
     drums = np.zeros(n_tracks, bool) if is_drum is None else np.asarray(is_drum, bool)
-    cols = {k: [] for k in ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len")}
+    cols = {k: [] for k in ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior")}
     for t in range(n_tracks):
         r, ro = real[:, t], real_on[:, t] & real[:, t]
         k = _polyphony_cap(r)
         p = frame_probs[:, t]
         po = None if onset_probs is None else onset_probs[:, t]
+        prior = phase_prior(ro) if drums[t] and ro.any() else None
+        if prior:
+            p = apply_prior(p, prior)
+            po = None if po is None else apply_prior(po, prior)
         # (1) empty bars: silence the least active bars in the real proportion
         real_bars = r.reshape(r.shape[0], -1, STEPS_PER_BAR, r.shape[-1]).any(axis=(2, 3))
         empty = float(1.0 - real_bars.mean())
@@ -201,12 +231,12 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
         on_choices = [0.99]
         if po is not None and frames0.any():
             on_choices += [float(np.quantile(po[sub][frames0], 1.0 - min(0.99, on_rate * m))) for m in (0.5, 1.0)]
-        for gap in ((0,) if drums[t] else (0, 1, 2)):
+        for gap in ((0,) if drums[t] else (0, 1, 2, 3)):
             f = fill_gaps(frames0, gap)
             for oth in on_choices:
                 o = run_starts(f) if po is None else run_starts(f) | (f & (po[sub] > oth))
                 lens = note_lengths_per_cell(f, o)[o & f]
-                for min_len in ((1,) if drums[t] else (1, 2, 3)):
+                for min_len in ((1,) if drums[t] else (1, 2, 3, 4)):
                     kept = lens[lens >= min_len]
                     d = len(kept) / bars
                     q = float((kept >= 3).mean()) if len(kept) else 0.0
@@ -216,6 +246,6 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
                     if err < best_err - 1e-9:
                         best, best_err = (gap, oth, min_len), err
         for key, val in (("threshold", th), ("onset_threshold", best[1]), ("max_poly", k), ("bar_gate", gate),
-                         ("fill_gap", best[0]), ("min_len", best[2])):
+                         ("fill_gap", best[0]), ("min_len", best[2]), ("prior", prior)):
             cols[key].append(val)
     return DecodeParams(**{k: tuple(v) for k, v in cols.items()})
