@@ -58,11 +58,15 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               f"(frames, onsets, its pitch classes per step and per bar), per-bar noise ({arch.z_dim} channels), "
               f"an attention block over bars x pitch bands, one frame + onset head per track; 8-bar windows "
               f"(16 steps per bar), melody moved to C major / A minor (drums never transposed).",
-              f"- Loss: WGAN-GP (critic of 4 strided convs + dense, gradient penalty {tr.get('gp_weight', '?')}) plus "
-              f"{tr.get('recon_weight', '?')} x binary cross-entropy against the real accompaniment of the same "
-              f"melody; Adam lr {tr.get('lr', '?')} betas {tr.get('betas', '?')}, batch {tr.get('batch_size', '?')}, "
-              f"{tr.get('update_ratio', '?')} critic steps per generator step; {meta.get('iterations', '?')} "
-              f"generator steps ({meta.get('epochs', '?')} epochs of {meta.get('train_windows', '?')} windows).",
+              (f"- Loss: WGAN-GP (critic of 4 strided convs + dense, gradient penalty {tr.get('gp_weight', '?')}) plus "
+               f"{tr.get('recon_weight', '?')} x binary cross-entropy against the real accompaniment of the same "
+               f"melody; {tr.get('update_ratio', '?')} critic steps per generator step; "
+               if tr.get("adv_weight", 1) else
+               "- Loss in this run: binary cross-entropy against the real accompaniment of the same melody only "
+               "(critic off); ")
+              + f"Adam lr {tr.get('lr', '?')} betas {tr.get('betas', '?')}, batch {tr.get('batch_size', '?')}; "
+              f"{meta.get('iterations', '?')} generator steps ({meta.get('epochs', '?')} epochs of "
+              f"{meta.get('train_windows', '?')} windows).",
               "- Decoding (per track, calibrated on training melodies against their real accompaniment): quiet "
               "bars silenced in the real proportion of empty bars, a frame threshold matching the real share of "
               "sounding cells, a polyphony cap (the real 99th percentile), for drums each hit's probability mixed "
