@@ -18,18 +18,26 @@ import numpy as np
 from . import tokens as T
 
 
-def _test_sequences(cache: dict, view: str):
-    """(name, tokens) of held-out sequences; view 'melody' = melody-only sequences, 'all' = multi-track ones."""
+def _test_sequences(cache: dict, view: str, source: int | None = None):
+    """(name, tokens) of held-out sequences, taking the sources in turn (round robin) so that no set dominates;
+    view 'melody' = melody-only sequences, 'all' = multi-track ones; ``source`` keeps one set only."""
     offs = cache["offsets"]
+    per_source: dict[int, list] = {}
     for i in np.flatnonzero(cache["split"] == 1):
-        name = str(cache["names"][i])
         toks = cache["tokens"][offs[i]:offs[i + 1]].astype(np.int64)
         n_tracks = int(((toks[:12] >= T.FAM0) & (toks[:12] < T.POS0)).sum())
-        if (view == "melody") == (n_tracks == 1):
-            yield name, toks
+        src = int(cache["source"][i])
+        if (view == "melody") == (n_tracks == 1) and source in (None, src):
+            per_source.setdefault(src, []).append((str(cache["names"][i]), toks))
+    queues = [per_source[k] for k in sorted(per_source)]
+    for k in range(max((len(q) for q in queues), default=0)):
+        for q in queues:
+            if k < len(q):
+                yield q[k]
 
 
-def heldout_nll(net, cache: dict, view: str = "melody", max_tokens: int = 40_000, per_seq: int = 2048) -> dict:
+def heldout_nll(net, cache: dict, view: str = "melody", max_tokens: int = 40_000, per_seq: int = 1024,
+                source: int | None = None) -> dict:
     """Mean NLL (nats) per token and per note over held-out sequences (windows of the model's block, each with
     the piece's header in front; the header itself is not scored)."""
     import torch
@@ -37,7 +45,7 @@ def heldout_nll(net, cache: dict, view: str = "melody", max_tokens: int = 40_000
     block = net.cfg.block_size
     tot, n_tok, n_notes = 0.0, 0, 0
     with torch.inference_mode():
-        for _, toks in _test_sequences(cache, view):
+        for _, toks in _test_sequences(cache, view, source):
             hl = int(np.flatnonzero(toks == T.BAR)[0])
             head, body = toks[:hl], toks[hl:hl + per_seq]
             step = block - hl
@@ -136,6 +144,9 @@ def evaluate_model(path, cache_path="cache/transformer/data.npz", n_pieces: int 
     for view in ("melody", "all"):
         t0 = time.time()
         res[f"nll_{view}"] = heldout_nll(net, cache, view, max_tokens)
+        res[f"nll_{view}"]["per_source"] = {
+            str(name): heldout_nll(net, cache, view, max_tokens // 4, source=k)
+            for k, name in enumerate(cache["sources"]) if (cache["source"][cache["split"] == 1] == k).any()}
         log(f"NLL {view}: {res[f'nll_{view}']} ({time.time() - t0:.0f} s)")
     for view, n in (("melody", n_pieces), ("all", max(1, n_pieces // 2))):
         t0 = time.time()
