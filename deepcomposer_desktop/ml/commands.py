@@ -94,6 +94,8 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--preset", default=None, help="a named training configuration (see the model cards)")
+    p.add_argument("--melody-track", default=None,
+                   help="the melody track in every file, by name or 1-based number (default: found automatically)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list installed models (one line from each card); export or import one")
