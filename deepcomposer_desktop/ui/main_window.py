@@ -22,6 +22,7 @@ from .files import FilesMixin
 from .keyboard import PianoKeyboard
 from .panels import connect_midi, install_panels, install_training_menu, shutdown_panels
 from .playback import PlaybackController, sounding_pitches
+from .record_options import RecordOptions, build_record_menu, take_into_song
 from .settings import AppSettings
 from .style import DARK_STYLE
 from .techniques import TechniquesPanel
@@ -266,6 +267,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self._action("&Rewind", lambda: self.playback.seek(0), Qt.Key_Home, t)
         self._action("&Record", lambda: self.transport.record_btn.toggle(), "Ctrl+R", t)
         self._action("&Loop", lambda: self.transport.loop_btn.toggle(), "Ctrl+L", t)
+        self.record_options = RecordOptions()
+        t.addMenu(build_record_menu(self.record_options, self))
 
     def _connect(self) -> None:
         self.doc.song_changed.connect(self._on_song_changed)
@@ -404,10 +407,17 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.midi.note_off.connect(self.hardware_note_off)
         self.midi.message.connect(self._status_message)
         self.midi.sustain.connect(self._show_sustain)
+        self.midi.device_lost.connect(self.midi_device_lost)
         connect_midi(self)
         if self.song.tracks:
             self.midi.set_track(self.song.melody_index)
             self.midi.set_song_key(self.song.key)
+
+    def midi_device_lost(self, port: str) -> None:
+        """The keyboard vanished: a recording stops cleanly and keeps the take so far."""
+        if self.playback.recording is not None:
+            self.transport.record_btn.setChecked(False)        # -> set_recording(False): the take is kept
+            self.statusBar().showMessage(f"{port} was unplugged: recording stopped, the take is kept", 8000)
 
     def _status_message(self, message: str) -> None:
         self.statusBar().showMessage(message, 5000)
@@ -448,17 +458,19 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
             self.statusBar().showMessage(f"Recording into {self.song.melody.name} — play the keyboard; "
                                          "press ● or Stop to finish")
             return
+        end = self.playback.position
         result = self.playback.stop_recording()
         if result is None:
             return
         rec, notes = result
-        if not notes:
+        passes = [p for p in rec.passes if p] + ([notes] if notes else [])
+        if not passes:
             self.statusBar().showMessage("Nothing was recorded", 4000)
             return
-        track = self.song.tracks[rec.track_index]
-        self.doc.apply_track(rec.track_index, track.with_notes(track.notes + tuple(notes)),
-                             f"Record {len(notes)} notes")
-        self.statusBar().showMessage(f"Recorded {len(notes)} notes into {track.name}", 4000)
+        song, text = take_into_song(self.song, rec.track_index, passes, rec.start_tick, end, rec.loop,
+                                    self.record_options)
+        self.doc.apply(song, text)
+        self.statusBar().showMessage(f"{text} into {self.song.tracks[rec.track_index].name}", 4000)
 
     def update_octave_label(self) -> None:
         lo = self.keyboard.lowest

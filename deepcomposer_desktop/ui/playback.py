@@ -99,22 +99,44 @@ class Recording:
     start_tick: int
     notes: list[Note] = field(default_factory=list)
     open_notes: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (start, velocity)
+    loop: tuple[int, int] | None = None            # recording over a loop: one take per pass
+    passes: list[list[Note]] = field(default_factory=list)   # finished passes (loop recording)
+    last_tick: int = -1
+
+    def _follow(self, tick: int) -> None:
+        """A jump backwards while looping means the loop wrapped: the pass so far becomes a take."""
+        if self.loop is not None and tick + max(1, (self.loop[1] - self.loop[0]) // 4) < self.last_tick:
+            for pitch in list(self.open_notes):
+                self.note_off(pitch, self.loop[1], follow=False)
+            self.passes.append(self.notes)
+            self.notes = []
+        self.last_tick = tick
 
     def note_on(self, pitch: int, velocity: int, tick: int) -> None:
-        tick = max(self.start_tick, tick)          # notes struck during the count-in land on the first beat
+        tick = max(self.start_tick if self.loop is None else self.loop[0], tick)  # count-in lands on beat 1
+        self._follow(tick)
         if pitch in self.open_notes:
             self.note_off(pitch, tick)
         self.open_notes[pitch] = (tick, velocity)
 
-    def note_off(self, pitch: int, tick: int) -> None:
+    def note_off(self, pitch: int, tick: int, follow: bool = True) -> None:
+        if follow:
+            self._follow(tick)
         if pitch in self.open_notes:
             start, vel = self.open_notes.pop(pitch)
             self.notes.append(Note.make(pitch, start, max(1, tick - start), max(1, min(127, vel))))
 
     def finish(self, tick: int) -> list[Note]:
+        """The notes of the last pass (all notes when not looping)."""
+        self._follow(tick)
         for pitch in list(self.open_notes):
-            self.note_off(pitch, tick)
+            self.note_off(pitch, max(tick, self.open_notes[pitch][0] + 1), follow=False)
         return sorted(self.notes)
+
+    def all_passes(self, tick: int) -> list[list[Note]]:
+        """Every pass that got notes, oldest first (one list when not looping). Call once, at the end."""
+        last = self.finish(tick)
+        return [sorted(p) for p in self.passes if p] + ([last] if last else [])
 
 
 def state_changes(old: Song, new: Song) -> dict[int, dict] | None:
@@ -301,7 +323,11 @@ class PlaybackController(QObject):
 
     def start_recording(self, track_index: int) -> None:
         start = self.position
-        self.recording = Recording(track_index, start)
+        loop = self.loop_range if self.loop_enabled and self.loop_range else None
+        if loop is not None and not loop[0] <= start < loop[1]:
+            start = loop[0]
+            self.seek(start)
+        self.recording = Recording(track_index, start, loop=loop)
         self.engine.set_metronome(True)
         self.engine.set_count_in(self.count_in_bars)
         self.engine.play(start)
