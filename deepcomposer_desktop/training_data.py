@@ -47,13 +47,9 @@ def scan_folder(folder, overrides: dict | None = None, progress: ProgressFn = No
     from .core.gm import program_name
     from .midi.io import MidiFileError, read_midi
     from .ml.data import DataError
-    from .ml.data.folder import midi_files, pick_melody
+    from .ml.data.folder import pick_melody, require_midi_files
     folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise DataError(f"The folder {folder} does not exist")
-    files = midi_files(folder)
-    if not files:
-        raise DataError(f"There are no MIDI files (.mid) in {folder}")
+    files = require_midi_files(folder)
     scan = FolderScan(folder)
     for k, path in enumerate(files):
         check_stop(should_stop)

@@ -61,6 +61,17 @@ def midi_files(folder) -> list[str]:
     return sorted(out)
 
 
+def require_midi_files(folder) -> list[str]:
+    """The MIDI files under ``folder``; raises DataError when it is missing or holds none."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise DataError(f"The folder {folder} does not exist")
+    files = midi_files(folder)
+    if not files:
+        raise DataError(f"There are no MIDI files (.mid) in {folder}")
+    return files
+
+
 def build_from_folder(folder, melody_track=None, progress: ProgressFn = None, should_stop: StopFn = None,
                       stride_bars: int = 4, out: str | None = None):
     """``(melody, accomp, onsets_melody, onsets_accomp, song_id, meta, report)`` from every MIDI file in ``folder``.
@@ -73,11 +84,7 @@ def build_from_folder(folder, melody_track=None, progress: ProgressFn = None, sh
     from ...midi.io import MidiFileError, read_midi
 
     folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise DataError(f"The folder {folder} does not exist")
-    files = midi_files(folder)
-    if not files:
-        raise DataError(f"There are no MIDI files (.mid) in {folder}")
+    files = require_midi_files(folder)
     col = WindowCollector(n_tracks=len(ROLES), stride_bars=stride_bars)
     skipped, chosen, bars = [], {}, 0
     role_tracks = {r: Counter() for r in ROLES}
