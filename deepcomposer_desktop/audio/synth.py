@@ -160,7 +160,7 @@ class Synth:
     """
 
     def __init__(self, soundfont: str, samplerate: int = 48000, channels: int = 256, gain: float = 0.4,
-                 reverb: bool = True, chorus: bool = True, polyphony: int = 256) -> None:
+                 reverb: bool = True, chorus: bool = True, polyphony: int = 256, cpu_cores: int = 1) -> None:
         lib = load_library()
         if lib is None:
             raise SynthError(library_problem())
@@ -177,7 +177,7 @@ class Synth:
         lib.setnum(s, b"synth.gain", float(gain))
         lib.setint(s, b"synth.reverb.active", int(reverb))
         lib.setint(s, b"synth.chorus.active", int(chorus))
-        lib.setint(s, b"synth.cpu-cores", 1)
+        lib.setint(s, b"synth.cpu-cores", max(1, int(cpu_cores)))   # >1: FluidSynth renders voices in parallel
         self._synth = lib.new_synth(s)
         if not self._synth:
             lib.delete_settings(s)
