@@ -390,6 +390,10 @@ def run(quick: bool) -> list[Figure]:
     if problem:
         return [Figure("audio not measured: " + problem[:80], float("nan"), "", "")]
     figs: list[Figure] = []
+    soak_seconds = float(os.environ.get("DEEPCOMPOSER_BENCH_AUDIO_SOAK", 0))
+    if soak_seconds > 0:                   # the long check on its own (see bench/audio_soak.py)
+        from .audio_soak import soak
+        return soak(soak_seconds)
     seconds = float(os.environ.get("DEEPCOMPOSER_BENCH_AUDIO_SECONDS", 2.5 if quick else 30))
     if _pulse_env() and shutil.which("parec") is not None:
         with tempfile.TemporaryDirectory() as tmp:
