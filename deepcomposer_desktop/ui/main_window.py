@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QHBoxLayout, QLabel,
                                QLineEdit, QMainWindow, QPlainTextEdit, QSplitter, QTextEdit, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -20,7 +20,7 @@ from .dragout import DragOutHandle
 from .editing import EditingMixin
 from .files import FilesMixin
 from .keyboard import PianoKeyboard
-from .panels import connect_midi, install_panels, install_training_menu, shutdown_panels
+from .panels import add_dock, connect_midi, install_panels, install_training_menu, shutdown_panels
 from .playback import PlaybackController, sounding_pitches
 from .record_options import RecordOptions, build_record_menu, take_into_song
 from .settings import AppSettings
@@ -145,17 +145,9 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.addToolBar(Qt.TopToolBarArea, bar)
 
         self.tracks = TracksPanel()
-        dock = QDockWidget("Tracks")
-        dock.setObjectName("TracksDock")
-        dock.setWidget(self.tracks)
-        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        dock = add_dock(self, "Tracks", "TracksDock", self.tracks, Qt.LeftDockWidgetArea)
         self.techniques = TechniquesPanel()
-        dock2 = QDockWidget("Generate")
-        dock2.setObjectName("TechniquesDock")
-        dock2.setWidget(self.techniques)
-        dock2.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        self.addDockWidget(Qt.RightDockWidgetArea, dock2)
+        dock2 = add_dock(self, "Generate", "TechniquesDock", self.techniques)
         install_panels(self, dock2)
         self.resizeDocks([dock, dock2], [360, 300], Qt.Horizontal)
         self.audio_label = QLabel()

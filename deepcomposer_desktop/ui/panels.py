@@ -9,16 +9,21 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QScrollArea
 
 
-def _dock(window, title: str, name: str, widget, tab_with: QDockWidget | None) -> QDockWidget:
+def add_dock(window, title: str, name: str, widget, area=Qt.RightDockWidgetArea, tab_with: QDockWidget | None = None,
+             scroll: bool = False) -> QDockWidget:
+    """A movable, floatable dock named ``name`` (for the saved layout); ``scroll`` wraps a wide panel so that it
+    scrolls instead of forcing a wide window; ``tab_with`` tabs it with another dock."""
     dock = QDockWidget(title, window)
     dock.setObjectName(name)
-    scroll = QScrollArea()                 # a wide panel must not force a wide window: it scrolls instead
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QScrollArea.NoFrame)
-    scroll.setWidget(widget)
-    dock.setWidget(scroll)
+    if scroll:
+        area_widget = QScrollArea()
+        area_widget.setWidgetResizable(True)
+        area_widget.setFrameShape(QScrollArea.NoFrame)
+        area_widget.setWidget(widget)
+        widget = area_widget
+    dock.setWidget(widget)
     dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-    window.addDockWidget(Qt.RightDockWidgetArea, dock)
+    window.addDockWidget(area, dock)
     if tab_with is not None:
         window.tabifyDockWidget(tab_with, dock)
     return dock
@@ -49,7 +54,8 @@ def install_panels(window, generate_dock: QDockWidget) -> None:
     window.audition.alternative_kept.connect(lambda song, text: window.doc.apply(song, text))
     window.audition.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
     window.doc.song_changed.connect(window.audition.project_changed)
-    audition_dock = _dock(window, "Audition", "AuditionDock", window.audition, generate_dock)
+    audition_dock = add_dock(window, "Audition", "AuditionDock", window.audition, tab_with=generate_dock,
+                             scroll=True)
 
     def jam_loop(start, end):
         window.piano_roll.set_loop(start, end)
@@ -63,7 +69,7 @@ def install_panels(window, generate_dock: QDockWidget) -> None:
     window.keyboard.note_off.connect(window.jam.note_off)
     window.jam.band_kept.connect(lambda song, text: window.doc.apply(song, text))
     window.jam.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
-    _dock(window, "Jam", "JamDock", window.jam, audition_dock)
+    add_dock(window, "Jam", "JamDock", window.jam, tab_with=audition_dock, scroll=True)
     generate_dock.raise_()
 
 

@@ -49,3 +49,12 @@ def synthetic_windows(n=12, steps=128, seed=0):
         acc[i, 1, 4::8, 38] = True
     on = lambda r: r & ~np.concatenate([np.zeros_like(r[..., :1, :]), r[..., :-1, :]], axis=-2)  # noqa: E731
     return mel, acc, on(mel), on(acc)
+
+
+def write_synthetic_cache(path, n=12, tracks=None, sources=None):
+    """A genre cache of ``n`` synthetic windows (two windows per song) at ``path``; returns ``path``."""
+    from deepcomposer_desktop.ml.data import save_cache
+    mel, acc, om, oa = synthetic_windows(n=n)
+    save_cache(path, mel, acc, om, oa, np.arange(n) // 2,
+               {"genre": "synth", "tracks": tracks or TRACKS, "sources": sources or [{"folder": "made in the test"}]})
+    return path

@@ -1,12 +1,11 @@
 """GAN evaluation tools: compact weights, recalibration, figures vs real data, the model card."""
 import math
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.ml.gan_fixtures import TRACKS, save_tiny_model, synthetic_windows, tiny_arch  # noqa: E402
+from tests.ml.gan_fixtures import TRACKS, save_tiny_model, tiny_arch, write_synthetic_cache  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -16,14 +15,9 @@ def one_thread():
 
 @pytest.fixture
 def cache(tmp_path):
-    from deepcomposer_desktop.ml.data import save_cache
-    mel, acc, om, oa = synthetic_windows(n=20)
     tracks = [dict(TRACKS[0], origin="rule: root of each chord"), dict(TRACKS[1], origin="real: test drums")]
-    path = tmp_path / "synth.npz"
-    save_cache(path, mel, acc, om, oa, np.arange(20) // 2, {"genre": "synth", "tracks": tracks,
-                                                           "sources": [{"folder": "test", "licence": "CC0",
-                                                                        "songs": 10}]})
-    return path
+    return write_synthetic_cache(tmp_path / "synth.npz", n=20, tracks=tracks,
+                                 sources=[{"folder": "test", "licence": "CC0", "songs": 10}])
 
 
 def test_quantize_round_trip_is_close_and_small():

@@ -9,7 +9,7 @@ from deepcomposer_desktop.ml.common import Cancelled  # noqa: E402
 from deepcomposer_desktop.ml.gan import data as D  # noqa: E402
 from deepcomposer_desktop.ml.gan.train import run_training  # noqa: E402
 
-from tests.ml.gan_fixtures import TRACKS, synthetic_windows  # noqa: E402
+from tests.ml.gan_fixtures import TRACKS, synthetic_windows, write_synthetic_cache  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +19,7 @@ def one_thread():
 
 @pytest.fixture
 def cache(tmp_path):
-    from deepcomposer_desktop.ml.data import save_cache
-    mel, acc, om, oa = synthetic_windows(n=12)
-    path = tmp_path / "synth.npz"
-    save_cache(path, mel, acc, om, oa, np.arange(12) // 2, {"genre": "synth", "tracks": TRACKS,
-                                                           "sources": [{"folder": "made in the test"}]})
-    return path
+    return write_synthetic_cache(tmp_path / "synth.npz", n=12)
 
 
 def test_tiny_training_run_writes_model_log_and_samples(cache, tmp_path):

@@ -89,3 +89,10 @@ def loop_drums(pool: list[np.ndarray], n_steps: int, rng: np.random.Generator) -
 def pool_meta(styles, names) -> dict:
     return {"folder": "groove_midi", "licence": LICENCE, "songs": len(names),
             "note": f"drum performances, styles {'/'.join(styles)}, 4/4 beats (no fills)"}
+
+
+def drummed_meta(genre: str, tracks, source: dict, styles, pool_names, drum_of, skipped, notes: str) -> dict:
+    """Cache metadata of a genre whose drums come from the Groove pool: the song source plus the drum source,
+    which drum performance each song got, what was skipped and why."""
+    return {"genre": genre, "tracks": tracks, "sources": [source, pool_meta(styles, pool_names)],
+            "drums_per_song": drum_of, "skipped": skipped, "notes": notes}

@@ -88,9 +88,7 @@ def build(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, str
         col.add_song(f"Nottingham: {name}", m, mo, np.stack([r[0] for r in rolls] + [d]),
                      np.stack([r[1] for r in rolls] + [d]))
         drum_of.append(pool_names[which])
-    meta = {"genre": "folk", "tracks": TRACKS,
-            "sources": [{"folder": "nottingham", "licence": "GPLv3 (cleaned files)", "songs": len(col.titles)},
-                        groove.pool_meta(DRUM_STYLES, pool_names)],
-            "drums_per_song": drum_of, "skipped": skipped,
-            "notes": "Duple-meter tunes only; repeats as written in the MIDI; original keys."}
+    source = {"folder": "nottingham", "licence": "GPLv3 (cleaned files)", "songs": len(col.titles)}
+    notes = ("Duple-meter tunes only; repeats as written in the MIDI; original keys.")
+    meta = groove.drummed_meta("folk", TRACKS, source, DRUM_STYLES, pool_names, drum_of, skipped, notes)
     return col, meta

@@ -205,11 +205,8 @@ def build(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, str
         col.add_song(f"WJazzD: {name.replace('_', ' ')}", m, mo, np.stack([r[0] for r in rolls] + [d]),
                      np.stack([r[1] for r in rolls] + [d]))
         drum_of.append(pool_names[which])
-    meta = {"genre": "jazz", "tracks": TRACKS,
-            "sources": [{"folder": "wjazzd_csv_mingus", "licence": "ODbL 1.0 (Weimar Jazz Database)",
-                         "songs": len(col.titles)},
-                        groove.pool_meta(DRUM_STYLES, pool_names)],
-            "drums_per_song": drum_of, "skipped": skipped,
-            "notes": "Melody = the improvised solo (quantised to 16ths; triplets and faster runs are rounded, "
-                     "of notes on one step the highest is kept). Original keys."}
+    source = {"folder": "wjazzd_csv_mingus", "licence": "ODbL 1.0 (Weimar Jazz Database)", "songs": len(col.titles)}
+    notes = ("Melody = the improvised solo (quantised to 16ths; triplets and faster runs are rounded, "
+             "of notes on one step the highest is kept). Original keys.")
+    meta = groove.drummed_meta("jazz", TRACKS, source, DRUM_STYLES, pool_names, drum_of, skipped, notes)
     return col, meta

@@ -135,11 +135,8 @@ def build(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, str
         col.add_song(f"POP909 {sid} {r.get('name', '')} - {r.get('artist', '')}", m, mo, acc, acco)
         drum_of.append(pool_names[which])
         report(progress, (k + 1) / len(keep), f"pop {k + 1}/{len(keep)}")
-    meta = {"genre": "pop", "tracks": TRACKS,
-            "sources": [{"folder": "pop909", "licence": "MIT (repository); the songs are copyrighted",
-                         "songs": len(col.titles)},
-                        groove.pool_meta(DRUM_STYLES, pool_names)],
-            "drums_per_song": drum_of, "skipped": skipped,
-            "notes": "4/4 songs only (index.xlsx: 2 beats per measure, 2 quavers per beat); bars from "
-                     "beat_midi.txt downbeats; original keys."}
+    source = {"folder": "pop909", "licence": "MIT (repository); the songs are copyrighted", "songs": len(col.titles)}
+    notes = ("4/4 songs only (index.xlsx: 2 beats per measure, 2 quavers per beat); bars from "
+             "beat_midi.txt downbeats; original keys.")
+    meta = groove.drummed_meta("pop", TRACKS, source, DRUM_STYLES, pool_names, drum_of, skipped, notes)
     return col, meta

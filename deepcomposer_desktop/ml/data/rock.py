@@ -178,11 +178,9 @@ def build(data_dir, progress: ProgressFn = None, should_stop: StopFn = None, str
         col.add_song(f"Rock Corpus: {song.replace('_', ' ')} ({who})", m, mo,
                      np.concatenate([acc, d[None]]), np.concatenate([acco, d[None]]))
         drum_of.append(pool_names[which])
-    meta = {"genre": "rock", "tracks": TRACKS,
-            "sources": [{"folder": "rock_corpus_rs200", "licence": "not stated (research corpus, Temperley & "
-                                                                  "de Clercq)", "songs": len(col.titles)},
-                        groove.pool_meta(DRUM_STYLES, pool_names)],
-            "drums_per_song": drum_of, "skipped": skipped,
-            "notes": "Melody onsets and chords are real transcriptions; melody durations and every pitched "
-                     "accompaniment part are derived by rule. Original keys."}
+    source = {"folder": "rock_corpus_rs200", "licence": "not stated (research corpus, Temperley & de Clercq)",
+              "songs": len(col.titles)}
+    notes = ("Melody onsets and chords are real transcriptions; melody durations and every pitched "
+             "accompaniment part are derived by rule. Original keys.")
+    meta = groove.drummed_meta("rock", TRACKS, source, DRUM_STYLES, pool_names, drum_of, skipped, notes)
     return col, meta
