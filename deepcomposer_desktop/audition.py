@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -121,8 +122,9 @@ def _one_thread() -> None:
 
 
 def generate_take(source: Song, genre: str, number: int = 1, seed: int = 0, generation: int = 0,
-                  should_stop=None) -> Take:
-    """Worker thread: one GAN take of ``source`` (already an ``audition_input``) in ``genre``.
+                  should_stop=None, shared: dict | None = None) -> Take:
+    """Worker thread: one GAN take of ``source`` (already an ``audition_input``) in ``genre``. ``shared``: a dict
+    kept for this source and genre across takes (the melody's encoding is computed once).
 
     Raises ModelError (unknown or damaged model) and Cancelled (``should_stop``)."""
     from .ml.gan.generate import accompany
@@ -130,7 +132,7 @@ def generate_take(source: Song, genre: str, number: int = 1, seed: int = 0, gene
     t0 = time.perf_counter()
     import torch
     with torch.inference_mode():
-        song = accompany(source, genre, takes=1, seed=int(seed), should_stop=should_stop)[0]
+        song = accompany(source, genre, takes=1, seed=int(seed), should_stop=should_stop, shared=shared)[0]
     first_new = len(source.tracks)
     metrics = take_metrics(song, first_new)
     return Take(genre, int(number), int(seed), song, first_new, metrics, time.perf_counter() - t0, generation)
@@ -174,6 +176,26 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, cores - 1 if cores > 2 else cores))
 
 
+MAX_PROCESS_WORKERS = 4       # each worker process holds torch and every model (~300 MB): more cores stay idle
+BACKEND_ENV = "DEEPCOMPOSER_AUDITION_BACKEND"
+_process_broken = False       # a worker process died or could not start: "auto" falls back to threads
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """"auto" (the app's choice; ``$DEEPCOMPOSER_AUDITION_BACKEND`` overrides it): worker processes when there are
+    two cores or more (no GIL shared with the GUI: 0.6 s instead of 1.0 s for 6 genres x 4 takes on 2 cores),
+    threads on one core or after the process pool broke."""
+    if backend == "auto":
+        backend = os.environ.get(BACKEND_ENV, "auto")
+    if backend == "auto":
+        return "thread" if _process_broken or (os.cpu_count() or 1) < 2 else "process"
+    return backend
+
+
+def process_workers() -> int:
+    return min(MAX_PROCESS_WORKERS, default_workers(1 << 16))
+
+
 # --- the process backend: a persistent pool (spawned once, models stay loaded in its workers) -----------------------
 _proc_lock = threading.Lock()
 _proc: tuple[ProcessPoolExecutor, int, object] | None = None       # (pool, workers, shared "cancelled up to" run id)
@@ -187,13 +209,40 @@ def _process_init(cancelled) -> None:  # worker process
     _one_thread()
 
 
+_ENCODINGS: dict = {}                                               # in a worker: (run id, genre) -> shared dict
+
+
 def _process_job(source: Song, genre: str, number: int, seed: int, run_id: int, models_dir: str | None) -> Take:
     """Worker process: one take; stops when the parent cancelled ``run_id``."""
     if models_dir is None:
         os.environ.pop("DEEPCOMPOSER_MODELS", None)
     else:
         os.environ["DEEPCOMPOSER_MODELS"] = models_dir
-    return generate_take(source, genre, number, seed, should_stop=lambda: _CANCELLED.value >= run_id)
+    for key in [k for k in _ENCODINGS if k[0] != run_id]:            # keep only this run's encodings
+        del _ENCODINGS[key]
+    shared = _ENCODINGS.setdefault((run_id, genre), {})
+    return generate_take(source, genre, number, seed, should_stop=lambda: _CANCELLED.value >= run_id, shared=shared)
+
+
+def _process_warm(models_dir: str | None) -> int:  # worker process
+    """Import torch and load every installed GAN model, so the first audition does not pay for it."""
+    if models_dir is None:
+        os.environ.pop("DEEPCOMPOSER_MODELS", None)
+    else:
+        os.environ["DEEPCOMPOSER_MODELS"] = models_dir
+    from .ml.gan.generate import available_genres, model_for_genre
+    genres = available_genres()
+    for g in genres:
+        model_for_genre(g)
+    return len(genres)
+
+
+def warm_process_pool(workers: int | None = None) -> list[Future]:
+    """Start the process pool and load the models in every worker (returns at once; the futures say when done)."""
+    workers = workers or process_workers()
+    pool, _, _ = process_pool(workers)
+    models = os.environ.get("DEEPCOMPOSER_MODELS")
+    return [pool.submit(_process_warm, models) for _ in range(workers)]
 
 
 def process_pool(workers: int):
@@ -236,9 +285,11 @@ class AuditionRun:
     def __init__(self, song: Song, genres: Sequence[str], takes: int = 4, seed: int = 0,
                  max_workers: int | None = None, on_take: Callable[[Take], None] | None = None,
                  on_error: Callable[[str, int, str], None] | None = None, backend: str = "thread") -> None:
-        if backend not in ("thread", "process"):
-            raise AuditionError(f"Unknown audition backend {backend!r} (use 'thread' or 'process')")
-        self.backend = backend
+        if backend not in ("thread", "process", "auto"):
+            raise AuditionError(f"Unknown audition backend {backend!r} (use 'thread', 'process' or 'auto')")
+        self.backend = resolve_backend(backend)
+        if self.backend not in ("thread", "process"):
+            raise AuditionError(f"Unknown audition backend {self.backend!r} in ${BACKEND_ENV}")
         self.source = audition_input(song)
         if not genres:
             raise AuditionError("No GAN genre is installed: train one or install a model first")
@@ -248,7 +299,8 @@ class AuditionRun:
         self.takes = takes
         self.seed = int(seed)
         # the process pool keeps one size (a restart would lose its loaded models): one worker per spare core
-        self.max_workers = max_workers or default_workers(len(self.genres) * takes if backend == "thread" else 1 << 16)
+        self.max_workers = max_workers or (default_workers(len(self.genres) * takes) if self.backend == "thread"
+                                           else process_workers())
         self.on_take, self.on_error = on_take, on_error
         self.results: dict[tuple[str, int], Take] = {}
         self.errors: dict[tuple[str, int], str] = {}
@@ -256,7 +308,9 @@ class AuditionRun:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._futures: list[Future] = []
+        self._proc_futures: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._encodings: dict[str, dict] = {}       # genre -> the melody's encoding, shared by that genre's takes
         self._t0 = 0.0
 
     @property
@@ -269,34 +323,67 @@ class AuditionRun:
         if self._stop.is_set():
             return self
         if self.backend == "process":
-            pool, _, self._cancelled = process_pool(self.max_workers)
-            self._run_id = next(_run_ids)
-            models = os.environ.get("DEEPCOMPOSER_MODELS")
-            for g, n in self.jobs:
-                f = pool.submit(_process_job, self.source, g, n, take_seed(self.seed, n), self._run_id, models)
-                f.add_done_callback(lambda f, g=g, n=n: self._finish(g, n, f))
-                self._futures.append(f)
-            return self
+            try:
+                self._start_processes()
+                return self
+            except (BrokenProcessPool, RuntimeError, OSError):    # the pool is broken or cannot start
+                global _process_broken
+                _process_broken = True
+                shutdown_process_pool()
+                for f in self._proc_futures:
+                    f.cancel()
+                self.backend = "thread"
+                self.max_workers = default_workers(len(self.genres) * self.takes)
+                self._futures, self._proc_futures = [], []
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="audition")
         self._futures = [self._pool.submit(self._job, g, n) for g, n in self.jobs]
         self._pool.shutdown(wait=False)
         return self
 
-    def _finish(self, genre: str, number: int, f: Future) -> None:  # process backend: executor thread
-        if f.cancelled():
+    def _start_processes(self) -> None:
+        pool, _, self._cancelled = process_pool(self.max_workers)
+        self._run_id = next(_run_ids)
+        models = os.environ.get("DEEPCOMPOSER_MODELS")
+        for g, n in self.jobs:               # wait() waits on our own future, done once the take is delivered
+            job = Future()
+            job.set_running_or_notify_cancel()
+            f = pool.submit(_process_job, self.source, g, n, take_seed(self.seed, n), self._run_id, models)
+            self._futures.append(job)
+            self._proc_futures.append(f)
+            f.add_done_callback(lambda f, g=g, n=n, job=job: self._finish(g, n, f, job))
+
+    def _finish(self, genre: str, number: int, f: Future, job: Future) -> None:  # process backend
+        global _process_broken
+        exc = None if f.cancelled() else f.exception()
+        if isinstance(exc, BrokenProcessPool) and not self._stop.is_set():
+            # a worker died (out of memory, killed) or could not start: this and later runs go to threads
+            _process_broken = True
+            shutdown_process_pool()
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(default_workers(len(self.genres) * self.takes),
+                                                    thread_name_prefix="audition")
+                fallback = self._pool.submit(self._job, genre, number)
+            fallback.add_done_callback(lambda _: job.set_result(None))
             return
-        exc = f.exception()
-        if exc is None:
-            self._deliver(f.result(), None, genre, number)
-        else:
-            self._deliver(None, exc, genre, number)
+        try:
+            if f.cancelled():
+                return
+            if exc is None:
+                self._deliver(f.result(), None, genre, number)
+            else:
+                self._deliver(None, exc, genre, number)
+        finally:
+            job.set_result(None)
 
     def _job(self, genre: str, number: int) -> None:  # pool thread
         if self._stop.is_set():
             return
         try:
+            with self._lock:
+                shared = self._encodings.setdefault(genre, {})
             take = generate_take(self.source, genre, number, take_seed(self.seed, number),
-                                 should_stop=self._stop.is_set)
+                                 should_stop=self._stop.is_set, shared=shared)
         except Exception as exc:
             self._deliver(None, exc, genre, number)
         else:
@@ -329,7 +416,7 @@ class AuditionRun:
     def cancel(self) -> None:
         """Any thread: pending jobs are dropped, running ones stop at their next check."""
         self._stop.set()
-        for f in self._futures:
+        for f in self._futures + self._proc_futures:
             f.cancel()
         if self.backend == "process" and getattr(self, "_cancelled", None) is not None:
             with self._cancelled.get_lock():
@@ -341,7 +428,7 @@ class AuditionRun:
             left = None if end is None else max(0.0, end - time.monotonic())
             try:
                 f.result(left)
-            except Exception:          # cancelled futures, timeouts: the results dict says what finished
+            except Exception:          # timeouts: the results dict says what finished
                 pass
         with self._lock:
             return [self.results[k] for k in sorted(self.results, key=self._order)]

@@ -3,3 +3,5 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the app auditions on worker processes; tests use threads unless a test asks for processes by name
+os.environ.setdefault("DEEPCOMPOSER_AUDITION_BACKEND", "thread")

@@ -3,6 +3,7 @@ helper's model code (``bench.audition.stand_in_models``), tags, metrics, regener
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import pytest
@@ -160,3 +161,52 @@ def test_process_backend_gives_the_same_takes_as_threads(tiny_models):
     assert [t.song for t in by_proc] == [t.song for t in by_thread]
     with pytest.raises(AuditionError, match="backend"):
         AuditionRun(melody_song(), GENRES, backend="gpu")
+
+
+@pytest.mark.slow
+def test_a_dead_worker_process_falls_back_to_threads(tiny_models, monkeypatch):
+    import signal
+    from deepcomposer_desktop import audition as A
+    monkeypatch.setattr(A, "_process_broken", False)
+    try:
+        from deepcomposer_desktop.ml.gan.generate import available_genres
+        for f in A.warm_process_pool(1):
+            assert f.result(120) == len(available_genres())  # every model loaded in the worker
+        pool = A.process_pool(1)[0]
+        for proc in list(pool._processes.values()):
+            os.kill(proc.pid, signal.SIGKILL)
+        run = AuditionRun(melody_song(), ["rock", "pop"], takes=2, seed=4, max_workers=1, backend="process").start()
+        takes = run.wait(120)
+    finally:
+        A.shutdown_process_pool()
+    assert sorted(t.key for t in takes) == [("pop", 1), ("pop", 2), ("rock", 1), ("rock", 2)]
+    assert not run.errors and A._process_broken
+    assert A.resolve_backend("auto") == "thread"            # and later runs stay on threads
+    by_thread = run_audition(melody_song(), ["rock", "pop"], takes=2, seed=4)
+    assert [t.song for t in sorted(takes, key=lambda t: t.key)] == [t.song for t in sorted(by_thread, key=lambda t: t.key)]
+
+
+def test_auto_backend_follows_the_setting_and_the_cores(monkeypatch):
+    from deepcomposer_desktop import audition as A
+    monkeypatch.setattr(A, "_process_broken", False)
+    monkeypatch.setenv(A.BACKEND_ENV, "process")
+    assert A.resolve_backend("auto") == "process" and A.resolve_backend("thread") == "thread"
+    monkeypatch.setenv(A.BACKEND_ENV, "auto")
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert A.resolve_backend("auto") == "thread"
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert A.resolve_backend("auto") == "process" and A.process_workers() == A.MAX_PROCESS_WORKERS
+    monkeypatch.setenv(A.BACKEND_ENV, "gpu")
+    with pytest.raises(AuditionError, match="DEEPCOMPOSER_AUDITION_BACKEND"):
+        AuditionRun(melody_song(), GENRES, backend="auto")
+
+
+def test_takes_share_the_melody_encoding_and_stay_the_same(tiny_models):
+    from deepcomposer_desktop.audition import generate_take
+    src = audition_input(melody_song())
+    shared: dict = {}
+    first = generate_take(src, "rock", 1, seed=3, shared=shared)
+    assert shared                                              # the encoding was kept...
+    again = generate_take(src, "rock", 2, seed=5, shared=shared)  # ...and reused
+    assert again.song == generate_take(src, "rock", 2, seed=5).song
+    assert first.song != again.song

@@ -93,12 +93,17 @@ def run(quick: bool) -> list[Figure]:
                     AuditionRun(song, genres, 1, seed=99, max_workers=workers, backend="process").start().wait()
                     figures.append(Figure(f"process pool start + model loading ({workers} workers)",
                                           time.perf_counter() - t0, "s"))
-                t0 = time.perf_counter()
-                run_ = AuditionRun(song, genres, takes, seed=0, max_workers=workers, backend=backend).start()
-                res = run_.wait()
-                wall = time.perf_counter() - t0
-                figures.append(Figure(f"audition {len(genres)} genres x {takes} takes, 8 bars, {workers} {backend}(s)",
-                                      wall, "s", "<= 1 s on a laptop"))
+                walls = []
+                for _ in range(1 if quick else 3):     # this shared machine's speed wanders: report the median
+                    t0 = time.perf_counter()
+                    run_ = AuditionRun(song, genres, takes, seed=0, max_workers=workers, backend=backend).start()
+                    res = run_.wait()
+                    walls.append(time.perf_counter() - t0)
+                label = f"audition {len(genres)} genres x {takes} takes, 8 bars, {workers} {backend}(s)"
+                figures.append(Figure(label + (", median of 3" if len(walls) > 1 else ""),
+                                      statistics.median(walls), "s", "<= 1 s on a laptop"))
+                if len(walls) > 1:
+                    figures.append(Figure("  best of 3", min(walls), "s"))
                 if res:
                     figures.append(Figure(f"  one take alone, median ({backend})",
                                           statistics.median(t.seconds for t in res), "s"))

@@ -138,20 +138,39 @@ def chroma(roll) -> np.ndarray:
     return np.array([per_pitch[c::12].sum() for c in range(12)])
 
 
+def _key_profiles() -> np.ndarray:
+    """(24, 12): the Krumhansl-Kessler profiles rotated to every tonic (tonic-major order: C, C minor, C#, ...),
+    centred and scaled to unit length, so a correlation is one dot product."""
+    rows = [np.roll(profile, tonic) for tonic in range(12) for profile in (_KK_MAJOR, _KK_MINOR)]
+    p = np.array(rows, dtype=float)
+    p -= p.mean(axis=1, keepdims=True)
+    return p / np.linalg.norm(p, axis=1, keepdims=True)
+
+
+_PROFILES = None
+
+
 def estimate_key(roll) -> tuple[int, bool] | None:
     """(tonic pitch class 0-11, is_minor) by Krumhansl-Schmuckler on the roll's chroma; None for an empty roll."""
+    global _PROFILES
     hist = chroma(roll)
     if hist.sum() == 0:
         return None
+    if np.count_nonzero(hist) < 2:                       # one pitch class: its best home key
+        pc = int(np.argmax(hist))
+        scores = [float(np.roll(profile, tonic)[pc]) for tonic in range(12) for profile in (_KK_MAJOR, _KK_MINOR)]
+    else:
+        if _PROFILES is None:
+            _PROFILES = _key_profiles()
+        h = hist - hist.mean()
+        norm = float(np.linalg.norm(h))
+        if norm == 0:
+            return 0, False
+        scores = (_PROFILES @ (h / norm)).tolist()
     best, best_r = (0, False), -2.0
-    for tonic in range(12):
-        for profile, minor in ((_KK_MAJOR, False), (_KK_MINOR, True)):
-            if np.count_nonzero(hist) < 2:
-                r = float(np.roll(profile, tonic)[int(np.argmax(hist))])   # one pitch class: its best home key
-            else:
-                r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
-            if np.isfinite(r) and r > best_r + 1e-12:
-                best, best_r = (tonic, minor), r
+    for i, r in enumerate(scores):
+        if math.isfinite(r) and r > best_r + 1e-12:
+            best, best_r = (i // 2, bool(i % 2)), r
     return best
 
 

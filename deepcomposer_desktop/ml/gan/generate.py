@@ -104,9 +104,11 @@ def _window_starts(length: int, window: int, hop: int) -> list[int]:
 
 def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray | None = None, seed: int = 0,
                     variation: float = VARIATION, progress: ProgressFn = None, should_stop: StopFn = None,
-                    span: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+                    span: tuple[float, float] = (0.0, 1.0), shared: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Accompaniment (frames, onsets) bool ``(T, L, 128)`` for a melody roll ``(L, 128)``.
 
+    ``shared``: an empty dict passed to every take of the same melody and model keeps the melody's encoding (the
+    noise-free half of the U-Net) between takes, so later takes only run the decoder; results are the same.
     Raises ValueError for a roll of the wrong shape; Cancelled when ``should_stop()`` turns true.
     """
     import torch
@@ -137,9 +139,21 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
         for c0 in range(0, len(starts), chunk):
             check_stop(should_stop)
             idx = starts[c0:c0 + chunk]
-            fr = torch.from_numpy(np.stack([mel[s:s + window] for s in idx]).astype(np.float32))
-            on = torch.from_numpy(np.stack([mon[s:s + window] for s in idx]).astype(np.float32))
-            out = model.generator(fr, on, z_all[c0:c0 + len(idx)])
+            z = z_all[c0:c0 + len(idx)]
+            split = hasattr(model.generator, "encode")          # the U-Net: melody half + noise half
+            enc = shared.get(c0) if shared is not None and split else None
+            if enc is None:
+                fr = torch.from_numpy(np.stack([mel[s:s + window] for s in idx]).astype(np.float32))
+                on = torch.from_numpy(np.stack([mon[s:s + window] for s in idx]).astype(np.float32))
+                if split:
+                    enc = model.generator.encode(fr, on)
+                    if shared is not None:
+                        shared[c0] = enc
+                    out = model.generator.decode(enc, z)
+                else:
+                    out = model.generator(fr, on, z)
+            else:
+                out = model.generator.decode(enc, z)
             pf, po = model.generator.probabilities(out)
             pf = pf.numpy()
             po = po.numpy() if po is not None else None
@@ -175,10 +189,12 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
 
 # --- songs in, songs out -----------------------------------------------------------------------------------------
 def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: ProgressFn = None,
-              should_stop: StopFn = None) -> list:
+              should_stop: StopFn = None, shared: dict | None = None) -> list:
     """``takes`` new Songs: the input's tracks unchanged plus the genre's accompaniment tracks.
 
-    Raises ModelError (unknown genre, damaged model, no melody notes) and Cancelled.
+    The takes share the melody's encoding; ``shared`` (a dict the caller keeps for this song and genre) extends
+    that to later calls, e.g. one take per call on a worker pool. Raises ModelError (unknown genre, damaged model,
+    no melody notes) and Cancelled.
     """
     from ...core.edits import rescale_track
     from ...core.grid import roll_to_notes, track_to_roll
@@ -197,10 +213,11 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
     steps = max(16, -(-steps // 16) * 16)                       # whole bars of 16 steps
     roll, on = track_to_roll(melody, ppq, 4, steps)
     results = []
+    shared = {} if shared is None else shared
     for k in range(takes):
         span = (k / takes, (k + 1) / takes)
         frames, onsets = accompany_rolls(model, roll > 0, on, seed=seed + k, progress=progress,
-                                         should_stop=should_stop, span=span)
+                                         should_stop=should_stop, span=span, shared=shared)
         new = []
         for i, info in enumerate(model.tracks):
             drum = bool(info.get("is_drum"))
