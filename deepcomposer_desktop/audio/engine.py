@@ -25,10 +25,11 @@ from .outputs import NULL_OUTPUT, OutputPlan, list_output_devices, plan_outputs
 from .render import DEFAULT_GAIN
 from .scheduler import LIVE_CHANNEL_BASE, MAX_TRACKS, Scheduler, align_start, live_channel
 from .soundfont import find_soundfont
-from .synth import Synth, SynthError, library_problem
+from .synth import Synth, SynthError, library_problem, raise_current_thread
 
 LOOKAHEAD_SEC = 0.25
 FEED_PERIOD_SEC = 0.01
+FEEDER_RT_PRIORITY = 20            # below FluidSynth's audio thread (60) and its PulseAudio client thread (50)
 WATCHDOG_SEC = 1.0
 METRONOME_EXTRA_BARS = 256     # with the click on, playback runs on this far past the song's end (recording)
 FREE_LIVE_CHANNEL = 255        # live notes when no valid track is selected: piano
@@ -371,6 +372,11 @@ class PlaybackEngine:
 
     # --- feeder thread ------------------------------------------------------------------------------------------
     def _feed(self) -> None:
+        # The feeder briefly holds FluidSynth's sequencer lock, which the audio thread (real-time) also takes: if
+        # an ordinary thread were preempted while holding it, another busy process would make the audio thread
+        # wait (priority inversion, heard as drop-outs). Real-time round-robin below the audio thread, when the
+        # system allows it; the feeder sleeps most of the time, so it takes almost no CPU.
+        raise_current_thread(FEEDER_RT_PRIORITY)
         last_ms, last_change = self._synth.now_ms(), time.monotonic()
         while not self._closed:
             self._wake.wait(FEED_PERIOD_SEC if self._playing else 5 * FEED_PERIOD_SEC)

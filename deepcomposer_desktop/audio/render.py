@@ -42,7 +42,8 @@ def resolve_soundfont(soundfont=None) -> str:
 def make_synth(soundfont: str, samplerate: int, song: Song, mixes) -> Synth:
     """A synth with every track's program, volume and pan on its own channel (shared with the live engine)."""
     # offline nobody waits on a deadline: let FluidSynth spread the voices over the cores (1.6x on 2 cores)
-    synth = Synth(soundfont, samplerate, gain=DEFAULT_GAIN, cpu_cores=min(4, os.cpu_count() or 1))
+    synth = Synth(soundfont, samplerate, gain=DEFAULT_GAIN, cpu_cores=min(4, os.cpu_count() or 1),
+                  dynamic_samples=True)
     for i, mix in enumerate(mixes):
         apply_channels(synth, i, mix)
     setup_metronome(synth)
@@ -81,7 +82,8 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
         sched.set_events(events, end_sec, min(len(song.tracks), MAX_TRACKS))
         sched.audible = audible_mask(mixes, metronome)
         sched.start(0.0, 0)
-        total = int(np.ceil(end_sec * samplerate)) + int(tail_sec * samplerate)
+        end = int(np.ceil(end_sec * samplerate))
+        total = end + int(tail_sec * samplerate)
         out = np.zeros((total, 2), np.float32)
         pos = 0
         while pos < total:
@@ -89,9 +91,11 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
             n = min(CHUNK, total - pos)
             synth.write_float(out, pos, n)
             pos += n
+            if pos > end + CHUNK and not np.abs(out[pos - n:pos]).max() > SILENCE:
+                break                     # the song is over and its release and reverb have died away
     finally:
         synth.close()
-    return trim_tail(out, int(np.ceil(end_sec * samplerate)))
+    return trim_tail(out[:pos], end)
 
 
 def trim_tail(audio: np.ndarray, keep: int) -> np.ndarray:

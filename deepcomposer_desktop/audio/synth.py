@@ -150,6 +150,17 @@ def _raise_new_threads(before: set[int], names: set[str] | None, priority: int =
     return raised
 
 
+def raise_current_thread(priority: int) -> bool:
+    """Best effort (Linux, when allowed): real-time round-robin scheduling for the calling thread."""
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_RR, os.sched_param(priority))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 class Synth:
     """One FluidSynth instance with a soundfont, a sequencer driven by the synth's own sample clock, and
     optionally an audio driver (a C thread). Methods may be called from any thread.
@@ -160,7 +171,11 @@ class Synth:
     """
 
     def __init__(self, soundfont: str, samplerate: int = 48000, channels: int = 256, gain: float = 0.4,
-                 reverb: bool = True, chorus: bool = True, polyphony: int = 256, cpu_cores: int = 1) -> None:
+                 reverb: bool = True, chorus: bool = True, polyphony: int = 256, cpu_cores: int = 1,
+                 dynamic_samples: bool = False) -> None:
+        """``dynamic_samples``: load a preset's samples only when a channel selects it (an offline render of a
+        few instruments from a 148 MB GM font loads a fraction of it). Not for live use: a program change would
+        then read from disk while the audio thread waits."""
         lib = load_library()
         if lib is None:
             raise SynthError(library_problem())
@@ -178,6 +193,7 @@ class Synth:
         lib.setint(s, b"synth.reverb.active", int(reverb))
         lib.setint(s, b"synth.chorus.active", int(chorus))
         lib.setint(s, b"synth.cpu-cores", max(1, int(cpu_cores)))   # >1: FluidSynth renders voices in parallel
+        lib.setint(s, b"synth.dynamic-sample-loading", int(bool(dynamic_samples)))
         self._synth = lib.new_synth(s)
         if not self._synth:
             lib.delete_settings(s)

@@ -340,6 +340,9 @@ def _design_a(figs: list[Figure], seconds: float, tmp: Path) -> None:
     except Exception as exc:  # no PortAudio / no device
         figs.append(Figure(f"(a) not measured: {exc}", float("nan"), "", ""))
         return
+    if not names:
+        figs.append(Figure("(a) not measured: no audio output device (run .ci/audio_setup.sh)", float("nan"), "", ""))
+        return
     device = "pulse" if "pulse" in names else None
     from ..audio.callback_output import CallbackPlayer
     from ..audio.events import song_events

@@ -96,6 +96,9 @@ def register(sub) -> None:
     p.add_argument("--preset", default=None, help="a named training configuration (see the model cards)")
     p.add_argument("--melody-track", default=None,
                    help="the melody track in every file, by name or 1-based number (default: found automatically)")
+    p.add_argument("--minutes", type=float, default=None, help="stop training after this many minutes (GAN)")
+    p.add_argument("--start-from", default=None, metavar="GENRE",
+                   help="GAN: start from an installed genre's model instead of from scratch (much faster on a CPU)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list installed models (one line from each card); export or import one")

@@ -420,14 +420,21 @@ def cli_train(args) -> int:
         raise CliError(str(exc)) from None
     preset = args.preset or ("default" if device.startswith("cuda") else "laptop")
     overrides = {"epochs": args.epochs, "lr": args.lr, "update_ratio": args.update_ratio,
-                 "batch_size": args.batch_size}
+                 "batch_size": args.batch_size, "minutes": getattr(args, "minutes", None)}
+    init_from = None
+    if getattr(args, "start_from", None):
+        from ..registry import find_model
+        try:
+            init_from = str(find_model("gan", args.start_from).path)
+        except ModelError as exc:
+            raise CliError(str(exc)) from None
     if device == "cpu":
         from ..common import limit_threads
         limit_threads()
     out = Path(args.out) if args.out else user_models_dir()
     try:
         path = run_training(args.data, args.name, out, preset, overrides, device, args.resume,
-                            getattr(args, "melody_track", None), progress=_console_progress())
+                            getattr(args, "melody_track", None), progress=_console_progress(), init_from=init_from)
     except (ModelError, GanDataError) as exc:
         raise CliError(str(exc)) from None
     except Cancelled:

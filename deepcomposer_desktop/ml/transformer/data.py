@@ -1,4 +1,4 @@
-"""Build the Transformer's training cache from the real sets in ``../shared/data`` (run once, ~2-4 min on CPU).
+"""Build the Transformer's training cache from the real sets in ``../shared/data`` (run once, a few minutes on CPU).
 
 ``python -m deepcomposer_desktop.ml.transformer.data --data ../shared/data`` writes ``cache/transformer/data.npz``:
 ``tokens`` (uint16, every sequence concatenated), ``offsets`` (int64, n+1), ``split`` (0 train / 1 test, chosen per
@@ -8,14 +8,20 @@ Each piece gives two sequences: all its parts (melody first) and its melody alon
 
 Sets used: Nottingham (melody + chords, GPLv3), POP909 (melody, bridge, piano; MIT repo), JSB chorales
 (czhuang JSON, its own train/valid/test split; S/A/T/B), Weimar Jazz Database solos (wjazzd CSV, ODbL; solo +
-the annotated walking-bass pitch per beat). MusicXML sets (lieder, orchestral melodies, folk ABC) are skipped:
-music21 parsing is too slow for this build.
+the annotated walking-bass pitch per beat), folk ABC tunes from music21's corpus (O'Neill's 1850, Ryan's Mammoth,
+Aird's Airs: melody only, read by ``ml/data/abc.py``; not the Essen folksongs, whose licence is non-commercial),
+OpenScore Lieder (CC0: voice + piano) and the Hauptstimme orchestral main melodies (CC0: melody only); the last two
+through the fast MusicXML reader, parsed once into ``build/score_json``. Repeats are never expanded.
 """
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
+import glob
 import json
+import os
+import re
 import sys
 import time
 import zlib
@@ -23,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.musicxml import PARSED_DIR
 from . import tokens as T
 
-SOURCES = ("nottingham", "pop909", "jsb", "wjazzd")
+SOURCES = ("nottingham", "pop909", "jsb", "wjazzd", "abc_folk", "lieder", "orchestra")
 DEFAULT_CACHE = Path("cache/transformer/data.npz")
 TEST_PERCENT = 6
 
@@ -179,7 +186,170 @@ def read_wjazzd(root: Path):
         yield f"wjazzd/{path.stem}", _is_test(path.stem), _trim_empty(piece)
 
 
-READERS = {"nottingham": read_nottingham, "pop909": read_pop909, "jsb": read_jsb, "wjazzd": read_wjazzd}
+# --- notated sets: notes in quarter notes on a measure grid (ABC books, MusicXML scores) -------------------------
+ABC_BOOKS = ("oneills1850", "ryansMammoth", "airdsAirs")      # not essenFolksong: non-commercial licence
+LIEDER = "openscore_lieder/scores"
+ORCHESTRA = "hauptstimme_orchestra/data"
+SCORE_BPM = 100.0              # the MusicXML reader gives no tempo
+FAM_KEYS, FAM_GUITAR, FAM_STRINGS, FAM_VOICE = 0, 3, 5, 6      # GM families (6 holds Choir Aahs / Voice Oohs)
+_VOICE = re.compile(r"voice|voix|stimme|gesang|chant|canto|sopran|mezzo|alto|contralto|tenor|ténor|bariton|bass"
+                    r"|solo|dessus|^[satb]\.?$", re.I)
+_INSTRUMENT = re.compile(r"piano|klavier|clavier|harpsichord|cembalo|organ|orgue|orgel|guitar|harp|flute|flauto"
+                         r"|traverso|oboe|clarinet|horn|violin|viola|bratsche|cello|recorder", re.I)
+_ACCOMP = ((re.compile(r"piano|klavier|clavier|harpsichord|cembalo|organ|orgue|orgel", re.I), FAM_KEYS),
+           (re.compile(r"guitar", re.I), FAM_GUITAR))
+_REDUCTION = re.compile(r"practice|rehearsal", re.I)            # a piano reduction of the voices
+_EPS = 1e-6
+
+
+def _nominal(m) -> float:
+    return m.beats * 4.0 / m.beat_type
+
+
+def _grid_bars(measures, parts) -> list[list] | None:
+    """Piece bars from a measure grid (``musicxml.Measure``) and per-slot notes ``(onset, dur, pitch)`` in quarters.
+
+    Consecutive short measures that add up to at most one bar (a bar split around a repeat sign) become one bar; a
+    short first bar (a pickup) is padded in front, as the Nottingham files do; a measure of whole bars (a missing
+    bar line) is cut into bars. Returns None when a bar is longer than ``MAX_BAR_STEPS``.
+    """
+    spq = T.STEPS_PER_BEAT
+    groups: list[tuple[float, int, int]] = []          # (start in quarters, steps, pad steps)
+    i = 0
+    while i < len(measures):
+        m, j = measures[i], i + 1
+        nominal, length = _nominal(m), m.length
+        while length < nominal - _EPS and j < len(measures) and measures[j].length < _nominal(measures[j]) - _EPS \
+                and length + measures[j].length < nominal + _EPS:
+            length += measures[j].length
+            j += 1
+        k = length / nominal
+        if k > 1 + _EPS and abs(k - round(k)) < _EPS:
+            groups += [(m.offset + b * nominal, int(round(nominal * spq)), 0) for b in range(int(round(k)))]
+        else:
+            pad = int(round((nominal - length) * spq)) if not groups and length < nominal - _EPS else 0
+            groups.append((m.offset, int(round(length * spq)) + pad, pad))
+        i = j
+    if any(steps > T.MAX_BAR_STEPS for _, steps, _ in groups):
+        return None
+    starts = [g[0] for g in groups]
+    bars: list[list] = [[] for _ in groups]
+    for slot, notes in enumerate(parts):
+        for onset, dur, pitch in notes:
+            b = bisect.bisect_right(starts, onset + _EPS) - 1
+            if b < 0:
+                continue
+            start, steps, pad = groups[b]
+            pos = int(round((onset - start) * spq)) + pad
+            if pos >= steps:
+                b, pos = b + 1, 0
+                if b >= len(bars):
+                    continue
+            bars[b].append((pos, slot, int(pitch), max(1, int(round(dur * spq))), 80))
+    return bars
+
+
+def _top_line(notes) -> list[tuple[float, float, int]]:
+    """The highest note of each onset (a melody part's chords, divisi or ossia notes)."""
+    best: dict[int, tuple[float, float, int]] = {}
+    for onset, dur, pitch in notes:
+        k = int(round(onset * T.STEPS_PER_BEAT))
+        if k not in best or pitch > best[k][2]:
+            best[k] = (onset, dur, int(pitch))
+    return sorted(best.values())
+
+
+def _skip(skipped, name: str, why: str) -> None:
+    if skipped is not None:
+        skipped.append(f"{name}: {why}")
+
+
+def read_abc_folk(root: Path, skipped: list | None = None):
+    """Folk tunes from music21's ABC books (melody only, played as fiddle tunes). ``skipped`` collects reasons."""
+    from ..data.abc import read_book
+    base = root / "music21_corpus_subset"
+    for book in ABC_BOOKS:
+        for path in sorted((base / book).glob("*.abc")):
+            tunes, failed = read_book(path)
+            for why in failed:
+                _skip(skipped, f"abc/{book}/{path.stem}", why)
+            for tune in tunes:
+                name = f"abc/{book}/{path.stem}/{tune.number}"
+                bars = _grid_bars(tune.measures, [tune.notes])
+                if bars is None:
+                    _skip(skipped, name, "a bar longer than 8 quarter notes")
+                    continue
+                piece = T.Piece(tune.meter, tune.bpm, [FAM_STRINGS], bars, True)
+                yield name, _is_test(name), _trim_empty(piece)
+
+
+def _accomp_family(part_name: str) -> int | None:
+    return next((f for r, f in _ACCOMP if r.search(part_name)), None)
+
+
+def _score_piece(score, melody, melody_family: int, accomp: list) -> T.Piece | None:
+    """A Piece from a parsed score: ``melody`` notes (made monophonic) then ``(family, notes)`` parts; the metre
+    is the first measure's. None when a bar is too long."""
+    bars = _grid_bars(score.measures, [_top_line(melody)] + [notes for _, notes in accomp])
+    if bars is None:
+        return None
+    m0 = score.measures[0]
+    return T.Piece((m0.beats, m0.beat_type), SCORE_BPM, [melody_family] + [f for f, _ in accomp], bars, True)
+
+
+def read_lieder(root: Path, skipped: list | None = None, parsed_dir: str | None = PARSED_DIR):
+    """OpenScore Lieder: the first voice part as melody (by name, else the first part that is neither keyboard nor
+    guitar: a few scores name the voice after a playback instrument), keyboard and guitar parts as accompaniment;
+    obbligato instruments, the other voices of part-songs and rehearsal pianos are left out. ``skipped`` collects
+    reasons."""
+    from ..data import DataError
+    from ..data.musicxml import cached_score
+    base = root / LIEDER
+    for path in sorted(glob.glob(os.path.join(base, "**", "*.mxl"), recursive=True)):
+        name = "lieder/" + os.path.relpath(os.path.dirname(path), base)
+        try:
+            score = cached_score(path, parsed_dir)
+        except (DataError, OSError) as e:
+            _skip(skipped, name, str(e))
+            continue
+        parts = [p for p in score.parts if p.notes]
+        clean = [" ".join(p.name.split()) for p in parts]
+        voice = next((p for p, n in zip(parts, clean) if _VOICE.search(n) and not _INSTRUMENT.search(n)), None)
+        if voice is None:
+            voice = next((p for p, n in zip(parts, clean) if _accomp_family(n) is None), None)
+        if voice is None:
+            _skip(skipped, name, "no voice part")
+            continue
+        accomp = [(_accomp_family(n), p.notes) for p, n in zip(parts, clean)
+                  if p is not voice and _accomp_family(n) is not None and not _REDUCTION.search(n)]
+        piece = _score_piece(score, voice.notes, FAM_VOICE, accomp[:T.MAX_TRACKS - 1])
+        if piece is None:
+            _skip(skipped, name, "a bar longer than 8 quarter notes")
+            continue
+        yield name, _is_test(name), _trim_empty(piece)
+
+
+def read_orchestra(root: Path, skipped: list | None = None, parsed_dir: str | None = PARSED_DIR):
+    """Hauptstimme: the human-annotated main melody of orchestral movements (melody only, as strings)."""
+    from ..data import DataError
+    from ..data.musicxml import cached_score
+    base = root / ORCHESTRA
+    for path in sorted(glob.glob(os.path.join(base, "**", "*_melody.mxl"), recursive=True)):
+        name = "orchestra/" + os.path.relpath(os.path.dirname(path), base)
+        try:
+            score = cached_score(path, parsed_dir)
+        except (DataError, OSError) as e:
+            _skip(skipped, name, str(e))
+            continue
+        piece = _score_piece(score, [x for p in score.parts for x in p.notes], FAM_STRINGS, [])
+        if piece is None:
+            _skip(skipped, name, "a bar longer than 8 quarter notes")
+            continue
+        yield name, _is_test(name), _trim_empty(piece)
+
+
+READERS = {"nottingham": read_nottingham, "pop909": read_pop909, "jsb": read_jsb, "wjazzd": read_wjazzd,
+           "abc_folk": read_abc_folk, "lieder": read_lieder, "orchestra": read_orchestra}
 
 
 def build(data_root: Path, out: Path = DEFAULT_CACHE, sources=SOURCES, log=print) -> dict:
