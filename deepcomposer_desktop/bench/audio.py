@@ -232,7 +232,7 @@ def _wait_clock(eng, seconds: float = 0.5, timeout: float = 5.0) -> None:
 
 
 def _design_b(figs: list[Figure], seconds: float, tmp: Path) -> None:
-    for periods, loads in ((2, ("idle", "thread", "process")), (4, ("thread",))):
+    for periods, loads in ((2, ("idle", "thread", "audition", "process")), (4, ("thread",))):
         _design_b_runs(figs, seconds, tmp, periods, loads)
 
 
@@ -315,12 +315,46 @@ class BusyProcess:
         self.proc.wait()
 
 
+class AuditionLoad:
+    """What the app does when the user auditions: every genre x 4 takes on the worker-process pool, back to back
+    (both cores busy on a 2-core machine)."""
+
+    def __enter__(self):
+        from ..audition import AuditionRun, process_workers, warm_process_pool
+        from ..ml.gan.generate import available_genres
+        from .audition import eight_bar_melody
+        self.genres = available_genres()
+        self.stop = threading.Event()
+        self.loops = 0
+        if not self.genres:
+            return self
+        for f in warm_process_pool(process_workers()):
+            f.result(120)
+        song = eight_bar_melody()
+
+        def run() -> None:
+            while not self.stop.is_set():
+                AuditionRun(song, self.genres, 4, seed=self.loops, backend="process").start().wait()
+                self.loops += 1
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.genres:
+            self.thread.join(timeout=30)
+        from ..audition import shutdown_process_pool
+        shutdown_process_pool()
+
+
 def _load(kind: str):
-    return {"idle": _Idle, "thread": BusyPython, "process": BusyProcess}[kind]()
+    return {"idle": _Idle, "thread": BusyPython, "process": BusyProcess, "audition": AuditionLoad}[kind]()
 
 
 _WHAT = {"idle": "nothing else running", "thread": "busy Python thread in this process",
-         "process": "busy Python process (CPU load, no shared GIL)"}
+         "process": "busy Python process (CPU load, no shared GIL)",
+         "audition": "auditioning all genres on worker processes, back to back"}
 
 
 class _Idle:

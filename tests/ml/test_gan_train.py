@@ -82,6 +82,20 @@ def test_cli_train_from_a_midi_folder(tmp_path, capsys):
     assert (out / "gan-my-genre.pt").exists()
     assert main(["train", "gan", "--name", "Bad Name!", "--data", str(folder), "--out", str(out)]) != 0
     assert main(["train", "gan", "--name", "x", "--data", str(tmp_path / "missing")]) != 0
+    # --start-from an installed genre (here the model just trained, installed in the user's folder)
+    import os
+    os.environ["DEEPCOMPOSER_MODELS"] = str(out)
+    try:
+        capsys.readouterr()
+        assert main(["train", "gan", "--name", "second", "--data", str(folder), "--out", str(tmp_path / "m2"),
+                     "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--start-from", "my-genre",
+                     "--minutes", "2"]) == 0
+        assert "initialised from gan-my-genre.pt" in capsys.readouterr().out
+        assert main(["train", "gan", "--name", "third", "--data", str(folder), "--out", str(tmp_path / "m3"),
+                     "--start-from", "no-such-genre"]) != 0
+        assert "no-such-genre" in capsys.readouterr().err
+    finally:
+        del os.environ["DEEPCOMPOSER_MODELS"]
 
 
 def test_split_by_song_keeps_songs_apart():

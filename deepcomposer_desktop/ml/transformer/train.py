@@ -184,6 +184,9 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
         step, tokens_seen, best = m.get("step", 0), m.get("tokens_seen", 0), m.get("best_val", float("inf"))
         elapsed_before = 60.0 * float(m.get("minutes") or 0.0)
         say(f"resumed from step {step}")
+        if m.get("cache_tokens") != int(cache["offsets"][-1]):
+            best = float("inf")               # another data set: its held-out windows differ, so does "best"
+            say("the training cache changed since that checkpoint: the best model is tracked afresh")
     train_s = WindowSampler(cache, 0, mcfg.block_size, cfg.seed)
     test_s = WindowSampler(cache, 1, mcfg.block_size, cfg.seed + 1)
     eval_windows = test_s.batch(cfg.eval_windows, augment=False, rng=np.random.default_rng(1234))
@@ -196,7 +199,8 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
     budget = cfg.minutes * 60.0
     t0 = time.time()
     last_save = last_eval = t0
-    meta_base = {"preset": cfg.preset, "cache": cfg.cache, "train_config": asdict(cfg)}
+    meta_base = {"preset": cfg.preset, "cache": cfg.cache, "cache_tokens": int(cache["offsets"][-1]),
+                 "train_config": asdict(cfg)}
 
     def weights() -> dict:
         sd = model.state_dict()
