@@ -203,9 +203,16 @@ _run_ids = iter(range(1, 1 << 62))
 _CANCELLED = None                                                   # in a worker: the shared value
 
 
+WORKER_NICE = 5               # worker processes yield to the GUI thread (audio runs real-time anyway)
+
+
 def _process_init(cancelled) -> None:  # worker process
     global _CANCELLED
     _CANCELLED = cancelled
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # Windows has no nice(); not allowed: keep the priority
+        pass
     _one_thread()
 
 

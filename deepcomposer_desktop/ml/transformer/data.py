@@ -297,21 +297,24 @@ def _score_piece(score, melody, melody_family: int, accomp: list) -> T.Piece | N
     return T.Piece((m0.beats, m0.beat_type), SCORE_BPM, [melody_family] + [f for f, _ in accomp], bars, True)
 
 
+def _scores(base: Path, prefix: str, pattern: str, skipped, parsed_dir):
+    """(name, parsed score) for every MusicXML file matching ``pattern`` below ``base``; unreadable ones skipped."""
+    from ..data import DataError
+    from ..data.musicxml import cached_score
+    for path in sorted(glob.glob(os.path.join(base, "**", pattern), recursive=True)):
+        name = f"{prefix}/" + os.path.relpath(os.path.dirname(path), base)
+        try:
+            yield name, cached_score(path, parsed_dir)
+        except (DataError, OSError) as e:
+            _skip(skipped, name, str(e))
+
+
 def read_lieder(root: Path, skipped: list | None = None, parsed_dir: str | None = PARSED_DIR):
     """OpenScore Lieder: the first voice part as melody (by name, else the first part that is neither keyboard nor
     guitar: a few scores name the voice after a playback instrument), keyboard and guitar parts as accompaniment;
     obbligato instruments, the other voices of part-songs and rehearsal pianos are left out. ``skipped`` collects
     reasons."""
-    from ..data import DataError
-    from ..data.musicxml import cached_score
-    base = root / LIEDER
-    for path in sorted(glob.glob(os.path.join(base, "**", "*.mxl"), recursive=True)):
-        name = "lieder/" + os.path.relpath(os.path.dirname(path), base)
-        try:
-            score = cached_score(path, parsed_dir)
-        except (DataError, OSError) as e:
-            _skip(skipped, name, str(e))
-            continue
+    for name, score in _scores(root / LIEDER, "lieder", "*.mxl", skipped, parsed_dir):
         parts = [p for p in score.parts if p.notes]
         clean = [" ".join(p.name.split()) for p in parts]
         voice = next((p for p, n in zip(parts, clean) if _VOICE.search(n) and not _INSTRUMENT.search(n)), None)
@@ -331,16 +334,7 @@ def read_lieder(root: Path, skipped: list | None = None, parsed_dir: str | None 
 
 def read_orchestra(root: Path, skipped: list | None = None, parsed_dir: str | None = PARSED_DIR):
     """Hauptstimme: the human-annotated main melody of orchestral movements (melody only, as strings)."""
-    from ..data import DataError
-    from ..data.musicxml import cached_score
-    base = root / ORCHESTRA
-    for path in sorted(glob.glob(os.path.join(base, "**", "*_melody.mxl"), recursive=True)):
-        name = "orchestra/" + os.path.relpath(os.path.dirname(path), base)
-        try:
-            score = cached_score(path, parsed_dir)
-        except (DataError, OSError) as e:
-            _skip(skipped, name, str(e))
-            continue
+    for name, score in _scores(root / ORCHESTRA, "orchestra", "*_melody.mxl", skipped, parsed_dir):
         piece = _score_piece(score, [x for p in score.parts for x in p.notes], FAM_STRINGS, [])
         if piece is None:
             _skip(skipped, name, "a bar longer than 8 quarter notes")

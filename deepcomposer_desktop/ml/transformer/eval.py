@@ -233,9 +233,14 @@ Transformer-XL's segment recurrence by a plain {cfg['block_size']}-token window 
 - POP909: melody, bridge and piano parts (MIT repository; the songs themselves are copyrighted)
 - JSB chorales, czhuang JSON 16th grid, S/A/T/B (music public domain; no licence stated)
 - Weimar Jazz Database solos + annotated walking-bass pitch per beat (ODbL 1.0)
+- Folk tunes in ABC from music21's corpus: O'Neill's Music of Ireland (1850), Ryan's Mammoth Collection, Aird's
+  Airs (melody only; music21 corpus BSD-3, the tunes public domain), read by `ml/data/abc.py`
+- OpenScore Lieder: voice part + piano (CC0), through the fast MusicXML reader (`ml/data/musicxml.py`)
+- Hauptstimme orchestral movements: the annotated main melody only (CC0)
 Every piece is seen twice: all parts, and the melody alone. Augmentation at train time: transposition -6..+5
-semitones, tempo token shifted by up to 2 bins (about 25 %). Not used: MusicXML sets (lieder, orchestral
-melodies, music21 folk ABC: too slow to parse for this build), Tegridy (non-commercial licence).
+semitones, tempo token shifted by up to 2 bins (about 25 %). Not used: the Essen folksongs and Tegridy
+(non-commercial licences). MusicXML scores carry no tempo for our reader: lieder and orchestral melodies get
+100 bpm; repeats are not expanded.
 
 ## Training
 `{command}`
