@@ -44,7 +44,7 @@ class PlaybackEngine:
     and playhead behave normally.
     """
 
-    def __init__(self, soundfont=None, samplerate: int = 48000, blocksize: int = 256, device=None, *,
+    def __init__(self, soundfont=None, samplerate: int = 48000, blocksize: int = 192, device=None, *,
                  lookahead_sec: float = LOOKAHEAD_SEC, periods: int = 2) -> None:
         self.samplerate = int(samplerate)
         self.blocksize = int(blocksize)
