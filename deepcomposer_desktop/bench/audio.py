@@ -9,6 +9,7 @@ sustained organ chord that drops out for >= 16 frames is one glitch. Length of e
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -84,16 +85,28 @@ def _pulse_env() -> bool:
     return bool(os.environ.get("XDG_RUNTIME_DIR")) and Path(os.environ["XDG_RUNTIME_DIR"], "pulse", "native").exists()
 
 
-def _capture(path: Path):
+@contextlib.contextmanager
+def _recording(path: Path):
+    """Record the null sink's monitor into ``path`` for the duration of the block; the recorder (a real-time
+    process) is always stopped, even when the run fails: left running, it competes with the audio path."""
     fh = open(path, "wb")
     proc = subprocess.Popen(["parec", "-d", "null.monitor", "--raw", "--format=float32le", "--rate=48000",
                              "--channels=2", "--latency-msec=500"], stdout=fh, stderr=subprocess.DEVNULL)
-    try:       # the recorder must not be what drops out: give it real-time priority when allowed
-        os.sched_setscheduler(proc.pid, os.SCHED_RR, os.sched_param(40))
-    except (AttributeError, OSError):
-        pass
-    time.sleep(0.3)
-    return proc, fh
+    try:
+        try:   # the recorder must not be what drops out: give it real-time priority when allowed
+            os.sched_setscheduler(proc.pid, os.SCHED_RR, os.sched_param(40))
+        except (AttributeError, OSError):
+            pass
+        time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        fh.close()
 
 
 ONSET_LEVEL = 0.02            # the organ chord peaks near 0.1; a dying reverb tail stays below 0.01
@@ -253,22 +266,19 @@ def _design_b_runs(figs: list[Figure], seconds: float, tmp: Path, periods: int, 
         eng.set_song(organ_song(seconds + 1.0))
         _wait_clock(eng)
         for kind in loads:
-            proc, fh = _capture(tmp / "b.raw")
-            with _load(kind) as busy:
-                eng.play(0)
-                time.sleep(1.0)
-                latency = float(np.median([_pulse_latency_ms() for _ in range(3)]))
-                cpu = []
-                t_end = time.monotonic() + seconds - 1.0
-                while time.monotonic() < t_end:
-                    cpu.append(eng._synth.cpu_load)
-                    time.sleep(0.1)
-                loops = busy.loops
-            eng.stop()
-            time.sleep(0.2)
-            proc.terminate()
-            proc.wait()
-            fh.close()
+            with _recording(tmp / "b.raw"):
+                with _load(kind) as busy:
+                    eng.play(0)
+                    time.sleep(1.0)
+                    latency = float(np.median([_pulse_latency_ms() for _ in range(3)]))
+                    cpu = []
+                    t_end = time.monotonic() + seconds - 1.0
+                    while time.monotonic() < t_end:
+                        cpu.append(eng._synth.cpu_load)
+                        time.sleep(0.1)
+                    loops = busy.loops
+                eng.stop()
+                time.sleep(0.2)
             glitches, silent = _glitches(tmp / "b.raw", seconds)
             figs.append(Figure(f"(b) drop-outs in {seconds:g} s, {buf}, {_WHAT[kind]}", glitches, "drop-outs", "0"))
             figs.append(Figure("(b) time lost to drop-outs, same run", 100 * silent, "%", "0"))
@@ -394,16 +404,13 @@ def _design_a(figs: list[Figure], seconds: float, tmp: Path) -> None:
         apply_channels(synth, i, m)
     for kind in ("idle", "thread", "process"):
         player = CallbackPlayer(synth, song_events(song), np.arange(len(song.tracks)), SR, BLOCK, device=device)
-        proc, fh = _capture(tmp / "a.raw")
         try:
-            with _load(kind) as busy:
-                player.start()
-                time.sleep(seconds + 0.5)
-                loops = busy.loops
-            player.stop()
-            proc.terminate()
-            proc.wait()
-            fh.close()
+            with _recording(tmp / "a.raw"):
+                with _load(kind) as busy:
+                    player.start()
+                    time.sleep(seconds + 0.5)
+                    loops = busy.loops
+                player.stop()
             glitches, silent = _glitches(tmp / "a.raw", seconds)
             latency = player.output_latency_sec
         finally:

@@ -17,7 +17,7 @@ from . import Figure
 
 
 def soak(seconds: float) -> list[Figure]:
-    from .audio import SR, _capture, _glitches, _pulse_env, _wait_clock, organ_song
+    from .audio import SR, _glitches, _pulse_env, _recording, _wait_clock, organ_song
     from ..audio.engine import PlaybackEngine
     if not _pulse_env():
         return [Figure("soak not run: no PulseAudio server (run .ci/audio_setup.sh)", float("nan"), "", "0")]
@@ -57,27 +57,24 @@ def soak(seconds: float) -> list[Figure]:
         _wait_clock(eng)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "soak.raw"
-            proc, fh = _capture(path)
-            worker = threading.Thread(target=generate_forever, daemon=True)
-            eng.play(0)
-            worker.start()
-            frames, t_end = 0, time.monotonic() + seconds
-            playhead = 0
-            while time.monotonic() < t_end:
-                playhead = (playhead + 40) % 200_000
-                editor.set_playhead(playhead)
-                editor.repaint()
-                app.processEvents()
-                frames += 1
-                time.sleep(1 / 60)
-            stop.set()
-            worker.join(timeout=30)
-            late = eng.late_events
-            eng.stop()
-            time.sleep(0.2)
-            proc.terminate()
-            proc.wait()
-            fh.close()
+            with _recording(path):
+                worker = threading.Thread(target=generate_forever, daemon=True)
+                eng.play(0)
+                worker.start()
+                frames, t_end = 0, time.monotonic() + seconds
+                playhead = 0
+                while time.monotonic() < t_end:
+                    playhead = (playhead + 40) % 200_000
+                    editor.set_playhead(playhead)
+                    editor.repaint()
+                    app.processEvents()
+                    frames += 1
+                    time.sleep(1 / 60)
+                stop.set()
+                worker.join(timeout=30)
+                late = eng.late_events
+                eng.stop()
+                time.sleep(0.2)
             glitches, silent = _glitches(path, seconds)
     finally:
         stop.set()
