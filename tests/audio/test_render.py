@@ -146,3 +146,26 @@ def test_metronome_clicks_on_every_beat_with_an_accent(soundfont):
     peaks = [np.abs(clicks[i * beat:i * beat + beat // 4]).max() for i in range(6)]
     assert min(peaks) > 1e-3                                          # a click on every beat
     assert peaks[0] > peaks[1] and peaks[3] > peaks[4]                # beat 1 of each bar is accented
+
+
+def test_lazy_presets_render_the_same_audio(soundfont, monkeypatch):
+    """render_song loads only the presets the song uses; it must sound like a synth with every preset loaded
+    (and its early stop once the tail is silent must not shorten anything)."""
+    from deepcomposer_desktop.audio import render as R
+    s = song_of(track("Piano", [(60, 0, 960, 100), (64, 480, 960, 90)], program=0),
+                track("Strings", [(48, 0, 1920, 80)], program=48),
+                track("Kit", [(36, 0, 240, 110), (38, 480, 240, 110)], is_drum=True))
+    lazy = render_song(s, soundfont)
+    made = []
+
+    def every_preset(sf, sr, song, mixes):
+        synth = Synth(sf, sr, gain=R.DEFAULT_GAIN, cpu_cores=1, dynamic_samples=False)
+        made.append(synth)
+        for i, mix in enumerate(mixes):
+            R.apply_channels(synth, i, mix)
+        R.setup_metronome(synth)
+        return synth
+    monkeypatch.setattr(R, "make_synth", every_preset)
+    full = render_song(s, soundfont)
+    assert made and lazy.shape == full.shape
+    assert np.abs(lazy - full).max() < 1e-4 * max(1.0, float(np.abs(full).max()))
