@@ -267,7 +267,7 @@ def _design_b_runs(figs: list[Figure], seconds: float, tmp: Path, periods: int, 
         _wait_clock(eng)
         for kind in loads:
             with _recording(tmp / "b.raw"):
-                with _load(kind) as busy:
+                with _load(kind):
                     eng.play(0)
                     time.sleep(1.0)
                     latency = float(np.median([_pulse_latency_ms() for _ in range(3)]))
@@ -276,7 +276,6 @@ def _design_b_runs(figs: list[Figure], seconds: float, tmp: Path, periods: int, 
                     while time.monotonic() < t_end:
                         cpu.append(eng._synth.cpu_load)
                         time.sleep(0.1)
-                    loops = busy.loops
                 eng.stop()
                 time.sleep(0.2)
             glitches, silent = _glitches(tmp / "b.raw", seconds)
@@ -406,10 +405,9 @@ def _design_a(figs: list[Figure], seconds: float, tmp: Path) -> None:
         player = CallbackPlayer(synth, song_events(song), np.arange(len(song.tracks)), SR, BLOCK, device=device)
         try:
             with _recording(tmp / "a.raw"):
-                with _load(kind) as busy:
+                with _load(kind):
                     player.start()
                     time.sleep(seconds + 0.5)
-                    loops = busy.loops
                 player.stop()
             glitches, silent = _glitches(tmp / "a.raw", seconds)
             latency = player.output_latency_sec
@@ -420,7 +418,7 @@ def _design_a(figs: list[Figure], seconds: float, tmp: Path) -> None:
         if kind == "thread":
             waits, cbs = list(player.gil_wait_sec[10:]), list(player.callback_sec[10:])
         figs.append(Figure("(a) time lost to drop-outs, same run", 100 * silent, "%", "0"))
-        figs.append(Figure(f"(a) PortAudio output-underflow flags, same run", player.underflows, "blocks", "0"))
+        figs.append(Figure("(a) PortAudio output-underflow flags, same run", player.underflows, "blocks", "0"))
     synth.close()
     gil = np.maximum(np.array(waits), 0) / (BLOCK / SR)
     cb = np.array(cbs) / (BLOCK / SR) + gil

@@ -41,8 +41,6 @@ def resolve_model(model: str | None = None) -> Path:
 
 def load_model(model: str | Path | None = None):
     """(model in eval mode, checkpoint meta) for a path or installed name; cached per file and modification time."""
-    import torch
-
     from ..checkpoint import load_checkpoint
     from .model import MusicTransformer, TransformerConfig
     path = Path(model) if isinstance(model, Path) else resolve_model(model)
