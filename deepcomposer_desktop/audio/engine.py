@@ -29,7 +29,8 @@ from .synth import Synth, SynthError, library_problem, raise_current_thread
 
 LOOKAHEAD_SEC = 0.25
 FEED_PERIOD_SEC = 0.01
-FEEDER_RT_PRIORITY = 20            # below FluidSynth's audio thread (60) and its PulseAudio client thread (50)
+FEEDER_RT_PRIORITY = 20            # below FluidSynth's audio thread (60) and its PulseAudio client thread (50); in
+                                   # 3-minute soaks here, 20 gave 4 drop-outs where the lowest level (1) gave 32-56
 WATCHDOG_SEC = 1.0
 METRONOME_EXTRA_BARS = 256     # with the click on, playback runs on this far past the song's end (recording)
 FREE_LIVE_CHANNEL = 255        # live notes when no valid track is selected: piano
