@@ -219,12 +219,16 @@ def _process_init(cancelled) -> None:  # worker process
 _ENCODINGS: dict = {}                                               # in a worker: (run id, genre) -> shared dict
 
 
-def _process_job(source: Song, genre: str, number: int, seed: int, run_id: int, models_dir: str | None) -> Take:
-    """Worker process: one take; stops when the parent cancelled ``run_id``."""
+def _use_models_dir(models_dir: str | None) -> None:  # worker process: the parent's model folder
     if models_dir is None:
         os.environ.pop("DEEPCOMPOSER_MODELS", None)
     else:
         os.environ["DEEPCOMPOSER_MODELS"] = models_dir
+
+
+def _process_job(source: Song, genre: str, number: int, seed: int, run_id: int, models_dir: str | None) -> Take:
+    """Worker process: one take; stops when the parent cancelled ``run_id``."""
+    _use_models_dir(models_dir)
     for key in [k for k in _ENCODINGS if k[0] != run_id]:            # keep only this run's encodings
         del _ENCODINGS[key]
     shared = _ENCODINGS.setdefault((run_id, genre), {})
@@ -233,10 +237,7 @@ def _process_job(source: Song, genre: str, number: int, seed: int, run_id: int, 
 
 def _process_warm(models_dir: str | None) -> int:  # worker process
     """Import torch and load every installed GAN model, so the first audition does not pay for it."""
-    if models_dir is None:
-        os.environ.pop("DEEPCOMPOSER_MODELS", None)
-    else:
-        os.environ["DEEPCOMPOSER_MODELS"] = models_dir
+    _use_models_dir(models_dir)
     from .ml.gan.generate import available_genres, model_for_genre
     genres = available_genres()
     for g in genres:

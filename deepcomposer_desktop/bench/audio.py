@@ -55,7 +55,6 @@ class BusyPython:
         from ..midi.io import midi_bytes
         self.data = midi_bytes(four_track_song(8))
         self.stop = threading.Event()
-        self.loops = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -64,7 +63,6 @@ class BusyPython:
         import mido
         while not self.stop.is_set():
             mido.MidiFile(file=io.BytesIO(self.data))
-            self.loops += 1
 
     def __enter__(self):
         self.thread.start()
@@ -372,8 +370,6 @@ _WHAT = {"idle": "nothing else running", "thread": "busy Python thread in this p
 
 
 class _Idle:
-    loops = 0
-
     def __enter__(self):
         return self
 

@@ -14,15 +14,20 @@ def play(window, spy_engine, qtbot, key, start, end):
     qtbot.keyRelease(window.keyboard, key)
 
 
-def test_replace_mode_with_input_quantize(window, spy_engine, qtbot):
-    before = window.song.melody.notes
-    window.record_options.mode = REPLACE
-    window.record_options.grid = "1/8"
-    window.record_options.strength = 1.0
+def start_recording(window, spy_engine, qtbot, mode, grid, strength) -> None:
+    """Record with these options from tick 0, no count-in, the on-screen keyboard focused."""
+    window.record_options.mode = mode
+    window.record_options.grid = grid
+    window.record_options.strength = strength
     spy_engine.forced_position = 0
     window.transport.count_in.setCurrentIndex(0)
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
     window.keyboard.setFocus()
+
+
+def test_replace_mode_with_input_quantize(window, spy_engine, qtbot):
+    before = window.song.melody.notes
+    start_recording(window, spy_engine, qtbot, REPLACE, "1/8", 1.0)
     play(window, spy_engine, qtbot, Qt.Key_A, 250, 700)        # just after the second eighth: moves to 240
     spy_engine.forced_position = 1920
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
@@ -38,13 +43,7 @@ def test_replace_mode_with_input_quantize(window, spy_engine, qtbot):
 
 def test_half_strength_quantize_and_overdub(window, spy_engine, qtbot):
     before = window.song.melody.notes
-    window.record_options.mode = OVERDUB
-    window.record_options.grid = "1/16"
-    window.record_options.strength = 0.5
-    spy_engine.forced_position = 0
-    window.transport.count_in.setCurrentIndex(0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    window.keyboard.setFocus()
+    start_recording(window, spy_engine, qtbot, OVERDUB, "1/16", 0.5)
     play(window, spy_engine, qtbot, Qt.Key_S, 140, 400)         # nearest 16th is 120: halfway is 130
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
     added = set(window.song.melody.notes) - set(before)

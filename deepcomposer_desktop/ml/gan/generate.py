@@ -135,25 +135,20 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
     w = np.minimum(np.arange(window) + 0.5, window - np.arange(window) - 0.5).astype(np.float32) if ours \
         else np.ones(window, np.float32)
     chunk = 4
+    split = hasattr(model.generator, "encode")                  # the U-Net: melody half + noise half
     with torch.inference_mode():
         for c0 in range(0, len(starts), chunk):
             check_stop(should_stop)
             idx = starts[c0:c0 + chunk]
-            z = z_all[c0:c0 + len(idx)]
-            split = hasattr(model.generator, "encode")          # the U-Net: melody half + noise half
-            enc = shared.get(c0) if shared is not None and split else None
-            if enc is None:
+            enc = shared.get(c0) if shared is not None else None
+            if enc is None:                 # the melody half (U-Net encoder), or just the inputs for other nets
                 fr = torch.from_numpy(np.stack([mel[s:s + window] for s in idx]).astype(np.float32))
                 on = torch.from_numpy(np.stack([mon[s:s + window] for s in idx]).astype(np.float32))
-                if split:
-                    enc = model.generator.encode(fr, on)
-                    if shared is not None:
-                        shared[c0] = enc
-                    out = model.generator.decode(enc, z)
-                else:
-                    out = model.generator(fr, on, z)
-            else:
-                out = model.generator.decode(enc, z)
+                enc = model.generator.encode(fr, on) if split else (fr, on)
+                if shared is not None:
+                    shared[c0] = enc
+            z = z_all[c0:c0 + len(idx)]
+            out = model.generator.decode(enc, z) if split else model.generator(*enc, z)
             pf, po = model.generator.probabilities(out)
             pf = pf.numpy()
             po = po.numpy() if po is not None else None
