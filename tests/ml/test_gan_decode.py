@@ -92,3 +92,47 @@ def test_drum_phase_prior_puts_hits_on_the_real_grid():
     steps, pitches = np.nonzero(gen[:, 0].any(axis=0))
     assert set(pitches) <= {36, 42} and gen.sum() > 0
     assert dec.DecodeParams.from_dict(params.to_dict()).prior[0][36] == prior[36]
+
+
+def _flickering_case(n=6, steps=64):
+    """Real: one held whole-bar note per bar (C major triad tones, a new one each bar) under a melody; generated
+    probabilities: the same notes, but every other step dips below the threshold (the notes fall apart)."""
+    mel = np.zeros((n, steps, 128), bool)
+    real = np.zeros((n, 1, steps, 128), bool)
+    probs = np.full((n, 1, steps, 128), 0.02, np.float32)
+    for i in range(n):
+        for b in range(steps // 16):
+            pitch = (48, 52, 55)[(b + i) % 3]                          # never the same pitch twice running
+            real[i, 0, b * 16:(b + 1) * 16, pitch] = True
+            probs[i, 0, b * 16:(b + 1) * 16, pitch] = np.tile([0.9, 0.3], 8)
+            mel[i, b * 16:(b + 1) * 16:4, 72] = True
+    return mel, real, probs
+
+
+def test_refine_fits_the_music_figures():
+    from deepcomposer_desktop.ml import metrics as M
+    mel, real, probs = _flickering_case()
+    real_on = np.zeros_like(real)
+    real_on[:, :, ::16] = real[:, :, ::16]
+    start = dec.DecodeParams.plain(1)                                    # threshold 0.5: one-step notes
+    f, o = dec.decode(probs[0], None, start)
+    assert M.qualified_note_rate(f[0], o[0]) == 0.0
+    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3)
+    assert figs["target"]["qualified_note_rate"] == 1.0
+    assert abs(figs["reached"]["qualified_note_rate"] - 1.0) < 0.05
+    assert abs(figs["reached"]["note_density"] - figs["target"]["note_density"]) < 0.1
+    assert params.fill_gap[0] >= 1 or params.threshold[0] < 0.3       # it closed the dips
+    f, o = dec.decode(probs[1], None, params)                           # and the parameters do it on their own
+    assert M.qualified_note_rate(f[0], o[0]) == 1.0
+
+
+def test_refine_keeps_parameters_that_already_fit():
+    mel, real, _ = _flickering_case()
+    real_on = np.zeros_like(real)
+    real_on[:, :, ::16] = real[:, :, ::16]
+    probs = np.where(real, 0.9, 0.02).astype(np.float32)                 # a perfect generator
+    start = dec.DecodeParams.plain(1)
+    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False])
+    assert params == start
+    assert all(figs["reached"][k] == v or (v != v and figs["reached"][k] != figs["reached"][k])
+               for k, v in figs["target"].items())                     # equal, nan where undefined

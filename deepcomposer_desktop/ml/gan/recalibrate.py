@@ -10,12 +10,16 @@ import sys
 import numpy as np
 
 
-def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int = 0) -> dict:
-    """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict."""
+def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int = 0, refine_rounds: int = 0,
+                log=None) -> dict:
+    """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict.
+
+    ``refine_rounds`` > 0: then search each track's parameters so that every music figure of the model card comes
+    close to the real one on those windows (``decode.refine``)."""
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
-    from .decode import calibrate
+    from .decode import calibrate, refine
     from .generate import model_from_payload
     from .train import prepare_data
     from .quant import QSUFFIX, dequantize, quantize
@@ -39,7 +43,13 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             f, o = model.generator.probabilities(model.generator(fr, on, model.generator.sample_z(len(fr), gen)))
             pf.append(f.numpy())
             po.append(o.numpy())
-    params = calibrate(np.concatenate(pf), np.concatenate(po), part.accomp, part.accomp_on, part.is_drum)
+    pf, po = np.concatenate(pf), np.concatenate(po)
+    params = calibrate(pf, po, part.accomp, part.accomp_on, part.is_drum)
+    if refine_rounds > 0:
+        params, figs = refine(params, pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum,
+                              rounds=refine_rounds, log=log)
+        if log:
+            log(f"figures on the calibration windows: {figs}")
     meta = dict(payload["meta"], decode=params.to_dict())
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
                     state_dict=payload["state_dict"], meta=meta)
@@ -52,10 +62,13 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--windows", type=int, default=128)
+    ap.add_argument("--refine", type=int, default=0, metavar="ROUNDS",
+                    help="then match every music figure on the calibration windows (coordinate search rounds)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
-    print(recalibrate(a.model, a.data, a.out, a.windows))
+    print(recalibrate(a.model, a.data, a.out, a.windows, refine_rounds=a.refine,
+                      log=lambda m: print(m, flush=True)))
     return 0
 
 

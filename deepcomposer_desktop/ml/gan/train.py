@@ -25,6 +25,7 @@ from .config import ARCH_PRESETS, PRESETS, GanArch, TrainConfig, deepcomposer_ar
 from .data import GanData, GanDataError, load_training_data, normalise_keys, split_by_song, to_two_bars
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+REFINE_ROUNDS = 2         # final save: coordinate-search rounds fitting the decoding to the music figures
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -167,7 +168,7 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     def save(final: bool = False) -> None:
         if rank != 0:
             return
-        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device)
+        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device, refine_rounds=REFINE_ROUNDS if final else 0)
         from .quant import quantize
         sd = quantize(G.state_dict()) if compact else G.state_dict()
         save_checkpoint(model_path, technique="gan", name=name, model_args=arch.to_dict(), state_dict=sd,
@@ -303,10 +304,13 @@ def _fmt(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_epoch: int, device: str) -> dict:
-    """Builtins only: tracks, calibrated decode thresholds, where the data came from, how it was trained."""
+def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_epoch: int, device: str,
+                refine_rounds: int = 0) -> dict:
+    """Builtins only: tracks, calibrated decode thresholds, where the data came from, how it was trained.
+
+    ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``)."""
     import torch
-    from .decode import DecodeParams, calibrate
+    from .decode import DecodeParams, calibrate, refine
     decode = DecodeParams.plain(arch.n_tracks)
     if arch.kind == "unet":
         G.eval()
@@ -321,8 +325,11 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 f, o = G.probabilities(G(fr, on, G.sample_z(len(j), device=device)))
                 pf.append(f.cpu().numpy())
                 po.append(o.cpu().numpy())
-        decode = calibrate(np.concatenate(pf), np.concatenate(po), data.accomp[idx], data.accomp_on[idx],
-                           data.is_drum)
+        pf, po = np.concatenate(pf), np.concatenate(po)
+        decode = calibrate(pf, po, data.accomp[idx], data.accomp_on[idx], data.is_drum)
+        if refine_rounds > 0:
+            decode, _ = refine(decode, pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx],
+                               data.is_drum, rounds=refine_rounds)
         G.train()
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(),
