@@ -84,11 +84,11 @@ def _pulse_env() -> bool:
 
 
 @contextlib.contextmanager
-def _recording(path: Path):
-    """Record the null sink's monitor into ``path`` for the duration of the block; the recorder (a real-time
+def _recording(path: Path, sink: str = "null"):
+    """Record a null sink's monitor into ``path`` for the duration of the block; the recorder (a real-time
     process) is always stopped, even when the run fails: left running, it competes with the audio path."""
     fh = open(path, "wb")
-    proc = subprocess.Popen(["parec", "-d", "null.monitor", "--raw", "--format=float32le", "--rate=48000",
+    proc = subprocess.Popen(["parec", "-d", f"{sink}.monitor", "--raw", "--format=float32le", "--rate=48000",
                              "--channels=2", "--latency-msec=500"], stdout=fh, stderr=subprocess.DEVNULL)
     try:
         try:   # the recorder must not be what drops out: give it real-time priority when allowed
@@ -110,17 +110,18 @@ def _recording(path: Path):
 ONSET_LEVEL = 0.02            # the organ chord peaks near 0.1; a dying reverb tail stays below 0.01
 
 
-def _glitches(path: Path, seconds: float) -> tuple[int, float]:
-    """(drop-outs, share of time silent) in the steady part of a recorded organ chord: from 0.5 s after it
-    starts to 0.25 s before it should end. A drop-out is a run of >= 16 silent frames; missing audio counts too."""
+def _dropouts(path: Path, seconds: float, skip: float = 0.5) -> tuple[np.ndarray, float]:
+    """(start of each drop-out in seconds after the sound's attack, share of time silent) in the steady part of a
+    recorded chord: from ``skip`` s after it starts to 0.25 s before ``seconds``. A drop-out is a run of >= 16
+    silent frames; missing audio counts too. No sound at all: (array([-1.]), 1.0)."""
     x = np.fromfile(path, "<f4")
     x = np.abs(x[: len(x) // 2 * 2].reshape(-1, 2)[:, 0])
     # the chord's attack, not the quiet reverb tail of a previous run that the recording may begin with (its
     # near-zero samples once passed for drop-outs, and a load's start-up time before play() for a long one)
     loud = np.flatnonzero(x > ONSET_LEVEL)
     if not len(loud):
-        return -1, 1.0
-    a, b = loud[0] + SR // 2, loud[0] + int(seconds * SR) - SR // 4
+        return np.array([-1.0]), 1.0
+    a, b = loud[0] + int(skip * SR), loud[0] + int(seconds * SR) - SR // 4
     part = np.zeros(max(b - a, 1), np.float32)
     got = x[a:b]
     part[: len(got)] = got
@@ -128,7 +129,14 @@ def _glitches(path: Path, seconds: float) -> tuple[int, float]:
     edges = np.diff(np.concatenate([[0], quiet, [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     runs = ends - starts
-    return int(np.sum(runs >= 16)), float(runs[runs >= 16].sum() / len(part))
+    long = runs >= 16
+    return (starts[long] + int(skip * SR)) / SR, float(runs[long].sum() / len(part))
+
+
+def _glitches(path: Path, seconds: float) -> tuple[int, float]:
+    """(drop-outs, share of time silent): see :func:`_dropouts`; -1 drop-outs when nothing was heard."""
+    starts, silent = _dropouts(path, seconds)
+    return (-1 if len(starts) == 1 and starts[0] < 0 else len(starts)), silent
 
 
 def _offline(figs: list[Figure]) -> None:

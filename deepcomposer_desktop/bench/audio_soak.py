@@ -4,20 +4,101 @@
 driver into the PulseAudio null sink for that many seconds, while a worker thread generates GAN accompaniments
 back to back (torch, one thread) and the GUI thread repaints a 10 000-note piano roll at ~60 frames a second
 (offscreen Qt); the sink's monitor is recorded and every run of >= 16 silent frames counts as a drop-out.
+
+A control runs beside it: ``pacat`` (PulseAudio's own C client, no Python, no FluidSynth) plays a steady sine chord
+into a second null sink with the same buffer (2 x 192 frames) and the same real-time priority as our audio feeder,
+recorded the same way. Drop-outs that both streams show at the same moment come from the machine (a stalled
+virtual CPU, the sound server), not from the engine.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import Figure
 
 
+REFERENCE_SINK = "reference"
+COINCIDE_S = 0.25          # drop-outs of the two streams this close in time count as the same event
+CONTROL_MARGIN_S = 2.5     # the control starts this long before the soak and stops this long after: its sink only
+                           # runs (and is recorded) while it plays, and a PulseAudio stream's first second or two
+                           # may stutter while it fills its tiny buffer; the comparison skips that start
+
+
+def _pactl(*args: str) -> str:
+    return subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=10).stdout.strip()
+
+
+def sine_chord(seconds: float, sr: int) -> np.ndarray:
+    """A steady 4-note chord (stereo int16), never silent for even a few frames."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(np.sin(2 * np.pi * f * t + k) for k, f in enumerate((130.81, 164.81, 196.0, 261.63))) * 0.03 + 0.05
+    x = np.round(x * 32767).astype("<i2")           # a small DC offset keeps every sample away from zero
+    return np.repeat(x[:, None], 2, axis=1)
+
+
+@contextlib.contextmanager
+def reference_sink(sr: int):
+    """A second null sink for the control stream; yields its name, or None when PulseAudio's tools are missing.
+    The sink is always removed."""
+    import shutil
+    if shutil.which("pacat") is None or shutil.which("pactl") is None:
+        yield None
+        return
+    module = _pactl("load-module", "module-null-sink", f"sink_name={REFERENCE_SINK}", f"rate={sr}")
+    try:
+        yield REFERENCE_SINK if module.isdigit() else None
+    finally:
+        if module.isdigit():
+            _pactl("unload-module", module)
+
+
+class ReferencePlayer:
+    """``pacat`` playing a raw s16 stereo file into ``sink`` with a buffer of ``latency_frames``, at real-time
+    ``priority`` (as our audio feeder) when the system allows it."""
+
+    def __init__(self, data: Path, sink: str, latency_frames: int, sr: int, priority: int = 20) -> None:
+        self.args = ["pacat", "--playback", "-d", sink, "--raw", "--format=s16le", f"--rate={sr}", "--channels=2",
+                     f"--latency={latency_frames * 4}", str(data)]
+        self.priority = priority
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            os.sched_setscheduler(self.proc.pid, os.SCHED_RR, os.sched_param(self.priority))
+        except (AttributeError, OSError):
+            pass
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def coinciding(a, b, window: float = COINCIDE_S) -> int:
+    """How many times in ``a`` have a time in ``b`` within ``window`` seconds."""
+    b = np.sort(np.asarray(b, float))
+    if not len(b):
+        return 0
+    i = np.clip(np.searchsorted(b, a), 1, len(b)) if len(b) > 1 else np.zeros(len(a), int)
+    near = np.minimum(np.abs(b[np.clip(i - 1, 0, len(b) - 1)] - a), np.abs(b[np.clip(i, 0, len(b) - 1)] - a))
+    return int(np.sum(near <= window))
+
+
 def soak(seconds: float) -> list[Figure]:
-    from .audio import SR, _glitches, _pulse_env, _recording, _wait_clock, organ_song
+    from .audio import SR, _dropouts, _glitches, _pulse_env, _recording, _wait_clock, organ_song
     from ..audio.engine import PlaybackEngine
     if not _pulse_env():
         return [Figure("soak not run: no PulseAudio server (run .ci/audio_setup.sh)", float("nan"), "", "0")]
@@ -55,27 +136,49 @@ def soak(seconds: float) -> list[Figure]:
                            "0")]
         eng.set_song(organ_song(seconds + 1.0))
         _wait_clock(eng)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "soak.raw"
-            with _recording(path):
-                worker = threading.Thread(target=generate_forever, daemon=True)
-                eng.play(0)
-                worker.start()
-                frames, t_end = 0, time.monotonic() + seconds
-                playhead = 0
-                while time.monotonic() < t_end:
-                    playhead = (playhead + 40) % 200_000
-                    editor.set_playhead(playhead)
-                    editor.repaint()
-                    app.processEvents()
-                    frames += 1
-                    time.sleep(1 / 60)
-                stop.set()
-                worker.join(timeout=30)
-                late = eng.late_events
-                eng.stop()
-                time.sleep(0.2)
+        with tempfile.TemporaryDirectory() as tmp, reference_sink(SR) as ref_sink, contextlib.ExitStack() as rec:
+            path, ref_path = Path(tmp) / "soak.raw", Path(tmp) / "reference.raw"
+            rec.enter_context(_recording(path))
+            player = None
+            if ref_sink:
+                data = Path(tmp) / "reference.s16"
+                sine_chord(seconds + 3 * CONTROL_MARGIN_S, SR).tofile(data)
+                rec.enter_context(_recording(ref_path, ref_sink))
+                player = ReferencePlayer(data, ref_sink, eng.blocksize * eng.periods, SR)
+            worker = threading.Thread(target=generate_forever, daemon=True)
+            if player:
+                t_ref = time.monotonic()
+                player.start()
+                time.sleep(CONTROL_MARGIN_S)
+            eng.play(0)
+            t_play = time.monotonic()
+            worker.start()
+            frames, t_end = 0, time.monotonic() + seconds
+            playhead = 0
+            while time.monotonic() < t_end:
+                playhead = (playhead + 40) % 200_000
+                editor.set_playhead(playhead)
+                editor.repaint()
+                app.processEvents()
+                frames += 1
+                time.sleep(1 / 60)
+            stop.set()
+            worker.join(timeout=30)
+            late = eng.late_events
+            eng.stop()
+            if player:
+                time.sleep(CONTROL_MARGIN_S)
+                player.stop()
+            time.sleep(0.2)
+            rec.close()
             glitches, silent = _glitches(path, seconds)
+            ours = _dropouts(path, seconds)[0] + t_play
+            ref = None
+            if player:
+                ref_starts, ref_silent = _dropouts(ref_path, seconds + CONTROL_MARGIN_S - 0.5,
+                                                   skip=CONTROL_MARGIN_S - 0.5)
+                ref = (len(ref_starts) if ref_starts[:1].tolist() != [-1.0] else -1, ref_silent,
+                       coinciding(ours, ref_starts + t_ref))
     finally:
         stop.set()
         eng.close()
@@ -83,6 +186,14 @@ def soak(seconds: float) -> list[Figure]:
     figs.append(Figure(f"soak {seconds:g} s: drop-outs while generating and repainting", glitches, "drop-outs",
                        "0"))
     figs.append(Figure("soak: time lost to drop-outs", 100 * silent, "%", "0"))
+    if ref is None:
+        figs.append(Figure("soak control not run: no pacat / pactl", float("nan"), "", ""))
+    else:
+        figs.append(Figure("soak control: pacat (C client) playing a sine chord, same buffer and priority, same time",
+                           ref[0], "drop-outs", ""))
+        figs.append(Figure("soak control: time lost to drop-outs", 100 * ref[1], "%", ""))
+        figs.append(Figure(f"soak: our drop-outs within {COINCIDE_S:g} s of a control drop-out", ref[2], "drop-outs",
+                           ""))
     figs.append(Figure("soak: GAN accompaniments generated meanwhile", generations[0], ""))
     figs.append(Figure("soak: piano-roll frames painted meanwhile (10 000 notes)", frames, ""))
     figs.append(Figure("soak: events handed to the synth late", late, "events", "0"))
