@@ -29,7 +29,9 @@ def test_tiny_training_run_writes_model_log_and_samples(cache, tmp_path):
     ck = load_checkpoint(path, "gan")
     assert ck["meta"]["iterations"] == 2 and len(ck["meta"]["decode"]["threshold"]) == 2
     assert ck["meta"]["tracks"][1]["is_drum"] is True
-    assert (out / "gan-synth.state").exists() and "iteration 2" in (out / "gan-synth.log").read_text()
+    log = (out / "gan-synth.log").read_text()
+    assert (out / "gan-synth.state").exists() and "iteration 2" in log
+    assert "fitting the decoding to the music figures" in log       # the finished run refines its decoding
     assert list((out / "gan-synth-samples").glob("*.mid"))
 
 
@@ -50,6 +52,7 @@ def test_cancel_saves_then_raises(cache, tmp_path):
     with pytest.raises(Cancelled):
         run_training(cache, "synth", tmp_path, "tiny", {"max_iterations": 50}, device="cpu", should_stop=stop)
     assert (tmp_path / "gan-synth.pt").exists()
+    assert "fitting the decoding" not in (tmp_path / "gan-synth.log").read_text()   # a cancel saves at once
 
 
 def test_deepcomposer_recipe_trains_on_two_bar_pieces(cache, tmp_path):

@@ -165,10 +165,12 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
         g, = torch.autograd.grad(score.sum(), inter, create_graph=True)
         return ((g.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
 
-    def save(final: bool = False) -> None:
+    def save(final: bool = False, refine: bool = False) -> None:
         if rank != 0:
             return
-        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device, refine_rounds=REFINE_ROUNDS if final else 0)
+        if refine and arch.kind == "unet":
+            say("fitting the decoding to the music figures of the training data")
+        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device, refine_rounds=REFINE_ROUNDS if refine else 0)
         from .quant import quantize
         sd = quantize(G.state_dict()) if compact else G.state_dict()
         save_checkpoint(model_path, technique="gan", name=name, model_args=arch.to_dict(), state_dict=sd,
@@ -239,9 +241,9 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
                 save()
                 last_ckpt, last_ckpt_epoch = time.time(), it // per_epoch
     except Cancelled:
-        save(final=True)
+        save(final=True)                  # at once: no refinement when the user cancels
         raise
-    save(final=True)
+    save(final=True, refine=True)
     if log_file:
         log_file.close()
     if world > 1:
