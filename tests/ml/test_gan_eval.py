@@ -56,6 +56,20 @@ def test_recalibrate_and_evaluate(cache, tmp_path):
     assert 0 <= ok <= n and n >= 7
     table = markdown_table(real, {"tiny": fig})
     assert "| notes per bar |" in table and "tiny" in table
+    assert load_checkpoint(out, "gan")["meta"]["decode_refined"] is False
+
+
+def test_recalibrate_with_refine_fits_the_figures_no_worse(cache, tmp_path):
+    from deepcomposer_desktop.ml.checkpoint import load_checkpoint
+    from deepcomposer_desktop.ml.gan.recalibrate import recalibrate
+    src = save_tiny_model(tmp_path / "gan-synth.pt")
+    said = []
+    recalibrate(src, cache, tmp_path / "plain.pt", windows=8)
+    recalibrate(src, cache, tmp_path / "fit.pt", windows=8, refine_rounds=2, log=said.append)
+    losses = [float(m.split("loss ")[1]) for m in said if m.startswith("refine round")]
+    assert losses and losses == sorted(losses, reverse=True)         # the search never makes the fit worse
+    meta = load_checkpoint(tmp_path / "fit.pt", "gan")["meta"]
+    assert meta["decode_refined"] is True and len(meta["decode"]["threshold"]) == 2
 
 
 def test_card_names_rule_tracks_and_licences(cache, tmp_path):
@@ -73,5 +87,6 @@ def test_card_names_rule_tracks_and_licences(cache, tmp_path):
     text = card.read_text()
     assert "**rule-derived**: root of each chord" in text and "licence CC0" in text
     assert "## Metrics on held-out melodies" in text and "`train it`" in text
+    assert "coordinate search" not in text                           # this model's decoding was not refined
     from deepcomposer_desktop.ml.registry import card_summary
     assert card_summary(card).startswith("Synth accompaniment for a melody: bass, drums")

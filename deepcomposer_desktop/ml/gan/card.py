@@ -72,8 +72,12 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               "sounding cells, a polyphony cap (the real 99th percentile), for drums each hit's probability mixed "
               "(geometric mean) with the real hit rate of that drum at that sixteenth of the bar, and the "
               "gap-filling / onset / "
-              "shortest-note setting whose note density and note lengths come closest to the real ones. Longer "
-              "melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before decoding.",
+              "shortest-note setting whose note density and note lengths come closest to the real ones"
+              + ("; then a coordinate search over each track's parameters (threshold, bar gate, polyphony cap, "
+                 "gap filling, shortest note, onset threshold) brings every figure of the table below as close as "
+                 "it can to the real one on those training melodies (`decode.refine`)" if meta.get("decode_refined")
+                 else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "
+              "decoding.",
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

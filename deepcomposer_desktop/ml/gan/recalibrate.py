@@ -50,7 +50,7 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
                               rounds=refine_rounds, log=log)
         if log:
             log(f"figures on the calibration windows: {figs}")
-    meta = dict(payload["meta"], decode=params.to_dict())
+    meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0)
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
                     state_dict=payload["state_dict"], meta=meta)
     return params.to_dict()

@@ -334,7 +334,7 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                                data.is_drum, rounds=refine_rounds)
         G.train()
     src = data.meta
-    return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(),
+    return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(), "decode_refined": refine_rounds > 0,
             "genre": src.get("genre", ""), "sources": src.get("sources", []),
             "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
             "iterations": it, "epochs": round(it / per_epoch, 2), "train_windows": len(data),
