@@ -33,13 +33,13 @@ def cmd_render(args) -> int:
     mute = sorted({_track_index(song, s) for s in args.mute or ()})
     try:
         seconds = render_to_wav(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
-                                mute=mute, metronome=args.metronome)
+                                mute=mute, metronome=args.metronome, effects=not args.dry)
     except RenderError as exc:
         raise CliError(str(exc)) from None
     heard = [i for i in range(len(song.tracks)) if (not solo or i in solo) and i not in mute
              and not (song.tracks[i].mute and not solo)]
     names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
-    print(f"Wrote {args.out}: {seconds:.1f} s, {args.rate} Hz stereo; tracks: {names}")
+    print(f"Wrote {args.out}: {seconds:.1f} s, {args.rate} Hz stereo{', dry' if args.dry else ''}; tracks: {names}")
     return 0
 
 
@@ -53,4 +53,5 @@ def register(sub) -> None:
     p.add_argument("--soundfont", metavar="FILE", help="a .sf2/.sf3 file (default: search the usual places)")
     p.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
     p.add_argument("--metronome", action="store_true", help="add the metronome click")
+    p.add_argument("--dry", action="store_true", help="no reverb or chorus (for a DAW that adds its own)")
     p.set_defaults(func=cmd_render)

@@ -163,6 +163,13 @@ def _offline(figs: list[Figure]) -> None:
                        "x realtime", ">= 100"))
     figs.append(Figure("offline render incl. loading, per CPU second (what an idle core gives)", dur / min(cpu),
                        "x realtime", ">= 100"))
+    dry = []
+    for _ in range(2):             # FluidSynth runs reverb and chorus on one core, after the voices: their share
+        t0 = time.perf_counter()
+        audio_dry = render_song(song, sf, 44100, effects=False)
+        dry.append(time.perf_counter() - t0)
+    figs.append(Figure("offline render incl. loading, dry (--dry: no reverb / chorus)",
+                       len(audio_dry) / 44100 / min(dry), "x realtime", ">= 100"))
     # FluidSynth's cost for one block of this song (what design (b)'s C thread spends per block)
     from ..audio.mixer import apply_channels, mixes_of, setup_metronome
     from ..audio.scheduler import Scheduler

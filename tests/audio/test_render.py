@@ -158,7 +158,7 @@ def test_lazy_presets_render_the_same_audio(soundfont, monkeypatch):
     lazy = render_song(s, soundfont)
     made = []
 
-    def every_preset(sf, sr, song, mixes):
+    def every_preset(sf, sr, song, mixes, effects=True):
         synth = Synth(sf, sr, gain=R.DEFAULT_GAIN, cpu_cores=1, dynamic_samples=False)
         made.append(synth)
         for i, mix in enumerate(mixes):
@@ -169,3 +169,25 @@ def test_lazy_presets_render_the_same_audio(soundfont, monkeypatch):
     full = render_song(s, soundfont)
     assert made and lazy.shape == full.shape
     assert np.abs(lazy - full).max() < 1e-4 * max(1.0, float(np.abs(full).max()))
+
+
+def test_dry_render_leaves_out_reverb_and_chorus(soundfont, tmp_path, capsys):
+    # the test font's strings send much of their sound to the chorus and reverb: without them it is another sound
+    s = song_of(track("Strings", [(60, 0, 480, 110)], program=48))
+    wet = render_song(s, soundfont)
+    dry = render_song(s, soundfont, effects=False)
+    m = min(len(wet), len(dry))
+    rms = lambda x: float(np.sqrt(np.mean(x ** 2)))  # noqa: E731
+    assert rms(wet[:m] - dry[:m]) > 0.5 * rms(wet[:m])
+    assert rms(dry[:4410]) > 0.01                                       # the note itself is there
+    assert render_song(s, soundfont, effects=False).tobytes() == dry.tobytes()      # deterministic
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    write_midi(s, tmp_path / "p.mid")
+    assert main(["render", str(tmp_path / "p.mid"), "--out", str(tmp_path / "p.wav"), "--soundfont", soundfont,
+                 "--dry"]) == 0
+    assert ", dry;" in capsys.readouterr().out
+    got, _ = read_wav(tmp_path / "p.wav")
+    peak = float(np.abs(dry).max())
+    scale = 1.0 if peak <= 1.0 else peak
+    assert len(got) == len(dry) and np.abs(got - dry / scale).max() < 2 / 32767
