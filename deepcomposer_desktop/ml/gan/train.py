@@ -316,7 +316,8 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
     decode = DecodeParams.plain(arch.n_tracks)
     if arch.kind == "unet":
         G.eval()
-        k = min(len(data), 384 if str(device).startswith("cuda") else 32)
+        # checkpoints calibrate on a few windows; the final fit (refine) looks at more, to carry over to new melodies
+        k = min(len(data), 384 if str(device).startswith("cuda") else 64 if refine_rounds else 32)
         idx = np.random.default_rng(0).choice(len(data), k, replace=False)
         pf, po = [], []
         with torch.no_grad():
