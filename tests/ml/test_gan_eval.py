@@ -1,6 +1,7 @@
 """GAN evaluation tools: compact weights, recalibration, figures vs real data, the model card."""
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -72,6 +73,16 @@ def test_recalibrate_with_refine_fits_the_figures_no_worse(cache, tmp_path):
     assert meta["decode_refined"] is True and len(meta["decode"]["threshold"]) == 2
 
 
+def test_reference_figures_come_from_training_songs_only(cache):
+    from deepcomposer_desktop.ml.gan.data import load_training_data, split_by_song
+    from deepcomposer_desktop.ml.gan.evaluate import real_figures, reference_figures
+    data = load_training_data(cache)
+    train, test = split_by_song(data)
+    ref = reference_figures(data, n=len(data))                          # asks for more than there are: all of them
+    assert ref == real_figures(data, np.sort(train))
+    assert not set(data.song_id[train]) & set(data.song_id[test])
+
+
 def test_card_names_rule_tracks_and_licences(cache, tmp_path):
     from deepcomposer_desktop.ml.gan.card import main
     from deepcomposer_desktop.ml.checkpoint import load_checkpoint, save_checkpoint
@@ -88,5 +99,7 @@ def test_card_names_rule_tracks_and_licences(cache, tmp_path):
     assert "**rule-derived**: root of each chord" in text and "licence CC0" in text
     assert "## Metrics on held-out melodies" in text and "`train it`" in text
     assert "coordinate search" not in text                           # this model's decoding was not refined
+    assert "| figure | real data | this model | real training songs (reference) |" in text
+    assert "- real training songs (reference): " in text
     from deepcomposer_desktop.ml.registry import card_summary
     assert card_summary(card).startswith("Synth accompaniment for a melody: bass, drums")

@@ -13,7 +13,8 @@ import math
 import os
 import sys
 
-from .evaluate import generated_figures, held_out, markdown_table, real_figures, score
+from .evaluate import (REFERENCE_LABEL, generated_figures, held_out, markdown_table, real_figures, reference_figures,
+                       score)
 
 
 def _gm(program: int, drum: bool) -> str:
@@ -82,7 +83,9 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "
               "figures on the real accompaniment of those melodies. In brackets: deviation from the real figure "
-              "(`ok` = within the ±15 % target; where the real figure is below 0.02, within 0.02 of it).", "",
+              "(`ok` = within the ±15 % target; where the real figure is below 0.02, within 0.02 of it). The last "
+              "column is no model: it is the same figures on real windows of the *training* songs, to show how far "
+              "two samples of real music in this collection differ.", "",
               markdown_table(real, figures), ""]
     for label, fig in figures.items():
         ok, n, err = score(real, fig)
@@ -125,6 +128,7 @@ def main(argv=None) -> int:
                                                  if got["real"].get(k) is not None and not math.isnan(real[k])):
             raise SystemExit(f"{path} was computed on other windows than this card's")
         figures[label] = {k: (math.nan if v is None else v) for k, v in got["models"][key].items()}
+    figures[REFERENCE_LABEL] = reference_figures(data, a.limit)
     text = build_card(model, data, idx, real, figures, a.command, a.note)
     with open(a.out, "w") as fh:
         fh.write(text)

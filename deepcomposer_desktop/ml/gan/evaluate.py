@@ -34,6 +34,17 @@ def real_figures(data: GanData, idx) -> dict[str, float]:
     return M.evaluate_many(data.melody[idx], data.accomp[idx], data.is_drum, data.accomp_on[idx])
 
 
+REFERENCE_LABEL = "real training songs (reference)"
+
+
+def reference_figures(data: GanData, n: int = 100, seed: int = 0) -> dict[str, float]:
+    """The same figures on ``n`` real windows of the *training* songs: how far another sample of real music from
+    the same collection lands from the held-out songs (the spread that the ±15 % target sits in)."""
+    train, _ = split_by_song(data)
+    idx = np.sort(np.random.default_rng(seed).choice(train, min(n, len(train)), replace=False))
+    return real_figures(data, idx)
+
+
 def generated_figures(model, data: GanData, idx, seed: int = 0) -> dict[str, float]:
     """Figures of ``model``'s accompaniment (``generate.GanModel``) for the melodies ``data.melody[idx]``."""
     from .generate import accompany_rolls
@@ -100,6 +111,8 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=100, help="held-out windows to use")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--reference", action="store_true",
+                    help="add a column for real windows of the training songs (the natural spread of real music)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
@@ -107,7 +120,7 @@ def main(argv=None) -> int:
     data = load_training_data(a.cache)
     idx = held_out(data, a.limit, a.seed)
     real = real_figures(data, idx)
-    models = {}
+    models = {REFERENCE_LABEL: reference_figures(data, a.limit, a.seed)} if a.reference else {}
     for spec in a.model:
         label, _, path = spec.rpartition("=")
         label = label or path.rsplit("/", 1)[-1].removesuffix(".pt")
