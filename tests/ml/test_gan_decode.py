@@ -136,3 +136,30 @@ def test_refine_keeps_parameters_that_already_fit():
     assert params == start
     assert all(figs["reached"][k] == v or (v != v and figs["reached"][k] != figs["reached"][k])
                for k, v in figs["target"].items())                     # equal, nan where undefined
+
+
+def test_band_agrees_on_the_bar_harmony():
+    # two pitched tracks vote C major in bar 1 and F major in bar 2; track 2 also has a fairly likely F# in both
+    steps = 32
+    piano = probs_with([(60, 0, 16, 0.9), (64, 0, 16, 0.9), (67, 0, 16, 0.9),
+                        (65, 16, 16, 0.9), (69, 16, 16, 0.9), (72, 16, 16, 0.9)], steps)
+    bass = probs_with([(36, 0, 16, 0.9), (41, 16, 16, 0.9), (42, 0, 32, 0.7)], steps)
+    drums = probs_with([(66, 0, 32, 0.95)], steps)                   # an F#-numbered drum: must not vote
+    probs = np.stack([piano, bass, drums])
+    rank = dec.bar_pc_rank(probs[:2])
+    assert rank.shape == (2, 12)
+    assert set(np.nonzero(rank[0] < 3)[0]) == {0, 4, 7} and set(np.nonzero(rank[1] < 3)[0]) == {5, 9, 0}
+    params = dec.DecodeParams((0.5,) * 3, max_poly=(3, 2, 1), bar_pcs=(12, 3, 0))
+    f, _ = dec.decode(probs, None, params)
+    assert not f[1, :, 42].any() and f[1, :16, 36].all() and f[1, 16:, 41].all()   # F# gone, roots kept
+    assert f[2, :, 66].all()                                                   # the drum track untouched
+    open_params = dec.DecodeParams((0.5,) * 3, max_poly=(3, 2, 1), bar_pcs=(12, 12, 0))
+    f, _ = dec.decode(probs, None, open_params)
+    assert f[1, :, 42].all()                                                   # 12: no filter
+
+
+def test_decode_params_round_trip_and_old_files():
+    p = dec.DecodeParams((0.4, 0.5), bar_pcs=(3, 0))
+    assert dec.DecodeParams.from_dict(p.to_dict()) == p
+    old = {k: v for k, v in p.to_dict().items() if k != "bar_pcs"}             # a model file from before
+    assert dec.DecodeParams.from_dict(old).bar_pcs == (12, 12)

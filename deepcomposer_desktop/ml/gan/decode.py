@@ -4,7 +4,9 @@ Ours, per track: (1) a bar stays silent when its activity (mean over steps of th
 probability) is below ``bar_gate``; (2) a cell sounds when its frame probability passes ``threshold`` and is
 among the ``max_poly`` likeliest pitches at that step; (3) gaps of up to ``fill_gap`` steps inside a held pitch
 are closed; (4) a note starts where a run begins or where the onset probability passes ``onset_threshold``;
-(5) notes shorter than ``min_len`` steps are dropped. Every parameter is calibrated after training on training
+(5) notes shorter than ``min_len`` steps are dropped. Before all that, a pitched track may keep only the
+``bar_pcs`` pitch classes that the whole band (all pitched tracks' probabilities) favours in each bar: the parts
+agree on the bar's harmony (12 = off; 0 marks a drum track, which neither votes nor is filtered). Every parameter is calibrated after training on training
 melodies so that the track's empty-bar rate, sounding-cell rate, polyphony, note density and note lengths match
 the real data (quantile matching plus a small grid search). The DeepComposer baseline keeps its own rule:
 tanh output > 0, runs merged.
@@ -16,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 STEPS_PER_BAR = 16
+PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs")
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,12 @@ class DecodeParams:
     fill_gap: tuple = ()
     min_len: tuple = ()
     prior: tuple = ()            # drum tracks: {pitch: [16 hit rates, one per sixteenth of the bar]} learned from data
+    bar_pcs: tuple = ()          # pitch classes per bar a track may use, ranked by the band's votes (12 off, 0 drums)
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
-                           ("min_len", 1), ("prior", None)):
+                           ("min_len", 1), ("prior", None), ("bar_pcs", 12)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -42,7 +46,7 @@ class DecodeParams:
         object.__setattr__(self, "threshold", tuple(self.threshold))
 
     def to_dict(self) -> dict:
-        ints = ("max_poly", "fill_gap", "min_len")
+        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs")
         out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items() if k != "prior"}
         out["prior"] = [None if pr is None else {int(p): [float(x) for x in row] for p, row in pr.items()}
                         for pr in self.prior]
@@ -52,7 +56,7 @@ class DecodeParams:
     def from_dict(cls, d: dict | None) -> "DecodeParams":
         d = d or {}
         return cls(**{k: tuple(d.get(k) or ()) for k in ("threshold", "onset_threshold", "max_poly", "bar_gate",
-                                                            "fill_gap", "min_len", "prior")})
+                                                            "fill_gap", "min_len", "prior", "bar_pcs")})
 
     @classmethod
     def plain(cls, n_tracks: int, max_poly: int = 128) -> "DecodeParams":
@@ -60,8 +64,7 @@ class DecodeParams:
         return cls((0.5,) * n, (0.5,) * n, (max_poly,) * n, (0.0,) * n, (0,) * n, (1,) * n)
 
     def track(self, t: int) -> dict:
-        return {k: getattr(self, k)[t] for k in ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap",
-                                                 "min_len", "prior")}
+        return {k: getattr(self, k)[t] for k in PARAM_KEYS}
 
 
 def top_k_mask(probs: np.ndarray, k: int) -> np.ndarray:
@@ -131,8 +134,41 @@ def note_lengths_per_cell(frames: np.ndarray, onsets: np.ndarray) -> np.ndarray:
     return np.where(frames, total, 0)
 
 
-def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict) -> tuple[np.ndarray, np.ndarray]:
-    """One track: probabilities (..., S, P) -> (frames, onsets) bool, with parameters ``p`` (DecodeParams.track)."""
+def bar_pc_rank(band_probs: np.ndarray) -> np.ndarray:
+    """(..., T, S, P) probabilities of the voting tracks -> (..., bars, 12) rank of each pitch class in each bar
+    (0 = the most probable over all tracks, steps and octaves)."""
+    s, p = band_probs.shape[-2:]
+    bars = -(-s // STEPS_PER_BAR)
+    x = np.pad(band_probs, [(0, 0)] * (band_probs.ndim - 2) + [(0, bars * STEPS_PER_BAR - s), (0, (-p) % 12)])
+    mass = x.reshape(x.shape[:-3] + (x.shape[-3], bars, STEPS_PER_BAR, -1, 12)).sum(axis=(-5, -3, -2))
+    order = np.argsort(-mass, axis=-1, kind="stable")
+    return np.argsort(order, axis=-1, kind="stable")
+
+
+def _keep_bar_pcs(probs: np.ndarray, rank: np.ndarray, k: int) -> np.ndarray:
+    """Zero the probabilities of pitch classes ranked k or lower in their bar: probs (..., S, P), rank (..., bars, 12)."""
+    s, p = probs.shape[-2:]
+    allowed = np.repeat(rank < k, STEPS_PER_BAR, axis=-2)[..., :s, :]              # (..., S, 12)
+    return probs * np.tile(allowed, (1,) * (allowed.ndim - 1) + (-(-p // 12),))[..., :p]
+
+
+def band_rank(frame_probs: np.ndarray, bar_pcs) -> np.ndarray | None:
+    """The bar-by-bar pitch-class ranking of the voting (pitched) tracks, from (..., T, S, P); None when no track
+    filters (every track 12 or 0), so that nothing is computed."""
+    k = np.asarray(bar_pcs)
+    if not ((k > 0) & (k < 12)).any():
+        return None
+    return bar_pc_rank(frame_probs[..., k > 0, :, :])
+
+
+def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
+                 rank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One track: probabilities (..., S, P) -> (frames, onsets) bool, with parameters ``p`` (DecodeParams.track);
+    ``rank``: the band's pitch-class ranking per bar (``band_rank``), used when the track's ``bar_pcs`` < 12."""
+    k = int(p.get("bar_pcs", 12))
+    if rank is not None and 0 < k < 12:
+        probs = _keep_bar_pcs(probs, rank, k)
+        onset_probs = None if onset_probs is None else _keep_bar_pcs(onset_probs, rank, k)
     if p.get("prior"):
         probs = apply_prior(probs, p["prior"])
         onset_probs = None if onset_probs is None else apply_prior(onset_probs, p["prior"])
@@ -153,9 +189,10 @@ def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None, params: Deco
     """(frames, onsets) bool (T, S, P) from probabilities (T, S, P)."""
     frames = np.zeros(frame_probs.shape, bool)
     onsets = np.zeros(frame_probs.shape, bool)
+    rank = band_rank(frame_probs, params.bar_pcs)
     for t in range(frame_probs.shape[0]):
         frames[t], onsets[t] = decode_track(frame_probs[t], None if onset_probs is None else onset_probs[t],
-                                            params.track(t))
+                                            params.track(t), rank)
     return frames, onsets
 
 
@@ -201,7 +238,7 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
     """Parameters from generated probabilities (N, T, S, P) and the real rolls (N, T, S, P) of the same melodies."""
     n_tracks = frame_probs.shape[1]
     drums = np.zeros(n_tracks, bool) if is_drum is None else np.asarray(is_drum, bool)
-    cols = {k: [] for k in ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior")}
+    cols = {k: [] for k in PARAM_KEYS}
     for t in range(n_tracks):
         r, ro = real[:, t], real_on[:, t] & real[:, t]
         k = _polyphony_cap(r)
@@ -246,7 +283,8 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
                     if err < best_err - 1e-9:
                         best, best_err = (gap, oth, min_len), err
         for key, val in (("threshold", th), ("onset_threshold", best[1]), ("max_poly", k), ("bar_gate", gate),
-                         ("fill_gap", best[0]), ("min_len", best[2]), ("prior", prior)):
+                         ("fill_gap", best[0]), ("min_len", best[2]), ("prior", prior),
+                         ("bar_pcs", 0 if drums[t] else 12)):
             cols[key].append(val)
     return DecodeParams(**{k: tuple(v) for k, v in cols.items()})
 
@@ -286,6 +324,10 @@ def _candidates(p: dict, drum: bool) -> list[dict]:
                 out.append(dict(p, min_len=m))
         for f in (0.9, 1.1):
             out.append(dict(p, onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
+        if int(p.get("bar_pcs", 12)) > 0:                                # 0: a drum track
+            for k in (1, 2, 3, 4, 5, 6, 12):
+                if k != int(p["bar_pcs"]):
+                    out.append(dict(p, bar_pcs=k))
     return out
 
 
@@ -299,9 +341,14 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     n_tracks = frame_probs.shape[1]
     target = M.evaluate_many(melody, real, drums, real_on & real)
     tracks = [params.track(t) for t in range(n_tracks)]
+    for t in range(n_tracks):                   # older files: say which tracks are drums (they do not vote)
+        if drums[t]:
+            tracks[t]["bar_pcs"] = 0
+    voters = np.array([not d for d in drums])
+    rank = bar_pc_rank(frame_probs[:, voters]) if voters.any() else None
 
     def dec(t, p):
-        return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p)
+        return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank)
 
     rolls = [dec(t, tracks[t]) for t in range(n_tracks)]
 
@@ -328,6 +375,5 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
             log(f"refine round {rnd + 1}: loss {best:.3f}")
         if not improved:
             break
-    cols = {k: tuple(tp[k] for tp in tracks) for k in ("threshold", "onset_threshold", "max_poly", "bar_gate",
-                                                        "fill_gap", "min_len", "prior")}
+    cols = {k: tuple(tp[k] for tp in tracks) for k in PARAM_KEYS}
     return DecodeParams(**cols), {"target": target, "reached": figs}
