@@ -163,3 +163,16 @@ def test_decode_params_round_trip_and_old_files():
     assert dec.DecodeParams.from_dict(p.to_dict()) == p
     old = {k: v for k, v in p.to_dict().items() if k != "bar_pcs"}             # a model file from before
     assert dec.DecodeParams.from_dict(old).bar_pcs == (12, 12)
+
+
+def test_prior_weight_moves_drum_hits_between_generator_and_learned_grid():
+    probs = np.full((16, 128), 0.5, np.float32)
+    prior = {42: [1.0 if s % 4 == 0 else 0.04 for s in range(16)]}      # hi-hat on quarter notes in the real data
+    assert np.allclose(dec.apply_prior(probs, prior, 0.0)[:, 42], 0.5)             # the generator alone
+    assert np.allclose(dec.apply_prior(probs, prior, 1.0)[:, 42], prior[42])       # the learned grid alone
+    assert np.allclose(dec.apply_prior(probs, prior)[:, 42], np.sqrt(0.5 * np.array(prior[42])))
+    p = dec.DecodeParams((0.3,), prior=(prior,), prior_weight=(0.8,), bar_pcs=(0,))
+    f, _ = dec.decode(probs[None], None, p)
+    assert np.nonzero(f[0, :, 42])[0].tolist() == [0, 4, 8, 12]
+    back = dec.DecodeParams.from_dict(p.to_dict())
+    assert back.prior_weight == (0.8,) and back.threshold == (0.3,)

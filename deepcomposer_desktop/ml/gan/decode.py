@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 STEPS_PER_BAR = 16
-PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs")
+PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
+              "prior_weight")
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,12 @@ class DecodeParams:
     min_len: tuple = ()
     prior: tuple = ()            # drum tracks: {pitch: [16 hit rates, one per sixteenth of the bar]} learned from data
     bar_pcs: tuple = ()          # pitch classes per bar a track may use, ranked by the band's votes (12 off, 0 drums)
+    prior_weight: tuple = ()     # drum tracks: how much the learned hit rates weigh against the generator (0.5: equal)
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
-                           ("min_len", 1), ("prior", None), ("bar_pcs", 12)):
+                           ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -56,7 +58,8 @@ class DecodeParams:
     def from_dict(cls, d: dict | None) -> "DecodeParams":
         d = d or {}
         return cls(**{k: tuple(d.get(k) or ()) for k in ("threshold", "onset_threshold", "max_poly", "bar_gate",
-                                                            "fill_gap", "min_len", "prior", "bar_pcs")})
+                                                            "fill_gap", "min_len", "prior", "bar_pcs",
+                                                            "prior_weight")})
 
     @classmethod
     def plain(cls, n_tracks: int, max_poly: int = 128) -> "DecodeParams":
@@ -170,8 +173,9 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
         probs = _keep_bar_pcs(probs, rank, k)
         onset_probs = None if onset_probs is None else _keep_bar_pcs(onset_probs, rank, k)
     if p.get("prior"):
-        probs = apply_prior(probs, p["prior"])
-        onset_probs = None if onset_probs is None else apply_prior(onset_probs, p["prior"])
+        w = float(p.get("prior_weight", 0.5))
+        probs = apply_prior(probs, p["prior"], w)
+        onset_probs = None if onset_probs is None else apply_prior(onset_probs, p["prior"], w)
     probs = _gate(probs, float(p["bar_gate"]))
     frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
     frames = fill_gaps(frames, int(p["fill_gap"]))
@@ -204,14 +208,17 @@ def phase_prior(real_onsets: np.ndarray) -> dict:
     return {int(p): [float(x) for x in counts[:, p] / max(1, bars)] for p in np.nonzero(counts.sum(axis=0))[0]}
 
 
-def apply_prior(probs: np.ndarray, prior: dict) -> np.ndarray:
-    """Geometric mean of the generator's probability and the learned hit rate at that step of the bar."""
+def apply_prior(probs: np.ndarray, prior: dict, weight: float = 0.5) -> np.ndarray:
+    """Weighted geometric mean of the generator's probability and the learned hit rate at that step of the bar
+    (``weight`` 0.5: the plain geometric mean; 1: the hit rates alone)."""
     table = np.zeros((STEPS_PER_BAR, probs.shape[-1]), np.float32)
     for pitch, row in prior.items():
         table[:, int(pitch)] = row
     s = probs.shape[-2]
     tiled = np.tile(table, (-(-s // STEPS_PER_BAR), 1))[:s]
-    return np.sqrt(np.clip(probs, 0, 1) * tiled)
+    if weight == 0.5:
+        return np.sqrt(np.clip(probs, 0, 1) * tiled)
+    return np.clip(probs, 0, 1) ** (1.0 - weight) * tiled ** weight
 
 
 # --- calibration --------------------------------------------------------------------------------------------------
@@ -284,7 +291,7 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
                         best, best_err = (gap, oth, min_len), err
         for key, val in (("threshold", th), ("onset_threshold", best[1]), ("max_poly", k), ("bar_gate", gate),
                          ("fill_gap", best[0]), ("min_len", best[2]), ("prior", prior),
-                         ("bar_pcs", 0 if drums[t] else 12)):
+                         ("bar_pcs", 0 if drums[t] else 12), ("prior_weight", 0.5)):
             cols[key].append(val)
     return DecodeParams(**{k: tuple(v) for k, v in cols.items()})
 
@@ -312,6 +319,11 @@ def _candidates(p: dict, drum: bool) -> list[dict]:
     for f in (0.0, 0.8, 1.2, 1.5):
         if p["bar_gate"] > 0 or f == 0.0:
             out.append(dict(p, bar_gate=float(p["bar_gate"] * f)))
+    if drum and p.get("prior"):
+        for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):        # with the threshold moved along: the level changes
+            if abs(w - float(p.get("prior_weight", 0.5))) > 1e-6:
+                for f in (0.7, 0.85, 1.0, 1.2, 1.4):
+                    out.append(dict(p, prior_weight=w, threshold=float(np.clip(p["threshold"] * f, 0.01, 0.99))))
     if not drum:
         for k in (int(p["max_poly"]) - 1, int(p["max_poly"]) + 1):
             if 1 <= k <= 12:
