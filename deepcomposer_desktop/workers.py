@@ -156,10 +156,12 @@ def create_engine(soundfont: str | None = None, blocksize: int = 256, device: st
     return PlaybackEngine(soundfont=soundfont or None, blocksize=blocksize, device=device or None)
 
 
-def render_wav(song: Song, path: str, soundfont: str | None = None, progress=None, should_stop=None) -> str:
-    """Worker thread: render the song to a WAV file through the audio package's offline path."""
+def render_wav(song: Song, path: str, soundfont: str | None = None, effects: bool = True, progress=None,
+               should_stop=None) -> str:
+    """Worker thread: render the song to a WAV file through the audio package's offline path (``effects=False``:
+    dry, without reverb and chorus)."""
     from .audio.render import render_to_wav
     if progress:
         progress(0.0, "Rendering audio")
-    render_to_wav(song, path, soundfont=soundfont or None)
+    render_to_wav(song, path, soundfont=soundfont or None, effects=effects)
     return path

@@ -309,17 +309,23 @@ class FilesMixin:
         self.statusBar().showMessage(f"Exported {path}", 4000)
         return True
 
-    def export_wav(self, path: str | None = None):
-        path = path or self._export_path("Export WAV", ".wav", "WAV audio (*.wav)")
+    def export_wav(self, path: str | None = None, dry: bool = False):
+        """Render the song (its mute / solo / volume state included) to a WAV file on a worker thread; ``dry``:
+        without reverb and chorus."""
+        path = path or self._export_path("Export dry WAV" if dry else "Export WAV", ".wav", "WAV audio (*.wav)")
         if not path:
             return None
         from ..workers import render_wav
-        w = self.run_worker(render_wav, {"song": self.song, "path": path, "soundfont": self.settings.soundfont})
+        w = self.run_worker(render_wav, {"song": self.song, "path": path, "soundfont": self.settings.soundfont,
+                                         "effects": not dry})
         w.progressed.connect(lambda f, m: self.statusBar().showMessage(f"{m} {f:.0%}"))
         w.succeeded.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 5000))
         w.failed.connect(lambda msg: self.show_error("Could not export WAV", msg))
         w.start()
         return w
+
+    def export_dry_wav(self, path: str | None = None):
+        return self.export_wav(path, dry=True)
 
     def open_settings(self) -> None:
         s = self.settings

@@ -221,6 +221,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         f.addSeparator()
         self._action("&Export MIDI…", self.export_midi, "Ctrl+E", f)
         self._action("Export &WAV…", self.export_wav, "Ctrl+Shift+E", f)
+        self._action("Export &dry WAV (no reverb / chorus)…", self.export_dry_wav, None, f,
+                     "Render without FluidSynth's reverb and chorus, for a DAW that adds its own")
         f.addSeparator()
         self._action("Se&ttings…", self.open_settings, QKeySequence.Preferences, f)
         self._action("&Quit", self.close, QKeySequence.Quit, f)

@@ -2,6 +2,7 @@
 a worker, and one real generation (Transformer) through the Generate button."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -48,6 +49,25 @@ def test_export_wav_renders_off_the_gui_thread(window, tmp_path, qtbot):
         pytest.skip(f"rendering unavailable here: {w.error}")
     data = out.read_bytes()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) > 44_100
+
+
+def test_export_dry_wav_leaves_out_the_effects(window, tmp_path, qtbot):
+    pytest.importorskip("deepcomposer_desktop.audio.render")
+    from deepcomposer_desktop.audio.render import read_wav
+    window.doc.apply(window.song.with_tracks((window.song.melody.with_notes(window.song.melody.notes[:4]),)),
+                     "shorten")
+    got = {}
+    for name, export in (("wet", window.export_wav), ("dry", window.export_dry_wav)):
+        w = export(str(tmp_path / f"{name}.wav"))
+        done = []
+        w.done.connect(lambda: done.append(1))
+        qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+        if w.error:
+            pytest.skip(f"rendering unavailable here: {w.error}")
+        got[name] = read_wav(tmp_path / f"{name}.wav")[0]
+    m = min(len(got["wet"]), len(got["dry"]))
+    assert m > 44_100 and not np.allclose(got["wet"][:m], got["dry"][:m], atol=1e-3)
+    assert any(a.text().startswith("Export &dry WAV") for a in window.actions())
 
 
 def test_settings_dialog_writes_settings_and_restarts_audio(window, settings, monkeypatch, qtbot):
