@@ -164,6 +164,9 @@ def test_a_built_in_data_set_can_be_chosen(qtbot, window):
     if window.start_from.count() > 1:                       # start from an installed genre: its network size
         window.start_from.setCurrentIndex(1)
         assert not window.preset.isEnabled() and window.spec().init_from.endswith(".pt")
+        assert window.spec().update_ratio == 0 and window.spec().batch_size == 8     # the quick recipe
+        window._explain()
+        assert "no conductor" in window.explain.text()
         window.start_from.setCurrentIndex(0)
         assert window.preset.isEnabled() and window.spec().init_from == ""
     window.data.use_folder.setChecked(True)                 # back to a folder that was never scanned
