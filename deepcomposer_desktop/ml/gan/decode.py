@@ -6,10 +6,11 @@ among the ``max_poly`` likeliest pitches at that step; (3) gaps of up to ``fill_
 are closed; (4) a note starts where a run begins or where the onset probability passes ``onset_threshold``;
 (5) notes shorter than ``min_len`` steps are dropped. Before all that, a pitched track may keep only the
 ``bar_pcs`` pitch classes that the whole band (all pitched tracks' probabilities) favours in each bar: the parts
-agree on the bar's harmony (12 = off; 0 marks a drum track, which neither votes nor is filtered). Every parameter is calibrated after training on training
+agree on the bar's harmony (12 = off; 0 marks a drum track, which neither votes nor is filtered); a drum track
+mixes in the real hit grid with ``prior_weight``. Every parameter is calibrated after training on training
 melodies so that the track's empty-bar rate, sounding-cell rate, polyphony, note density and note lengths match
-the real data (quantile matching plus a small grid search). The DeepComposer baseline keeps its own rule:
-tanh output > 0, runs merged.
+the real data (quantile matching plus a small grid search), then ``refine`` fits them all to every music figure
+of the model card. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
 """
 from __future__ import annotations
 
@@ -57,9 +58,7 @@ class DecodeParams:
     @classmethod
     def from_dict(cls, d: dict | None) -> "DecodeParams":
         d = d or {}
-        return cls(**{k: tuple(d.get(k) or ()) for k in ("threshold", "onset_threshold", "max_poly", "bar_gate",
-                                                            "fill_gap", "min_len", "prior", "bar_pcs",
-                                                            "prior_weight")})
+        return cls(**{k: tuple(d.get(k) or ()) for k in PARAM_KEYS})
 
     @classmethod
     def plain(cls, n_tracks: int, max_poly: int = 128) -> "DecodeParams":
@@ -149,9 +148,10 @@ def bar_pc_rank(band_probs: np.ndarray) -> np.ndarray:
 
 
 def _keep_bar_pcs(probs: np.ndarray, rank: np.ndarray, k: int) -> np.ndarray:
-    """Zero the probabilities of pitch classes ranked k or lower in their bar: probs (..., S, P), rank (..., bars, 12)."""
+    """Zero the probabilities of the pitch classes ranked k or lower in their bar: probs (..., S, P), rank
+    (..., bars, 12)."""
     s, p = probs.shape[-2:]
-    allowed = np.repeat(rank < k, STEPS_PER_BAR, axis=-2)[..., :s, :]              # (..., S, 12)
+    allowed = np.repeat(rank < k, STEPS_PER_BAR, axis=-2)[..., :s, :]          # (..., S, 12)
     return probs * np.tile(allowed, (1,) * (allowed.ndim - 1) + (-(-p // 12),))[..., :p]
 
 
