@@ -83,6 +83,24 @@ def _pulse_env() -> bool:
     return bool(os.environ.get("XDG_RUNTIME_DIR")) and Path(os.environ["XDG_RUNTIME_DIR"], "pulse", "native").exists()
 
 
+def _realtime(pid: int, priority: int) -> None:
+    """Round-robin real-time ``priority`` for process ``pid`` where the system allows it (silently not elsewhere)."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(priority))
+    except (AttributeError, OSError):
+        pass
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate a helper process, killing it if it does not end within 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def _recording(path: Path, sink: str = "null"):
     """Record a null sink's monitor into ``path`` for the duration of the block; the recorder (a real-time
@@ -91,19 +109,11 @@ def _recording(path: Path, sink: str = "null"):
     proc = subprocess.Popen(["parec", "-d", f"{sink}.monitor", "--raw", "--format=float32le", "--rate=48000",
                              "--channels=2", "--latency-msec=500"], stdout=fh, stderr=subprocess.DEVNULL)
     try:
-        try:   # the recorder must not be what drops out: give it real-time priority when allowed
-            os.sched_setscheduler(proc.pid, os.SCHED_RR, os.sched_param(40))
-        except (AttributeError, OSError):
-            pass
+        _realtime(proc.pid, 40)        # the recorder must not be what drops out
         time.sleep(0.3)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         fh.close()
 
 
@@ -133,10 +143,15 @@ def _dropouts(path: Path, seconds: float, skip: float = 0.5) -> tuple[np.ndarray
     return (starts[long] + int(skip * SR)) / SR, float(runs[long].sum() / len(part))
 
 
+def _count(starts: np.ndarray) -> int:
+    """Drop-outs in :func:`_dropouts`'s answer; -1 when nothing was heard."""
+    return -1 if len(starts) == 1 and starts[0] < 0 else len(starts)
+
+
 def _glitches(path: Path, seconds: float) -> tuple[int, float]:
     """(drop-outs, share of time silent): see :func:`_dropouts`; -1 drop-outs when nothing was heard."""
     starts, silent = _dropouts(path, seconds)
-    return (-1 if len(starts) == 1 and starts[0] < 0 else len(starts)), silent
+    return _count(starts), silent
 
 
 def _offline(figs: list[Figure]) -> None:

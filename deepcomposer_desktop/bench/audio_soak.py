@@ -71,20 +71,14 @@ class ReferencePlayer:
         self.proc = None
 
     def start(self) -> None:
+        from .audio import _realtime
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            os.sched_setscheduler(self.proc.pid, os.SCHED_RR, os.sched_param(self.priority))
-        except (AttributeError, OSError):
-            pass
+        _realtime(self.proc.pid, self.priority)
 
     def stop(self) -> None:
+        from .audio import _stop
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            _stop(self.proc)
 
 
 def coinciding(a, b, window: float = COINCIDE_S) -> int:
@@ -98,7 +92,7 @@ def coinciding(a, b, window: float = COINCIDE_S) -> int:
 
 
 def soak(seconds: float) -> list[Figure]:
-    from .audio import SR, _dropouts, _glitches, _pulse_env, _recording, _wait_clock, organ_song
+    from .audio import SR, _count, _dropouts, _pulse_env, _recording, _wait_clock, organ_song
     from ..audio.engine import PlaybackEngine
     if not _pulse_env():
         return [Figure("soak not run: no PulseAudio server (run .ci/audio_setup.sh)", float("nan"), "", "0")]
@@ -171,14 +165,13 @@ def soak(seconds: float) -> list[Figure]:
                 player.stop()
             time.sleep(0.2)
             rec.close()
-            glitches, silent = _glitches(path, seconds)
-            ours = _dropouts(path, seconds)[0] + t_play
+            starts, silent = _dropouts(path, seconds)            # a 10-minute recording: read once
+            glitches = _count(starts)
             ref = None
             if player:
                 ref_starts, ref_silent = _dropouts(ref_path, seconds + CONTROL_MARGIN_S - 0.5,
                                                    skip=CONTROL_MARGIN_S - 0.5)
-                ref = (len(ref_starts) if ref_starts[:1].tolist() != [-1.0] else -1, ref_silent,
-                       coinciding(ours, ref_starts + t_ref))
+                ref = (_count(ref_starts), ref_silent, coinciding(starts + t_play, ref_starts + t_ref))
     finally:
         stop.set()
         eng.close()

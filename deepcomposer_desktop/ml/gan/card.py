@@ -75,7 +75,8 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               "gap-filling / onset / "
               "shortest-note setting whose note density and note lengths come closest to the real ones"
               + ("; then a coordinate search over each track's parameters (threshold, bar gate, polyphony cap, "
-                 "gap filling, shortest note, onset threshold) brings every figure of the table below as close as "
+                 "gap filling, shortest note, onset threshold, the band's pitch classes per bar, the drum grid's "
+                 "weight) brings every figure of the table below as close as "
                  "it can to the real one on those training melodies (`decode.refine`)" if meta.get("decode_refined")
                  else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "
               "decoding.",

@@ -389,3 +389,15 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
             break
     cols = {k: tuple(tp[k] for tp in tracks) for k in PARAM_KEYS}
     return DecodeParams(**cols), {"target": target, "reached": figs}
+
+
+def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
+        real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None) -> DecodeParams:
+    """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from."""
+    params = calibrate(frame_probs, onset_probs, real, real_on, is_drum)
+    if refine_rounds > 0:
+        params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
+                              log=log)
+        if log:
+            log(f"figures on the calibration windows: {figs}")
+    return params

@@ -312,7 +312,7 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
 
     ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``)."""
     import torch
-    from .decode import DecodeParams, calibrate, refine
+    from .decode import DecodeParams, fit
     decode = DecodeParams.plain(arch.n_tracks)
     if arch.kind == "unet":
         G.eval()
@@ -329,10 +329,7 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 pf.append(f.cpu().numpy())
                 po.append(o.cpu().numpy())
         pf, po = np.concatenate(pf), np.concatenate(po)
-        decode = calibrate(pf, po, data.accomp[idx], data.accomp_on[idx], data.is_drum)
-        if refine_rounds > 0:
-            decode, _ = refine(decode, pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx],
-                               data.is_drum, rounds=refine_rounds)
+        decode = fit(pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx], data.is_drum, refine_rounds)
         G.train()
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(), "decode_refined": refine_rounds > 0,
