@@ -176,3 +176,74 @@ def test_prior_weight_moves_drum_hits_between_generator_and_learned_grid():
     assert np.nonzero(f[0, :, 42])[0].tolist() == [0, 4, 8, 12]
     back = dec.DecodeParams.from_dict(p.to_dict())
     assert back.prior_weight == (0.8,) and back.threshold == (0.3,)
+
+
+def _swing_case(n=24, bars=8, seed=2):
+    """Real: a jazz ride on every beat and, in half of the bars, on the swung 'a' of beats 1 and 3 (steps 3 and
+    11), and the hi-hat on 2 and 4; generated: the same shape with noise, but a generator that is surer of the ride
+    than of the hi-hat: the hi-hat is the least likely cell of all, though the real drummer never misses it."""
+    rng = np.random.default_rng(seed)
+    s = bars * 16
+    real = np.zeros((n, 1, s, 128), bool)
+    real[:, 0, 0::4, 51] = True
+    swung = rng.random((n, bars)) < 0.5
+    for b in range(bars):
+        real[swung[:, b], 0, b * 16 + 3, 51] = real[swung[:, b], 0, b * 16 + 11, 51] = True
+    probs = np.full(real.shape, 0.01, np.float32)
+    probs[:, 0, 0::4, 51] = 0.6 + rng.random((n, s // 4)) * 0.3
+    for st in (3, 11):
+        probs[:, 0, st::16, 51] = 0.1 + rng.random((n, bars)) * 0.2
+    real[:, 0, 4::8, 42] = True
+    probs[:, 0, 4::8, 42] = 0.05 + rng.random((n, s // 8)) * 0.1
+    return real, probs
+
+
+def test_phase_gain_keeps_each_drum_at_its_real_rate_per_sixteenth():
+    from deepcomposer_desktop.ml import metrics as M
+    real, probs = _swing_case()
+    params = dec.calibrate(probs, None, real, real, is_drum=[True])
+    assert params.phase_gain[0] is not None and set(params.phase_gain[0]) == {42, 51}
+    gain = params.phase_gain[0][51]
+    assert gain[3] > gain[0] and gain[1] == 0.0                    # swung cells lifted; never-played cells silent
+    test_real, test_probs = _swing_case(seed=3)                     # new "melodies"
+    hits = np.stack([dec.decode(test_probs[i], None, params)[1] for i in range(len(test_probs))])
+    per_step = hits[:, 0].reshape(len(hits), -1, 16, 128).mean(axis=(0, 1))
+    real_step = test_real[:, 0].reshape(len(hits), -1, 16, 128).mean(axis=(0, 1))
+    assert np.abs(per_step - real_step).max() < 0.15     # half the bars swing; every beat, every 2 and 4 played
+    dp = np.mean([M.drum_pattern_rate(h[0]) for h in hits])
+    dp_real = np.mean([M.drum_pattern_rate(r[0]) for r in test_real])
+    assert abs(dp - dp_real) < 0.05
+    # one threshold over the whole grid, set for the real number of hits: the sure ride takes the hi-hat's place
+    flat = dict(params.track(0), phase_gain=None, prior=None, bar_gate=0.0, max_poly=128)
+    flat["threshold"] = float(np.quantile(probs, 1 - real.mean()))
+    flat_hits = np.stack([dec.decode_track(test_probs[i, 0], None, flat)[0] for i in range(len(test_probs))])
+    assert flat_hits.sum() > 0.8 * test_real.sum()
+    assert flat_hits[:, 4::8, 42].mean() < 0.5 and flat_hits[:, 3::16, 51].mean() > 0.6
+    back = dec.DecodeParams.from_dict(params.to_dict())
+    assert back.phase_gain[0][51] == gain
+    old = {k: v for k, v in params.to_dict().items() if k != "phase_gain"}       # a model file from before
+    assert dec.DecodeParams.from_dict(old).phase_gain == (None,)
+
+
+def test_refine_refits_the_drum_gains():
+    real, probs = _swing_case(n=12)
+    mel = np.zeros(real.shape[:1] + real.shape[2:], bool)
+    mel[:, ::4, 72] = True
+    params = dec.calibrate(probs, None, real, real, is_drum=[True])
+    moved = dec.DecodeParams(**dict(params.__dict__, threshold=(params.threshold[0] * 0.5,)))
+    refined, figs = dec.refine(moved, probs, None, mel, real, real, [True], rounds=2)
+    assert abs(figs["reached"]["drum_pattern_rate"] - figs["target"]["drum_pattern_rate"]) < 0.05
+    assert abs(figs["reached"]["note_density"] - figs["target"]["note_density"]) / figs["target"]["note_density"] < 0.1
+
+
+def test_vary_is_seeded_per_bar_and_leaves_drums_alone():
+    rng = np.random.default_rng(0)
+    probs = rng.random((3, 32, 128)).astype(np.float32) * 0.9 + 0.05
+    a, b = dec.vary(probs, 7, is_drum=[False, False, True]), dec.vary(probs, 7, is_drum=[False, False, True])
+    assert np.array_equal(a, b) and not np.allclose(a[:2], probs[:2], atol=1e-3)
+    assert np.allclose(a[2], probs[2])                                           # the drum track is unchanged
+    assert not np.allclose(dec.vary(probs, 8)[:2], a[:2])
+    logit = lambda x: np.log(x) - np.log1p(-x)                                 # noqa: E731
+    d = logit(a[0].astype(np.float64)) - logit(probs[0].astype(np.float64))
+    assert np.allclose(d[:16], d[0], atol=1e-3) and not np.allclose(d[16], d[0], atol=1e-3)   # one value per bar
+    assert dec.vary(probs, 7, variation=0.0) is probs

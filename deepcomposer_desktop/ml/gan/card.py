@@ -54,6 +54,7 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
     arch = model.arch
     params = sum(p.numel() for p in model.generator.parameters())
     tr = meta.get("train", {})
+    dec = meta.get("decode") or {}
     lines += ["## Model and training", "",
               f"- Architecture `{arch.kind}`: U-Net generator ({params:,} parameters) on the melody's piano roll "
               f"(frames, onsets, its pitch classes per step and per bar), per-bar noise ({arch.z_dim} channels), "
@@ -71,15 +72,19 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               "- Decoding (per track, calibrated on training melodies against their real accompaniment): quiet "
               "bars silenced in the real proportion of empty bars, a frame threshold matching the real share of "
               "sounding cells, a polyphony cap (the real 99th percentile), for drums each hit's probability mixed "
-              "(geometric mean) with the real hit rate of that drum at that sixteenth of the bar, and the "
-              "gap-filling / onset / "
+              "(geometric mean) with the real hit rate of that drum at that sixteenth of the bar"
+              + (" and then scaled so that each drum sounds at each sixteenth as often as the real drummer played "
+                 "it there" if any(dec.get("phase_gain") or []) else "")
+              + ", and the gap-filling / onset / "
               "shortest-note setting whose note density and note lengths come closest to the real ones"
               + ("; then a coordinate search over each track's parameters (threshold, bar gate, polyphony cap, "
                  "gap filling, shortest note, onset threshold, the band's pitch classes per bar, the drum grid's "
                  "weight) brings every figure of the table below as close as "
                  "it can to the real one on those training melodies (`decode.refine`)" if meta.get("decode_refined")
                  else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "
-              "decoding.",
+              "decoding."
+              + (" The fit sees the probabilities as generation decodes them, with each take's noise per bar and "
+                 "pitch on the pitched tracks." if meta.get("decode_noise") else ""),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

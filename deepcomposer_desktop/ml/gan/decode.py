@@ -7,10 +7,13 @@ are closed; (4) a note starts where a run begins or where the onset probability 
 (5) notes shorter than ``min_len`` steps are dropped. Before all that, a pitched track may keep only the
 ``bar_pcs`` pitch classes that the whole band (all pitched tracks' probabilities) favours in each bar: the parts
 agree on the bar's harmony (12 = off; 0 marks a drum track, which neither votes nor is filtered); a drum track
-mixes in the real hit grid with ``prior_weight``. Every parameter is calibrated after training on training
+mixes in the real hit grid with ``prior_weight`` and then scales each drum's probability at each sixteenth of the
+bar by ``phase_gain``, fitted so that every drum sounds at every sixteenth as often as in the real data (a single
+threshold over the whole grid would keep only the most frequent hits: the swung ones would vanish). Every parameter is calibrated after training on training
 melodies so that the track's empty-bar rate, sounding-cell rate, polyphony, note density and note lengths match
 the real data (quantile matching plus a small grid search), then ``refine`` fits them all to every music figure
-of the model card. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
+of the model card. Calibration sees the probabilities as generation decodes them: with the per-bar logit noise of
+``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
 """
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 STEPS_PER_BAR = 16
+VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight")
+              "prior_weight", "phase_gain")
+GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,13 @@ class DecodeParams:
     prior: tuple = ()            # drum tracks: {pitch: [16 hit rates, one per sixteenth of the bar]} learned from data
     bar_pcs: tuple = ()          # pitch classes per bar a track may use, ranked by the band's votes (12 off, 0 drums)
     prior_weight: tuple = ()     # drum tracks: how much the learned hit rates weigh against the generator (0.5: equal)
+    phase_gain: tuple = ()       # drum tracks: {pitch: [16 gains]} so that each drum hits each sixteenth as often as real
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
-                           ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5)):
+                           ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5),
+                           ("phase_gain", None)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -50,9 +57,11 @@ class DecodeParams:
 
     def to_dict(self) -> dict:
         ints = ("max_poly", "fill_gap", "min_len", "bar_pcs")
-        out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items() if k != "prior"}
-        out["prior"] = [None if pr is None else {int(p): [float(x) for x in row] for p, row in pr.items()}
-                        for pr in self.prior]
+        out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()
+               if k not in GRID_KEYS}
+        for k in GRID_KEYS:
+            out[k] = [None if g is None else {int(p): [float(x) for x in row] for p, row in g.items()}
+                      for g in getattr(self, k)]
         return out
 
     @classmethod
@@ -67,6 +76,31 @@ class DecodeParams:
 
     def track(self, t: int) -> dict:
         return {k: getattr(self, k)[t] for k in PARAM_KEYS}
+
+
+def vary(probs: np.ndarray, seed: int, variation: float = VARIATION, is_drum=None) -> np.ndarray:
+    """Probabilities (T, S, P) with seeded logit noise, one value per track, bar and pitch: what makes takes of the
+    same melody differ beyond the generator's own noise. Generation decodes these, so calibration must too. Drum
+    tracks (``is_drum``) keep their probabilities: noise per bar and drum would drop the ride or the hi-hat for a
+    bar now and then, which no drummer does."""
+    if variation <= 0:
+        return probs
+    t, s, p = probs.shape
+    bars = -(-s // STEPS_PER_BAR)
+    noise = np.random.default_rng(int(seed)).standard_normal((t, bars, 1, p)).astype(np.float32) * variation
+    if is_drum is not None:
+        noise[np.asarray(is_drum, bool)] = 0.0
+    noise = np.repeat(noise, STEPS_PER_BAR, axis=2).reshape(t, bars * STEPS_PER_BAR, p)[:, :s]
+    logit = np.log(np.clip(probs, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - probs, 1e-6, 1))
+    return (1.0 / (1.0 + np.exp(-(logit + noise)))).astype(np.float32)
+
+
+def grid_table(grid: dict, steps: int, pitches: int = 128) -> np.ndarray:
+    """{pitch: [16 values, one per sixteenth]} -> (steps, pitches), the bar's row repeated; 0 for other pitches."""
+    table = np.zeros((STEPS_PER_BAR, pitches), np.float32)
+    for pitch, row in grid.items():
+        table[:, int(pitch)] = row
+    return np.tile(table, (-(-steps // STEPS_PER_BAR), 1))[:steps]
 
 
 def top_k_mask(probs: np.ndarray, k: int) -> np.ndarray:
@@ -172,11 +206,12 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
     if rank is not None and 0 < k < 12:
         probs = _keep_bar_pcs(probs, rank, k)
         onset_probs = None if onset_probs is None else _keep_bar_pcs(onset_probs, rank, k)
-    if p.get("prior"):
-        w = float(p.get("prior_weight", 0.5))
-        probs = apply_prior(probs, p["prior"], w)
-        onset_probs = None if onset_probs is None else apply_prior(onset_probs, p["prior"], w)
+    probs, onset_probs = _drum_grid(probs, onset_probs, p)
     probs = _gate(probs, float(p["bar_gate"]))
+    if p.get("phase_gain"):                      # a drum hit per sounding cell, each drum at its real rate per step
+        probs = probs * grid_table(p["phase_gain"], probs.shape[-2], probs.shape[-1])
+        frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
+        return frames, frames.copy()
     frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
     frames = fill_gaps(frames, int(p["fill_gap"]))
     onsets = run_starts(frames)
@@ -187,6 +222,15 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
         onsets &= frames
         onsets |= run_starts(frames)
     return frames, onsets
+
+
+def _drum_grid(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict):
+    """The learned hit grid mixed in (drum tracks with a ``prior``); other tracks unchanged."""
+    if not p.get("prior"):
+        return probs, onset_probs
+    w = float(p.get("prior_weight", 0.5))
+    return (apply_prior(probs, p["prior"], w),
+            None if onset_probs is None else apply_prior(onset_probs, p["prior"], w))
 
 
 def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None, params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
@@ -211,14 +255,31 @@ def phase_prior(real_onsets: np.ndarray) -> dict:
 def apply_prior(probs: np.ndarray, prior: dict, weight: float = 0.5) -> np.ndarray:
     """Weighted geometric mean of the generator's probability and the learned hit rate at that step of the bar
     (``weight`` 0.5: the plain geometric mean; 1: the hit rates alone)."""
-    table = np.zeros((STEPS_PER_BAR, probs.shape[-1]), np.float32)
-    for pitch, row in prior.items():
-        table[:, int(pitch)] = row
-    s = probs.shape[-2]
-    tiled = np.tile(table, (-(-s // STEPS_PER_BAR), 1))[:s]
+    tiled = grid_table(prior, probs.shape[-2], probs.shape[-1])
     if weight == 0.5:
         return np.sqrt(np.clip(probs, 0, 1) * tiled)
     return np.clip(probs, 0, 1) ** (1.0 - weight) * tiled ** weight
+
+
+def fit_phase_gain(probs: np.ndarray, real_hits: np.ndarray, p: dict) -> dict:
+    """Gains {pitch: [16]} for a drum track decoded with ``p``: probabilities (N, S, P) and the real hits (N, S, P)
+    of the same melodies. At each sixteenth, each drum's probabilities (after the hit grid and the bar gate) are cut
+    at the quantile that lets through as many cells as the real drummer played there; the gain brings that cut to
+    the track's threshold. Drums the real data never plays get no gain (they stay silent)."""
+    x = _gate(_drum_grid(probs, None, p)[0], float(p["bar_gate"]))
+    n, s, _ = x.shape
+    whole = s // STEPS_PER_BAR * STEPS_PER_BAR
+    xs = x[:, :whole].reshape(n, -1, STEPS_PER_BAR, x.shape[-1])
+    rs = real_hits[:, :whole].reshape(n, -1, STEPS_PER_BAR, x.shape[-1])
+    gains = {}
+    for pitch in np.nonzero(rs.any(axis=(0, 1, 2)))[0]:
+        row = []
+        for ph in range(STEPS_PER_BAR):
+            rate = float(rs[:, :, ph, pitch].mean())
+            q = float(np.quantile(xs[:, :, ph, pitch], 1.0 - rate)) if rate > 0 else np.inf
+            row.append(float(min(1e4, p["threshold"] / max(q, 1e-6))) if np.isfinite(q) else 0.0)
+        gains[int(pitch)] = row
+    return gains
 
 
 # --- calibration --------------------------------------------------------------------------------------------------
@@ -289,10 +350,13 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
                         err += abs(q - q_real) / max(q_real, 0.05)
                     if err < best_err - 1e-9:
                         best, best_err = (gap, oth, min_len), err
-        for key, val in (("threshold", th), ("onset_threshold", best[1]), ("max_poly", k), ("bar_gate", gate),
-                         ("fill_gap", best[0]), ("min_len", best[2]), ("prior", prior),
-                         ("bar_pcs", 0 if drums[t] else 12), ("prior_weight", 0.5)):
-            cols[key].append(val)
+        row = {"threshold": th, "onset_threshold": best[1], "max_poly": k, "bar_gate": gate, "fill_gap": best[0],
+               "min_len": best[2], "prior": prior, "bar_pcs": 0 if drums[t] else 12, "prior_weight": 0.5,
+               "phase_gain": None}
+        if drums[t] and ro.any():
+            row["phase_gain"] = fit_phase_gain(frame_probs[:, t], ro, row)
+        for key in PARAM_KEYS:
+            cols[key].append(row[key])
     return DecodeParams(**{k: tuple(v) for k, v in cols.items()})
 
 
@@ -319,6 +383,8 @@ def _candidates(p: dict, drum: bool) -> list[dict]:
     for f in (0.0, 0.8, 1.2, 1.5):
         if p["bar_gate"] > 0 or f == 0.0:
             out.append(dict(p, bar_gate=float(p["bar_gate"] * f)))
+    if drum and p.get("phase_gain"):
+        out.append(dict(p, phase_gain=None))                             # one threshold over the whole grid
     if drum and p.get("prior"):
         for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):        # with the threshold moved along: the level changes
             if abs(w - float(p.get("prior_weight", 0.5))) > 1e-6:
@@ -337,9 +403,10 @@ def _candidates(p: dict, drum: bool) -> list[dict]:
         for f in (0.9, 1.1):
             out.append(dict(p, onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
         if int(p.get("bar_pcs", 12)) > 0:                                # 0: a drum track
-            for k in (1, 2, 3, 4, 5, 6, 12):
+            for k in (1, 2, 3, 4, 5, 6, 12):           # with the threshold moved along: fewer cells pass the filter
                 if k != int(p["bar_pcs"]):
-                    out.append(dict(p, bar_pcs=k))
+                    for f in (0.7, 0.85, 1.0):
+                        out.append(dict(p, bar_pcs=k, threshold=float(np.clip(p["threshold"] * f, 0.01, 0.99))))
     return out
 
 
@@ -362,6 +429,11 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     def dec(t, p):
         return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank)
 
+    def refit(t, p):                            # a drum track's gains follow its other parameters
+        if drums[t] and p.get("phase_gain"):
+            return dict(p, phase_gain=fit_phase_gain(frame_probs[:, t], real_on[:, t] & real[:, t], p))
+        return p
+
     rolls = [dec(t, tracks[t]) for t in range(n_tracks)]
 
     def figures():
@@ -375,6 +447,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
         improved = False
         for t in range(n_tracks):
             for cand in _candidates(tracks[t], drums[t]):
+                cand = refit(t, cand)
                 keep = rolls[t]
                 rolls[t] = dec(t, cand)
                 f = figures()

@@ -15,10 +15,9 @@ import numpy as np
 
 from ..common import ModelError, ProgressFn, StopFn, check_stop, report
 from .data import key_shift, shift_pitches
-from .decode import DecodeParams, decode, run_starts
+from .decode import VARIATION, DecodeParams, decode, run_starts, vary
 
 MAX_TAKES = 16
-VARIATION = 0.3                 # logit noise per bar and pitch, on top of the generator's own noise
 
 
 @dataclass
@@ -162,14 +161,8 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
     acc_p /= weight[None, :, None]
     if ours:
         acc_o /= weight[None, :, None]
-        if variation > 0:
-            rng = np.random.default_rng(int(seed))
-            bars = -(-padded // 16)
-            noise = rng.standard_normal((t, bars, 1, 128)).astype(np.float32) * variation
-            noise = np.repeat(noise, 16, axis=2).reshape(t, bars * 16, 128)[:, :padded]
-            logit = np.log(np.clip(acc_p, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - acc_p, 1e-6, 1))
-            acc_p = 1.0 / (1.0 + np.exp(-(logit + noise)))
-        frames, onsets = decode(acc_p, acc_o, model.decode)
+        frames, onsets = decode(vary(acc_p, seed, variation, [bool(tr.get("is_drum")) for tr in model.tracks]), acc_o,
+                                 model.decode)
     else:
         frames = acc_p > 0.5                     # DeepComposer: tanh > 0
         onsets = run_starts(frames)
