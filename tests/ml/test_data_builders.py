@@ -158,9 +158,23 @@ def test_folk_builder(tmp_path):
     write_midi(_song(_track("m", _melody(10)), _track("c", chords), meter=(6, 8)), root / "jig1.mid")
     col, meta = folk.build(tmp_path)
     assert col.titles == ["Nottingham: reel1"] and "jig1: not in 4/4, 2/2 or 2/4" in meta["skipped"]
-    acc = np.unpackbits(col.arrays()[1], axis=-1, count=128).astype(bool)
+    mel, acc = (np.unpackbits(a, axis=-1, count=128).astype(bool) for a in col.arrays()[:2])
     assert acc[0, 0, :16, [55, 59, 62]].all() and acc[0, 1, :16, 31].all() and not acc[0, 1, :, 55].any()
-    _check_drums(acc, 2)
+    assert [t["name"] for t in meta["tracks"]] == ["Chords", "Bass", "Harmony fiddle", "Drums"]
+    harmony = acc[0, 2]
+    for step in np.nonzero(mel[0].any(axis=1))[0]:                   # under every tune note: a G-major chord tone
+        below = np.nonzero(harmony[step])[0]                          # a third to a sixth lower
+        top = np.nonzero(mel[0, step])[0].max()
+        assert len(below) == 1 and below[0] % 12 in (7, 11, 2) and 3 <= top - below[0] <= 9
+    _check_drums(acc, 3)
+
+
+def test_folk_harmony_voice():
+    chords = [(0, 16, 60), (0, 16, 64), (0, 16, 67), (16, 32, 65), (16, 32, 69), (16, 32, 72)]   # C, then F
+    melody = [(0, 4, 76), (4, 8, 74), (16, 20, 77), (32, 36, 79)]
+    # E over C: C, a third below; D over C: G, a fifth below (B, C are not chord tones or too close); F over F:
+    # C, a fourth below; G after the chords end: a rest
+    assert folk.harmony_below(melody, chords) == [(0, 4, 72), (4, 8, 67), (16, 20, 72)]
 
 
 def _musicxml(parts, measures=8, beats=4):
@@ -217,7 +231,7 @@ def test_build_cli_genre_and_errors(tmp_path):
     root.mkdir(parents=True)
     write_midi(_song(_track("m", _melody(10)), _track("c", [(48, 0, BAR * 10, 80)])), root / "a.mid")
     s = build_genre("folk", str(tmp_path), str(tmp_path / "out"))
-    assert s["windows"] == 2 and load_cache(tmp_path / "out" / "folk.npz")[1].shape == (2, 3, WINDOW, 128)
+    assert s["windows"] == 2 and load_cache(tmp_path / "out" / "folk.npz")[1].shape == (2, 4, WINDOW, 128)
     with pytest.raises(DataError, match="Unknown genre"):
         build_genre("polka", str(tmp_path), str(tmp_path / "out"))
     with pytest.raises(DataError):
