@@ -247,3 +247,15 @@ def test_vary_is_seeded_per_bar_and_leaves_drums_alone():
     d = logit(a[0].astype(np.float64)) - logit(probs[0].astype(np.float64))
     assert np.allclose(d[:16], d[0], atol=1e-3) and not np.allclose(d[16], d[0], atol=1e-3)   # one value per bar
     assert dec.vary(probs, 7, variation=0.0) is probs
+
+
+def test_fit_calibrates_on_the_probabilities_generation_decodes():
+    real, probs = _swing_case(n=6)
+    probs = np.concatenate([probs, np.clip(np.roll(probs, 1, axis=-1) + 0.2, 0, 1)], axis=1)  # + a pitched track
+    real = np.concatenate([real, real], axis=1)
+    mel = np.zeros(real.shape[:1] + real.shape[2:], bool)
+    drums = [True, False]
+    noisy = np.stack([dec.vary(x, k, is_drum=drums) for k, x in enumerate(probs)])
+    assert not np.allclose(noisy[:, 1], probs[:, 1]) and np.allclose(noisy[:, 0], probs[:, 0])
+    assert dec.fit(probs, None, mel, real, real, drums) == dec.calibrate(noisy, None, real, real, drums)
+    assert dec.fit(probs, None, mel, real, real, drums, variation=0.0) == dec.calibrate(probs, None, real, real, drums)

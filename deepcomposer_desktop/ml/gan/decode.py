@@ -9,11 +9,11 @@ are closed; (4) a note starts where a run begins or where the onset probability 
 agree on the bar's harmony (12 = off; 0 marks a drum track, which neither votes nor is filtered); a drum track
 mixes in the real hit grid with ``prior_weight`` and then scales each drum's probability at each sixteenth of the
 bar by ``phase_gain``, fitted so that every drum sounds at every sixteenth as often as in the real data (a single
-threshold over the whole grid would keep only the most frequent hits: the swung ones would vanish). Every parameter is calibrated after training on training
-melodies so that the track's empty-bar rate, sounding-cell rate, polyphony, note density and note lengths match
-the real data (quantile matching plus a small grid search), then ``refine`` fits them all to every music figure
-of the model card. Calibration sees the probabilities as generation decodes them: with the per-bar logit noise of
-``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
+threshold over the whole grid would keep only the most frequent hits: the swung ones would vanish). Every
+parameter is calibrated after training on training melodies so that the track's empty-bar rate, sounding-cell
+rate, polyphony, note density and note lengths match the real data (quantile matching plus a small grid search),
+then ``refine`` fits them all to every music figure of the model card; ``fit`` does both on the probabilities as generation decodes them, with the per-bar logit noise
+of ``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class DecodeParams:
     prior: tuple = ()            # drum tracks: {pitch: [16 hit rates, one per sixteenth of the bar]} learned from data
     bar_pcs: tuple = ()          # pitch classes per bar a track may use, ranked by the band's votes (12 off, 0 drums)
     prior_weight: tuple = ()     # drum tracks: how much the learned hit rates weigh against the generator (0.5: equal)
-    phase_gain: tuple = ()       # drum tracks: {pitch: [16 gains]} so that each drum hits each sixteenth as often as real
+    phase_gain: tuple = ()       # drum tracks: {pitch: [16 gains]}: each drum hits each sixteenth as often as real
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
@@ -208,11 +208,11 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
         onset_probs = None if onset_probs is None else _keep_bar_pcs(onset_probs, rank, k)
     probs, onset_probs = _drum_grid(probs, onset_probs, p)
     probs = _gate(probs, float(p["bar_gate"]))
-    if p.get("phase_gain"):                      # a drum hit per sounding cell, each drum at its real rate per step
+    if p.get("phase_gain"):
         probs = probs * grid_table(p["phase_gain"], probs.shape[-2], probs.shape[-1])
-        frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
-        return frames, frames.copy()
     frames = (probs > p["threshold"]) & top_k_mask(probs, int(p["max_poly"]))
+    if p.get("phase_gain"):                      # a drum hit per sounding cell, each drum at its real rate per step
+        return frames, frames.copy()
     frames = fill_gaps(frames, int(p["fill_gap"]))
     onsets = run_starts(frames)
     if onset_probs is not None:
@@ -233,7 +233,8 @@ def _drum_grid(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict):
             None if onset_probs is None else apply_prior(onset_probs, p["prior"], w))
 
 
-def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None, params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
+def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None,
+           params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
     """(frames, onsets) bool (T, S, P) from probabilities (T, S, P)."""
     frames = np.zeros(frame_probs.shape, bool)
     onsets = np.zeros(frame_probs.shape, bool)
@@ -465,8 +466,12 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
 
 
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
-        real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None) -> DecodeParams:
-    """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from."""
+        real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION) -> DecodeParams:
+    """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from.
+    Both see the generator's probabilities (N, T, S, P) as generation decodes them: with each window's take noise
+    (:func:`vary`, seeded by the window's index)."""
+    if variation > 0:
+        frame_probs = np.stack([vary(x, k, variation, is_drum) for k, x in enumerate(frame_probs)])
     params = calibrate(frame_probs, onset_probs, real, real_on, is_drum)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,

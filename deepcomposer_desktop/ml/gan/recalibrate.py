@@ -19,7 +19,7 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
-    from .decode import VARIATION, fit, vary
+    from .decode import VARIATION, fit
     from .generate import model_from_payload
     from .train import prepare_data
     from .quant import QSUFFIX, dequantize, quantize
@@ -44,7 +44,6 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             pf.append(f.numpy())
             po.append(o.numpy())
     pf, po = np.concatenate(pf), np.concatenate(po)
-    pf = np.stack([vary(x, k, is_drum=part.is_drum) for k, x in enumerate(pf)])            # as generation decodes them
     params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log)
     meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION)
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],

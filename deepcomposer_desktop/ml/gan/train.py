@@ -312,7 +312,7 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
 
     ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``)."""
     import torch
-    from .decode import VARIATION, DecodeParams, fit, vary
+    from .decode import VARIATION, DecodeParams, fit
     decode = DecodeParams.plain(arch.n_tracks)
     if arch.kind == "unet":
         G.eval()
@@ -329,7 +329,6 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 pf.append(f.cpu().numpy())
                 po.append(o.cpu().numpy())
         pf, po = np.concatenate(pf), np.concatenate(po)
-        pf = np.stack([vary(x, k, is_drum=data.is_drum) for k, x in enumerate(pf)])        # as generation decodes them
         decode = fit(pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx], data.is_drum, refine_rounds)
         G.train()
     src = data.meta
