@@ -259,3 +259,16 @@ def test_fit_calibrates_on_the_probabilities_generation_decodes():
     assert not np.allclose(noisy[:, 1], probs[:, 1]) and np.allclose(noisy[:, 0], probs[:, 0])
     assert dec.fit(probs, None, mel, real, real, drums) == dec.calibrate(noisy, None, real, real, drums)
     assert dec.fit(probs, None, mel, real, real, drums, variation=0.0) == dec.calibrate(probs, None, real, real, drums)
+
+
+def test_refine_stops_at_its_deadline():
+    import time
+    mel, real, probs = _flickering_case()
+    real_on = np.zeros_like(real)
+    real_on[:, :, ::16] = real[:, :, ::16]
+    start = dec.DecodeParams.plain(1)
+    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() - 1)
+    assert params == start                                 # out of time: nothing tried, the start is returned
+    assert figs["reached"]["qualified_note_rate"] == 0.0
+    params, _ = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() + 600)
+    assert params != start

@@ -412,10 +412,13 @@ def _candidates(p: dict, drum: bool) -> list[dict]:
 
 
 def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray,
-           real: np.ndarray, real_on: np.ndarray, is_drum, rounds: int = 3, log=None) -> tuple[DecodeParams, dict]:
+           real: np.ndarray, real_on: np.ndarray, is_drum, rounds: int = 3, log=None,
+           deadline: float | None = None) -> tuple[DecodeParams, dict]:
     """Coordinate search on each track's decoding parameters so that the figures of ``ml.metrics`` (all of them,
     as the model cards report them) come as close as possible to those of the real accompaniment of the same
-    melodies. Inputs as :func:`calibrate` plus the melodies (N, S, P). Returns (params, figures reached)."""
+    melodies. Inputs as :func:`calibrate` plus the melodies (N, S, P). Past ``deadline`` (a ``time.time()``
+    value) the search stops where it is. Returns (params, figures reached)."""
+    import time
     from .. import metrics as M
     drums = [bool(x) for x in is_drum]
     n_tracks = frame_probs.shape[1]
@@ -448,6 +451,8 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
         improved = False
         for t in range(n_tracks):
             for cand in _candidates(tracks[t], drums[t]):
+                if deadline is not None and time.time() > deadline:
+                    break
                 cand = refit(t, cand)
                 keep = rolls[t]
                 rolls[t] = dec(t, cand)
@@ -459,14 +464,15 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
                     rolls[t] = keep
         if log:
             log(f"refine round {rnd + 1}: loss {best:.3f}")
-        if not improved:
+        if not improved or (deadline is not None and time.time() > deadline):
             break
     cols = {k: tuple(tp[k] for tp in tracks) for k in PARAM_KEYS}
     return DecodeParams(**cols), {"target": target, "reached": figs}
 
 
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
-        real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION) -> DecodeParams:
+        real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION,
+        deadline: float | None = None) -> DecodeParams:
     """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from.
     Both see the generator's probabilities (N, T, S, P) as generation decodes them: with each window's take noise
     (:func:`vary`, seeded by the window's index)."""
@@ -475,7 +481,7 @@ def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndar
     params = calibrate(frame_probs, onset_probs, real, real_on, is_drum)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
-                              log=log)
+                              log=log, deadline=deadline)
         if log:
             log(f"figures on the calibration windows: {figs}")
     return params

@@ -26,6 +26,7 @@ from .data import GanData, GanDataError, load_training_data, normalise_keys, spl
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 REFINE_ROUNDS = 2         # final save: coordinate-search rounds fitting the decoding to the music figures
+FIT_SHARE, FIT_MAX_S = 0.15, 120.0   # a run with a time budget keeps this much of it for that fit
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -149,6 +150,9 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
     budget = cfg.minutes * 60.0 if cfg.minutes > 0 else math.inf
     if deadline is not None:                 # an absolute end time (wall clock) wins over the minutes
         budget = min(budget, max(1e-3, deadline - time.time()))
+    end = time.time() + budget               # the whole run, the final decoding fit included, ends by then
+    if budget < math.inf and arch.kind == "unet":
+        budget -= min(FIT_MAX_S, FIT_SHARE * budget)
     say(f"training gan-{name}: {arch.kind}, {sum(p.numel() for p in G.parameters()):,} generator parameters, "
         f"{n} windows, batch {cfg.batch_size} x {world} rank(s), {cfg.update_ratio} critic steps, lr {cfg.lr}, "
         f"up to {total} iterations ({cfg.epochs} epochs)" + (f" or {cfg.minutes:g} min" if budget < math.inf
@@ -170,7 +174,8 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
             return
         if refine and arch.kind == "unet":
             say("fitting the decoding to the music figures of the training data")
-        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device, refine_rounds=REFINE_ROUNDS if refine else 0)
+        meta = _model_meta(G, arch, cfg, data, it, per_epoch, device, refine_rounds=REFINE_ROUNDS if refine else 0,
+                           refine_deadline=end if end < math.inf else None)
         from .quant import quantize
         sd = quantize(G.state_dict()) if compact else G.state_dict()
         save_checkpoint(model_path, technique="gan", name=name, model_args=arch.to_dict(), state_dict=sd,
@@ -307,10 +312,11 @@ def _fmt(seconds: float) -> str:
 
 
 def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_epoch: int, device: str,
-                refine_rounds: int = 0) -> dict:
+                refine_rounds: int = 0, refine_deadline: float | None = None) -> dict:
     """Builtins only: tracks, calibrated decode thresholds, where the data came from, how it was trained.
 
-    ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``)."""
+    ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``),
+    which stops searching at ``refine_deadline`` (the end of a run's time budget)."""
     import torch
     from .decode import VARIATION, DecodeParams, fit
     decode = DecodeParams.plain(arch.n_tracks)
@@ -329,7 +335,8 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 pf.append(f.cpu().numpy())
                 po.append(o.cpu().numpy())
         pf, po = np.concatenate(pf), np.concatenate(po)
-        decode = fit(pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx], data.is_drum, refine_rounds)
+        decode = fit(pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx], data.is_drum, refine_rounds,
+                     deadline=refine_deadline)
         G.train()
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(), "decode_refined": refine_rounds > 0,
