@@ -272,3 +272,20 @@ def test_refine_stops_at_its_deadline():
     assert figs["reached"]["qualified_note_rate"] == 0.0
     params, _ = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() + 600)
     assert params != start
+
+
+def test_refine_keeps_a_monophonic_part_monophonic():
+    # a bass (real: one note at a time) and a piano (real: triads) whose generator only knows each triad's root.
+    # The band's mean polyphony is too low; a second bass note (a likely fifth is there) would raise it, but the
+    # real bass never plays two notes together, so the search must not let it.
+    mel, bass, _ = _flickering_case()
+    piano = bass | np.roll(bass, 4, axis=-1) | np.roll(bass, 7, axis=-1)
+    real = np.concatenate([bass, piano], axis=1)
+    probs = np.concatenate([np.where(bass, 0.9, 0.02) + np.roll(bass, 7, axis=-1) * 0.6,
+                            np.where(bass, 0.9, 0.02)], axis=1).astype(np.float32)
+    real_on = np.zeros_like(real)
+    real_on[:, :, ::16] = real[:, :, ::16]
+    start = dec.DecodeParams.plain(2, max_poly=1)
+    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False, False], rounds=3)
+    assert params.max_poly[0] == 1
+    assert figs["target"]["polyphony"] == 2.0 and figs["reached"]["polyphony"] < 1.5

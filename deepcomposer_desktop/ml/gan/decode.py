@@ -376,8 +376,9 @@ def _figure_loss(real: dict, figs: dict) -> float:
     return loss
 
 
-def _candidates(p: dict, drum: bool) -> list[dict]:
-    """Neighbours of one track's parameters: one parameter changed at a time."""
+def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
+    """Neighbours of one track's parameters: one parameter changed at a time. ``poly_cap``: the most notes at once
+    the real part plays (a bass that never plays two notes together must not start to)."""
     out = []
     for f in (0.8, 0.9, 1.1, 1.25):
         out.append(dict(p, threshold=float(np.clip(p["threshold"] * f, 0.01, 0.99))))
@@ -393,7 +394,7 @@ def _candidates(p: dict, drum: bool) -> list[dict]:
                     out.append(dict(p, prior_weight=w, threshold=float(np.clip(p["threshold"] * f, 0.01, 0.99))))
     if not drum:
         for k in (int(p["max_poly"]) - 1, int(p["max_poly"]) + 1):
-            if 1 <= k <= 12:
+            if 1 <= k <= min(12, poly_cap):
                 out.append(dict(p, max_poly=k))
         for g in range(4):
             if g != int(p["fill_gap"]):
@@ -429,6 +430,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
             tracks[t]["bar_pcs"] = 0
     voters = np.array([not d for d in drums])
     rank = bar_pc_rank(frame_probs[:, voters]) if voters.any() else None
+    caps = [_polyphony_cap(real[:, t]) for t in range(n_tracks)]
 
     def dec(t, p):
         return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank)
@@ -450,7 +452,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     for rnd in range(rounds):
         improved = False
         for t in range(n_tracks):
-            for cand in _candidates(tracks[t], drums[t]):
+            for cand in _candidates(tracks[t], drums[t], caps[t]):
                 if deadline is not None and time.time() > deadline:
                     break
                 cand = refit(t, cand)
