@@ -435,6 +435,9 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     def dec(t, p):
         return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank)
 
+    def late():
+        return deadline is not None and time.time() > deadline
+
     def refit(t, p):                            # a drum track's gains follow its other parameters
         if drums[t] and p.get("phase_gain"):
             return dict(p, phase_gain=fit_phase_gain(frame_probs[:, t], real_on[:, t] & real[:, t], p))
@@ -453,7 +456,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
         improved = False
         for t in range(n_tracks):
             for cand in _candidates(tracks[t], drums[t], caps[t]):
-                if deadline is not None and time.time() > deadline:
+                if late():
                     break
                 cand = refit(t, cand)
                 keep = rolls[t]
@@ -466,7 +469,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
                     rolls[t] = keep
         if log:
             log(f"refine round {rnd + 1}: loss {best:.3f}")
-        if not improved or (deadline is not None and time.time() > deadline):
+        if not improved or late():
             break
     cols = {k: tuple(tp[k] for tp in tracks) for k in PARAM_KEYS}
     return DecodeParams(**cols), {"target": target, "reached": figs}

@@ -53,8 +53,7 @@ def generated_figures(model, data: GanData, idx, seed: int = 0) -> dict[str, flo
         f, o = accompany_rolls(model, data.melody[i], data.melody_on[i], seed=seed + k)
         frames.append(f)
         onsets.append(o)
-    drums = [bool(t.get("is_drum")) for t in model.tracks]
-    return M.evaluate_many(data.melody[idx], np.stack(frames), drums, np.stack(onsets))
+    return M.evaluate_many(data.melody[idx], np.stack(frames), model.is_drum, np.stack(onsets))
 
 
 ZERO_SLACK = 0.02      # where the real figure is below 0.02 (e.g. almost no empty bars) a relative error means

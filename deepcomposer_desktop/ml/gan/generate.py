@@ -32,6 +32,10 @@ class GanModel:
     meta: dict
     path: str = ""
 
+    @property
+    def is_drum(self) -> list[bool]:
+        return [bool(t.get("is_drum")) for t in self.tracks]
+
 
 _cache: dict[tuple[str, float], GanModel] = {}
 _cache_lock = threading.Lock()
@@ -161,8 +165,7 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
     acc_p /= weight[None, :, None]
     if ours:
         acc_o /= weight[None, :, None]
-        frames, onsets = decode(vary(acc_p, seed, variation, [bool(tr.get("is_drum")) for tr in model.tracks]), acc_o,
-                                 model.decode)
+        frames, onsets = decode(vary(acc_p, seed, variation, model.is_drum), acc_o, model.decode)
     else:
         frames = acc_p > 0.5                     # DeepComposer: tanh > 0
         onsets = run_starts(frames)
