@@ -31,7 +31,9 @@ LOOKAHEAD_SEC = 0.25
 FEED_PERIOD_SEC = 0.01
 FEEDER_RT_PRIORITY = 20            # below FluidSynth's audio thread (60) and its PulseAudio client thread (50); in
                                    # 3-minute soaks here, 20 gave 4 drop-outs where the lowest level (1) gave 32-56
-WATCHDOG_SEC = 1.0
+WATCHDOG_SEC = 2.0             # the output clock stood still this long: the device is gone (unplugged)
+WATCHDOG_ARM_SEC = 0.05        # ... armed once the clock has run this much past the output's buffer: a sound server
+                               # can fill the buffer, then take ~2 s to start the stream on a busy machine
 METRONOME_EXTRA_BARS = 256     # with the click on, playback runs on this far past the song's end (recording)
 FREE_LIVE_CHANNEL = 255        # live notes when no valid track is selected: piano
 GIL_SWITCH_SEC = 0.0005        # a live note's thread waits at most about this long behind a busy Python thread
@@ -72,6 +74,7 @@ class PlaybackEngine:
         self._sched: Scheduler | None = None
         self._thread: threading.Thread | None = None
         self._clock_seen = False
+        self._clock_from = None
 
         if sys.getswitchinterval() > GIL_SWITCH_SEC:
             # process-wide: a busy Python thread hands over the GIL every 0.5 ms instead of 5 ms, so the MIDI
@@ -111,12 +114,14 @@ class PlaybackEngine:
                 self.problem = ""
                 self.device_lost = False
                 self._clock_seen = False
+                self._clock_from = None
                 return
             except SynthError as exc:
                 errors.append(str(exc))
         self._synth.start_driver(NULL_OUTPUT.driver, None, self.blocksize, self.periods)
         self.output = NULL_OUTPUT
         self._clock_seen = False
+        self._clock_from = None
         self.available = False
         self.problem = ("No audio output device could be opened, so playback is silent. Connect or enable a "
                         "sound device (on Linux: start PulseAudio/PipeWire or check ALSA), then choose it in the "
@@ -387,7 +392,10 @@ class PlaybackEngine:
             now_ms = self._synth.now_ms()
             mono = time.monotonic()
             if now_ms != last_ms:
-                self._clock_seen = self._clock_seen or now_ms > last_ms
+                if self._clock_from is None:
+                    self._clock_from = last_ms
+                arm_ms = 1000 * (self.blocksize * self.periods / self.samplerate + WATCHDOG_ARM_SEC)
+                self._clock_seen = self._clock_seen or now_ms - self._clock_from > arm_ms
                 last_ms, last_change = now_ms, mono
             elif (mono - last_change > WATCHDOG_SEC and self._clock_seen and not self.device_lost
                   and self.output is not None):

@@ -151,10 +151,11 @@ def test_realtime_output_matches_offline_render(soundfont, capture):
         assert wait_until(lambda: not eng.is_playing, 10.0)
         time.sleep(0.5)
         live = cap.stop()
+        problem = eng.problem
     finally:
         eng.close()
     song_frames = int(song_duration_seconds(song) * 48000)
-    assert len(live) > song_frames, f"the monitor captured only {len(live)} frames"
+    assert len(live) > song_frames, f"the monitor captured only {len(live)} frames ({problem or 'no problem reported'})"
     a, b = offline[:, 0].astype(np.float64), live[:, 0].astype(np.float64)
     lag = best_lag(a[:48000], b, 0, len(b) - 48000)
     # Window by window the live audio is the offline render: same notes, instrument, timing and level. The
