@@ -244,7 +244,8 @@ FIGURES = ("empty_bar_rate", "used_pitch_classes", "qualified_note_rate", "drum_
            "tonal_distance_tracks", "tonal_distance_melody", "in_scale_rate", "polyphony", "note_density")
 
 
-def _nanmean(values) -> float:
+def nanmean(values) -> float:
+    """Mean of the values that are numbers (None and nan left out); nan when none are."""
     v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=float)
     return float(v.mean()) if len(v) else math.nan
 
@@ -272,16 +273,16 @@ def evaluate(melody, accomp, is_drum=None, onsets=None, steps_per_bar: int = 16)
     pitched = [i for i in range(n) if not drums[i]]
     key = estimate_key(mel)
     out = {
-        "empty_bar_rate": _nanmean(empty_bar_rate(acc[i], steps_per_bar) for i in range(n)),
-        "used_pitch_classes": _nanmean(used_pitch_classes(acc[i], steps_per_bar) for i in pitched),
-        "qualified_note_rate": _nanmean(qualified_note_rate(acc[i], ons[i]) for i in pitched),
-        "drum_pattern_rate": _nanmean(drum_pattern_rate(acc[i], ons[i], steps_per_bar) for i in range(n) if drums[i]),
-        "tonal_distance_tracks": _nanmean(tonal_distance(acc[i], acc[j], steps_per_bar)
+        "empty_bar_rate": nanmean(empty_bar_rate(acc[i], steps_per_bar) for i in range(n)),
+        "used_pitch_classes": nanmean(used_pitch_classes(acc[i], steps_per_bar) for i in pitched),
+        "qualified_note_rate": nanmean(qualified_note_rate(acc[i], ons[i]) for i in pitched),
+        "drum_pattern_rate": nanmean(drum_pattern_rate(acc[i], ons[i], steps_per_bar) for i in range(n) if drums[i]),
+        "tonal_distance_tracks": nanmean(tonal_distance(acc[i], acc[j], steps_per_bar)
                                           for k, i in enumerate(pitched) for j in pitched[k + 1:]),
-        "tonal_distance_melody": _nanmean(tonal_distance(acc[i], mel, steps_per_bar) for i in pitched),
-        "in_scale_rate": _nanmean(in_scale_rate(acc[i], key, onsets=ons[i]) for i in pitched) if key else math.nan,
-        "polyphony": _nanmean(polyphony(acc[i]) for i in pitched),
-        "note_density": _nanmean(note_density(acc[i], ons[i], steps_per_bar) for i in range(n)),
+        "tonal_distance_melody": nanmean(tonal_distance(acc[i], mel, steps_per_bar) for i in pitched),
+        "in_scale_rate": nanmean(in_scale_rate(acc[i], key, onsets=ons[i]) for i in pitched) if key else math.nan,
+        "polyphony": nanmean(polyphony(acc[i]) for i in pitched),
+        "note_density": nanmean(note_density(acc[i], ons[i], steps_per_bar) for i in range(n)),
     }
     return out
 
@@ -295,7 +296,7 @@ def evaluate_many(melodies, accomps, is_drum=None, onsets=None, steps_per_bar: i
                          f"got {mel.shape} and {acc.shape}")
     rows = [evaluate(mel[i], acc[i], is_drum, None if onsets is None else onsets[i], steps_per_bar)
             for i in range(len(mel))]
-    return {k: _nanmean(r[k] for r in rows) for k in FIGURES}
+    return {k: nanmean(r[k] for r in rows) for k in FIGURES}
 
 
 def relative_error(value: float, reference: float) -> float:

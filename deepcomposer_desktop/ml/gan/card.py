@@ -84,7 +84,10 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
                  else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "
               "decoding."
               + (" The fit sees the probabilities as generation decodes them, with each take's noise per bar and "
-                 "pitch on the pitched tracks." if meta.get("decode_noise") else ""),
+                 "pitch on the pitched tracks." if meta.get("decode_noise") else "")
+              + (f" The search also holds each pitched part to its real counterpart's notes per bar, pitch classes "
+                 f"per bar and polyphony (weight {meta['decode_texture']:g} against a card figure; the card's "
+                 f"figures are means over the tracks)." if meta.get("decode_texture") else ""),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

@@ -365,14 +365,36 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
 REFINE_MARGIN = 0.10     # figures are pushed to within 10 % on the calibration windows, to keep 15 % on new melodies
 
 
-def _figure_loss(real: dict, figs: dict) -> float:
-    """Sum over figures of the deviation from the real figure, plus a heavy charge above REFINE_MARGIN."""
+TEXTURE_PREFIX = "track "
+
+
+def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum) -> dict[str, float]:
+    """Each pitched part's texture, means over the windows ``rolls`` / ``onsets`` (N, T, S, P): notes per bar,
+    pitch classes per bar and notes at once, keyed ``'track <t> <figure>'``. The card's figures are means over the
+    tracks, so a band can match them with its parts' roles swapped (a bass in half notes beside a busy piano); these
+    keep each part to its real counterpart."""
+    from .. import metrics as M
+    out = {}
+    for t, drum in enumerate(is_drum):
+        if drum:
+            continue
+        r, o = rolls[:, t], onsets[:, t]
+        out[f"{TEXTURE_PREFIX}{t} note_density"] = M.nanmean(M.note_density(r[i], o[i]) for i in range(len(r)))
+        out[f"{TEXTURE_PREFIX}{t} used_pitch_classes"] = M.nanmean(M.used_pitch_classes(x) for x in r)
+        out[f"{TEXTURE_PREFIX}{t} polyphony"] = M.nanmean(M.polyphony(x) for x in r)
+    return out
+
+
+def _figure_loss(real: dict, figs: dict, texture: float = 0.0) -> float:
+    """Sum over figures of the deviation from the real figure, plus a heavy charge above REFINE_MARGIN; the
+    per-part texture figures (:func:`texture_figures`) count ``texture`` times as much as a card figure."""
     from .evaluate import deviation
     loss = 0.0
     for k, r in real.items():
         d = deviation(figs.get(k, float("nan")), r)
         if d == d:                                                       # not nan
-            loss += d + 4.0 * max(0.0, d - REFINE_MARGIN)
+            w = texture if k.startswith(TEXTURE_PREFIX) else 1.0
+            loss += w * (d + 4.0 * max(0.0, d - REFINE_MARGIN))
     return loss
 
 
@@ -414,16 +436,19 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
 
 def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray,
            real: np.ndarray, real_on: np.ndarray, is_drum, rounds: int = 3, log=None,
-           deadline: float | None = None) -> tuple[DecodeParams, dict]:
+           deadline: float | None = None, texture: float = 0.0) -> tuple[DecodeParams, dict]:
     """Coordinate search on each track's decoding parameters so that the figures of ``ml.metrics`` (all of them,
     as the model cards report them) come as close as possible to those of the real accompaniment of the same
     melodies. Inputs as :func:`calibrate` plus the melodies (N, S, P). Past ``deadline`` (a ``time.time()``
-    value) the search stops where it is. Returns (params, figures reached)."""
+    value) the search stops where it is. ``texture`` > 0: each pitched part's own texture (:func:`texture_figures`)
+    counts too, with that weight. Returns (params, figures reached)."""
     import time
     from .. import metrics as M
     drums = [bool(x) for x in is_drum]
     n_tracks = frame_probs.shape[1]
     target = M.evaluate_many(melody, real, drums, real_on & real)
+    if texture > 0:
+        target.update(texture_figures(real, real_on & real, drums))
     tracks = [params.track(t) for t in range(n_tracks)]
     for t in range(n_tracks):                   # older files: say which tracks are drums (they do not vote)
         if drums[t]:
@@ -448,10 +473,13 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     def figures():
         fr = np.stack([r[0] for r in rolls], axis=1)
         on = np.stack([r[1] for r in rolls], axis=1)
-        return M.evaluate_many(melody, fr, drums, on)
+        out = M.evaluate_many(melody, fr, drums, on)
+        if texture > 0:
+            out.update(texture_figures(fr, on, drums))
+        return out
 
     figs = figures()
-    best = _figure_loss(target, figs)
+    best = _figure_loss(target, figs, texture)
     for rnd in range(rounds):
         improved = False
         for t in range(n_tracks):
@@ -462,7 +490,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
                 keep = rolls[t]
                 rolls[t] = dec(t, cand)
                 f = figures()
-                loss = _figure_loss(target, f)
+                loss = _figure_loss(target, f, texture)
                 if loss < best - 1e-6:
                     best, figs, tracks[t], improved = loss, f, cand, True
                 else:
@@ -477,7 +505,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
 
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
         real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION,
-        deadline: float | None = None) -> DecodeParams:
+        deadline: float | None = None, texture: float = 0.0) -> DecodeParams:
     """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from.
     Both see the generator's probabilities (N, T, S, P) as generation decodes them: with each window's take noise
     (:func:`vary`, seeded by the window's index)."""
@@ -486,7 +514,7 @@ def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndar
     params = calibrate(frame_probs, onset_probs, real, real_on, is_drum)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
-                              log=log, deadline=deadline)
+                              log=log, deadline=deadline, texture=texture)
         if log:
             log(f"figures on the calibration windows: {figs}")
     return params

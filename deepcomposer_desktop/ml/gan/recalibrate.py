@@ -11,11 +11,12 @@ import numpy as np
 
 
 def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int = 0, refine_rounds: int = 0,
-                log=None) -> dict:
+                log=None, texture: float = 0.0) -> dict:
     """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict.
 
     ``refine_rounds`` > 0: then search each track's parameters so that every music figure of the model card comes
-    close to the real one on those windows (``decode.refine``)."""
+    close to the real one on those windows (``decode.refine``); ``texture`` > 0: each pitched part's own notes per
+    bar, pitch classes per bar and polyphony count too, with that weight (``decode.texture_figures``)."""
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
@@ -44,8 +45,9 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             pf.append(f.numpy())
             po.append(o.numpy())
     pf, po = np.concatenate(pf), np.concatenate(po)
-    params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log)
-    meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION)
+    params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log, texture=texture)
+    meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION,
+                decode_texture=texture if refine_rounds > 0 else 0.0)
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
                     state_dict=payload["state_dict"], meta=meta)
     return params.to_dict()
@@ -59,11 +61,14 @@ def main(argv=None) -> int:
     ap.add_argument("--windows", type=int, default=128)
     ap.add_argument("--refine", type=int, default=0, metavar="ROUNDS",
                     help="then match every music figure on the calibration windows (coordinate search rounds)")
+    ap.add_argument("--texture", type=float, default=0.0, metavar="W",
+                    help="with --refine: also match each pitched part's notes per bar, pitch classes per bar and "
+                         "polyphony, weighted W against a card figure (e.g. 0.5)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
     print(recalibrate(a.model, a.data, a.out, a.windows, refine_rounds=a.refine,
-                      log=lambda m: print(m, flush=True)))
+                      log=lambda m: print(m, flush=True), texture=a.texture))
     return 0
 
 
