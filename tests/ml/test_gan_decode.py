@@ -322,6 +322,17 @@ def test_texture_figures_per_pitched_part():
     assert tex["track 0 used_pitch_classes"] == 1.0 and tex["track 1 polyphony"] == 1.0
     assert dec.texture_figures(real, real_on, [False, True]).keys() == {
         "track 0 note_density", "track 0 used_pitch_classes", "track 0 polyphony"}
+    assert dec.texture_figures(real, real_on, [False, False], tracks=[1]).keys() == {
+        "track 1 note_density", "track 1 used_pitch_classes", "track 1 polyphony"}
+
+
+def test_texture_tracks_by_name_or_number():
+    from deepcomposer_desktop.ml.gan.recalibrate import texture_track_indices
+    names = ["Walking bass", "Piano comping", "Horns", "Drums"]
+    assert texture_track_indices(None, names) is None
+    assert texture_track_indices("walking bass, 3", names) == [0, 2]
+    with pytest.raises(SystemExit, match="No track 'tuba'"):
+        texture_track_indices("tuba", names)
 
 
 def test_refine_with_texture_gives_each_part_its_own_rhythm():

@@ -27,6 +27,11 @@ def _gm(program: int, drum: bool) -> str:
         return f"program {program}"
 
 
+def _texture_parts(meta: dict) -> str:
+    names = meta.get("decode_texture_tracks")
+    return "each pitched part" if not names else "the " + " and the ".join(n.lower() for n in names)
+
+
 def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: str, notes: list[str]) -> str:
     meta = model.meta
     genre = meta.get("genre") or model.name
@@ -85,9 +90,9 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               "decoding."
               + (" The fit sees the probabilities as generation decodes them, with each take's noise per bar and "
                  "pitch on the pitched tracks." if meta.get("decode_noise") else "")
-              + (f" The search also holds each pitched part to its real counterpart's notes per bar, pitch classes "
-                 f"per bar and polyphony (weight {meta['decode_texture']:g} against a card figure; the card's "
-                 f"figures are means over the tracks)." if meta.get("decode_texture") else ""),
+              + (f" The search also holds {_texture_parts(meta)} to the real part's notes per bar, pitch "
+                 f"classes per bar and polyphony (weight {meta['decode_texture']:g} against a card figure; the "
+                 f"card's figures are means over the tracks)." if meta.get("decode_texture") else ""),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

@@ -368,15 +368,15 @@ REFINE_MARGIN = 0.10     # figures are pushed to within 10 % on the calibration 
 TEXTURE_PREFIX = "track "
 
 
-def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum) -> dict[str, float]:
+def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum, tracks=None) -> dict[str, float]:
     """Each pitched part's texture, means over the windows ``rolls`` / ``onsets`` (N, T, S, P): notes per bar,
     pitch classes per bar and notes at once, keyed ``'track <t> <figure>'``. The card's figures are means over the
     tracks, so a band can match them with its parts' roles swapped (a bass in half notes beside a busy piano); these
-    keep each part to its real counterpart."""
+    keep each part to its real counterpart. ``tracks``: only these track indices (default: every pitched one)."""
     from .. import metrics as M
     out = {}
     for t, drum in enumerate(is_drum):
-        if drum:
+        if drum or (tracks is not None and t not in tracks):
             continue
         r, o = rolls[:, t], onsets[:, t]
         out[f"{TEXTURE_PREFIX}{t} note_density"] = M.nanmean(M.note_density(r[i], o[i]) for i in range(len(r)))
@@ -436,19 +436,20 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
 
 def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray,
            real: np.ndarray, real_on: np.ndarray, is_drum, rounds: int = 3, log=None,
-           deadline: float | None = None, texture: float = 0.0) -> tuple[DecodeParams, dict]:
+           deadline: float | None = None, texture: float = 0.0,
+           texture_tracks=None) -> tuple[DecodeParams, dict]:
     """Coordinate search on each track's decoding parameters so that the figures of ``ml.metrics`` (all of them,
     as the model cards report them) come as close as possible to those of the real accompaniment of the same
     melodies. Inputs as :func:`calibrate` plus the melodies (N, S, P). Past ``deadline`` (a ``time.time()``
-    value) the search stops where it is. ``texture`` > 0: each pitched part's own texture (:func:`texture_figures`)
-    counts too, with that weight. Returns (params, figures reached)."""
+    value) the search stops where it is. ``texture`` > 0: each pitched part's own texture (:func:`texture_figures`;
+    only the parts ``texture_tracks`` when given) counts too, with that weight. Returns (params, figures reached)."""
     import time
     from .. import metrics as M
     drums = [bool(x) for x in is_drum]
     n_tracks = frame_probs.shape[1]
     target = M.evaluate_many(melody, real, drums, real_on & real)
     if texture > 0:
-        target.update(texture_figures(real, real_on & real, drums))
+        target.update(texture_figures(real, real_on & real, drums, texture_tracks))
     tracks = [params.track(t) for t in range(n_tracks)]
     for t in range(n_tracks):                   # older files: say which tracks are drums (they do not vote)
         if drums[t]:
@@ -475,7 +476,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
         on = np.stack([r[1] for r in rolls], axis=1)
         out = M.evaluate_many(melody, fr, drums, on)
         if texture > 0:
-            out.update(texture_figures(fr, on, drums))
+            out.update(texture_figures(fr, on, drums, texture_tracks))
         return out
 
     figs = figures()
@@ -505,7 +506,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
 
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
         real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION,
-        deadline: float | None = None, texture: float = 0.0) -> DecodeParams:
+        deadline: float | None = None, texture: float = 0.0, texture_tracks=None) -> DecodeParams:
     """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from.
     Both see the generator's probabilities (N, T, S, P) as generation decodes them: with each window's take noise
     (:func:`vary`, seeded by the window's index)."""
@@ -514,7 +515,7 @@ def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndar
     params = calibrate(frame_probs, onset_probs, real, real_on, is_drum)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
-                              log=log, deadline=deadline, texture=texture)
+                              log=log, deadline=deadline, texture=texture, texture_tracks=texture_tracks)
         if log:
             log(f"figures on the calibration windows: {figs}")
     return params

@@ -11,12 +11,13 @@ import numpy as np
 
 
 def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int = 0, refine_rounds: int = 0,
-                log=None, texture: float = 0.0) -> dict:
+                log=None, texture: float = 0.0, texture_tracks=None) -> dict:
     """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict.
 
     ``refine_rounds`` > 0: then search each track's parameters so that every music figure of the model card comes
     close to the real one on those windows (``decode.refine``); ``texture`` > 0: each pitched part's own notes per
-    bar, pitch classes per bar and polyphony count too, with that weight (``decode.texture_figures``)."""
+    bar, pitch classes per bar and polyphony count too, with that weight (``decode.texture_figures``); only the
+    parts named in ``texture_tracks`` (track names or numbers from 1) when given."""
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
@@ -45,12 +46,32 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             pf.append(f.numpy())
             po.append(o.numpy())
     pf, po = np.concatenate(pf), np.concatenate(po)
-    params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log, texture=texture)
+    chosen = texture_track_indices(texture_tracks, [t["name"] for t in data.tracks])
+    params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log, texture=texture,
+                 texture_tracks=chosen)
     meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION,
-                decode_texture=texture if refine_rounds > 0 else 0.0)
+                decode_texture=texture if refine_rounds > 0 else 0.0,
+                decode_texture_tracks=[data.tracks[t]["name"] for t in chosen] if chosen is not None else None)
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
                     state_dict=payload["state_dict"], meta=meta)
     return params.to_dict()
+
+
+def texture_track_indices(spec, names: list[str]) -> list[int] | None:
+    """``spec`` (None, or track names / numbers from 1, as a list or one comma-separated string) -> indices."""
+    if spec is None or spec == "":
+        return None
+    items = [x.strip() for x in spec.split(",")] if isinstance(spec, str) else [str(x).strip() for x in spec]
+    lower = [n.lower() for n in names]
+    out = []
+    for item in items:
+        if item.isdigit() and 1 <= int(item) <= len(names):
+            out.append(int(item) - 1)
+        elif item.lower() in lower:
+            out.append(lower.index(item.lower()))
+        else:
+            raise SystemExit(f"No track {item!r}: the tracks are {', '.join(names)} (names or numbers from 1)")
+    return sorted(set(out))
 
 
 def main(argv=None) -> int:
@@ -64,11 +85,13 @@ def main(argv=None) -> int:
     ap.add_argument("--texture", type=float, default=0.0, metavar="W",
                     help="with --refine: also match each pitched part's notes per bar, pitch classes per bar and "
                          "polyphony, weighted W against a card figure (e.g. 0.5)")
+    ap.add_argument("--texture-tracks", default=None, metavar="NAMES",
+                    help="with --texture: only these parts (comma-separated track names or numbers from 1)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
     print(recalibrate(a.model, a.data, a.out, a.windows, refine_rounds=a.refine,
-                      log=lambda m: print(m, flush=True), texture=a.texture))
+                      log=lambda m: print(m, flush=True), texture=a.texture, texture_tracks=a.texture_tracks))
     return 0
 
 
