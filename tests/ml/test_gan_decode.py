@@ -331,7 +331,7 @@ def test_texture_tracks_by_name_or_number():
     names = ["Walking bass", "Piano comping", "Horns", "Drums"]
     assert texture_track_indices(None, names) is None
     assert texture_track_indices("walking bass, 3", names) == [0, 2]
-    with pytest.raises(SystemExit, match="No track 'tuba'"):
+    with pytest.raises(ValueError, match="No track 'tuba'"):
         texture_track_indices("tuba", names)
 
 

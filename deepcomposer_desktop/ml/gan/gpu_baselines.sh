@@ -2,9 +2,9 @@
 # One time-boxed GPU run for the DeepComposer baselines (the model cards' baseline columns), from the repo root:
 #   MINUTES=6 OUT=/some/dir bash deepcomposer_desktop/ml/gan/gpu_baselines.sh
 # In parallel processes: the AWS sample-GAN recipe on AWS's 229 two-bar JSB snippets, the same recipe on the
-# rock, jazz, symphony and folk caches (cache/gan/<genre>.npz, built by `python -m deepcomposer_desktop.ml.data.build`), and two longer
-# runs of our jazz model from models/gan-jazz.pt (WGAN-GP + reconstruction; reconstruction only). Training and
-# the final decoding fit end within MINUTES; then each baseline is scored on 100 held-out windows
+# rock, jazz, symphony and folk caches (cache/gan/<genre>.npz, from `python -m deepcomposer_desktop.ml.data.build`),
+# and two longer runs of our jazz model from models/gan-jazz.pt (WGAN-GP + reconstruction; reconstruction only).
+# Training and the final decoding fit end within MINUTES; then each baseline is scored on 100 held-out windows
 # (evaluate --json, as the cards' --baseline-json reads). Models, logs and scores land in OUT.
 # DEV=cpu runs it (slowly) without a GPU; EVT bounds each scoring run (s). Measured: one H100, 6 minutes,
 # ~3 recipe iterations/s per process (1 000 of the recipe's 2 000), 366 s in all.
@@ -15,7 +15,7 @@ if ls .whl/*.whl >/dev/null 2>&1 && ! python3 -c "import mido" 2>/dev/null; then
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
 PY=${PY:-python3}
-M=${MINUTES:-6}; DEV=${DEV:-auto}; W=/tmp/s5w; rm -rf $W; mkdir -p $W/logs
+M=${MINUTES:-6}; DEV=${DEV:-auto}; W=/tmp/gan_baselines; rm -rf $W; mkdir -p $W/logs
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null
 $PY -c "import torch, numpy, mido; print('torch', torch.__version__, torch.cuda.is_available(), 'numpy', numpy.__version__)"
 t0=$(date +%s); dl=$(( t0 + ${M%.*} * 60 - 40 ))

@@ -32,6 +32,7 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
     if model.arch.kind != "unet":
         raise SystemExit("only our U-Net models have calibrated decoding")
     data = load_training_data(data_spec)
+    chosen = texture_track_indices(texture_tracks, [t["name"] for t in data.tracks])
     train_idx, _ = split_by_song(data)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(train_idx, min(windows, len(train_idx)), replace=False))
@@ -46,7 +47,6 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             pf.append(f.numpy())
             po.append(o.numpy())
     pf, po = np.concatenate(pf), np.concatenate(po)
-    chosen = texture_track_indices(texture_tracks, [t["name"] for t in data.tracks])
     params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log, texture=texture,
                  texture_tracks=chosen)
     meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION,
@@ -70,7 +70,7 @@ def texture_track_indices(spec, names: list[str]) -> list[int] | None:
         elif item.lower() in lower:
             out.append(lower.index(item.lower()))
         else:
-            raise SystemExit(f"No track {item!r}: the tracks are {', '.join(names)} (names or numbers from 1)")
+            raise ValueError(f"No track {item!r}: the tracks are {', '.join(names)} (names or numbers from 1)")
     return sorted(set(out))
 
 
@@ -90,8 +90,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
-    print(recalibrate(a.model, a.data, a.out, a.windows, refine_rounds=a.refine,
-                      log=lambda m: print(m, flush=True), texture=a.texture, texture_tracks=a.texture_tracks))
+    try:
+        print(recalibrate(a.model, a.data, a.out, a.windows, refine_rounds=a.refine,
+                          log=lambda m: print(m, flush=True), texture=a.texture, texture_tracks=a.texture_tracks))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     return 0
 
 
