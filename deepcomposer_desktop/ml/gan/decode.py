@@ -12,8 +12,10 @@ bar by ``phase_gain``, fitted so that every drum sounds at every sixteenth as of
 threshold over the whole grid would keep only the most frequent hits: the swung ones would vanish). Every
 parameter is calibrated after training on training melodies so that the track's empty-bar rate, sounding-cell
 rate, polyphony, note density and note lengths match the real data (quantile matching plus a small grid search),
-then ``refine`` fits them all to every music figure of the model card; ``fit`` does both on the probabilities as generation decodes them, with the per-bar logit noise
-of ``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0, runs merged.
+then ``refine`` fits them all to every music figure of the model card (optionally also to each part's own texture:
+``texture_figures``); ``fit`` does both on the probabilities as generation decodes them, with the per-bar logit
+noise of ``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0, runs
+merged.
 """
 from __future__ import annotations
 
