@@ -348,3 +348,45 @@ def test_refine_with_texture_gives_each_part_its_own_rhythm():
     assert figs["reached"]["note_density"] == pytest.approx(2.5)
     assert figs["reached"]["track 0 note_density"] == pytest.approx(1.0)
     assert figs["reached"]["track 1 note_density"] == pytest.approx(4.0)
+
+
+def _held_bass_case():
+    """A bass the generator hears held through every bar, with onset probabilities that are noise (no sign of
+    where it re-attacks); the real bass strikes the same note on every beat."""
+    n, s = 6, 64
+    mel = np.zeros((n, s, 128), bool)
+    mel[:, :, 72] = True
+    real = np.zeros((n, 1, s, 128), bool)
+    real[:, :, :, 36] = True
+    real_on = np.zeros_like(real)
+    real_on[:, :, ::4] = real[:, :, ::4]
+    probs = np.where(real, 0.9, 0.0).astype(np.float32)
+    onset = (np.random.default_rng(0).random(probs.shape) * 0.05).astype(np.float32) * real
+    return mel, real, real_on, probs, onset
+
+
+def test_strike_rates_per_sixteenth():
+    _, real, real_on, _, _ = _held_bass_case()
+    assert dec.strike_rates(real[:, 0], real_on[:, 0]) == [1.0, 0.0, 0.0, 0.0] * 4
+    assert dec.strike_rates(np.zeros((2, 32, 128), bool), np.zeros((2, 32, 128), bool)) is None
+
+
+def test_refine_re_attacks_held_notes_where_the_real_part_does():
+    import dataclasses
+    mel, real, real_on, probs, onset = _held_bass_case()
+    params = dec.calibrate(probs, onset, real, real_on)
+    assert params.strike[0] == [1.0, 0.0, 0.0, 0.0] * 4 and params.strike_weight == (0.0,)
+    tuned, figs = dec.refine(params, probs, onset, mel, real, real_on, [False], rounds=3)
+    assert tuned.strike_weight[0] > 0
+    frames, onsets = dec.decode_track(probs[:, 0], onset[:, 0], tuned.track(0))
+    assert (frames == real[:, 0]).all() and (onsets == real_on[:, 0]).all()      # four quarter notes a bar
+    # without the grid the noise decides where notes begin: not on the beats
+    blind, _ = dec.refine(dataclasses.replace(params, strike=(None,)), probs, onset, mel, real, real_on, [False],
+                          rounds=3)
+    assert not (dec.decode_track(probs[:, 0], onset[:, 0], blind.track(0))[1] == real_on[:, 0]).all()
+    # stored and read back; a model file from before has no grid and decodes as it did
+    back = dec.DecodeParams.from_dict(tuned.to_dict())
+    assert back.strike == tuned.strike and back.strike_weight == tuned.strike_weight
+    old = {k: v for k, v in tuned.to_dict().items() if k not in ("strike", "strike_weight")}
+    assert dec.DecodeParams.from_dict(old).strike == (None,)
+    assert dec.DecodeParams.from_dict(old).strike_weight == (0.0,)

@@ -103,3 +103,12 @@ def test_card_names_rule_tracks_and_licences(cache, tmp_path):
     assert "- real training songs (reference): " in text
     from deepcomposer_desktop.ml.registry import card_summary
     assert card_summary(card).startswith("Synth accompaniment for a melody: bass, drums")
+
+
+def test_card_names_the_parts_that_re_attack_on_the_real_grid():
+    from deepcomposer_desktop.ml.gan.card import _strike_parts
+    tracks = [{"name": "Bass"}, {"name": "Keys"}, {"name": "Drums"}]
+    text = _strike_parts({"decode": {"strike_weight": [0.8, 0.0, 0.0]}}, tracks)
+    assert text.startswith(" For the bass the search chose") and "keys" not in text
+    assert _strike_parts({"decode": {"strike_weight": [0.0, 0.0, 0.0]}}, tracks) == ""
+    assert _strike_parts({}, tracks) == ""                             # a model file from before

@@ -32,6 +32,17 @@ def _texture_parts(meta: dict) -> str:
     return "each pitched part" if not names else "the " + " and the ".join(n.lower() for n in names)
 
 
+def _strike_parts(meta: dict, tracks) -> str:
+    """The parts whose decoding mixes in the real part's re-attack grid (``decode.apply_strike``), or ""."""
+    w = (meta.get("decode") or {}).get("strike_weight") or []
+    names = [t["name"].lower() for t, x in zip(tracks, w) if x and float(x) > 0]
+    if not names:
+        return ""
+    return (f" For the {' and the '.join(names)} the search chose to mix the onset probabilities with the real "
+            f"part's re-attack rate at each sixteenth of the bar, so that held notes re-attack where the real part "
+            f"strikes.")
+
+
 def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: str, notes: list[str]) -> str:
     meta = model.meta
     genre = meta.get("genre") or model.name
@@ -84,15 +95,17 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               "shortest-note setting whose note density and note lengths come closest to the real ones"
               + ("; then a coordinate search over each track's parameters (threshold, bar gate, polyphony cap, "
                  "gap filling, shortest note, onset threshold, the band's pitch classes per bar, the drum grid's "
-                 "weight) brings every figure of the table below as close as "
-                 "it can to the real one on those training melodies (`decode.refine`)" if meta.get("decode_refined")
+                 "weight" + (", the re-attack grid's weight" if any(dec.get("strike") or []) else "")
+                 + ") brings every figure of the table below as close as it can to the real one on those "
+                 "training melodies (`decode.refine`)" if meta.get("decode_refined")
                  else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "
               "decoding."
               + (" The fit sees the probabilities as generation decodes them, with each take's noise per bar and "
                  "pitch on the pitched tracks." if meta.get("decode_noise") else "")
               + (f" The search also holds {_texture_parts(meta)} to the real part's notes per bar, pitch "
                  f"classes per bar and polyphony (weight {meta['decode_texture']:g} against a card figure; the "
-                 f"card's figures are means over the tracks)." if meta.get("decode_texture") else ""),
+                 f"card's figures are means over the tracks)." if meta.get("decode_texture") else "")
+              + _strike_parts(meta, tracks),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

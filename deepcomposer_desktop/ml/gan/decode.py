@@ -26,8 +26,9 @@ import numpy as np
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight", "phase_gain")
+              "prior_weight", "phase_gain", "strike", "strike_weight")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
+ROW_KEYS = ("strike",)                   # one value per sixteenth of the bar (or None)
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,14 @@ class DecodeParams:
     bar_pcs: tuple = ()          # pitch classes per bar a track may use, ranked by the band's votes (12 off, 0 drums)
     prior_weight: tuple = ()     # drum tracks: how much the learned hit rates weigh against the generator (0.5: equal)
     phase_gain: tuple = ()       # drum tracks: {pitch: [16 gains]}: each drum hits each sixteenth as often as real
+    strike: tuple = ()           # pitched tracks: [16 rates]: how often the real part re-attacks a sounding cell there
+    strike_weight: tuple = ()    # how much those rates weigh against the generator's onsets (0: not at all)
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
                            ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5),
-                           ("phase_gain", None)):
+                           ("phase_gain", None), ("strike", None), ("strike_weight", 0.0)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -60,7 +63,9 @@ class DecodeParams:
     def to_dict(self) -> dict:
         ints = ("max_poly", "fill_gap", "min_len", "bar_pcs")
         out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()
-               if k not in GRID_KEYS}
+               if k not in GRID_KEYS + ROW_KEYS}
+        for k in ROW_KEYS:
+            out[k] = [None if row is None else [float(x) for x in row] for row in getattr(self, k)]
         for k in GRID_KEYS:
             out[k] = [None if g is None else {int(p): [float(x) for x in row] for p, row in g.items()}
                       for g in getattr(self, k)]
@@ -217,6 +222,8 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
         return frames, frames.copy()
     frames = fill_gaps(frames, int(p["fill_gap"]))
     onsets = run_starts(frames)
+    if onset_probs is not None and p.get("strike") and float(p.get("strike_weight") or 0) > 0:
+        onset_probs = apply_strike(onset_probs, p["strike"], float(p["strike_weight"]))
     if onset_probs is not None:
         onsets |= frames & (onset_probs > p["onset_threshold"])
     if int(p["min_len"]) > 1:
@@ -253,6 +260,29 @@ def phase_prior(real_onsets: np.ndarray) -> dict:
     bars = n * (s // STEPS_PER_BAR)
     counts = real_onsets[:, : s // STEPS_PER_BAR * STEPS_PER_BAR].reshape(n, -1, STEPS_PER_BAR, 128).sum(axis=(0, 1))
     return {int(p): [float(x) for x in counts[:, p] / max(1, bars)] for p in np.nonzero(counts.sum(axis=0))[0]}
+
+
+def strike_rates(real_frames: np.ndarray, real_onsets: np.ndarray) -> list[float] | None:
+    """A pitched part's re-attack grid from real (N, S, P) rolls: at each sixteenth of the bar, the share of its
+    sounding cells that begin a note there (a bass struck on every beat: 1 on the beats, 0 between). None when the
+    part never sounds."""
+    n, s, p = real_frames.shape
+    whole = s // STEPS_PER_BAR * STEPS_PER_BAR
+    f = real_frames[:, :whole].reshape(n, -1, STEPS_PER_BAR, p)
+    o = (real_onsets & real_frames)[:, :whole].reshape(n, -1, STEPS_PER_BAR, p)
+    sounding = f.sum(axis=(0, 1, 3))
+    if not sounding.any():
+        return None
+    return [float(x) for x in o.sum(axis=(0, 1, 3)) / np.maximum(sounding, 1)]
+
+
+def apply_strike(onset_probs: np.ndarray, rates, weight: float) -> np.ndarray:
+    """Onset probabilities (..., S, P) mixed (weighted geometric mean) with the real part's re-attack rate at each
+    sixteenth (:func:`strike_rates`), the same for every pitch: a generator unsure where its held notes re-attack
+    then re-attacks them where the real part does."""
+    s = onset_probs.shape[-2]
+    table = np.resize(np.asarray(rates, np.float32), s)[:, None]
+    return np.clip(onset_probs, 0, 1) ** (1.0 - weight) * table ** weight
 
 
 def apply_prior(probs: np.ndarray, prior: dict, weight: float = 0.5) -> np.ndarray:
@@ -355,7 +385,7 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
                         best, best_err = (gap, oth, min_len), err
         row = {"threshold": th, "onset_threshold": best[1], "max_poly": k, "bar_gate": gate, "fill_gap": best[0],
                "min_len": best[2], "prior": prior, "bar_pcs": 0 if drums[t] else 12, "prior_weight": 0.5,
-               "phase_gain": None}
+               "phase_gain": None, "strike": None if drums[t] else strike_rates(r, ro), "strike_weight": 0.0}
         if drums[t] and ro.any():
             row["phase_gain"] = fit_phase_gain(frame_probs[:, t], ro, row)
         for key in PARAM_KEYS:
@@ -428,6 +458,12 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
                 out.append(dict(p, min_len=m))
         for f in (0.9, 1.1):
             out.append(dict(p, onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
+        if p.get("strike"):                  # re-attack where the real part does; the onset level moves with it
+            for w in (0.0, 0.5, 0.8):
+                if abs(w - float(p.get("strike_weight") or 0.0)) > 1e-6:
+                    for f in ((1.0,) if w == 0.0 else (0.5, 1.0, 2.0)):
+                        out.append(dict(p, strike_weight=w,
+                                        onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
         if int(p.get("bar_pcs", 12)) > 0:                                # 0: a drum track
             for k in (1, 2, 3, 4, 5, 6, 12):           # with the threshold moved along: fewer cells pass the filter
                 if k != int(p["bar_pcs"]):
