@@ -39,12 +39,19 @@ def resolve_soundfont(soundfont=None) -> str:
     return str(path)
 
 
-def make_synth(soundfont: str, samplerate: int, song: Song, mixes, effects: bool = True) -> Synth:
+def render_cores() -> int:
+    """FluidSynth threads for an offline render: nobody waits on a deadline, so the voices are spread over the
+    cores (1.6x on 2 cores); at most 4: on a 16-core Xeon, 8 rendered slower than 4 (67-95x real time against
+    103-113x)."""
+    return min(4, os.cpu_count() or 1)
+
+
+def make_synth(soundfont: str, samplerate: int, song: Song, mixes, effects: bool = True,
+               cpu_cores: int | None = None) -> Synth:
     """A synth with every track's program, volume and pan on its own channel (shared with the live engine).
-    ``effects=False``: no reverb and no chorus (a dry mix, for a DAW that adds its own)."""
-    # offline nobody waits on a deadline: let FluidSynth spread the voices over the cores (1.6x on 2 cores); at most
-    # 4: on a 16-core Xeon, 8 rendered slower than 4 (67-95x real time against 103-113x)
-    synth = Synth(soundfont, samplerate, gain=DEFAULT_GAIN, cpu_cores=min(4, os.cpu_count() or 1),
+    ``effects=False``: no reverb and no chorus (a dry mix, for a DAW that adds its own). ``cpu_cores``: FluidSynth
+    threads (default :func:`render_cores`)."""
+    synth = Synth(soundfont, samplerate, gain=DEFAULT_GAIN, cpu_cores=cpu_cores or render_cores(),
                   dynamic_samples=True, reverb=effects, chorus=effects)
     for i, mix in enumerate(mixes):
         apply_channels(synth, i, mix)
@@ -53,12 +60,14 @@ def make_synth(soundfont: str, samplerate: int, song: Song, mixes, effects: bool
 
 
 def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
-                metronome: bool = False, tail_sec: float = TAIL_SEC, effects: bool = True) -> np.ndarray:
+                metronome: bool = False, tail_sec: float = TAIL_SEC, effects: bool = True,
+                cpu_cores: int | None = None) -> np.ndarray:
     """Render ``song`` to float32 stereo samples, shape (frames, 2).
 
     ``solo`` / ``mute`` are track indices (several solos sound together). The song's own track flags, volume,
     pan and programs apply as well. ``effects=False`` leaves out FluidSynth's reverb and chorus (a dry render;
-    also the faster one: the effects run on one core). Raises RenderError when FluidSynth or the soundfont is
+    also the faster one: the effects run on one core). ``cpu_cores``: FluidSynth threads (default
+    :func:`render_cores`). Raises RenderError when FluidSynth or the soundfont is
     missing or bad.
     """
     if not isinstance(song, Song):
@@ -73,7 +82,7 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
     sf = resolve_soundfont(soundfont)
     mixes = mixes_of(song, solo, mute)
     try:
-        synth = make_synth(sf, samplerate, song, mixes, effects)
+        synth = make_synth(sf, samplerate, song, mixes, effects, cpu_cores)
     except SynthError as exc:
         raise RenderError(str(exc)) from None
     try:

@@ -158,7 +158,7 @@ def test_lazy_presets_render_the_same_audio(soundfont, monkeypatch):
     lazy = render_song(s, soundfont)
     made = []
 
-    def every_preset(sf, sr, song, mixes, effects=True):
+    def every_preset(sf, sr, song, mixes, effects=True, cpu_cores=None):
         synth = Synth(sf, sr, gain=R.DEFAULT_GAIN, cpu_cores=1, dynamic_samples=False)
         made.append(synth)
         for i, mix in enumerate(mixes):
@@ -191,3 +191,17 @@ def test_dry_render_leaves_out_reverb_and_chorus(soundfont, tmp_path, capsys):
     peak = float(np.abs(dry).max())
     scale = 1.0 if peak <= 1.0 else peak
     assert len(got) == len(dry) and np.abs(got - dry / scale).max() < 2 / 32767
+
+
+def test_thread_count_changes_the_speed_not_the_sound(soundfont):
+    # the renderer spreads FluidSynth's voices over up to 4 cores; the audio must be the one-core audio, sample
+    # for sample
+    from deepcomposer_desktop.audio.render import render_cores
+    s = song_of(track("Piano", [(60 + i % 12, i * 120, 400, 100) for i in range(24)], program=0),
+                track("Strings", [(48, 0, 1920, 80), (55, 0, 1920, 80)], program=48),
+                track("Kit", [(36, i * 480, 120, 110) for i in range(6)], is_drum=True))
+    one = render_song(s, soundfont, cpu_cores=1)
+    assert np.abs(one).max() > 0.01
+    for cores in (2, 4):
+        assert render_song(s, soundfont, cpu_cores=cores).tobytes() == one.tobytes()
+    assert 1 <= render_cores() <= 4
