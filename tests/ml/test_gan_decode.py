@@ -390,3 +390,34 @@ def test_refine_re_attacks_held_notes_where_the_real_part_does():
     old = {k: v for k, v in tuned.to_dict().items() if k not in ("strike", "strike_weight")}
     assert dec.DecodeParams.from_dict(old).strike == (None,)
     assert dec.DecodeParams.from_dict(old).strike_weight == (0.0,)
+
+
+def test_join_short_notes_holds_a_wavering_line_on():
+    # C for 4 steps, a one-step D, E for 3 steps, a rest, then a lone one-step G and a two-step A re-attacked as A
+    f = np.zeros((16, 128), bool)
+    o = np.zeros((16, 128), bool)
+    for pitch, start, n in ((60, 0, 4), (62, 4, 1), (64, 5, 3), (67, 10, 1), (69, 11, 3), (69, 14, 1)):
+        f[start:start + n, pitch] = True
+        o[start, pitch] = True
+    jf, jo = dec.join_short_notes(f, o, 2)
+    assert jf[0:5, 60].all() and not jf[:, 62].any()                  # the D became part of the C
+    assert jf[5:8, 64].all() and jo[5, 64]
+    assert jf[10, 67] and jo[10, 67]                                   # after a rest: kept as it is
+    assert jf[11:15, 69].all() and jo[11, 69] and not jo[14, 69]       # the one-step re-attack joins its note
+    assert (jf.sum(axis=-1) <= 1).all() and jo.sum() == 4
+    same_f, same_o = dec.join_short_notes(f, o, 1)                     # nothing is shorter than one step
+    assert (same_f == f).all() and (same_o == o).all()
+
+
+def test_legato_applies_to_one_note_parts_only():
+    p = probs_with([(60, 0, 4, 0.9), (62, 4, 1, 0.9), (64, 5, 3, 0.9)], steps=16)
+    on = np.zeros_like(p)
+    on[[0, 4, 5], [60, 62, 64]] = 0.9
+    mono = dict(dec.DecodeParams.plain(1, max_poly=1).track(0), legato=2)
+    f, _ = dec.decode_track(p, on, mono)
+    assert f[0:5, 60].all() and not f[:, 62].any()
+    poly = dict(mono, max_poly=3)
+    f, _ = dec.decode_track(p, on, poly)
+    assert f[4, 62]                                                    # a chord part is left alone
+    back = dec.DecodeParams.from_dict(dec.DecodeParams.plain(1, max_poly=1).to_dict())
+    assert back.legato == (0,)

@@ -26,7 +26,7 @@ import numpy as np
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight", "phase_gain", "strike", "strike_weight")
+              "prior_weight", "phase_gain", "strike", "strike_weight", "legato")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
 ROW_KEYS = ("strike",)                   # one value per sixteenth of the bar (or None)
 
@@ -47,12 +47,13 @@ class DecodeParams:
     phase_gain: tuple = ()       # drum tracks: {pitch: [16 gains]}: each drum hits each sixteenth as often as real
     strike: tuple = ()           # pitched tracks: [16 rates]: how often the real part re-attacks a sounding cell there
     strike_weight: tuple = ()    # how much those rates weigh against the generator's onsets (0: not at all)
+    legato: tuple = ()           # one-note parts: a note shorter than this that follows another joins it (0: off)
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
                            ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5),
-                           ("phase_gain", None), ("strike", None), ("strike_weight", 0.0)):
+                           ("phase_gain", None), ("strike", None), ("strike_weight", 0.0), ("legato", 0)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -61,7 +62,7 @@ class DecodeParams:
         object.__setattr__(self, "threshold", tuple(self.threshold))
 
     def to_dict(self) -> dict:
-        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs")
+        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato")
         out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()
                if k not in GRID_KEYS + ROW_KEYS}
         for k in ROW_KEYS:
@@ -226,11 +227,42 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
         onset_probs = apply_strike(onset_probs, p["strike"], float(p["strike_weight"]))
     if onset_probs is not None:
         onsets |= frames & (onset_probs > p["onset_threshold"])
+    if int(p.get("legato") or 0) > 1 and int(p["max_poly"]) == 1:
+        frames, onsets = join_short_notes(frames, onsets, int(p["legato"]))
     if int(p["min_len"]) > 1:
         frames = frames & (note_lengths_per_cell(frames, onsets) >= int(p["min_len"]))
         onsets &= frames
         onsets |= run_starts(frames)
     return frames, onsets
+
+
+def join_short_notes(frames: np.ndarray, onsets: np.ndarray, shorter_than: int) -> tuple[np.ndarray, np.ndarray]:
+    """A one-note-at-a-time part (frames (..., S, P) with at most one sounding pitch per step): every note shorter
+    than ``shorter_than`` steps that begins right where another ends becomes part of that note (its pitch held on),
+    so that a line whose pitch wavers between two notes for a step does not break into sixteenth-note fragments.
+    Notes after a rest stay as they are."""
+    shape = frames.shape
+    s, p = shape[-2:]
+    f = frames.reshape(-1, s, p)
+    o = onsets.reshape(-1, s, p) & f
+    active = f.any(axis=-1)                                              # (M, S)
+    pitch = np.where(active, f.argmax(axis=-1), -1)
+    prev = np.concatenate([np.full((len(f), 1), -1), pitch[:, :-1]], axis=1)
+    starts = active & ((pitch != prev) | o.any(axis=-1))
+    lengths = note_lengths_per_cell(f, starts[..., None] & f).max(axis=-1)   # (M, S): the note's length per cell
+    join = starts & (lengths < shorter_than) & (prev >= 0)                   # short, and right after a note
+    joined = join.copy()                                                     # every cell of a joined note
+    for t in range(1, s):
+        joined[:, t] |= joined[:, t - 1] & active[:, t] & ~starts[:, t]
+    for t in range(1, s):                                                    # hold the previous pitch on
+        pitch[:, t] = np.where(joined[:, t], pitch[:, t - 1], pitch[:, t])
+    new_f = np.zeros_like(f)
+    m, t = np.nonzero(active)
+    new_f[m, t, pitch[m, t]] = True
+    new_o = np.zeros_like(f)
+    m, t = np.nonzero(starts & ~join)
+    new_o[m, t, pitch[m, t]] = True
+    return new_f.reshape(shape), new_o.reshape(shape)
 
 
 def _drum_grid(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict):
@@ -385,7 +417,8 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
                         best, best_err = (gap, oth, min_len), err
         row = {"threshold": th, "onset_threshold": best[1], "max_poly": k, "bar_gate": gate, "fill_gap": best[0],
                "min_len": best[2], "prior": prior, "bar_pcs": 0 if drums[t] else 12, "prior_weight": 0.5,
-               "phase_gain": None, "strike": None if drums[t] else strike_rates(r, ro), "strike_weight": 0.0}
+               "phase_gain": None, "strike": None if drums[t] else strike_rates(r, ro), "strike_weight": 0.0,
+               "legato": 0}
         if drums[t] and ro.any():
             row["phase_gain"] = fit_phase_gain(frame_probs[:, t], ro, row)
         for key in PARAM_KEYS:
@@ -458,6 +491,10 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
                 out.append(dict(p, min_len=m))
         for f in (0.9, 1.1):
             out.append(dict(p, onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
+        if int(p["max_poly"]) == 1:          # one note at a time: fragments of a wavering line join their note
+            for n in (0, 2, 3, 4):
+                if n != int(p.get("legato") or 0):
+                    out.append(dict(p, legato=n))
         if p.get("strike"):                  # re-attack where the real part does; the onset level moves with it
             for w in (0.0, 0.5, 0.8):
                 if abs(w - float(p.get("strike_weight") or 0.0)) > 1e-6:
