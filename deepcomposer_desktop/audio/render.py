@@ -42,7 +42,7 @@ def resolve_soundfont(soundfont=None) -> str:
 def render_cores() -> int:
     """FluidSynth threads for an offline render: nobody waits on a deadline, so the voices are spread over the
     cores (1.6x on 2 cores); at most 4: on a 16-core Xeon, 8 rendered slower than 4 (67-95x real time against
-    103-113x)."""
+    103-113x in the same runs)."""
     return min(4, os.cpu_count() or 1)
 
 
