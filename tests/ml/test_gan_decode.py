@@ -320,10 +320,11 @@ def test_texture_figures_per_pitched_part():
     tex = dec.texture_figures(real, real_on, [False, False])
     assert tex["track 0 note_density"] == 1.0 and tex["track 1 note_density"] == 4.0
     assert tex["track 0 used_pitch_classes"] == 1.0 and tex["track 1 polyphony"] == 1.0
+    assert tex["track 0 qualified_note_rate"] == 1.0 and tex["track 1 qualified_note_rate"] == 1.0
     assert dec.texture_figures(real, real_on, [False, True]).keys() == {
-        "track 0 note_density", "track 0 used_pitch_classes", "track 0 polyphony"}
+        "track 0 note_density", "track 0 used_pitch_classes", "track 0 polyphony", "track 0 qualified_note_rate"}
     assert dec.texture_figures(real, real_on, [False, False], tracks=[1]).keys() == {
-        "track 1 note_density", "track 1 used_pitch_classes", "track 1 polyphony"}
+        "track 1 note_density", "track 1 used_pitch_classes", "track 1 polyphony", "track 1 qualified_note_rate"}
 
 
 def test_texture_tracks_by_name_or_number():

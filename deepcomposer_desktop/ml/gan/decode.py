@@ -435,9 +435,10 @@ TEXTURE_PREFIX = "track "
 
 def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum, tracks=None) -> dict[str, float]:
     """Each pitched part's texture, means over the windows ``rolls`` / ``onsets`` (N, T, S, P): notes per bar,
-    pitch classes per bar and notes at once, keyed ``'track <t> <figure>'``. The card's figures are means over the
-    tracks, so a band can match them with its parts' roles swapped (a bass in half notes beside a busy piano); these
-    keep each part to its real counterpart. ``tracks``: only these track indices (default: every pitched one)."""
+    pitch classes per bar, notes at once and the share of notes at least 3 steps long, keyed
+    ``'track <t> <figure>'``. The card's figures are means over the tracks, so a band can match them with its parts'
+    roles swapped (a bass in half notes beside a busy piano, or broken into sixteenths); these keep each part to its
+    real counterpart. ``tracks``: only these track indices (default: every pitched one)."""
     from .. import metrics as M
     out = {}
     for t, drum in enumerate(is_drum):
@@ -447,6 +448,8 @@ def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum, tracks=None)
         out[f"{TEXTURE_PREFIX}{t} note_density"] = M.nanmean(M.note_density(r[i], o[i]) for i in range(len(r)))
         out[f"{TEXTURE_PREFIX}{t} used_pitch_classes"] = M.nanmean(M.used_pitch_classes(x) for x in r)
         out[f"{TEXTURE_PREFIX}{t} polyphony"] = M.nanmean(M.polyphony(x) for x in r)
+        out[f"{TEXTURE_PREFIX}{t} qualified_note_rate"] = M.nanmean(M.qualified_note_rate(r[i], o[i])
+                                                                   for i in range(len(r)))
     return out
 
 
