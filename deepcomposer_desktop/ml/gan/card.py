@@ -27,6 +27,17 @@ def _gm(program: int, drum: bool) -> str:
         return f"program {program}"
 
 
+TEXTURE_WORDS = {"note_density": "notes per bar", "used_pitch_classes": "pitch classes per bar",
+                 "polyphony": "polyphony", "qualified_note_rate": "share of notes of 3 steps or more"}
+
+
+def _texture_terms(meta: dict) -> str:
+    """The per-part figures the fit held (files from before the record: the first three)."""
+    terms = [TEXTURE_WORDS.get(t, t) for t in meta.get("decode_texture_terms")
+             or ("note_density", "used_pitch_classes", "polyphony")]
+    return ", ".join(terms[:-1]) + " and " + terms[-1]
+
+
 def _texture_parts(meta: dict) -> str:
     names = meta.get("decode_texture_tracks")
     return "each pitched part" if not names else "the " + " and the ".join(n.lower() for n in names)
@@ -103,9 +114,9 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               "decoding."
               + (" The fit sees the probabilities as generation decodes them, with each take's noise per bar and "
                  "pitch on the pitched tracks." if meta.get("decode_noise") else "")
-              + (f" The search also holds {_texture_parts(meta)} to the real part's notes per bar, pitch "
-                 f"classes per bar and polyphony (weight {meta['decode_texture']:g} against a card figure; the "
-                 f"card's figures are means over the tracks)." if meta.get("decode_texture") else "")
+              + (f" The search also holds {_texture_parts(meta)} to the real part's {_texture_terms(meta)} "
+                 f"(weight {meta['decode_texture']:g} against a card figure; the card's figures are means over "
+                 f"the tracks)." if meta.get("decode_texture") else "")
               + _strike_parts(meta, tracks),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",

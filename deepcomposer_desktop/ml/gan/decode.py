@@ -431,6 +431,7 @@ REFINE_MARGIN = 0.10     # figures are pushed to within 10 % on the calibration 
 
 
 TEXTURE_PREFIX = "track "
+TEXTURE_TERMS = ("note_density", "used_pitch_classes", "polyphony", "qualified_note_rate")   # per part, as named
 
 
 def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum, tracks=None) -> dict[str, float]:
@@ -445,11 +446,12 @@ def texture_figures(rolls: np.ndarray, onsets: np.ndarray, is_drum, tracks=None)
         if drum or (tracks is not None and t not in tracks):
             continue
         r, o = rolls[:, t], onsets[:, t]
-        out[f"{TEXTURE_PREFIX}{t} note_density"] = M.nanmean(M.note_density(r[i], o[i]) for i in range(len(r)))
-        out[f"{TEXTURE_PREFIX}{t} used_pitch_classes"] = M.nanmean(M.used_pitch_classes(x) for x in r)
-        out[f"{TEXTURE_PREFIX}{t} polyphony"] = M.nanmean(M.polyphony(x) for x in r)
-        out[f"{TEXTURE_PREFIX}{t} qualified_note_rate"] = M.nanmean(M.qualified_note_rate(r[i], o[i])
-                                                                   for i in range(len(r)))
+        per_window = {"note_density": lambda i: M.note_density(r[i], o[i]),
+                      "used_pitch_classes": lambda i: M.used_pitch_classes(r[i]),
+                      "polyphony": lambda i: M.polyphony(r[i]),
+                      "qualified_note_rate": lambda i: M.qualified_note_rate(r[i], o[i])}
+        for term in TEXTURE_TERMS:
+            out[f"{TEXTURE_PREFIX}{t} {term}"] = M.nanmean(per_window[term](i) for i in range(len(r)))
     return out
 
 

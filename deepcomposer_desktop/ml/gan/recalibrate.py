@@ -21,7 +21,7 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
-    from .decode import VARIATION, fit
+    from .decode import TEXTURE_TERMS, VARIATION, fit
     from .generate import model_from_payload
     from .train import prepare_data
     from .quant import QSUFFIX, dequantize, quantize
@@ -51,6 +51,7 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
                  texture_tracks=chosen)
     meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION,
                 decode_texture=texture if refine_rounds > 0 else 0.0,
+                decode_texture_terms=list(TEXTURE_TERMS) if texture > 0 and refine_rounds > 0 else None,
                 decode_texture_tracks=[data.tracks[t]["name"] for t in chosen] if chosen is not None else None)
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
                     state_dict=payload["state_dict"], meta=meta)
