@@ -422,3 +422,15 @@ def test_legato_applies_to_one_note_parts_only():
     assert f[4, 62]                                                    # a chord part is left alone
     back = dec.DecodeParams.from_dict(dec.DecodeParams.plain(1, max_poly=1).to_dict())
     assert back.legato == (0,)
+
+
+def test_gap_filling_keeps_one_note_parts_to_one_note():
+    # A, a one-step B, A again: filling A's one-step gap would put two notes under a one-note part at step 4
+    p = probs_with([(57, 0, 4, 0.9), (59, 4, 1, 0.8), (57, 5, 4, 0.9)], steps=16)
+    prm = dict(dec.DecodeParams.plain(1, max_poly=1).track(0), fill_gap=1)
+    f, o = dec.decode_track(p, None, prm)
+    assert (f.sum(axis=-1) <= 1).all()
+    assert f[4, 59] and f[:4, 57].all() and f[5:9, 57].all()             # B keeps its step, A resumes
+    two = dict(prm, max_poly=2)
+    f, _ = dec.decode_track(p, None, two)
+    assert f[4, 57] and f[4, 59]                                         # a chord part may hold A under B

@@ -222,6 +222,10 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
     if p.get("phase_gain"):                      # a drum hit per sounding cell, each drum at its real rate per step
         return frames, frames.copy()
     frames = fill_gaps(frames, int(p["fill_gap"]))
+    if int(p["fill_gap"]) > 0 and int(p["max_poly"]) == 1:
+        # a filled gap may lie under the next pitch: a one-note part (a bass, a chorale voice) stays one note at a
+        # time (in a chord part such an overlap is a held note, as under a sustain pedal, and stays)
+        frames &= top_k_mask(np.where(frames, probs, -1.0), 1)
     onsets = run_starts(frames)
     if onset_probs is not None and p.get("strike") and float(p.get("strike_weight") or 0) > 0:
         onset_probs = apply_strike(onset_probs, p["strike"], float(p["strike_weight"]))
