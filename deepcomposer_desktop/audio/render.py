@@ -67,8 +67,8 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
     ``solo`` / ``mute`` are track indices (several solos sound together). The song's own track flags, volume,
     pan and programs apply as well. ``effects=False`` leaves out FluidSynth's reverb and chorus (a dry render;
     also the faster one: the effects run on one core). ``cpu_cores``: FluidSynth threads (default
-    :func:`render_cores`). Raises RenderError when FluidSynth or the soundfont is
-    missing or bad.
+    :func:`render_cores`; the audio is the same for any count). Raises RenderError when FluidSynth or the soundfont
+    is missing or bad.
     """
     if not isinstance(song, Song):
         raise TypeError("render_song needs a Song")
