@@ -14,9 +14,9 @@ parameter is calibrated after training on training melodies so that the track's 
 rate, polyphony, note density and note lengths match the real data (quantile matching plus a small grid search),
 then ``refine`` fits them all to every music figure of the model card (optionally also to each part's own texture:
 ``texture_figures``), and may mix in a part's re-attack grid (``apply_strike``: where in the bar the real part
-begins notes) or join a one-note part's fragments (``join_short_notes``); ``fit`` does both on the probabilities as generation decodes them, with the per-bar logit
-noise of ``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0, runs
-merged.
+begins notes) or join a one-note part's fragments (``join_short_notes``); ``fit`` does both on the probabilities
+as generation decodes them, with the per-bar logit noise of ``vary`` that makes takes differ. The DeepComposer
+baseline keeps its own rule: tanh output > 0, runs merged.
 """
 from __future__ import annotations
 
