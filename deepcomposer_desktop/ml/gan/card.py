@@ -13,6 +13,7 @@ import math
 import os
 import sys
 
+from .decode import TEXTURE_TERMS
 from .evaluate import (REFERENCE_LABEL, generated_figures, held_out, markdown_table, real_figures, reference_figures,
                        score)
 
@@ -33,8 +34,7 @@ TEXTURE_WORDS = {"note_density": "notes per bar", "used_pitch_classes": "pitch c
 
 def _texture_terms(meta: dict) -> str:
     """The per-part figures the fit held (files from before the record: the first three)."""
-    terms = [TEXTURE_WORDS.get(t, t) for t in meta.get("decode_texture_terms")
-             or ("note_density", "used_pitch_classes", "polyphony")]
+    terms = [TEXTURE_WORDS.get(t, t) for t in meta.get("decode_texture_terms") or TEXTURE_TERMS[:3]]
     return ", ".join(terms[:-1]) + " and " + terms[-1]
 
 
