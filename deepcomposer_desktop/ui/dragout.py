@@ -4,7 +4,6 @@ The drag carries a file URL of a temporary .mid written just before the drag sta
 """
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -13,6 +12,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDrag, QMouseEvent
 from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
+from ..core.names import file_stem
 from ..core.song import Song
 
 _DRAG_DIR: Path | None = None
@@ -26,8 +26,7 @@ def drag_dir() -> Path:
 
 
 def safe_filename(name: str) -> str:
-    stem = re.sub(r"[^\w\- ]+", "", name).strip() or "DeepComposer"
-    return stem[:60] + ".mid"
+    return file_stem(name, "DeepComposer") + ".mid"
 
 
 def make_mime(song: Song, name: str) -> QMimeData:

@@ -96,7 +96,7 @@ def test_autosave_interval_is_at_most_30_seconds(window):
 def test_drag_out_mime_holds_a_readable_midi_file(window):
     mime = make_mime(single_track_song(window.song, 0), "Melody / lead?")
     (url,) = mime.urls()
-    assert url.isLocalFile() and url.toLocalFile().endswith("Melody  lead.mid")
+    assert url.isLocalFile() and url.toLocalFile().endswith("Melody lead.mid")
     song = read_midi(url.toLocalFile())
     assert len(song.tracks) == 1 and len(song.tracks[0].notes) == len(window.song.tracks[0].notes)
 
