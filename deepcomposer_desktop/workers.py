@@ -165,3 +165,13 @@ def render_wav(song: Song, path: str, soundfont: str | None = None, effects: boo
         progress(0.0, "Rendering audio")
     render_to_wav(song, path, soundfont=soundfont or None, effects=effects)
     return path
+
+
+def render_stems(song: Song, folder: str, soundfont: str | None = None, effects: bool = True, progress=None,
+                 should_stop=None) -> list:
+    """Worker thread: one WAV per audible track into ``folder`` (see ``audio.render.write_stems``)."""
+    from .audio.render import write_stems
+    if progress:
+        progress(0.0, "Rendering stems")
+    return write_stems(song, folder, soundfont=soundfont or None, effects=effects, progress=progress,
+                       should_stop=should_stop)

@@ -1,4 +1,5 @@
-"""`deepcomposer render`: a song to a WAV file through the same event path as live playback (stems by --solo)."""
+"""`deepcomposer render`: a song to a WAV file through the same event path as live playback, and/or its stems
+(one WAV per track, from one pass) into a folder; --solo / --mute choose the tracks."""
 from __future__ import annotations
 
 
@@ -24,34 +25,48 @@ def _track_index(song, spec: str) -> int:
 
 def cmd_render(args) -> int:
     from ..cli import CliError, load_input
-    from .render import RenderError, render_to_wav
+    from .render import RenderError, render_to_wav, stem_tracks, write_stems
 
+    if not args.out and not args.stems:
+        raise CliError("Say where to write: --out FILE.wav for the mix, --stems FOLDER for one WAV per track, "
+                       "or both")
     song = load_input(args.input)
     if not song.tracks or not song.note_count:
         raise CliError(f"{args.input} has no notes to render")
     solo = sorted({_track_index(song, s) for s in args.solo or ()})
     mute = sorted({_track_index(song, s) for s in args.mute or ()})
+    heard = stem_tracks(song, solo, mute)
+    names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
     try:
-        seconds = render_to_wav(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
-                                mute=mute, metronome=args.metronome, effects=not args.dry)
+        if args.out:
+            seconds = render_to_wav(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
+                                    mute=mute, metronome=args.metronome, effects=not args.dry)
+            print(f"Wrote {args.out}: {seconds:.1f} s, {args.rate} Hz stereo{', dry' if args.dry else ''}; "
+                  f"tracks: {names}")
+        if args.stems:
+            paths = write_stems(song, args.stems, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
+                                mute=mute, effects=not args.dry)
+            what = f"{len(paths)} stem{'' if len(paths) == 1 else 's'}"
+            print(f"Wrote {what} to {args.stems} (32-bit float, {args.rate} Hz stereo{', dry' if args.dry else ''}; "
+                  f"they start together and add up to the mix): " + ", ".join(p.name for p in paths))
     except RenderError as exc:
         raise CliError(str(exc)) from None
-    heard = [i for i in range(len(song.tracks)) if (not solo or i in solo) and i not in mute
-             and not (song.tracks[i].mute and not solo)]
-    names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
-    print(f"Wrote {args.out}: {seconds:.1f} s, {args.rate} Hz stereo{', dry' if args.dry else ''}; tracks: {names}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("render", help="render a song to a WAV file with FluidSynth (whole mix or chosen tracks)")
+    p = sub.add_parser("render", help="render a song to a WAV file with FluidSynth (whole mix or chosen tracks), "
+                                      "or to stems: one WAV per track")
     p.add_argument("input", help="a .mid file, project, or built-in sample name")
-    p.add_argument("--out", "-o", required=True, help="the WAV file to write")
+    p.add_argument("--out", "-o", help="the WAV file to write (the mix, 16-bit)")
+    p.add_argument("--stems", metavar="FOLDER",
+                   help="also (or instead) write one 32-bit float WAV per track into FOLDER, named '01 Melody.wav' "
+                        "...; they line up from 0 and add up to the mix (the metronome is left out)")
     p.add_argument("--solo", action="append", metavar="TRACK",
                    help="render only this track (1-based number or name); repeat for several")
     p.add_argument("--mute", action="append", metavar="TRACK", help="leave this track out; repeatable")
     p.add_argument("--soundfont", metavar="FILE", help="a .sf2/.sf3 file (default: search the usual places)")
     p.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
-    p.add_argument("--metronome", action="store_true", help="add the metronome click")
+    p.add_argument("--metronome", action="store_true", help="add the metronome click (to --out)")
     p.add_argument("--dry", action="store_true", help="no reverb or chorus (for a DAW that adds its own)")
     p.set_defaults(func=cmd_render)

@@ -71,6 +71,8 @@ class _Lib:
         self.all_sounds_off = p("fluid_synth_all_sounds_off", c_int, c_void_p, c_int)
         self.write_float = p("fluid_synth_write_float", c_int, c_void_p, c_int, c_void_p, c_int, c_int,
                              c_void_p, c_int, c_int)
+        self.process = p("fluid_synth_process", c_int, c_void_p, c_int, c_int, ctypes.POINTER(c_void_p), c_int,
+                         ctypes.POINTER(c_void_p))
         self.set_gain = p("fluid_synth_set_gain", None, c_void_p, c_float)
         self.get_cpu_load = p("fluid_synth_get_cpu_load", c_double, c_void_p)
         self.active_voices = p("fluid_synth_get_active_voice_count", c_int, c_void_p)
@@ -172,10 +174,13 @@ class Synth:
 
     def __init__(self, soundfont: str, samplerate: int = 48000, channels: int = 256, gain: float = 0.4,
                  reverb: bool = True, chorus: bool = True, polyphony: int = 256, cpu_cores: int = 1,
-                 dynamic_samples: bool = False) -> None:
+                 dynamic_samples: bool = False, groups: int = 1) -> None:
         """``dynamic_samples``: load a preset's samples only when a channel selects it (an offline render of a
         few instruments from a 148 MB GM font loads a fraction of it). Not for live use: a program change would
-        then read from disk while the audio thread waits."""
+        then read from disk while the audio thread waits.
+
+        ``groups`` > 1: MIDI channel c sounds on stereo output c % groups, with its own reverb and chorus unit
+        (read by :meth:`process_groups`; stems in one pass). Needs FluidSynth 2.2 or newer (SynthError before)."""
         lib = load_library()
         if lib is None:
             raise SynthError(library_problem())
@@ -194,6 +199,13 @@ class Synth:
         lib.setint(s, b"synth.chorus.active", int(chorus))
         lib.setint(s, b"synth.cpu-cores", max(1, int(cpu_cores)))   # >1: FluidSynth renders voices in parallel
         lib.setint(s, b"synth.dynamic-sample-loading", int(bool(dynamic_samples)))
+        self.groups = max(1, int(groups))
+        if self.groups > 1:
+            keys = (b"synth.audio-channels", b"synth.audio-groups", b"synth.effects-groups")
+            if any(lib.setint(s, key, self.groups) != 0 for key in keys):
+                lib.delete_settings(s)
+                raise SynthError(f"This FluidSynth cannot render {self.groups} separate outputs with their own "
+                                 "effects (that needs FluidSynth 2.2 or newer, with at most 128 outputs).")
         self._synth = lib.new_synth(s)
         if not self._synth:
             lib.delete_settings(s)
@@ -343,6 +355,20 @@ class Synth:
         """Render ``frames`` stereo frames into ``buf`` (a C-contiguous float32 array of shape (n, 2))."""
         base = buf.ctypes.data + offset_frames * 8
         self._lib.write_float(self._synth, frames, base, 0, 2, base, 1, 2)
+
+    def process_groups(self, out, frames: int) -> None:
+        """Render ``frames`` frames of every group into ``out``, a C-contiguous float32 array of shape
+        (groups, 2, n >= frames) that this call *adds* to (zero it first): group g gets its dry sound plus its own
+        reverb and chorus, so the groups sum to what :meth:`write_float` would have rendered."""
+        g = self.groups
+        shape_ok = out.ndim == 3 and out.shape[:2] == (g, 2) and out.shape[2] >= frames
+        if str(out.dtype) != "float32" or not out.flags.c_contiguous or not shape_ok:
+            raise ValueError(f"process_groups needs a C-contiguous float32 array of shape ({g}, 2, >= {frames})")
+        rows = [out.ctypes.data + (k * out.shape[2]) * 4 for k in range(2 * g)]
+        dry = (c_void_p * (2 * g))(*rows)
+        fx = (c_void_p * (4 * g))(*[rows[2 * (j // 4) + j % 2] for j in range(4 * g)])   # reverb, chorus -> dry
+        if self._lib.process(self._synth, frames, 4 * g, fx, 2 * g, dry) != 0:
+            raise SynthError("FluidSynth refused to render the separate outputs")
 
     # --- teardown ----------------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -327,6 +327,40 @@ class FilesMixin:
     def export_dry_wav(self, path: str | None = None):
         return self.export_wav(path, dry=True)
 
+    def export_stems(self, folder: str | None = None, dry: bool = False):
+        """One WAV per audible track (the mixer's mute / solo decide which) into a folder, on a worker thread. Asks
+        before replacing files of the same names; nothing is replaced unless every stem renders."""
+        from ..audio.render import stem_file_names, stem_tracks
+        tracks = stem_tracks(self.song)
+        if not tracks:
+            self.show_error("Nothing to export", "No track would sound: unmute a track that has notes.")
+            return None
+        if not folder:                          # (a menu action passes False)
+            stem = (self.project_path.stem if self.project_path else self.song.title) or "Untitled"
+            start = Path(self.settings.last_dir()) / f"{stem} stems"
+            folder = QFileDialog.getExistingDirectory(self, "Export stems into folder",
+                                                      str(start if start.is_dir() else start.parent))
+            if not folder:
+                return None
+        existing = [n for n in stem_file_names(self.song, tracks) if (Path(folder) / n).exists()]
+        if existing and not self.confirm_replace(folder, existing):
+            return None
+        from ..workers import render_stems
+        w = self.run_worker(render_stems, {"song": self.song, "folder": folder, "soundfont": self.settings.soundfont,
+                                           "effects": not dry})
+        w.progressed.connect(lambda f, m: self.statusBar().showMessage(f"{m} {f:.0%}"))
+        w.succeeded.connect(lambda paths: self.statusBar().showMessage(
+            f"Exported {len(paths)} stem{'' if len(paths) == 1 else 's'} to {folder}", 5000))
+        w.failed.connect(lambda msg: self.show_error("Could not export stems", msg))
+        w.start()
+        return w
+
+    def confirm_replace(self, folder: str, names: list[str]) -> bool:
+        shown = "\n".join(names[:8]) + ("\n…" if len(names) > 8 else "")
+        answer = QMessageBox.question(self, "Replace files?", f"{folder} already has:\n{shown}\n\nReplace them?",
+                                      QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes
+
     def open_settings(self) -> None:
         s = self.settings
         before = (s.soundfont, s.audio_device, s.block_size)

@@ -223,6 +223,11 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self._action("Export &WAV…", self.export_wav, "Ctrl+Shift+E", f)
         self._action("Export &dry WAV (no reverb / chorus)…", self.export_dry_wav, None, f,
                      "Render without FluidSynth's reverb and chorus, for a DAW that adds its own")
+        self._action("Export s&tems (one WAV per track)…", self.export_stems, None, f,
+                     "One 32-bit float WAV per audible track, each with its own reverb and chorus: they start "
+                     "together and add up to the mix")
+        self._action("Export dry stems (no reverb / chorus)…", lambda: self.export_stems(dry=True), None, f,
+                     "One WAV per audible track without FluidSynth's effects, for a DAW that adds its own")
         f.addSeparator()
         self._action("Se&ttings…", self.open_settings, QKeySequence.Preferences, f)
         self._action("&Quit", self.close, QKeySequence.Quit, f)

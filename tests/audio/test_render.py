@@ -158,7 +158,7 @@ def test_lazy_presets_render_the_same_audio(soundfont, monkeypatch):
     lazy = render_song(s, soundfont)
     made = []
 
-    def every_preset(sf, sr, song, mixes, effects=True, cpu_cores=None):
+    def every_preset(sf, sr, song, mixes, effects=True, cpu_cores=None, groups=1):
         synth = Synth(sf, sr, gain=R.DEFAULT_GAIN, cpu_cores=1, dynamic_samples=False)
         made.append(synth)
         for i, mix in enumerate(mixes):

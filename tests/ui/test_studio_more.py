@@ -70,6 +70,40 @@ def test_export_dry_wav_leaves_out_the_effects(window, tmp_path, qtbot):
     assert any(a.text().startswith("Export &dry WAV") for a in window.actions())
 
 
+def test_export_stems_writes_one_file_per_audible_track(window, tmp_path, qtbot, monkeypatch):
+    pytest.importorskip("deepcomposer_desktop.audio.render")
+    from deepcomposer_desktop.audio.render import read_wav
+    melody = window.song.melody.with_notes(window.song.melody.notes[:4])
+    bass = Track(name="Bass", program=33, notes=(Note.make(36, 0, 960), Note.make(43, 960, 960)))
+    muted = Track(name="Pad", program=89, mute=True, notes=(Note.make(60, 0, 1920),))
+    window.doc.apply(window.song.with_tracks((melody, bass, muted)), "band")
+    assert any(a.text().startswith("Export s&tems") for a in window.actions())
+    folder = tmp_path / "stems"
+
+    def export(**kw):
+        w = window.export_stems(str(folder), **kw)
+        done = []
+        w.done.connect(lambda: done.append(1))
+        qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+        if w.error:
+            pytest.skip(f"rendering unavailable here: {w.error}")
+        return w
+    export()
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["01 Melody.wav", "02 Bass.wav"]                       # the muted pad gets no stem
+    stems = [read_wav(folder / n)[0] for n in names]
+    assert stems[0].shape == stems[1].shape and all(np.abs(s).max() > 1e-3 for s in stems)
+    # files of those names exist: the window asks, and a "no" leaves them untouched
+    asked = []
+    monkeypatch.setattr(window, "confirm_replace", lambda f, n: asked.append(n) or False)
+    (folder / "02 Bass.wav").write_bytes(b"keep me")
+    assert window.export_stems(str(folder)) is None
+    assert asked == [["01 Melody.wav", "02 Bass.wav"]] and (folder / "02 Bass.wav").read_bytes() == b"keep me"
+    monkeypatch.setattr(window, "confirm_replace", lambda f, n: True)
+    export(dry=True)
+    assert (folder / "02 Bass.wav").read_bytes()[:4] == b"RIFF" and len(read_wav(folder / "02 Bass.wav")[0]) > 0
+
+
 def test_settings_dialog_writes_settings_and_restarts_audio(window, settings, monkeypatch, qtbot):
     from deepcomposer_desktop.ui.settings import SettingsDialog
     dlg = SettingsDialog(settings, window)

@@ -1,0 +1,156 @@
+"""Stems: one WAV per track from one pass of the real FluidSynth. They start together, are equally long, follow the
+mixer's mute / solo, and add up to the mix; the float WAV files hold exactly that audio; a failed or cancelled
+export leaves the folder as it was."""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from deepcomposer_desktop.audio.render import (RenderError, render_song, render_stems, stem_file_names, stem_tracks,
+                                               write_stems)
+from deepcomposer_desktop.audio.synth import Synth, SynthError
+from deepcomposer_desktop.audio.wavfile import FloatWavWriter, read_wav, write_pcm16
+from tests.audio.test_render import SR, song_of, track
+
+
+def band():
+    # melody and chords share MIDI channel 0, as in the Nottingham files: they still get separate stems
+    return song_of(track("Melody", [(72 + i % 5, i * 240, 200, 100) for i in range(16)], channel=0),
+                   track("Chords", [(48, 0, 1900, 80), (52, 0, 1900, 80), (55, 1920, 1900, 80)], program=48,
+                         channel=0),
+                   track("Bass", [(36 + (i % 2) * 7, i * 480, 400, 100) for i in range(8)], program=33),
+                   track("Kit", [(36 + (i % 2) * 2, i * 480, 120, 110) for i in range(8)], is_drum=True))
+
+
+def energy(x: np.ndarray) -> float:
+    return float(np.sum(x.astype(np.float64) ** 2))
+
+
+@pytest.mark.parametrize("effects", [True, False])
+def test_stems_add_up_to_the_mix(soundfont, effects):
+    song = band()
+    tracks, stems = render_stems(song, soundfont, SR, effects=effects)
+    mix = render_song(song, soundfont, SR, effects=effects)
+    assert tracks == [0, 1, 2, 3] and stems.shape == (4, len(mix), 2)
+    assert np.abs(stems.sum(axis=0) - mix).max() < 1e-5                    # float rounding, nothing more
+    for k in range(4):                                                     # every stem carries a real part ...
+        assert energy(stems[k]) > 1e-3 * energy(mix)
+        # ... and leaving it out of the sum is heard
+        rest = stems.sum(axis=0) - stems[k]
+        assert energy(mix - rest) > 1e-3 * energy(mix)
+    # each stem is its track: it sounds like that track rendered alone (FluidSynth voices inherit a little state
+    # from the note that last used their slot, so a solo render differs slightly, in the first block of some notes)
+    bass = render_song(song, soundfont, SR, solo=(2,), effects=effects)
+    m = min(len(bass), stems.shape[1])
+    assert energy(bass[:m] - stems[2, :m]) < 1e-2 * energy(bass[:m])
+
+
+def test_stems_have_their_own_reverb(soundfont):
+    # a short note's reverb tail belongs to its stem: after the note, the stem still sounds
+    song = song_of(track("Strings", [(60, 0, 240, 110)], program=48), track("Bass", [(36, 1920, 240, 100)],
+                                                                           program=33))
+    _, wet = render_stems(song, soundfont, SR)
+    _, dry = render_stems(song, soundfont, SR, effects=False)
+    after = slice(int(0.4 * SR), int(0.9 * SR))          # the strings note ends at 0.25 s, the bass starts at 2 s
+    assert energy(wet[0, after]) > 10 * energy(dry[0, after])
+    # nothing leaks into the bass stem (only FluidSynth's anti-denormal offset, ~1e-8, is there)
+    assert np.abs(wet[1, after]).max() < 1e-6 and energy(wet[0, after]) > 1e-6
+
+
+def test_stems_follow_mute_and_solo(soundfont):
+    song = band()
+    muted = song.replace_track(1, replace(song.tracks[1], mute=True))
+    assert stem_tracks(muted) == [0, 2, 3]
+    assert stem_tracks(song, solo=(2, 3)) == [2, 3] and stem_tracks(song, mute=(0,)) == [1, 2, 3]
+    empty = song.replace_track(2, song.tracks[2].with_notes(()))
+    assert stem_tracks(empty) == [0, 1, 3]                                 # no notes, no file
+    tracks, stems = render_stems(song, soundfont, SR, solo=(2, 3))
+    mix = render_song(song, soundfont, SR, solo=(2, 3))
+    assert tracks == [2, 3] and np.abs(stems.sum(axis=0) - mix).max() < 1e-5
+    with pytest.raises(RenderError, match="No track would sound"):
+        render_stems(song, soundfont, SR, mute=(0, 1, 2, 3))
+    assert stem_file_names(song, [0, 3]) == ["01 Melody.wav", "04 Kit.wav"]
+    odd = song.replace_track(0, replace(song.tracks[0], name='Lead / "solo"?'))
+    assert stem_file_names(odd, [0]) == ["01 Lead solo.wav"]
+
+
+def test_write_stems_streams_float_files(soundfont, tmp_path):
+    song = band()
+    seen = []
+    paths = write_stems(song, tmp_path / "out", soundfont, SR, progress=lambda f, m: seen.append(f))
+    assert [p.name for p in paths] == ["01 Melody.wav", "02 Chords.wav", "03 Bass.wav", "04 Kit.wav"]
+    assert sorted(os.listdir(tmp_path / "out")) == [p.name for p in paths]          # no .part file left
+    _, stems = render_stems(song, soundfont, SR)
+    for k, p in enumerate(paths):
+        data, rate = read_wav(p)
+        assert rate == SR and data.shape == stems[k].shape
+        assert np.array_equal(data, stems[k])                                        # float: bit for bit
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_failed_or_cancelled_stems_leave_the_folder_as_it_was(soundfont, tmp_path):
+    song = band()
+    folder = tmp_path / "stems"
+    folder.mkdir()
+    (folder / "01 Melody.wav").write_bytes(b"my older take")
+    assert write_stems(song, folder, soundfont, SR, should_stop=lambda: True) == []
+    assert os.listdir(folder) == ["01 Melody.wav"] and (folder / "01 Melody.wav").read_bytes() == b"my older take"
+    calls = []
+
+    def stop_midway():
+        calls.append(1)
+        return len(calls) > 3
+    assert write_stems(song, folder, soundfont, SR, should_stop=stop_midway) == []
+    assert os.listdir(folder) == ["01 Melody.wav"] and (folder / "01 Melody.wav").read_bytes() == b"my older take"
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RenderError, match="Cannot write the stems"):
+        write_stems(song, blocker / "stems", soundfont, SR)
+    paths = write_stems(song, folder, soundfont, SR)                          # a finished export replaces it
+    assert len(paths) == 4 and read_wav(folder / "01 Melody.wav")[0].shape[1] == 2
+
+
+def test_render_command_writes_stems(soundfont, tmp_path, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    mid = tmp_path / "band.mid"
+    write_midi(band(), mid)
+    out = tmp_path / "stems"
+    assert main(["render", str(mid), "--stems", str(out), "--soundfont", soundfont, "--mute", "chords",
+                 "--out", str(tmp_path / "mix.wav")]) == 0
+    said = capsys.readouterr().out
+    assert "Wrote 3 stems" in said and "03 Bass.wav" in said
+    assert sorted(os.listdir(out)) == ["01 Melody.wav", "03 Bass.wav", "04 Kit.wav"]
+    mix, _ = read_wav(tmp_path / "mix.wav")
+    total = sum(read_wav(out / n)[0] for n in sorted(os.listdir(out)))
+    assert total.shape == mix.shape and np.abs(total - mix).max() < 2 / 32767      # the 16-bit mix's rounding
+    assert main(["render", str(mid)]) == 2
+    assert "--stems FOLDER" in capsys.readouterr().err
+
+
+def test_synth_refuses_more_outputs_than_fluidsynth_has(soundfont):
+    with pytest.raises(SynthError, match="separate outputs"):
+        Synth(soundfont, SR, groups=500)
+
+
+def test_float_wav_writer_and_reader(tmp_path):
+    x = np.linspace(-1.5, 1.5, 2000, dtype=np.float32).reshape(-1, 2)
+    w = FloatWavWriter(tmp_path / "f.wav", 48000)
+    w.write(x[:600])
+    w.write(x[600:])
+    w.close(800)                                                           # cut to a length found at the end
+    data, rate = read_wav(tmp_path / "f.wav")
+    assert rate == 48000 and np.array_equal(data, x[:800])                 # beyond +-1 kept: nothing clips
+    assert (tmp_path / "f.wav").stat().st_size == FloatWavWriter.HEADER + 800 * 8
+    write_pcm16(x, tmp_path / "p.wav", 22050)
+    pcm, rate = read_wav(tmp_path / "p.wav")
+    assert rate == 22050 and np.abs(pcm - x / 1.5).max() < 1 / 32767      # scaled down to fit, never clipped
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
+    with pytest.raises(ValueError, match="no fmt"):
+        read_wav(tmp_path / "bad.wav")
+    (tmp_path / "x.ogg").write_bytes(b"OggS" + bytes(40))
+    with pytest.raises(ValueError, match="not a WAV"):
+        read_wav(tmp_path / "x.ogg")
