@@ -196,6 +196,15 @@ def _offline(figs: list[Figure]) -> None:
             best = min(_timed(lambda c=cores: render_song(song, sf, 44100, cpu_cores=c)) for _ in range(2))
             figs.append(Figure(f"offline render incl. loading, FluidSynth on {cores} core(s) "
                                f"(the renderer takes {render_cores()})", dur / best, "x realtime", ""))
+    # stems: one pass with a reverb and chorus unit per track, against one solo render per track
+    from ..audio.render import render_stems
+    one_pass = min(_timed(lambda: render_stems(song, sf, 44100)) for _ in range(2))
+    per_track = min(_timed(lambda: [render_song(song, sf, 44100, solo=(i,)) for i in range(len(song.tracks))])
+                    for _ in range(2))
+    figs.append(Figure(f"stems of the {len(song.tracks)} tracks in one pass, incl. loading (song seconds per second)",
+                       dur / one_pass, "x realtime", ""))
+    figs.append(Figure(f"  the same as {len(song.tracks)} solo renders (the stems would not add up to the mix)",
+                       dur / per_track, "x realtime", ""))
     # FluidSynth's cost for one block of this song (what design (b)'s C thread spends per block)
     from ..audio.mixer import apply_channels, mixes_of, setup_metronome
     from ..audio.scheduler import Scheduler
