@@ -233,7 +233,8 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
     stopped = False
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        writers = [FloatWavWriter(p.with_name(f".{p.name}.part"), samplerate) for p in paths]
+        for p in paths:
+            writers.append(FloatWavWriter(p.with_name(f".{p.name}.part"), samplerate))
         length = end                 # the stems' common length, the mix's: the song, then its tail while audible
         for start, block in _stem_blocks(synth, tracks, end, total, should_stop):
             for w, stem in zip(writers, block):
