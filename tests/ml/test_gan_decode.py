@@ -353,14 +353,16 @@ def test_refine_with_texture_gives_each_part_its_own_rhythm():
 
 def _held_bass_case():
     """A bass the generator hears held through every bar, with onset probabilities that are noise (no sign of
-    where it re-attacks); the real bass strikes the same note on every beat."""
+    where it re-attacks); the real bass strikes the same note in a dotted rhythm (steps 0, 3, 8 and 11 of each
+    bar), which no one-note-per-cell walk can play."""
     n, s = 6, 64
     mel = np.zeros((n, s, 128), bool)
     mel[:, :, 72] = True
     real = np.zeros((n, 1, s, 128), bool)
     real[:, :, :, 36] = True
     real_on = np.zeros_like(real)
-    real_on[:, :, ::4] = real[:, :, ::4]
+    beats = np.isin(np.arange(s) % 16, (0, 3, 8, 11))
+    real_on[:, :, beats] = real[:, :, beats]
     probs = np.where(real, 0.9, 0.0).astype(np.float32)
     onset = (np.random.default_rng(0).random(probs.shape) * 0.05).astype(np.float32) * real
     return mel, real, real_on, probs, onset
@@ -368,7 +370,7 @@ def _held_bass_case():
 
 def test_strike_rates_per_sixteenth():
     _, real, real_on, _, _ = _held_bass_case()
-    assert dec.strike_rates(real[:, 0], real_on[:, 0]) == [1.0, 0.0, 0.0, 0.0] * 4
+    assert dec.strike_rates(real[:, 0], real_on[:, 0]) == [1.0, 0, 0, 1.0, 0, 0, 0, 0] * 2
     assert dec.strike_rates(np.zeros((2, 32, 128), bool), np.zeros((2, 32, 128), bool)) is None
 
 
@@ -376,11 +378,11 @@ def test_refine_re_attacks_held_notes_where_the_real_part_does():
     import dataclasses
     mel, real, real_on, probs, onset = _held_bass_case()
     params = dec.calibrate(probs, onset, real, real_on)
-    assert params.strike[0] == [1.0, 0.0, 0.0, 0.0] * 4 and params.strike_weight == (0.0,)
+    assert params.strike[0] == [1.0, 0, 0, 1.0, 0, 0, 0, 0] * 2 and params.strike_weight == (0.0,)
     tuned, figs = dec.refine(params, probs, onset, mel, real, real_on, [False], rounds=3)
     assert tuned.strike_weight[0] > 0
     frames, onsets = dec.decode_track(probs[:, 0], onset[:, 0], tuned.track(0))
-    assert (frames == real[:, 0]).all() and (onsets == real_on[:, 0]).all()      # four quarter notes a bar
+    assert (frames == real[:, 0]).all() and (onsets == real_on[:, 0]).all()      # the dotted rhythm
     # without the grid the noise decides where notes begin: not on the beats
     blind, _ = dec.refine(dataclasses.replace(params, strike=(None,)), probs, onset, mel, real, real_on, [False],
                           rounds=3)
@@ -408,6 +410,53 @@ def test_join_short_notes_holds_a_wavering_line_on():
     assert (jf.sum(axis=-1) <= 1).all() and jo.sum() == 4
     same_f, same_o = dec.join_short_notes(f, o, 1)                     # nothing is shorter than one step
     assert (same_f == f).all() and (same_o == o).all()
+
+
+def test_walk_notes_plays_one_note_per_cell():
+    # a line that wavers inside each beat: C C D C | E E E F | (rest) G G G | A A A A
+    f = np.zeros((16, 128), bool)
+    for t, pitch in enumerate([60, 60, 62, 60, 64, 64, 64, 65, None, 67, 67, 67, 69, 69, 69, 69]):
+        if pitch is not None:
+            f[t, pitch] = True
+    probs = np.where(f, 0.8, 0.0).astype(np.float32)
+    wf, wo = dec.walk_notes(f, probs, 4)
+    assert wf[0:4, 60].all() and wf[4:8, 64].all() and wf[9:12, 67].all() and wf[12:16, 69].all()
+    assert not wf[:, [62, 65]].any() and not wf[8].any()                 # the rest stays a rest
+    assert sorted(np.nonzero(wo)[0].tolist()) == [0, 4, 9, 12] and (wf.sum(axis=-1) <= 1).all()
+    held = np.zeros((16, 128), bool)
+    held[:, 48] = True                                                  # a note held all bar: struck each beat
+    assert np.nonzero(dec.walk_notes(held, held.astype(np.float32), 4)[1])[0].tolist() == [0, 4, 8, 12]
+
+
+def test_refine_makes_a_wavering_bass_walk():
+    # the generator's bass wavers to a neighbour pitch for a step inside most beats; the real bass walks in
+    # quarter notes: the search picks the walk, and the decoded line is the real one
+    rng = np.random.default_rng(1)
+    n, s = 8, 64
+    mel = np.zeros((n, s, 128), bool)
+    mel[:, :, 72] = True
+    real = np.zeros((n, 1, s, 128), bool)
+    real_on = np.zeros_like(real)
+    probs = np.zeros((n, 1, s, 128), np.float32)
+    for w in range(n):
+        for beat in range(s // 4):
+            pitch = 36 + int(rng.integers(0, 12))
+            real[w, 0, beat * 4:beat * 4 + 4, pitch] = True
+            real_on[w, 0, beat * 4, pitch] = True
+            probs[w, 0, beat * 4:beat * 4 + 4, pitch] = 0.9
+            probs[w, 0, beat * 4 + int(rng.integers(1, 4)), pitch + 1] = 0.95       # the waver
+    onset = (rng.random(probs.shape) * 0.05).astype(np.float32) * (probs > 0)
+    params = dec.calibrate(probs, onset, real, real_on)
+    tuned, _ = dec.refine(params, probs, onset, mel, real, real_on, [False], rounds=3, texture=0.5)
+    assert tuned.walk == (4,)
+    frames, onsets = dec.decode_track(probs[:, 0], onset[:, 0], tuned.track(0))
+    assert (frames == real[:, 0]).all() and (onsets == real_on[:, 0]).all()
+    plain = dict(tuned.track(0), walk=0)                                 # without it the wavers stay notes
+    assert not (dec.decode_track(probs[:, 0], onset[:, 0], plain)[0] == real[:, 0]).all()
+    back = dec.DecodeParams.from_dict(tuned.to_dict())
+    assert back.walk == (4,)
+    old = {k: v for k, v in tuned.to_dict().items() if k != "walk"}       # a model file from before: no walk
+    assert dec.DecodeParams.from_dict(old).walk == (0,)
 
 
 def test_legato_applies_to_one_note_parts_only():

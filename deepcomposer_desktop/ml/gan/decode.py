@@ -14,9 +14,10 @@ parameter is calibrated after training on training melodies so that the track's 
 rate, polyphony, note density and note lengths match the real data (quantile matching plus a small grid search),
 then ``refine`` fits them all to every music figure of the model card (optionally also to each part's own texture:
 ``texture_figures``), and may mix in a part's re-attack grid (``apply_strike``: where in the bar the real part
-begins notes) or join a one-note part's fragments (``join_short_notes``); ``fit`` does both on the probabilities
-as generation decodes them, with the per-bar logit noise of ``vary`` that makes takes differ. The DeepComposer
-baseline keeps its own rule: tanh output > 0, runs merged.
+begins notes), join a one-note part's fragments (``join_short_notes``) or make it walk, one note per beat or other
+cell (``walk_notes``); ``fit`` does all this on the probabilities as generation decodes them, with the per-bar
+logit noise of ``vary`` that makes takes differ. The DeepComposer baseline keeps its own rule: tanh output > 0,
+runs merged.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import numpy as np
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight", "phase_gain", "strike", "strike_weight", "legato")
+              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
 ROW_KEYS = ("strike",)                   # one value per sixteenth of the bar (or None)
 
@@ -49,12 +50,14 @@ class DecodeParams:
     strike: tuple = ()           # pitched tracks: [16 rates]: how often the real part re-attacks a sounding cell there
     strike_weight: tuple = ()    # how much those rates weigh against the generator's onsets (0: not at all)
     legato: tuple = ()           # one-note parts: a note shorter than this that follows another joins it (0: off)
+    walk: tuple = ()             # one-note parts: one note per this many steps (4: a quarter-note walk; 0: off)
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
                            ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5),
-                           ("phase_gain", None), ("strike", None), ("strike_weight", 0.0), ("legato", 0)):
+                           ("phase_gain", None), ("strike", None), ("strike_weight", 0.0), ("legato", 0),
+                           ("walk", 0)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -63,7 +66,7 @@ class DecodeParams:
         object.__setattr__(self, "threshold", tuple(self.threshold))
 
     def to_dict(self) -> dict:
-        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato")
+        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato", "walk")
         out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()
                if k not in GRID_KEYS + ROW_KEYS}
         for k in ROW_KEYS:
@@ -234,6 +237,8 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
         onsets |= frames & (onset_probs > p["onset_threshold"])
     if int(p.get("legato") or 0) > 1 and int(p["max_poly"]) == 1:
         frames, onsets = join_short_notes(frames, onsets, int(p["legato"]))
+    if int(p.get("walk") or 0) > 1 and int(p["max_poly"]) == 1:
+        frames, onsets = walk_notes(frames, probs, int(p["walk"]))
     if int(p["min_len"]) > 1:
         frames = frames & (note_lengths_per_cell(frames, onsets) >= int(p["min_len"]))
         onsets &= frames
@@ -266,6 +271,32 @@ def join_short_notes(frames: np.ndarray, onsets: np.ndarray, shorter_than: int) 
     new_f[m, t, pitch[m, t]] = True
     new_o = np.zeros_like(f)
     m, t = np.nonzero(starts & ~join)
+    new_o[m, t, pitch[m, t]] = True
+    return new_f.reshape(shape), new_o.reshape(shape)
+
+
+def walk_notes(frames: np.ndarray, probs: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """A one-note part (frames (..., S, P), at most one pitch per step) played as one note per ``cell`` steps, as a
+    walking bass plays one per beat: in each cell the steps that sound take the pitch that sounds longest there
+    (ties: the more probable one in ``probs``), struck at the cell's first sounding step and again after a rest.
+    Where the part is silent it stays silent; a pitch held over several cells is struck in each."""
+    shape = frames.shape
+    s, p = shape[-2:]
+    if s % cell:
+        return frames, run_starts(frames)
+    f = frames.reshape(-1, s, p)
+    m_count = len(f)
+    score = (f.reshape(m_count, s // cell, cell, p).sum(axis=2)
+             + 1e-3 * probs.reshape(m_count, s // cell, cell, p).mean(axis=2))
+    pitch = np.repeat(score.argmax(axis=-1), cell, axis=1)                  # (M, S): the cell's pitch per step
+    active = f.any(axis=-1)
+    before = np.concatenate([np.zeros((m_count, 1), bool), active[:, :-1]], axis=1)
+    starts = active & ((np.arange(s) % cell == 0) | ~before)
+    new_f = np.zeros_like(f)
+    m, t = np.nonzero(active)
+    new_f[m, t, pitch[m, t]] = True
+    new_o = np.zeros_like(f)
+    m, t = np.nonzero(starts)
     new_o[m, t, pitch[m, t]] = True
     return new_f.reshape(shape), new_o.reshape(shape)
 
@@ -423,7 +454,7 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
         row = {"threshold": th, "onset_threshold": best[1], "max_poly": k, "bar_gate": gate, "fill_gap": best[0],
                "min_len": best[2], "prior": prior, "bar_pcs": 0 if drums[t] else 12, "prior_weight": 0.5,
                "phase_gain": None, "strike": None if drums[t] else strike_rates(r, ro), "strike_weight": 0.0,
-               "legato": 0}
+               "legato": 0, "walk": 0}
         if drums[t] and ro.any():
             row["phase_gain"] = fit_phase_gain(frame_probs[:, t], ro, row)
         for key in PARAM_KEYS:
@@ -511,6 +542,10 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
                     for f in ((1.0,) if w == 0.0 else (0.5, 1.0, 2.0)):
                         out.append(dict(p, strike_weight=w,
                                         onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
+        if int(p["max_poly"]) == 1:          # or the line walks: one note per eighth, quarter or half note (after
+            for n in (0, 2, 4, 8):           # the grid: where both fit as well, the real part's grid is kept)
+                if n != int(p.get("walk") or 0):
+                    out.append(dict(p, walk=n))
         if int(p.get("bar_pcs", 12)) > 0:                                # 0: a drum track
             for k in (1, 2, 3, 4, 5, 6, 12):           # with the threshold moved along: fewer cells pass the filter
                 if k != int(p["bar_pcs"]):
