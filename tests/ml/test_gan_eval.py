@@ -78,6 +78,24 @@ def test_recalibrate_with_refine_fits_the_figures_no_worse(cache, tmp_path):
     assert meta["decode_texture"] == 0.5 and meta["decode_texture_terms"] == list(TEXTURE_TERMS)
 
 
+def test_recalibrate_keep_goes_on_from_the_files_own_fit(cache, tmp_path):
+    from deepcomposer_desktop.ml.checkpoint import load_checkpoint
+    from deepcomposer_desktop.ml.gan.recalibrate import recalibrate
+    src = save_tiny_model(tmp_path / "gan-synth.pt")
+    first, again, fresh = [], [], []
+    recalibrate(src, cache, tmp_path / "fit.pt", windows=8, refine_rounds=2, log=first.append)
+    recalibrate(tmp_path / "fit.pt", cache, tmp_path / "more.pt", windows=8, refine_rounds=1, log=again.append,
+                keep=True)
+    recalibrate(tmp_path / "fit.pt", cache, tmp_path / "anew.pt", windows=8, refine_rounds=1, log=fresh.append)
+
+    def losses(said):
+        return [float(m.split("loss ")[1]) for m in said if m.startswith("refine round")]
+    # same windows, same noise: the search starts where the last one ended, so it can only get closer
+    assert losses(again)[0] <= losses(first)[-1]
+    assert losses(fresh)[0] > losses(first)[-1]          # a fresh calibration starts over (one round is not enough)
+    assert load_checkpoint(tmp_path / "more.pt", "gan")["meta"]["decode_refined"] is True
+
+
 def test_reference_figures_come_from_training_songs_only(cache):
     from deepcomposer_desktop.ml.gan.data import load_training_data, split_by_song
     from deepcomposer_desktop.ml.gan.evaluate import real_figures, reference_figures

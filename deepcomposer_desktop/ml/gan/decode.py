@@ -626,13 +626,14 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
 
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
         real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION,
-        deadline: float | None = None, texture: float = 0.0, texture_tracks=None) -> DecodeParams:
-    """:func:`calibrate`, then (``refine_rounds`` > 0) :func:`refine`: what a model file's decoding comes from.
-    Both see the generator's probabilities (N, T, S, P) as generation decodes them: with each window's take noise
-    (:func:`vary`, seeded by the window's index)."""
+        deadline: float | None = None, texture: float = 0.0, texture_tracks=None,
+        start: DecodeParams | None = None) -> DecodeParams:
+    """:func:`calibrate` (or, given ``start``, a model file's own parameters), then (``refine_rounds`` > 0)
+    :func:`refine`: what a model file's decoding comes from. Both see the generator's probabilities (N, T, S, P) as
+    generation decodes them: with each window's take noise (:func:`vary`, seeded by the window's index)."""
     if variation > 0:
         frame_probs = np.stack([vary(x, k, variation, is_drum) for k, x in enumerate(frame_probs)])
-    params = calibrate(frame_probs, onset_probs, real, real_on, is_drum)
+    params = start if start is not None else calibrate(frame_probs, onset_probs, real, real_on, is_drum)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
                               log=log, deadline=deadline, texture=texture, texture_tracks=texture_tracks)

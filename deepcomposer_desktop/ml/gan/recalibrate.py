@@ -11,17 +11,19 @@ import numpy as np
 
 
 def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int = 0, refine_rounds: int = 0,
-                log=None, texture: float = 0.0, texture_tracks=None) -> dict:
+                log=None, texture: float = 0.0, texture_tracks=None, keep: bool = False) -> dict:
     """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict.
 
     ``refine_rounds`` > 0: then search each track's parameters so that every music figure of the model card comes
     close to the real one on those windows (``decode.refine``); ``texture`` > 0: each pitched part's own notes per
     bar, pitch classes per bar and polyphony count too, with that weight (``decode.texture_figures``); only the
-    parts named in ``texture_tracks`` (track names or numbers from 1) when given."""
+    parts named in ``texture_tracks`` (track names or numbers from 1) when given. ``keep``: the search starts from
+    the file's own decoding instead of a fresh calibration (a search that has new options to try keeps what the
+    last one found; on the same windows, with ``seed`` as before, it can only get closer)."""
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
-    from .decode import TEXTURE_TERMS, VARIATION, fit
+    from .decode import TEXTURE_TERMS, VARIATION, DecodeParams, fit
     from .generate import model_from_payload
     from .train import prepare_data
     from .quant import QSUFFIX, dequantize, quantize
@@ -47,8 +49,13 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             pf.append(f.numpy())
             po.append(o.numpy())
     pf, po = np.concatenate(pf), np.concatenate(po)
+    start = None
+    if keep:
+        if not payload["meta"].get("decode"):
+            raise ValueError(f"{model_path} has no decoding of its own to start from; leave out --keep")
+        start = DecodeParams.from_dict(payload["meta"]["decode"])
     params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log, texture=texture,
-                 texture_tracks=chosen)
+                 texture_tracks=chosen, start=start)
     meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION,
                 decode_texture=texture if refine_rounds > 0 else 0.0,
                 decode_texture_terms=list(TEXTURE_TERMS) if texture > 0 and refine_rounds > 0 else None,
@@ -88,12 +95,16 @@ def main(argv=None) -> int:
                          "polyphony, weighted W against a card figure (e.g. 0.5)")
     ap.add_argument("--texture-tracks", default=None, metavar="NAMES",
                     help="with --texture: only these parts (comma-separated track names or numbers from 1)")
+    ap.add_argument("--keep", action="store_true",
+                    help="with --refine: start the search from the model file's own decoding, not a fresh "
+                         "calibration")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
     try:
         print(recalibrate(a.model, a.data, a.out, a.windows, refine_rounds=a.refine,
-                          log=lambda m: print(m, flush=True), texture=a.texture, texture_tracks=a.texture_tracks))
+                          log=lambda m: print(m, flush=True), texture=a.texture, texture_tracks=a.texture_tracks,
+                          keep=a.keep))
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     return 0
