@@ -426,6 +426,13 @@ def test_walk_notes_plays_one_note_per_cell():
     held = np.zeros((16, 128), bool)
     held[:, 48] = True                                                  # a note held all bar: struck each beat
     assert np.nonzero(dec.walk_notes(held, held.astype(np.float32), 4)[1])[0].tolist() == [0, 4, 8, 12]
+    tf, to = dec.walk_notes(held, held.astype(np.float32), 4, tie=True)  # ... or, tied, held on
+    assert tf[:, 48].all() and np.nonzero(to)[0].tolist() == [0]
+    f2 = f.copy()
+    f2[4:8] = False
+    f2[4:8, 60] = True                                                  # beat 2 keeps beat 1's C: one half note
+    tf, to = dec.walk_notes(f2, np.where(f2, 0.8, 0.0).astype(np.float32), 4, tie=True)
+    assert tf[0:8, 60].all() and sorted(np.nonzero(to)[0].tolist()) == [0, 9, 12]    # and after a rest: struck
 
 
 def test_refine_makes_a_wavering_bass_walk():

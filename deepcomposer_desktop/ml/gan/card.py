@@ -108,7 +108,8 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
                  "gap filling, shortest note, onset threshold, the band's pitch classes per bar, the drum grid's "
                  "weight" + (", the re-attack grid's weight" if any(dec.get("strike") or []) else "")
                  + (", legato for one-note parts" if any(dec.get("legato") or []) else "")
-                 + (", one note per beat (or other cell) for one-note parts" if any(dec.get("walk") or []) else "")
+                 + (", one note per beat (or other cell) for one-note parts, re-struck or held on"
+                    if any(dec.get("walk") or []) else "")
                  + ") brings every figure of the table below as close as it can to the real one on those "
                  "training melodies (`decode.refine`)" if meta.get("decode_refined")
                  else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "

@@ -28,7 +28,8 @@ import numpy as np
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk")
+              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk",
+              "tie")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
 ROW_KEYS = ("strike",)                   # one value per sixteenth of the bar (or None)
 
@@ -51,13 +52,14 @@ class DecodeParams:
     strike_weight: tuple = ()    # how much those rates weigh against the generator's onsets (0: not at all)
     legato: tuple = ()           # one-note parts: a note shorter than this that follows another joins it (0: off)
     walk: tuple = ()             # one-note parts: one note per this many steps (4: a quarter-note walk; 0: off)
+    tie: tuple = ()              # with walk: a cell that keeps the pitch holds the note on instead of re-striking
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
                            ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5),
                            ("phase_gain", None), ("strike", None), ("strike_weight", 0.0), ("legato", 0),
-                           ("walk", 0)):
+                           ("walk", 0), ("tie", 0)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -66,7 +68,7 @@ class DecodeParams:
         object.__setattr__(self, "threshold", tuple(self.threshold))
 
     def to_dict(self) -> dict:
-        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato", "walk")
+        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato", "walk", "tie")
         out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()
                if k not in GRID_KEYS + ROW_KEYS}
         for k in ROW_KEYS:
@@ -238,7 +240,7 @@ def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
     if int(p.get("legato") or 0) > 1 and int(p["max_poly"]) == 1:
         frames, onsets = join_short_notes(frames, onsets, int(p["legato"]))
     if int(p.get("walk") or 0) > 1 and int(p["max_poly"]) == 1:
-        frames, onsets = walk_notes(frames, probs, int(p["walk"]))
+        frames, onsets = walk_notes(frames, probs, int(p["walk"]), bool(p.get("tie")))
     if int(p["min_len"]) > 1:
         frames = frames & (note_lengths_per_cell(frames, onsets) >= int(p["min_len"]))
         onsets &= frames
@@ -275,11 +277,12 @@ def join_short_notes(frames: np.ndarray, onsets: np.ndarray, shorter_than: int) 
     return new_f.reshape(shape), new_o.reshape(shape)
 
 
-def walk_notes(frames: np.ndarray, probs: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
+def walk_notes(frames: np.ndarray, probs: np.ndarray, cell: int, tie: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A one-note part (frames (..., S, P), at most one pitch per step) played as one note per ``cell`` steps, as a
     walking bass plays one per beat: in each cell the steps that sound take the pitch that sounds longest there
     (ties: the more probable one in ``probs``), struck at the cell's first sounding step and again after a rest.
-    Where the part is silent it stays silent; a pitch held over several cells is struck in each."""
+    Where the part is silent it stays silent. A pitch kept over several cells is struck in each, or with ``tie``
+    held on as one longer note (a half note of two quarter cells, as a chorale bass or a folk bass plays)."""
     shape = frames.shape
     s, p = shape[-2:]
     if s % cell:
@@ -292,6 +295,9 @@ def walk_notes(frames: np.ndarray, probs: np.ndarray, cell: int) -> tuple[np.nda
     active = f.any(axis=-1)
     before = np.concatenate([np.zeros((m_count, 1), bool), active[:, :-1]], axis=1)
     starts = active & ((np.arange(s) % cell == 0) | ~before)
+    if tie:
+        same = np.concatenate([np.zeros((m_count, 1), bool), pitch[:, 1:] == pitch[:, :-1]], axis=1)
+        starts &= ~(before & same)
     new_f = np.zeros_like(f)
     m, t = np.nonzero(active)
     new_f[m, t, pitch[m, t]] = True
@@ -454,7 +460,7 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
         row = {"threshold": th, "onset_threshold": best[1], "max_poly": k, "bar_gate": gate, "fill_gap": best[0],
                "min_len": best[2], "prior": prior, "bar_pcs": 0 if drums[t] else 12, "prior_weight": 0.5,
                "phase_gain": None, "strike": None if drums[t] else strike_rates(r, ro), "strike_weight": 0.0,
-               "legato": 0, "walk": 0}
+               "legato": 0, "walk": 0, "tie": 0}
         if drums[t] and ro.any():
             row["phase_gain"] = fit_phase_gain(frame_probs[:, t], ro, row)
         for key in PARAM_KEYS:
@@ -543,9 +549,10 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
                         out.append(dict(p, strike_weight=w,
                                         onset_threshold=float(np.clip(p["onset_threshold"] * f, 0.01, 0.995))))
         if int(p["max_poly"]) == 1:          # or the line walks: one note per eighth, quarter or half note (after
-            for n in (0, 2, 4, 8):           # the grid: where both fit as well, the real part's grid is kept)
-                if n != int(p.get("walk") or 0):
-                    out.append(dict(p, walk=n))
+            for n in (0, 2, 4, 8):           # the grid: where both fit as well, the real part's grid is kept),
+                for tie in ((0,) if n == 0 else (0, 1)):       # a kept pitch re-struck or held on
+                    if (n, tie) != (int(p.get("walk") or 0), int(p.get("tie") or 0)):
+                        out.append(dict(p, walk=n, tie=tie))
         if int(p.get("bar_pcs", 12)) > 0:                                # 0: a drum track
             for k in (1, 2, 3, 4, 5, 6, 12):           # with the threshold moved along: fewer cells pass the filter
                 if k != int(p["bar_pcs"]):
