@@ -342,6 +342,7 @@ class FilesMixin:
                                                       str(start if start.is_dir() else start.parent))
             if not folder:
                 return None
+            self.settings.set_last_dir(folder)
         existing = [n for n in stem_file_names(self.song, tracks) if (Path(folder) / n).exists()]
         if existing and not self.confirm_replace(folder, existing):
             return None

@@ -28,8 +28,7 @@ import numpy as np
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk",
-              "tie")
+              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk", "tie")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
 ROW_KEYS = ("strike",)                   # one value per sixteenth of the bar (or None)
 
