@@ -102,6 +102,10 @@ def test_export_stems_writes_one_file_per_audible_track(window, tmp_path, qtbot,
     monkeypatch.setattr(window, "confirm_replace", lambda f, n: True)
     export(dry=True)
     assert (folder / "02 Bass.wav").read_bytes()[:4] == b"RIFF" and len(read_wav(folder / "02 Bass.wav")[0]) > 0
+    from dataclasses import replace
+    window.doc.apply(window.song.with_tracks(tuple(replace(t, mute=True) for t in window.song.tracks)), "mute all")
+    assert window.export_stems(str(folder)) is None                    # nothing would sound: said, not exported
+    assert "Nothing to export" in window.statusBar().currentMessage()
 
 
 def test_settings_dialog_writes_settings_and_restarts_audio(window, settings, monkeypatch, qtbot):
