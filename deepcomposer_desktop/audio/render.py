@@ -182,10 +182,12 @@ def _open_stems(song: Song, soundfont, samplerate: int, solo, mute, effects: boo
 
 
 def _stem_blocks(synth: Synth, tracks, end: int, total: int, should_stop=None):
-    """Yield (position, block of shape (len(tracks), n, 2)) until the song's release and reverb have died away."""
+    """Yield (position, block of shape (len(tracks), n, 2), the stems' common length so far) until the song's
+    release and reverb have died away. That length is the mix's: the song, then its tail while the sum of the
+    stems is audible (as :func:`trim_tail` cuts a rendered mix)."""
     buf = np.zeros((synth.groups, 2, CHUNK), np.float32)
     pick = np.asarray(tracks)
-    pos = 0
+    pos, length = 0, end
     while pos < total:
         if should_stop is not None and should_stop():
             return
@@ -193,9 +195,14 @@ def _stem_blocks(synth: Synth, tracks, end: int, total: int, should_stop=None):
         buf.fill(0.0)
         synth.process_groups(buf, n)
         block = buf[pick, :, :n].transpose(0, 2, 1)
-        yield pos, block
+        loud = np.abs(block.sum(axis=0)).max(axis=1) > SILENCE            # the mix, frame by frame
+        if pos + n > end:
+            after = np.flatnonzero(loud[max(0, end - pos):])
+            if len(after):
+                length = max(pos, end) + int(after[-1]) + 1
+        yield pos, block, length
         pos += n
-        if pos > end + CHUNK and not np.abs(block.sum(axis=0)).max() > SILENCE:
+        if pos > end + CHUNK and not loud.any():
             return                        # as render_song: the mix has died away
 
 
@@ -208,13 +215,11 @@ def render_stems(song: Song, soundfont=None, samplerate: int = 44100, solo=(), m
     tracks, synth, end, total = _open_stems(song, soundfont, samplerate, solo, mute, effects, cpu_cores, tail_sec)
     try:
         out = np.zeros((len(tracks), total, 2), np.float32)
-        pos = 0
-        for start, block in _stem_blocks(synth, tracks, end, total):
-            pos = start + block.shape[1]
-            out[:, start:pos] = block
+        length = end
+        for start, block, length in _stem_blocks(synth, tracks, end, total):
+            out[:, start:start + block.shape[1]] = block
     finally:
         synth.close()
-    length = len(trim_tail(out[:, :pos].sum(axis=0), end))     # as long as the mix
     return tracks, out[:, :length]
 
 
@@ -235,17 +240,12 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
         folder.mkdir(parents=True, exist_ok=True)
         for p in paths:
             writers.append(FloatWavWriter(p.with_name(f".{p.name}.part"), samplerate))
-        length = end                 # the stems' common length, the mix's: the song, then its tail while audible
-        for start, block in _stem_blocks(synth, tracks, end, total, should_stop):
+        length = end
+        for start, block, length in _stem_blocks(synth, tracks, end, total, should_stop):
             for w, stem in zip(writers, block):
                 w.write(stem)
-            stop = start + block.shape[1]
-            if stop > end:
-                loud = np.flatnonzero(np.abs(block.sum(axis=0)).max(axis=1) > SILENCE)
-                if len(loud) and start + loud[-1] >= end:
-                    length = start + int(loud[-1]) + 1
             if progress is not None:
-                progress(min(1.0, stop / max(end, 1)), f"Rendering {len(tracks)} stems")
+                progress(min(1.0, (start + block.shape[1]) / max(end, 1)), f"Rendering {len(tracks)} stems")
         stopped = should_stop is not None and bool(should_stop())
         if not stopped:
             for w, p in zip(writers, paths):
