@@ -171,7 +171,12 @@ class Scheduler:
                 seg.cursor = max(seg.cursor, stop)
                 self.scheduled_until = max(self.scheduled_until, until_sample)
                 return
-            stop = int(np.searchsorted(seg.events["sec"], end_sec, side="left"))
+            wraps = not seg.count_in and self.loop is not None and end_sec == self.loop[1] \
+                and self.loop[0] < self.loop[1]
+            # the song's last note-offs fall on its end: they are sent too (a loop's end gets all-notes-off instead,
+            # and what starts there belongs to the next pass)
+            side = "left" if seg.count_in or wraps else "right"
+            stop = int(np.searchsorted(seg.events["sec"], end_sec, side=side))
             self._send(seg, seg.cursor, stop, self.audible)
             seg.cursor = stop
             seg.sec_end = end_sec
@@ -181,7 +186,7 @@ class Scheduler:
                 sec, _ = self._count_in_next
                 self._count_in_next = None
                 self._open_song_segment(sec, seg.abs_end)
-            elif self.loop is not None and end_sec == self.loop[1] and self.loop[0] < self.loop[1]:
+            elif wraps:
                 # release whatever still sounds at the loop end, just before the jump back
                 self._send_all_notes_off(seg.abs_end - FLUID_BLOCK)
                 self._open_song_segment(self.loop[0], seg.abs_end)

@@ -52,6 +52,15 @@ def test_onsets_land_within_one_fluidsynth_block(soundfont):
     assert max(abs(e) for e in errors) <= 64, errors
 
 
+def test_the_render_ends_with_the_last_notes_release(soundfont):
+    song = song_of(track("Organ", [(60, 0, 960, 100)], program=19))        # a 1 s organ note: no decay of its own
+    audio = render_song(song, soundfont, SR, effects=False)
+    held = float(np.abs(audio[SR // 4:SR * 3 // 4]).max())
+    assert held > 0.01
+    assert SR <= len(audio) < int(1.6 * SR)             # the release, then the render stops (tail 2 s at most)
+    assert float(np.abs(audio[-SR // 20:]).max()) < 0.01 * held
+
+
 def test_muted_track_adds_no_energy(soundfont):
     melody = track("Melody", [(67, 0, 400, 100), (69, 480, 400, 100), (71, 960, 900, 100)], channel=0)
     chords = track("Chords", [(48, 0, 1800, 90), (52, 0, 1800, 90), (55, 0, 1800, 90)], program=48, channel=0)

@@ -116,6 +116,21 @@ def test_stop_and_all_notes_off_leave_silence(soundfont):
     r.close()
 
 
+def test_the_songs_last_notes_are_released_at_its_end(soundfont):
+    # the last note-offs fall exactly on the song's end: they must be sent, or an organ drones on after the song
+    song = Song(tracks=(Track("Organ", program=19, notes=(Note.make(60, 0, 960, 100), Note.make(64, 480, 480, 100))),),
+                tempos=(TempoChange(0, 120.0),))
+    r = Runner(soundfont, song)
+    r.sched.start(0.0, 0)
+    audio = r.run(2.0)
+    assert r.sched.finished_at is not None and r.late_ok()
+    held = rms(audio[SR // 2:SR * 9 // 10])
+    assert held > 1e-3
+    assert rms(audio[int(1.6 * SR):]) < 0.01 * held          # released at 1 s, its release over by 1.6 s
+    assert r.synth.active_voices == 0
+    r.close()
+
+
 def test_loop_releases_notes_at_the_loop_end_and_never_sticks(soundfont):
     # one bar loop; a sustained organ chord starts on beat 3 and would last 4 bars
     song = Song(tracks=(Track("Organ", program=19, notes=(Note.make(60, 960, 480 * 16, 100),
