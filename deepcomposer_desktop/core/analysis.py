@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .song import KeySignature, Song, Track
+from collections import Counter
+
+from .song import KeySignature, Song, Track, control_name
 
 _MELODY_WORDS = ("melody", "lead", "vocal", "voice", "soprano", "tune", "melodie", "hauptstimme")
 # Krumhansl-Kessler key profiles
@@ -74,3 +76,31 @@ def estimate_key(song: Song) -> KeySignature | None:
             if np.isfinite(r) and r > best_r:
                 best, best_r = names[tonic], r
     return KeySignature(0, best)
+
+
+SUSTAIN_CC = 64
+
+
+def pedal_spans(controls, end_tick: int) -> list[tuple[int, int]]:
+    """[(down, up)] tick spans of the sustain pedal (down at a value of 64 or more), from a track's controls; a
+    pedal still down at the end is taken up at ``end_tick`` (or where it went down, if later)."""
+    spans, down = [], None
+    for c in controls:
+        if c.number != SUSTAIN_CC:
+            continue
+        if c.value >= 64 and down is None:
+            down = c.tick
+        elif c.value < 64 and down is not None:
+            if c.tick > down:
+                spans.append((down, c.tick))
+            down = None
+    if down is not None:
+        spans.append((down, max(down + 1, end_tick)))
+    return spans
+
+
+def controls_summary(track: Track) -> str:
+    """``"sustain pedal (24), pitch bend (310)"``: which controllers a track changes and how often, most used first;
+    "" when it has none."""
+    counts = Counter(c.number for c in track.controls)
+    return ", ".join(f"{control_name(n)} ({k})" for n, k in sorted(counts.items(), key=lambda nk: (-nk[1], nk[0])))

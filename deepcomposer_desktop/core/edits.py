@@ -53,7 +53,8 @@ def quantize(track: Track, grid_tick: int, strength: float = 1.0, quantize_end: 
 
 
 def slice_ticks(track: Track, start_tick: int, end_tick: int, shift: bool = True) -> Track:
-    """Notes of ``track`` inside [start_tick, end_tick), cut at the edges; shifted to start at 0 if ``shift``."""
+    """Notes of ``track`` inside [start_tick, end_tick), cut at the edges; shifted to start at 0 if ``shift``.
+    Controller changes inside the range come along, led by the value each controller holds at ``start_tick``."""
     if end_tick <= start_tick:
         raise SongError("A slice must end after it starts")
     out = []
@@ -62,7 +63,10 @@ def slice_ticks(track: Track, start_tick: int, end_tick: int, shift: bool = True
         s, e = max(n.start_tick, start_tick), min(n.end_tick, end_tick)
         if e > s:
             out.append(Note(start_tick=s - offset, pitch=n.pitch, duration_tick=e - s, velocity=n.velocity))
-    return track.with_notes(out)
+    held = {c.number: (i, c) for i, c in enumerate(track.controls) if c.tick < start_tick}   # the last one wins
+    controls = [replace(c, tick=start_tick - offset) for _, c in sorted(held.values(), key=lambda ic: ic[0])]
+    controls += [replace(c, tick=c.tick - offset) for c in track.controls if start_tick <= c.tick < end_tick]
+    return replace(track, notes=tuple(out), controls=tuple(controls))
 
 
 def slice_bars(song: Song, start_bar: int, end_bar: int) -> Song:
@@ -86,9 +90,11 @@ def slice_bars(song: Song, start_bar: int, end_bar: int) -> Song:
 
 
 def shift_track(track: Track, ticks: int) -> Track:
+    """Notes and controller changes ``ticks`` later (earlier when negative)."""
     if ticks == 0:
         return track
-    return track.with_notes(replace(n, start_tick=n.start_tick + ticks) for n in track.notes)
+    return replace(track, notes=tuple(replace(n, start_tick=n.start_tick + ticks) for n in track.notes),
+                   controls=tuple(replace(c, tick=c.tick + ticks) for c in track.controls))
 
 
 def merge_tracks(tracks: Sequence[Track], name: str | None = None) -> Track:
@@ -96,7 +102,8 @@ def merge_tracks(tracks: Sequence[Track], name: str | None = None) -> Track:
     if not tracks:
         raise SongError("Nothing to merge")
     notes = [n for t in tracks for n in t.notes]
-    return replace(tracks[0], name=name or tracks[0].name, notes=tuple(sorted(notes)))
+    controls = [c for t in tracks for c in t.controls]
+    return replace(tracks[0], name=name or tracks[0].name, notes=tuple(sorted(notes)), controls=tuple(controls))
 
 
 def merge_songs(base: Song, other: Song) -> Song:
@@ -115,9 +122,9 @@ def concat_songs(first: Song, second: Song) -> Song:
     n = max(len(first.tracks), len(second.tracks))
     tracks = []
     for i in range(n):
-        a = first.tracks[i] if i < len(first.tracks) else replace(second.tracks[i], notes=())
-        b = second.tracks[i].notes if i < len(second.tracks) else ()
-        tracks.append(a.with_notes(a.notes + shift_track(Track(notes=b), offset).notes))
+        a = first.tracks[i] if i < len(first.tracks) else replace(second.tracks[i], notes=(), controls=())
+        b = shift_track(second.tracks[i], offset) if i < len(second.tracks) else Track()
+        tracks.append(replace(a, notes=a.notes + b.notes, controls=a.controls + b.controls))
     return replace(first, tracks=tuple(tracks))
 
 
@@ -125,9 +132,9 @@ def rescale_track(track: Track, from_ppq: int, to_ppq: int) -> Track:
     if from_ppq == to_ppq:
         return track
     f = to_ppq / from_ppq
-    return track.with_notes(
-        replace(n, start_tick=int(round(n.start_tick * f)), duration_tick=max(1, int(round(n.duration_tick * f))))
-        for n in track.notes)
+    notes = tuple(replace(n, start_tick=int(round(n.start_tick * f)),
+                          duration_tick=max(1, int(round(n.duration_tick * f)))) for n in track.notes)
+    return replace(track, notes=notes, controls=tuple(replace(c, tick=int(round(c.tick * f))) for c in track.controls))
 
 
 def rescale_song(song: Song, ppq: int) -> Song:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .song import KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track
+from .song import Control, KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track
 
 FORMAT = "deepcomposer-desktop-project"
 VERSION = 1
@@ -15,7 +15,8 @@ class ProjectError(SongError):
 
 
 def song_to_dict(song: Song, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A dict that ``json.dump`` writes; notes are compact ``[pitch, start, duration, velocity]`` lists."""
+    """A dict that ``json.dump`` writes; notes are compact ``[pitch, start, duration, velocity]`` lists, controller
+    changes ``[tick, number, value]`` (number 128: pitch bend). Files from before controllers load without them."""
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -28,7 +29,8 @@ def song_to_dict(song: Song, extra: dict[str, Any] | None = None) -> dict[str, A
         "tracks": [
             {"name": t.name, "program": t.program, "is_drum": t.is_drum, "channel": t.channel, "mute": t.mute,
              "solo": t.solo, "volume": t.volume, "pan": t.pan,
-             "notes": [[n.pitch, n.start_tick, n.duration_tick, n.velocity] for n in t.notes]}
+             "notes": [[n.pitch, n.start_tick, n.duration_tick, n.velocity] for n in t.notes],
+             "controls": [[c.tick, c.number, c.value] for c in t.controls]}
             for t in song.tracks
         ],
         "extra": extra or {},
@@ -47,10 +49,12 @@ def song_from_dict(data: Any) -> Song:
         for t in data["tracks"]:
             notes = tuple(Note(start_tick=int(n[1]), pitch=int(n[0]), duration_tick=int(n[2]), velocity=int(n[3]))
                           for n in t["notes"])
+            controls = tuple(Control(int(c[0]), int(c[1]), int(c[2])) for c in t.get("controls", ()))
             tracks.append(Track(name=str(t["name"]), program=int(t["program"]), is_drum=bool(t["is_drum"]),
                                 channel=None if t.get("channel") is None else int(t["channel"]),
                                 mute=bool(t.get("mute", False)), solo=bool(t.get("solo", False)),
-                                volume=int(t.get("volume", 100)), pan=int(t.get("pan", 64)), notes=notes))
+                                volume=int(t.get("volume", 100)), pan=int(t.get("pan", 64)), notes=notes,
+                                controls=controls))
         return Song(tracks=tuple(tracks), ppq=int(data["ppq"]), title=str(data.get("title", "")),
                     melody_index=int(data.get("melody_index", 0)),
                     tempos=tuple(TempoChange(int(a), float(b)) for a, b in data["tempos"]),

@@ -52,6 +52,46 @@ class Note:
 
 
 _NOTE_KEY = attrgetter("start_tick", "pitch", "duration_tick", "velocity")
+_TICK = attrgetter("tick")
+
+
+PITCH_BEND = 128          # Control.number of a pitch-bend event (value -8192..8191, 0 = centre)
+# Controllers a track does not keep as events: the mixer owns volume and pan (CC 7/39, 10/42), the track's program
+# owns bank select (CC 0/32), and the channel-mode messages (CC 120-127) are the transport's business.
+NOT_TRACK_CONTROLS = frozenset({0, 7, 10, 32, 39, 42} | set(range(120, 128)))
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A controller change (sustain pedal, mod wheel, expression ...) or, with ``number == PITCH_BEND``, a pitch
+    bend (-8192 .. 8191). Tracks keep them as they came, in time order; notes and edits do not move them."""
+
+    tick: int
+    number: int
+    value: int
+
+    def __post_init__(self) -> None:
+        _check_int("Controller position", self.tick, 0, MAX_TICK)
+        _check_int("Controller number", self.number, 0, PITCH_BEND)
+        if self.number == PITCH_BEND:
+            _check_int("Pitch bend", self.value, -8192, 8191)
+        else:
+            if self.number in NOT_TRACK_CONTROLS:
+                raise SongError(f"Controller {self.number} belongs to the mixer or the transport, not to a track")
+            _check_int(f"Controller {self.number}'s value", self.value, 0, 127)
+
+    @property
+    def name(self) -> str:
+        return control_name(self.number)
+
+
+_CONTROL_NAMES = {1: "mod wheel", 2: "breath", 4: "foot pedal", 5: "portamento time", 11: "expression",
+                  64: "sustain pedal", 65: "portamento", 66: "sostenuto pedal", 67: "soft pedal", 68: "legato",
+                  91: "reverb send", 93: "chorus send", PITCH_BEND: "pitch bend"}
+
+
+def control_name(number: int) -> str:
+    return _CONTROL_NAMES.get(number, f"CC {number}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +154,8 @@ class KeySignature:
 
 @dataclass(frozen=True, slots=True)
 class Track:
-    """One part: a name, a General MIDI program, and its notes (kept sorted).
+    """One part: a name, a General MIDI program, its notes (kept sorted) and its controller changes (sustain pedal,
+    pitch bend ...; in time order).
 
     ``volume`` and ``pan`` use MIDI's 0-127 (pan 64 = centre). ``channel`` is the MIDI channel the part came from
     or should go to (None: assign on export); drum tracks always use channel 10 (index 9).
@@ -129,6 +170,7 @@ class Track:
     solo: bool = False
     volume: int = 100
     pan: int = 64
+    controls: tuple[Control, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -144,6 +186,12 @@ class Track:
             raise SongError(f"Track {self.name!r} holds something that is not a note: {bad!r}")
         # sorted by (start, pitch, duration, velocity); a C-level key sort is O(n) on already sorted input
         object.__setattr__(self, "notes", tuple(sorted(notes, key=_NOTE_KEY)))
+        controls = self.controls if isinstance(self.controls, tuple) else tuple(self.controls)
+        if not set(map(type, controls)) <= {Control}:
+            bad = next(c for c in controls if not isinstance(c, Control))
+            raise SongError(f"Track {self.name!r} holds something that is not a controller change: {bad!r}")
+        # a stable sort by time: events at one tick keep their order (an RPN's select comes before its data)
+        object.__setattr__(self, "controls", tuple(sorted(controls, key=_TICK)))
 
     @property
     def end_tick(self) -> int:
@@ -151,6 +199,9 @@ class Track:
 
     def with_notes(self, notes: Iterable[Note]) -> "Track":
         return replace(self, notes=tuple(notes))
+
+    def with_controls(self, controls: Iterable[Control]) -> "Track":
+        return replace(self, controls=tuple(controls))
 
 
 def _default_tempos() -> tuple[TempoChange, ...]:
@@ -209,6 +260,13 @@ class Song:
     @property
     def end_tick(self) -> int:
         return max((t.end_tick for t in self.tracks), default=0)
+
+    @property
+    def sound_end_tick(self) -> int:
+        """Where playback and rendering end: the last note's end or, when later, the last controller change (a
+        pianist lifts the pedal after the final chord)."""
+        last = max((t.controls[-1].tick for t in self.tracks if t.controls), default=0)
+        return max(self.end_tick, last)
 
     @property
     def note_count(self) -> int:
