@@ -14,8 +14,8 @@ from typing import BinaryIO
 from ..core.analysis import guess_melody_index
 from ..core.gm import program_name
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
-from ..core.song import (DRUM_CHANNEL, KeySignature, Note, Song, SongError, TempoChange, TimeSignature,
-                         Track)
+from ..core.song import (DRUM_CHANNEL, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature, Note, Song, SongError,
+                         TempoChange, TimeSignature, Track)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_EVENTS = 5_000_000
@@ -116,6 +116,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     # programs seen per channel anywhere (type 0 files and conductor tracks set them globally)
     global_program: dict[int, int] = {}
     parts: list[dict] = []   # per (file track, channel): notes and settings
+    loose_controls: list[tuple[int, Control]] = []    # (channel, change) from file tracks without notes
 
     for ti, events in enumerate(smf_tracks):
         track_name = ""
@@ -127,7 +128,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             p = by_channel.get(ch)
             if p is None:
                 p = by_channel[ch] = {"channel": ch, "notes": [], "program": None, "volume": None, "pan": None,
-                                      "order": ti}
+                                      "order": ti, "controls": []}
                 raw_notes[ch] = p["notes"]
             return p
 
@@ -168,6 +169,10 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 field = "volume" if a == 7 else "pan"
                 if p[field] is None:
                     p[field] = b
+            elif kind == 0xB0 and a not in NOT_TRACK_CONTROLS:
+                part(status & 0x0F)["controls"].append(Control(tick, a, b))
+            elif kind == 0xE0:
+                part(status & 0x0F)["controls"].append(Control(tick, PITCH_BEND, (b << 7 | a) - 8192))
         end = events[-1][0] if events else 0
         # unterminated notes end where the track ends (at least one beat long)
         for (ch, pitch), q in pending.items():
@@ -176,11 +181,17 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         if ti == 0 and track_name and (header.format == 0 or not any(p["notes"] for p in by_channel.values())):
             title = track_name
         with_notes = [p for p in by_channel.values() if p["notes"]]
+        # controllers in a file track of their own (an automation track) join their channel's notes below
+        loose_controls.extend((p["channel"], c) for p in by_channel.values() if not p["notes"] for c in p["controls"])
         for p in with_notes:
             p["name"] = track_name
             p["multi"] = len(with_notes) > 1
             parts.append(p)
 
+    for ch, c in loose_controls:
+        first = next((p for p in sorted(parts, key=lambda p: p["order"]) if p["channel"] == ch), None)
+        if first is not None:
+            first["controls"].append(c)          # Track sorts them by time, stably
     tracks = []
     for p in sorted(parts, key=lambda p: (p["order"], p["channel"])):
         ch = p["channel"]
@@ -194,7 +205,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         notes = tuple(Note(s, pitch, d, v) for s, pitch, d, v in p["notes"])
         tracks.append(Track(name=track_name, program=program, is_drum=is_drum, notes=notes, channel=ch,
                             volume=100 if p["volume"] is None else p["volume"],
-                            pan=64 if p["pan"] is None else p["pan"]))
+                            pan=64 if p["pan"] is None else p["pan"], controls=tuple(p["controls"])))
     song = Song(tracks=tuple(tracks), ppq=ppq, tempos=tuple(tempos), time_signatures=tuple(sigs),
                 key_signatures=tuple(keys), title=title)
     if tracks:
@@ -231,7 +242,8 @@ def assign_channels(tracks: tuple[Track, ...]) -> list[int]:
 
 def midi_bytes(song: Song) -> bytes:
     """The song as a type-1 Standard MIDI File: a conductor track (tempo, meter, key) then one track per part
-    with its name, program change, volume and pan; drums on channel 10; note-offs before note-ons at equal ticks."""
+    with its name, program change, volume and pan, its notes and controller changes (pedal, pitch bend ...); drums on
+    channel 10; at equal ticks note-offs, then controllers, then note-ons."""
     conductor: list[tuple[int, int, bytes]] = []
     if song.title:
         conductor.append((0, 0, meta(0x03, song.title.encode("utf-8"))))
@@ -256,6 +268,13 @@ def midi_bytes(song: Song) -> bytes:
         for n in track.notes:
             events.append((n.start_tick, 5, bytes((on, n.pitch, n.velocity))))
             events.append((n.end_tick, 4, bytes((off, n.pitch, 0))))
+        # after the note-offs and before the note-ons of their tick, in their own order (the sort is stable)
+        for c in track.controls:
+            if c.number == PITCH_BEND:
+                v = c.value + 8192
+                events.append((c.tick, 4, bytes((0xE0 | ch, v & 0x7F, v >> 7))))
+            else:
+                events.append((c.tick, 4, bytes((0xB0 | ch, c.number, c.value))))
         chunks.append(track_chunk(events))
     return header_chunk(1, len(chunks), song.ppq) + b"".join(chunks)
 
