@@ -24,7 +24,7 @@ class CallbackPlayer:
         import sounddevice as sd
         self.synth = synth
         self.sr = samplerate
-        ev = events[events["track"] >= 0]
+        ev = events[(events["track"] >= 0) & (events["kind"] <= NOTE_ON)]     # notes only: it is a measurement
         # everything the callback reads is prepared here, as plain arrays
         self._at = np.round(ev["sec"] * samplerate).astype(np.int64)
         self._on = (ev["kind"] == NOTE_ON)

@@ -195,7 +195,7 @@ class PlaybackEngine:
         if self._metronome:
             return self._tmap.tick_to_seconds(self._song.bar_start_tick(self._song.bar_count()
                                                                          + METRONOME_EXTRA_BARS))
-        return self._tmap.tick_to_seconds(self._song.end_tick)
+        return self._tmap.tick_to_seconds(self._song.sound_end_tick)
 
     # --- transport ----------------------------------------------------------------------------------------------
     @property

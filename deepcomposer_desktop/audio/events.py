@@ -2,17 +2,22 @@
 metronome's click grid.
 
 Times are song seconds (the tempo map is baked in); the scheduler turns them into sample positions. Track index
-``METRONOME`` (-1) marks clicks. At equal times note-offs sort before note-ons, so repeated notes re-strike.
+``METRONOME`` (-1) marks clicks. At equal times note-offs sort before controller changes and those before note-ons,
+so repeated notes re-strike.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.song import Song
+from ..core.song import PITCH_BEND, Song
 from ..core.timing import TempoMap
 
 METRONOME = -1
 NOTE_OFF, NOTE_ON = 0, 1
+# controller changes: CONTROL (pitch: the controller's number, value: 0-127), BEND (value -8192..8191) and
+# BEND_RANGE (value: semitones; from a track's RPN 0 data entry, which the sequencer could not keep in order)
+CONTROL, BEND, BEND_RANGE = 4, 5, 6
+_RPN_CCS = (6, 38, 96, 97, 98, 99, 100, 101)    # data entry, increment/decrement, NRPN and RPN selects
 CLICK_SEC = 0.05            # how long a click note is held
 ACCENT_PITCH, BEAT_PITCH = 76, 77          # GM drum kit: high / low wood block
 ACCENT_VELOCITY, BEAT_VELOCITY = 127, 90
@@ -21,25 +26,67 @@ EVENT_DTYPE = np.dtype([
     ("sec", np.float64),      # song time of this event
     ("end_sec", np.float64),  # for a note-on: when its note-off comes (else equal to sec)
     ("tick", np.int64),       # song tick of the note's start (identifies a note across song edits)
-    ("kind", np.int8),        # NOTE_OFF / NOTE_ON
+    ("kind", np.int8),        # NOTE_OFF / NOTE_ON / CONTROL / BEND / BEND_RANGE
     ("track", np.int16),      # track index, or METRONOME
-    ("pitch", np.uint8),
+    ("pitch", np.uint8),      # a note's pitch; a controller's number
     ("vel", np.uint8),
+    ("value", np.int16),      # a controller's value or the bend
+    ("seq", np.int32),        # a controller change's place in its track (events at one time keep their order)
 ])
+
+# at equal times: note-offs, then controller changes (so a pedal pressed as a note ends does not hold it, and a
+# bend is in place before the note it bends), then note-ons
+_RANK = np.zeros(256, np.int8)
+_RANK[NOTE_ON], _RANK[CONTROL], _RANK[BEND], _RANK[BEND_RANGE] = 2, 1, 1, 1
 
 
 def _sorted(ev: np.ndarray) -> np.ndarray:
-    order = np.lexsort((ev["pitch"], ev["track"], ev["kind"], ev["sec"]))
+    order = np.lexsort((ev["pitch"], ev["seq"], ev["track"], _RANK[ev["kind"].astype(np.uint8)], ev["sec"]))
     out = ev[order]
     out.flags.writeable = False
     return out
 
 
+def _control_events(track, index: int, tmap: TempoMap) -> np.ndarray:
+    controls = track.controls
+    n = len(controls)
+    ev = np.zeros(n, EVENT_DTYPE)
+    ticks = np.fromiter((c.tick for c in controls), np.int64, n)
+    number = np.fromiter((c.number for c in controls), np.int64, n)
+    ev["sec"] = ev["end_sec"] = tmap.ticks_to_seconds(ticks)
+    ev["tick"] = ticks
+    ev["kind"] = np.where(number == PITCH_BEND, BEND, CONTROL)
+    ev["track"] = index
+    ev["pitch"] = np.where(number == PITCH_BEND, 0, number)
+    ev["value"] = np.fromiter((c.value for c in controls), np.int16, n)
+    ev["seq"] = np.arange(n)
+    rpn = np.isin(number, _RPN_CCS)
+    if not rpn.any():
+        return ev
+    # RPN 0 (pitch-bend range) becomes one BEND_RANGE event; other RPNs and NRPNs are kept in the track (and in
+    # exported files) but not played
+    keep = ~rpn
+    select = [127, 127]                       # (RPN MSB, LSB); null until selected
+    for i in np.flatnonzero(rpn):
+        num, value = int(number[i]), controls[i].value
+        if num in (101, 100):
+            select[101 - num] = value
+        elif num in (99, 98):
+            select = [127, 127]               # an NRPN is selected: data entry goes there
+        elif num == 6 and select == [0, 0]:
+            ev["kind"][i], ev["pitch"][i] = BEND_RANGE, 0
+            keep[i] = True
+    return ev[keep]
+
+
 def song_events(song: Song) -> np.ndarray:
-    """Every note of every track as a note-on and a note-off, sorted by time (read-only array)."""
+    """Every note of every track as a note-on and a note-off, and every controller change, sorted by time
+    (read-only array)."""
     tmap = TempoMap.of(song)
     parts = []
     for index, track in enumerate(song.tracks):
+        if track.controls:
+            parts.append(_control_events(track, index, tmap))
         n = len(track.notes)
         if not n:
             continue

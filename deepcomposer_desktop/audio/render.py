@@ -73,7 +73,7 @@ def _start(song: Song, soundfont: str, samplerate: int, mixes, audible: np.ndarr
         raise RenderError(str(exc)) from None
     try:
         events = song_events(song)
-        end_sec = TempoMap.of(song).tick_to_seconds(song.end_tick)
+        end_sec = TempoMap.of(song).tick_to_seconds(song.sound_end_tick)
         if metronome:
             events = with_metronome(events, song, song.bar_start_tick(song.bar_count()))
         sched = Scheduler(synth, samplerate)

@@ -6,6 +6,9 @@ inside FluidSynth's render loop at the right 64-frame block. Offline, the render
 ``write_float``; live, a feeder thread pumps ~200 ms ahead of FluidSynth's own audio thread. Either way the synth
 sees the same events at the same sample positions: what you hear is what you export.
 
+Controller changes (pedal, bend ...) travel with the notes. Wherever playback begins mid-song (start, seek, a loop
+pass, an unmuted track) the scheduler first "chases" them: each controller is set to the value the song has there.
+
 Thread notes: a Scheduler is not thread-safe by itself; the engine calls it under its own lock (feeder thread and
 the caller threads of play/stop/mute...). Nothing here runs on the audio thread.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .events import METRONOME, NOTE_OFF, NOTE_ON
+from .events import BEND, BEND_RANGE, CONTROL, METRONOME, NOTE_OFF, NOTE_ON
 from .synth import Synth
 
 FLUID_BLOCK = 64           # FluidSynth renders (and dispatches sequencer events) in blocks of 64 frames
@@ -23,6 +26,24 @@ MAX_TRACKS = 126           # song channels 0..125, live channels 128..253
 METRONOME_CHANNEL = 254
 LIVE_CHANNEL_BASE = 128
 KIND_ALL_NOTES_OFF = 2
+CC_SUSTAIN, CC_SOSTENUTO = 64, 66
+# What a channel holds before any controller change (FluidSynth's reset values; 0 for the rest): a controller a
+# track uses goes back to it when playback starts before the track's first change of it.
+_RESET = np.zeros(131, np.int64)
+_RESET[[8, 11, 43]] = 64, 127, 127
+_RESET[128], _RESET[129] = 8192, 2          # pitch bend centre; a bend range of 2 semitones
+
+
+def _control_keys(ev: np.ndarray) -> np.ndarray:
+    """One number per (track, controller) of controller events: CC number, 128 for the bend, 129 its range."""
+    number = np.where(ev["kind"] == BEND, 128, np.where(ev["kind"] == BEND_RANGE, 129, ev["pitch"]))
+    return ev["track"].astype(np.int64) * 256 + number
+
+
+def _synth_values(ev: np.ndarray) -> np.ndarray:
+    """What ``Synth.schedule_notes`` takes as the value of each event (velocity, CC value, bend 0..16383 ...)."""
+    value = np.where(ev["kind"] >= CONTROL, ev["value"].astype(np.int64), ev["vel"].astype(np.int64))
+    return np.where(ev["kind"] == BEND, value + 8192, value)
 
 
 def align_start(sample: int, samplerate: int) -> int:
@@ -74,12 +95,17 @@ class Scheduler:
         self._count_in_next: tuple[float, int] | None = None
         self._sources = np.zeros(1, np.int32)
         self._channels = np.zeros(1, np.int32)
+        self._controls = np.zeros(0)
+        self._all_control_keys = np.zeros(0, np.int64)
         self.late_events = 0                 # events handed over after their time had already been rendered
 
     # --- configuration ------------------------------------------------------------------------------------------
     def set_events(self, events: np.ndarray, end_sec: float, n_tracks: int) -> None:
         self.events = events
         self.end_sec = float(end_sec)
+        self._controls = events[events["kind"] >= CONTROL] if len(events) else np.zeros(0)
+        self._all_control_keys = np.unique(_control_keys(self._controls)) if len(self._controls) else \
+            np.zeros(0, np.int64)
         n = min(n_tracks, MAX_TRACKS)
         keys = [METRONOME] + list(range(n))
         self._sources = np.array([self.synth.source(k) for k in keys], np.int32)
@@ -141,6 +167,35 @@ class Scheduler:
         cursor = int(np.searchsorted(self.events["sec"], sec, side="left")) if len(self.events) else 0
         self.segments.append(Segment(abs_start, sec, self.events, cursor))
         del self.segments[:-8]     # keep a short history for sec_at()
+        self._chase(sec, abs_start, self.audible)
+
+    def _chase(self, sec: float, sample: int, audible: np.ndarray) -> None:
+        """Put each audible track's controllers (pedal, bend, expression ...) where the song has them at ``sec``,
+        at absolute ``sample``: playback that starts, loops or is unmuted mid-song sounds as if it had played
+        through. (The sequencer fires controller changes before the note-ons of the same millisecond; changes at
+        ``sec`` itself are sent here and again by the normal path, with the same final value.)"""
+        ctl = self._controls
+        if not len(ctl):
+            return
+        head = ctl[: int(np.searchsorted(ctl["sec"], sec, side="right"))]
+        keys = _control_keys(head)
+        _, last_rev = np.unique(keys[::-1], return_index=True)
+        last = np.sort(len(head) - 1 - last_rev)          # the last change of each (track, controller), in order
+        unset = np.setdiff1d(self._all_control_keys, keys)
+        tracks = np.concatenate([unset // 256, head["track"][last].astype(np.int64)])
+        numbers = np.concatenate([unset % 256, keys[last] % 256])
+        values = np.concatenate([_RESET[unset % 256], _synth_values(head[last])])
+        slots = tracks + 1
+        ok = slots < len(audible)
+        ok[ok] = audible[slots[ok]]
+        if not ok.any():
+            return
+        slots, numbers, values = slots[ok], numbers[ok], values[ok]
+        kinds = np.where(numbers == 128, BEND, np.where(numbers == 129, BEND_RANGE, CONTROL))
+        n = len(slots)
+        ms = int(self._ms(np.array([sample]))[0])
+        self.synth.schedule_notes([ms] * n, kinds.tolist(), self._channels[slots].tolist(), (numbers % 128).tolist(),
+                                  values.tolist(), self._sources[slots].tolist())
 
     def stop(self) -> None:
         """Drop every pending event and silence every song and metronome channel at once."""
@@ -192,6 +247,8 @@ class Scheduler:
                 self._open_song_segment(self.loop[0], seg.abs_end)
             else:
                 self.finished_at = seg.abs_end
+                if len(self._controls):
+                    self._pedals_up(seg.abs_end)       # a pedal the song leaves down would hold its notes forever
 
     def _ms(self, samples: np.ndarray) -> np.ndarray:
         # The sequencer clock is whole ms of rendered audio and fires an event one 64-frame block after the
@@ -212,14 +269,32 @@ class Scheduler:
         ev, slot = ev[keep], slot[keep]
         ms = self._ms(self._abs_of(seg, ev["sec"]))
         self.late_events += int(np.count_nonzero(ms < self.synth.now_ms()))
+        ctl = ev["kind"] >= CONTROL
+        if ctl.any():
+            # the sequencer may swap events of one millisecond: of several changes of one controller there, only
+            # the last is sent
+            at = np.flatnonzero(ctl)
+            key = (_control_keys(ev[at]) << 32) + ms[at]
+            _, last_rev = np.unique(key[::-1], return_index=True)
+            keep = ~ctl
+            keep[at[len(at) - 1 - last_rev]] = True
+            ev, slot, ms = ev[keep], slot[keep], ms[keep]
         self.synth.schedule_notes(ms.tolist(), ev["kind"].tolist(), self._channels[slot].tolist(),
-                                  ev["pitch"].tolist(), ev["vel"].tolist(), self._sources[slot].tolist())
+                                  ev["pitch"].tolist(), _synth_values(ev).tolist(), self._sources[slot].tolist())
 
     def _send_all_notes_off(self, sample: int) -> None:
         ms = int(self._ms(np.array([sample]))[0])
         n = len(self._channels)
-        self.synth.schedule_notes([ms] * n, [KIND_ALL_NOTES_OFF] * n, self._channels.tolist(), [0] * n, [0] * n,
-                                  self._sources.tolist())
+        chans, sources = self._channels.tolist(), self._sources.tolist()
+        if len(self._controls):
+            self._pedals_up(sample)                    # or the held notes would ring on past the jump
+        self.synth.schedule_notes([ms] * n, [KIND_ALL_NOTES_OFF] * n, chans, [0] * n, [0] * n, sources)
+
+    def _pedals_up(self, sample: int) -> None:
+        ms = int(self._ms(np.array([sample]))[0])
+        n = len(self._channels)
+        self.synth.schedule_notes([ms] * 2 * n, [CONTROL] * 2 * n, self._channels.tolist() * 2,
+                                  [CC_SUSTAIN] * n + [CC_SOSTENUTO] * n, [0] * 2 * n, self._sources.tolist() * 2)
 
     # --- mixer changes while playing ---------------------------------------------------------------------------
     def set_audible(self, audible: np.ndarray, now_sample: int) -> None:
@@ -236,6 +311,9 @@ class Scheduler:
         newly = ~old & audible
         if not newly.any() or not self.segments:
             return
+        seg = self.segments[-1]
+        if not seg.count_in and now_sample >= seg.abs_start:
+            self._chase(self._sec_of(seg, now_sample), now_sample, newly)
         for seg in self.segments:
             if seg.count_in:
                 continue

@@ -95,6 +95,8 @@ class _Lib:
         self.ev_noteon = p("fluid_event_noteon", None, c_void_p, c_int, c_short, c_short)
         self.ev_noteoff = p("fluid_event_noteoff", None, c_void_p, c_int, c_short)
         self.ev_cc = p("fluid_event_control_change", None, c_void_p, c_int, c_short, c_int)
+        self.ev_pitch_bend = p("fluid_event_pitch_bend", None, c_void_p, c_int, c_int)
+        self.ev_pitch_range = p("fluid_event_pitch_wheelsens", None, c_void_p, c_int, c_int)
         self.ev_all_notes_off = p("fluid_event_all_notes_off", None, c_void_p, c_int)
         self.ev_all_sounds_off = p("fluid_event_all_sounds_off", None, c_void_p, c_int)
 
@@ -322,7 +324,9 @@ class Synth:
         return self._lib.get_tick(self._seq)
 
     def schedule_notes(self, times_ms, kinds, chans, pitches, vels, sources) -> None:
-        """Schedule a batch: kind 1 = note on, 0 = note off, 2 = all notes off (CC 123), 3 = all sounds off."""
+        """Schedule a batch: kind 1 = note on, 0 = note off, 2 = all notes off (CC 123), 3 = all sounds off,
+        4 = controller change (pitch: its number, vel: its value), 5 = pitch bend (vel: 0..16383, 8192 centre),
+        6 = pitch-bend range (vel: semitones)."""
         lib, ev, seq = self._lib, self._event, self._seq
         with self._event_lock:
             lib.ev_dest(ev, self.synth_dest)
@@ -332,6 +336,12 @@ class Synth:
                     lib.ev_noteon(ev, c, p, v)
                 elif k == 0:
                     lib.ev_noteoff(ev, c, p)
+                elif k == 4:
+                    lib.ev_cc(ev, c, p, v)
+                elif k == 5:
+                    lib.ev_pitch_bend(ev, c, v)
+                elif k == 6:
+                    lib.ev_pitch_range(ev, c, v)
                 elif k == 2:
                     lib.ev_all_notes_off(ev, c)
                 else:
