@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from ..core.edits import quantize_notes
-from ..core.song import KeySignature, Note, Song, SongError, Track
+from ..core.song import NOT_TRACK_CONTROLS, PITCH_BEND, KeySignature, Note, Song, SongError, Track
+from ..core.song import Control as SongControl
 from ..core.timing import TempoMap
 
 # --- input events -------------------------------------------------------------------------------------------
@@ -224,6 +225,7 @@ class Take:
     end_tick: int
     notes: tuple[Note, ...]
     complete: bool = True
+    controls: tuple[SongControl, ...] = ()  # pitch bend, mod wheel ... as played (the pedal is in the notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +254,8 @@ class TakeRecorder:
     (after any count-in: see ``count_in_seconds``). With ``loop=(start, end)`` the transport is taken to jump back
     to ``start`` at ``end`` and each pass becomes its own take. Notes played up to ``pre_roll_sec`` before the
     start land on it; earlier ones (the count-in) are ignored. With ``apply_sustain`` a note released while the
-    pedal is down lasts until the pedal lifts (the song model keeps notes, not pedal events).
+    pedal is down lasts until the pedal lifts (so the models read the notes as they sounded). Pitch bend and the
+    other controllers (mod wheel, expression ...) are kept as the take's controller changes.
     A ``DeviceLost`` event stops recording cleanly, keeping the notes so far.
     Pure state, no threads: feed it on the GUI thread from ``MidiInputManager.drain()``.
     """
@@ -285,6 +288,7 @@ class TakeRecorder:
         self._sustained: set[int] = set()                   # released while the pedal is down
         self._pedal = False
         self._notes: dict[int, list[Note]] = {}               # pass -> notes
+        self._controls: dict[int, list[SongControl]] = {}    # pass -> controller changes
         self._last_pos = (0, start_tick)
         self.result: Recording | None = None
 
@@ -322,11 +326,14 @@ class TakeRecorder:
         return self.result
 
     def _feed_one(self, ev) -> None:
-        if not isinstance(ev, (NoteOn, NoteOff, Sustain, DeviceLost)):
-            return          # controllers, pitch bend and device notices do not change the notes
+        if not isinstance(ev, (NoteOn, NoteOff, Sustain, Control, PitchBend, DeviceLost)):
+            return          # device notices and the like
         t = ev.time_sec
         if isinstance(ev, DeviceLost):
             self.stop(t, reason="device lost")
+            return
+        if isinstance(ev, (Control, PitchBend)):
+            self._record_control(ev)
             return
         if isinstance(ev, Sustain):
             self._pedal = ev.on
@@ -355,6 +362,18 @@ class TakeRecorder:
             else:
                 self._close(ev.pitch, pos)
 
+    def _record_control(self, ev) -> None:
+        """Pitch bend and controllers (mod wheel, expression ...) as played, into the pass they fall in."""
+        if isinstance(ev, Control) and ev.number in NOT_TRACK_CONTROLS:
+            return
+        if ev.time_sec - self.latency_sec < self.start_sec - self.pre_roll_sec:
+            return
+        n, tick = self.position(ev.time_sec)
+        if self.stop_tick is not None and self.loop is None and tick >= self.stop_tick:
+            return
+        number, value = (PITCH_BEND, ev.value) if isinstance(ev, PitchBend) else (ev.number, ev.value)
+        self._controls.setdefault(n, []).append(SongControl(tick, number, value))
+
     def _close(self, pitch: int, end: tuple[int, int]) -> None:
         opened = self._open.pop(pitch, None)
         if opened is None:
@@ -379,15 +398,17 @@ class TakeRecorder:
             self._close(p, pos)
         self._sustained.clear()
         takes = []
-        for n in sorted(self._notes):
+        for n in sorted(set(self._notes) | set(self._controls)):
             start = self.start_tick if n == 0 else (self.loop[0] if self.loop else self.start_tick)
             if self.loop is not None:
                 end = self.loop[1] if n < pos[0] else max(pos[1], start + 1)
                 complete = n < pos[0]
             else:
-                end, complete = max(pos[1], start + 1, max(x.end_tick for x in self._notes[n])), True
-            notes = self._finish_notes(self._notes[n], start, end)
-            takes.append(Take(index=n, start_tick=start, end_tick=end, notes=notes, complete=complete))
+                end, complete = max(pos[1], start + 1, max((x.end_tick for x in self._notes.get(n, ())),
+                                                           default=0)), True
+            notes = self._finish_notes(self._notes.get(n, []), start, end)
+            takes.append(Take(index=n, start_tick=start, end_tick=end, notes=notes, complete=complete,
+                              controls=_settled(self._controls.get(n, []), end)))
         self.result = Recording(tuple(takes), reason)
         return self.result
 
@@ -409,7 +430,7 @@ def apply_take(track: Track, take: Take, mode: str = REPLACE) -> Track:
     """The track with ``take`` recorded into it. ``replace`` clears [start_tick, end_tick) first (notes reaching
     into the range from before are cut at its start); ``overdub`` keeps everything. Raises SongError for a bad mode."""
     if mode == OVERDUB:
-        return track.with_notes(track.notes + take.notes)
+        return replace(track, notes=track.notes + take.notes, controls=track.controls + take.controls)
     if mode != REPLACE:
         raise SongError(f"Recording mode must be 'replace' or 'overdub', got {mode!r}")
     kept = []
@@ -419,7 +440,21 @@ def apply_take(track: Track, take: Take, mode: str = REPLACE) -> Track:
         if n.start_tick < take.start_tick < n.end_tick:
             n = replace(n, duration_tick=take.start_tick - n.start_tick)
         kept.append(n)
-    return track.with_notes(kept + list(take.notes))
+    # the take's controllers replace the track's in its range (only those it played: the pedal of an imported
+    # part stays)
+    played = {c.number for c in take.controls}
+    controls = [c for c in track.controls
+                if not (c.number in played and take.start_tick <= c.tick < take.end_tick)] + list(take.controls)
+    return replace(track, notes=tuple(kept) + take.notes, controls=tuple(controls))
+
+
+def _settled(controls: list[SongControl], end_tick: int) -> tuple[SongControl, ...]:
+    """A take's controller changes, with the pitch bend back at its centre where the take ends (if the wheel was
+    still bent when it stopped), so the rest of the song plays in tune."""
+    bends = [c for c in controls if c.number == PITCH_BEND]
+    if bends and bends[-1].value != 0:
+        controls = controls + [SongControl(max(end_tick, bends[-1].tick), PITCH_BEND, 0)]
+    return tuple(controls)
 
 
 def apply_recording(song: Song, track_index: int, recording: Recording, mode: str = REPLACE,
@@ -438,5 +473,5 @@ def apply_recording(song: Song, track_index: int, recording: Recording, mode: st
 
 def takes_as_tracks(track: Track, recording: Recording) -> tuple[Track, ...]:
     """Every take as its own muted track (same instrument), e.g. "Melody take 2", so none is ever lost."""
-    return tuple(replace(track, name=f"{track.name} take {t.index + 1}", notes=t.notes, mute=True, solo=False)
-                 for t in recording.takes)
+    return tuple(replace(track, name=f"{track.name} take {t.index + 1}", notes=t.notes, controls=t.controls,
+                         mute=True, solo=False) for t in recording.takes)

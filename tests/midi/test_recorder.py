@@ -213,3 +213,32 @@ def test_expand_chords_then_record():
     rec.feed(events)
     assert shape(rec.stop(1.0).takes[0].notes) == [(60, 0, 480), (64, 0, 480), (67, 0, 480),
                                                    (62, 480, 480), (65, 480, 480), (69, 480, 480)]
+
+
+def test_pitch_bend_and_mod_wheel_are_recorded_as_the_takes_controllers():
+    from deepcomposer_desktop.core.song import PITCH_BEND, Control as SongControl
+    rec = TakeRecorder(song(), start_tick=0, start_sec=10.0)
+    events = [NoteOn(10.0, 60, 100), PitchBend(10.0 + BEAT, 4096), Control(10.0 + BEAT, 1, 90),
+              Control(10.0 + BEAT, 7, 20),                      # volume belongs to the mixer: not recorded
+              PitchBend(10.0 + 2 * BEAT, 8191), NoteOff(10.0 + 3 * BEAT, 60)]
+    rec.feed(events)
+    (take,) = rec.stop(10.0 + 4 * BEAT).takes
+    assert take.controls == (SongControl(480, PITCH_BEND, 4096), SongControl(480, 1, 90),
+                             SongControl(960, PITCH_BEND, 8191),
+                             SongControl(1920, PITCH_BEND, 0))   # the wheel was still up: centred at the end
+    # replace: the take's bends replace the track's in its range, the track's pedal stays
+    track = Track("Melody", controls=(SongControl(0, 64, 127), SongControl(240, PITCH_BEND, -100),
+                                      SongControl(2400, PITCH_BEND, 50)))
+    out = apply_take(track, take, REPLACE)
+    assert [(c.tick, c.number, c.value) for c in out.controls] == [
+        (0, 64, 127), (480, PITCH_BEND, 4096), (480, 1, 90), (960, PITCH_BEND, 8191), (1920, PITCH_BEND, 0),
+        (2400, PITCH_BEND, 50)]
+    assert len(apply_take(track, take, OVERDUB).controls) == 3 + 4
+    assert takes_as_tracks(track, Recording((take,)))[0].controls == take.controls
+
+
+def test_a_take_of_only_bends_is_still_a_take():
+    rec = TakeRecorder(song(), start_tick=0, start_sec=0.0)
+    rec.feed([PitchBend(0.2, 100), PitchBend(0.4, 0)])
+    (take,) = rec.stop(1.0).takes
+    assert take.notes == () and len(take.controls) == 2
