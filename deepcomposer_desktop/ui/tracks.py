@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QDial, QFrame, QHBoxLayout, QLineEdit, QScrollArea,
                                QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget, QLabel)
 
+from ..core.analysis import controls_summary
 from ..core.gm import FAMILIES, PROGRAM_NAMES
 from ..core.song import Song, Track
 from .dragout import DragOutHandle, single_track_song
@@ -156,6 +157,10 @@ class TrackRow(QFrame):
             for w in widgets:
                 w.blockSignals(False)
         self.color_btn.setStyleSheet(f"background:{color.name()}; border:none; border-radius:3px;")
+        controls = controls_summary(track)
+        tip = f"Controller changes: {controls}. They play, save and export with the track." if controls else ""
+        self.setToolTip(tip)
+        self.name_edit.setToolTip("Track name" + (f"\n{tip}" if tip else ""))
         self.setProperty("current", current)
         self.setStyleSheet("#TrackRow { border: 1px solid %s; border-radius: 4px; background: %s; }"
                            % (color.name() if current else "#3a3a3a", "#2e3440" if current else "#262626"))

@@ -142,3 +142,26 @@ def test_new_project_is_empty_clean_and_titled(window, qtbot):
     assert window.windowTitle().startswith("Untitled")
     qtbot.mouseClick(window.tracks.add_button, Qt.LeftButton)
     assert window.isWindowModified()
+
+
+def test_an_imported_pedal_and_bends_survive_editing_saving_and_export(window, tmp_path, make_window):
+    from deepcomposer_desktop.core.song import PITCH_BEND, Control, Note
+    controls = (Control(0, 64, 127), Control(480, PITCH_BEND, 2000), Control(960, PITCH_BEND, 0),
+                Control(1920, 64, 0))
+    src_song = window.song.with_tracks((window.song.tracks[0].with_notes((Note.make(60, 0, 240),))
+                                        .with_controls(controls),))
+    src = tmp_path / "pedal.mid"
+    write_midi(src_song, src)
+    assert window.open_path(str(src), ask_melody=False)
+    assert window.song.tracks[0].controls == controls
+    assert "sustain pedal (2), pitch bend (2)" in window.tracks.rows[0].toolTip()
+    window.tracks.rows[0].dup_btn.click()                 # a duplicate carries them too
+    assert [t.controls for t in window.song.tracks] == [controls, controls]
+    window.doc.undo_stack.undo()
+    path = tmp_path / "pedal.dcproj"
+    assert window.save_to(path)
+    w2 = make_window()
+    assert w2.open_path(str(path)) and w2.song.tracks[0].controls == controls
+    out = tmp_path / "out.mid"
+    assert w2.export_midi(str(out))
+    assert read_midi(out).tracks[0].controls == controls

@@ -415,3 +415,28 @@ def test_a_song_at_another_resolution_keeps_zoom_and_musical_snap(editor):
     assert editor.snap == 24 and editor.coords.px_per_beat == pytest.approx(ppb)
     QTest.mouseClick(vp(editor), L, NOMOD, at(editor, 100, 64))
     assert Note.make(64, 96, 24) in host.notes
+
+
+def test_the_lane_shows_where_the_sustain_pedal_is_down(editor):
+    from deepcomposer_desktop.core.song import Control
+    from deepcomposer_desktop.ui.piano_roll.velocity_lane import PEDAL_COLOR
+    track = Track(name="Piano", notes=(N(60, 0, 240), N(64, 1920, 240)),
+                  controls=(Control(480, 64, 127), Control(960, 64, 0), Control(1440, 64, 100)))
+    Host(editor, Song(tracks=(track,)))
+    editor.coords.scroll_x = 0.0
+    lane = editor.lane.grab().toImage()
+    x = lambda tick: int(editor.coords.tick_to_x(tick))           # noqa: E731
+    down = [lane.pixelColor(x(t), 1).rgb() == PEDAL_COLOR.rgb() for t in (600, 900, 1500, 2100)]
+    up = [lane.pixelColor(x(t), 1).rgb() == PEDAL_COLOR.rgb() for t in (100, 400, 1100, 1400)]
+    assert all(down) and not any(up), (down, up)                  # still down at the end: drawn to the last note
+
+
+def test_pedal_spans_and_controls_summary():
+    from deepcomposer_desktop.core.analysis import controls_summary, pedal_spans
+    from deepcomposer_desktop.core.song import PITCH_BEND, Control
+    cs = (Control(0, 64, 127), Control(10, 64, 127), Control(100, 64, 0), Control(100, 64, 90),
+          Control(150, PITCH_BEND, 10), Control(160, PITCH_BEND, 0))
+    assert pedal_spans(cs, 400) == [(0, 100), (100, 400)]
+    assert pedal_spans((), 400) == []
+    assert controls_summary(Track(controls=cs)) == "sustain pedal (4), pitch bend (2)"
+    assert controls_summary(Track()) == ""

@@ -13,12 +13,15 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
+from ...core.analysis import pedal_spans
 from .painting import PALETTE
 
 if TYPE_CHECKING:
     from .editor import PianoRollEditor
 
 HIT_PX = 4          # a bar is hit within this many pixels of its note's start
+PEDAL_STRIP_PX = 3
+PEDAL_COLOR = QColor(0x7f, 0xa8, 0xd8)
 BAR_LIMIT = 300     # more visible notes than this: paint one image, each column its loudest bar
 
 
@@ -32,7 +35,8 @@ class VelocityLane(QWidget):
         self._cache_key: tuple | None = None
         self._seen_key: tuple | None = None
         self._changes_version = 0               # bumped as a drag changes velocities
-        self.setToolTip("Drag across the bars to set note velocities (only the selected notes when there are any)")
+        self.setToolTip("Drag across the bars to set note velocities (only the selected notes when there are any). "
+                        "The strip along the top shows where the sustain pedal is down.")
 
     # --- mapping -----------------------------------------------------------------------------------------------
     def velocity_at(self, y: float) -> int:
@@ -87,6 +91,7 @@ class VelocityLane(QWidget):
         for v in (32, 64, 96, 127):
             y = math.floor(self.y_of(v)) + 0.5
             p.drawLine(QPointF(0, y), QPointF(w, y))
+        self._paint_pedal(p)
         idx = ed.index
         vis = self._visible()
         if len(vis):
@@ -114,6 +119,22 @@ class VelocityLane(QWidget):
                     if rects:
                         p.setBrush(color)
                         p.drawRects(rects)
+
+    def _paint_pedal(self, p: QPainter) -> None:
+        """A strip along the top where the track's sustain pedal is down (read-only: the pedal comes from an
+        imported file and plays, exports and saves with the track)."""
+        track = self.ed.track
+        if track is None or not track.controls:
+            return
+        c = self.ed.coords
+        first, last = c.visible_ticks(0, self.width())
+        rects = [QRectF(x0, 0, max(1.0, x1 - x0), PEDAL_STRIP_PX)
+                 for a, b in pedal_spans(track.controls, track.end_tick) if b > first and a < last
+                 for x0, x1 in [(max(-1.0, c.tick_to_x(a)), min(self.width() + 1.0, c.tick_to_x(b)))]]
+        if rects:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(PEDAL_COLOR)
+            p.drawRects(rects)
 
     def _paint_columns(self, p: QPainter, cols: np.ndarray, tops: np.ndarray, selected: np.ndarray,
                        base: QColor) -> None:
