@@ -14,8 +14,9 @@ from ..core.timing import TempoMap
 from .events import song_events, with_metronome
 from .mixer import apply_channels, audible_mask, mixes_of, setup_metronome
 from .scheduler import MAX_TRACKS, Scheduler
+from .sf2_sends import CC_CHORUS, CC_REVERB, effects_needed
 from .soundfont import SoundfontError, find_soundfont, validate
-from .synth import Synth, SynthError
+from .synth import DRUM_BANK, Synth, SynthError
 from .wavfile import FloatWavWriter, read_wav, to_int16, write_pcm16
 
 DEFAULT_GAIN = 0.4
@@ -53,8 +54,13 @@ def make_synth(soundfont: str, samplerate: int, song: Song, mixes, effects: bool
     """A synth with every track's program, volume and pan on its own channel (shared with the live engine).
     ``effects=False``: no reverb and no chorus (a dry mix, for a DAW that adds its own). ``cpu_cores``: FluidSynth
     threads (default :func:`render_cores`). ``groups``: separate outputs (stems, see :class:`Synth`)."""
+    reverb = chorus = effects
+    if effects:                   # an effect nothing can reach only adds zeros: leave it out (same file, faster)
+        presets = {(DRUM_BANK if m.is_drum else 0, m.program) for m in mixes} | {(DRUM_BANK, 0)}   # + metronome
+        sends = [(c.number, c.value) for t in song.tracks for c in t.controls if c.number in (CC_REVERB, CC_CHORUS)]
+        reverb, chorus = effects_needed(soundfont, presets, sends)
     synth = Synth(soundfont, samplerate, gain=DEFAULT_GAIN, cpu_cores=cpu_cores or render_cores(),
-                  dynamic_samples=True, reverb=effects, chorus=effects, groups=groups)
+                  dynamic_samples=True, reverb=reverb, chorus=chorus, groups=groups)
     for i, mix in enumerate(mixes):
         apply_channels(synth, i, mix)
     setup_metronome(synth)

@@ -214,3 +214,31 @@ def test_thread_count_changes_the_speed_not_the_sound(soundfont):
     for cores in (2, 4):
         assert render_song(s, soundfont, cpu_cores=cores).tobytes() == one.tobytes()
     assert 1 <= render_cores() <= 4
+
+
+def test_an_effect_nothing_can_reach_is_left_out_and_the_render_is_the_same(soundfont, tmp_path, monkeypatch):
+    from deepcomposer_desktop.audio import render
+    from deepcomposer_desktop.audio.sf2_sends import effects_needed
+    from deepcomposer_desktop.core.song import Control
+    drums_and_click = {(128, 0)}
+    # TimGM6mb: the piano sends to the reverb only; the strings to both; CC 93 opens the chorus to any preset
+    assert effects_needed(soundfont, {(0, 0)} | drums_and_click, []) == (True, False)
+    assert effects_needed(soundfont, {(0, 0), (0, 48)} | drums_and_click, []) == (True, True)
+    assert effects_needed(soundfont, {(0, 0)}, [(93, 0), (93, 40)]) == (True, True)
+    assert effects_needed(soundfont, {(0, 99), (5, 0)}, []) == (True, True)      # not in the font: both, to be safe
+    fake = tmp_path / "fake.sf2"
+    fake.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
+    assert effects_needed(fake, {(0, 0)}, []) == (True, True)                   # unreadable preset data: both
+    piano = song_of(track("Piano", [(60, 0, 400, 100), (64, 480, 400, 90), (67, 960, 900, 80)]))
+    calls = []
+    real = render.effects_needed
+    monkeypatch.setattr(render, "effects_needed", lambda *a: calls.append(real(*a)) or calls[-1])
+    lean = render_song(piano, soundfont, SR)
+    assert calls == [(True, False)]
+    monkeypatch.setattr(render, "effects_needed", lambda *a: (True, True))
+    full = render_song(piano, soundfont, SR)
+    assert lean.shape == full.shape and np.array_equal(lean, full)
+    # a chorus send in the track's controllers keeps the chorus, and it is heard
+    monkeypatch.setattr(render, "effects_needed", real)
+    sent = piano.replace_track(0, piano.tracks[0].with_controls((Control(0, 93, 127),)))
+    assert not np.array_equal(render_song(sent, soundfont, SR)[:len(full)], full)
