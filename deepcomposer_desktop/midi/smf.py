@@ -160,12 +160,18 @@ def meta(kind: int, payload: bytes) -> bytes:
     return bytes((0xFF, kind)) + vlq(len(payload)) + payload
 
 
+MAX_DELTA = 0x0FFFFFFF       # the largest delta time a 4-byte variable-length quantity holds
+
+
 def track_chunk(events: list[tuple[int, int, bytes]]) -> bytes:
     """An MTrk chunk from (tick, order, raw event bytes); sorted by tick then order; end-of-track appended."""
     events.sort(key=lambda e: (e[0], e[1]))
     body = bytearray()
     last = 0
     for tick, _, raw in events:
+        while tick - last > MAX_DELTA:        # a delta time has at most 4 bytes: bridge longer gaps
+            body += vlq(MAX_DELTA) + b"\xff\x01\x00"      # with empty text events
+            last += MAX_DELTA
         body += vlq(tick - last)
         body += raw
         last = tick

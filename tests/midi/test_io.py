@@ -159,3 +159,13 @@ def test_large_file_loads(tmp_path):
     s = big_song(100_000)
     back = read_midi(midi_bytes(s))
     assert back.note_count == s.note_count == 50_000
+
+
+def test_a_gap_longer_than_a_delta_time_holds_is_bridged():
+    # a delta time is at most 4 bytes (2^28 - 1 ticks): a note far out must still export as a file readers take
+    far = 2**31 - 100
+    s = song(track("Far", [(60, 0, 480, 100), (62, far, 50, 100)]))
+    data = midi_bytes(s)
+    assert read_midi(data).tracks[0].notes == s.tracks[0].notes
+    notes = [m for m in mido.MidiFile(file=io.BytesIO(data)).tracks[1] if m.type == "note_on"]
+    assert len(notes) == 2
