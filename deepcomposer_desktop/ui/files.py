@@ -206,10 +206,10 @@ class FilesMixin:
                 self.statusBar().showMessage(f"Loading {path.name}…")
                 w.start()
                 return True
-            from ..midi.io import read_midi
+            from ..midi.io import MidiFileError, read_midi
             try:
                 song = read_midi(path)
-            except (SongError, OSError) as exc:
+            except (MidiFileError, SongError, OSError) as exc:
                 return self.show_error("Cannot import the MIDI file", str(exc))
             self._midi_loaded(song, path, ask_melody)
             return True

@@ -165,3 +165,20 @@ def test_an_imported_pedal_and_bends_survive_editing_saving_and_export(window, t
     out = tmp_path / "out.mid"
     assert w2.export_midi(str(out))
     assert read_midi(out).tracks[0].controls == controls
+
+
+def test_a_damaged_or_empty_midi_file_is_refused_with_a_message(window, tmp_path):
+    import mido
+    garbage = tmp_path / "garbage.mid"
+    garbage.write_bytes(b"hello, not a midi file")
+    truncated = tmp_path / "truncated.mid"
+    truncated.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x10\x00\x90")
+    empty = tmp_path / "empty.mid"
+    mf = mido.MidiFile()
+    mf.tracks.append(mido.MidiTrack([mido.Message("control_change", control=64, value=127)]))
+    mf.save(empty)
+    before = window.song
+    for bad in (garbage, truncated, empty):
+        assert window.open_path(str(bad), ask_melody=True) is False
+        assert window.song is before
+        assert "Cannot import the MIDI file" in window.statusBar().currentMessage()
