@@ -162,3 +162,28 @@ def remove_overlaps(track: Track) -> Track:
             out[j] = replace(prev, duration_tick=max(1, n.start_tick - prev.start_tick))
         last[n.pitch] = i
     return track.with_notes(out)
+
+
+MIXER_FIELDS = ("name", "program", "mute", "solo", "volume", "pan")
+_NO_MIX = {f: getattr(Track(), f) for f in MIXER_FIELDS}
+
+
+def same_music(a: Song, b: Song) -> bool:
+    """True when ``a`` and ``b`` differ at most in their tracks' mixer settings (name, instrument, mute, solo,
+    volume, pan): the same tracks with the same notes and controllers, the same tempo map and melody track."""
+    if a is b:
+        return True
+    if len(a.tracks) != len(b.tracks) or a.melody_index != b.melody_index:
+        return False
+    if replace(a, tracks=(), melody_index=0) != replace(b, tracks=(), melody_index=0):
+        return False
+    return all(replace(x, **_NO_MIX) == replace(y, **_NO_MIX) for x, y in zip(a.tracks, b.tracks))
+
+
+def carry_mixer(song: Song, source: Song) -> Song:
+    """``song`` with the mixer settings (:data:`MIXER_FIELDS`) of ``source``'s tracks, track by track by position
+    (tracks beyond ``source``'s keep their own)."""
+    tracks = list(song.tracks)
+    for i, t in enumerate(source.tracks[:len(tracks)]):
+        tracks[i] = replace(tracks[i], **{f: getattr(t, f) for f in MIXER_FIELDS})
+    return song.with_tracks(tracks)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.analysis import guess_melody_index
+from ..core.edits import carry_mixer, same_music
 from ..core.project import ProjectError
 from ..core.song import Song, SongError, Track
 from .dialogs import MelodyChooser
@@ -28,7 +29,12 @@ class FilesMixin:
         self._gen_worker = None
         self._takes: list = []
         self._take_base: Song | None = None
+        self._take_song: Song | None = None      # the song the last chosen take made
         self._take_technique = ""
+        self._loads = 0                           # songs loaded so far (new / open): a job for an older one is void
+        self._gen_input: Song | None = None
+        self._gen_loads = 0
+        self.doc.song_changed.connect(self._song_replaced)
         self._recovery = None
         self.banner.accepted.connect(self._recover)
         self.banner.rejected.connect(self._discard_recovery)
@@ -87,6 +93,7 @@ class FilesMixin:
             return
         from ..workers import run_technique
         song = self.song
+        self._gen_input, self._gen_loads = song, self._loads
         kwargs = dict(options, technique=technique, song=song)
         if technique == "arcnn":
             kwargs["track_index"] = song.melody_index
@@ -116,7 +123,15 @@ class FilesMixin:
         if not takes:
             self._generation_over("The model returned nothing")
             return
-        self._take_base = self.song
+        # the result belongs to the song as it was when Generate was pressed: it goes onto the song now only if
+        # that is the same music (mixer changes meanwhile are kept); never onto another song or an edited one
+        if self._loads != self._gen_loads:
+            self._generation_over("Not applied: another song was opened while the model worked")
+            return
+        if not same_music(self._gen_input, self.song):
+            self._generation_over("Not applied: the song was edited while the model worked. Generate again")
+            return
+        self._take_base = self._gen_input
         self._take_technique = technique
         self._takes = takes
         self._apply_take(0)
@@ -143,11 +158,28 @@ class FilesMixin:
     def _apply_take(self, i: int) -> None:
         song, text = self._merged(self._take_base, self._takes[i])
         suffix = f" (take {i + 1})" if len(self._takes) > 1 else ""
-        self.doc.apply(song, text + suffix)
+        # mute, solo, volume, pan, names and instruments as they are now (set while listening to a take)
+        self.doc.apply(carry_mixer(song, self.song), text + suffix)
+        self._take_song = self.song
 
     def choose_take(self, i: int) -> None:
-        if self._take_base is not None and 0 <= i < len(self._takes):
-            self._apply_take(i)
+        if self._take_base is None or not 0 <= i < len(self._takes):
+            return
+        if self._take_song is None or not same_music(self._take_song, self.song):
+            # the song was edited (or undone) since: a take would bring back the song as it was before
+            self._forget_takes()
+            self.statusBar().showMessage("The song changed since those takes: generate again for new ones", 6000)
+            return
+        self._apply_take(i)
+
+    def _forget_takes(self) -> None:
+        self._takes, self._take_base, self._take_song = [], None, None
+        self.techniques.set_takes(0)
+
+    def _song_replaced(self, song: Song, reason: str) -> None:
+        if reason == "load":
+            self._loads += 1
+            self._forget_takes()
 
     # --- new / open ------------------------------------------------------------------------------------------------
     def confirm_discard(self, doing: str) -> bool:
@@ -241,8 +273,6 @@ class FilesMixin:
         self.playback.stop()
         self.doc.load(song)
         self.playback.seek(0)
-        self._takes, self._take_base = [], None
-        self.techniques.set_takes(0)
         if path is not None:
             self.settings.add_recent(str(path))
             self.settings.set_last_dir(str(path))

@@ -7,7 +7,7 @@ from deepcomposer_desktop.core import edits
 from deepcomposer_desktop.core.project import ProjectError, dumps, loads, song_from_dict, song_to_dict
 from deepcomposer_desktop.core.song import (NOT_TRACK_CONTROLS, PITCH_BEND, Control, Note, Song, SongError,
                                             TimeSignature, Track, control_name)
-from tests.builders import song, track
+from tests.builders import song
 
 PEDAL, MOD, EXPR = 64, 1, 11
 

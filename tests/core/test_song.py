@@ -141,3 +141,21 @@ def test_core_imports_neither_qt_nor_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_same_music_ignores_the_mixer_and_carry_mixer_copies_it():
+    from dataclasses import replace
+    from deepcomposer_desktop.core.edits import carry_mixer, same_music
+    from deepcomposer_desktop.core.song import Control, Note, Song, Track
+    a = Song(tracks=(Track("Lead", 73, notes=(Note.make(60, 0, 480),)), Track("Bass", 33)))
+    mixed = a.replace_track(0, replace(a.tracks[0], mute=True, volume=30, pan=0, name="Flute", program=74))
+    assert same_music(a, mixed) and same_music(a, a)
+    assert not same_music(a, a.replace_track(0, a.tracks[0].with_notes(())))
+    assert not same_music(a, a.replace_track(1, a.tracks[1].with_controls((Control(0, 64, 127),))))
+    assert not same_music(a, a.with_tracks(a.tracks[:1]))
+    assert not same_music(a, a.with_tracks(a.tracks, melody_index=1))
+    assert not same_music(a, a.replace(ppq=960))
+    grown = a.with_tracks(a.tracks + (Track("Drums", 0, True, mute=True),))
+    carried = carry_mixer(grown, mixed)
+    assert carried.tracks[0] == replace(mixed.tracks[0]) and carried.tracks[1] == a.tracks[1]
+    assert carried.tracks[2].mute and carried.tracks[0].notes == a.tracks[0].notes

@@ -120,3 +120,70 @@ def test_technique_options_match_the_generate_signatures(window):
         params = inspect.signature(getattr(mod, workers.TECHNIQUE_FUNCS[tech])).parameters
         extra = set(p.options(tech)) - set(params)
         assert not extra, f"{tech}: the panel sends {extra} that {modname} does not take"
+
+
+def gated_gan(gate: threading.Event):
+    """fake_gan that waits for ``gate``: the test edits the song while the "model" works."""
+    def run(technique, song, progress=None, should_stop=None, **options):
+        while not gate.wait(0.01):
+            check_stop(should_stop)
+        return fake_gan(technique, song, progress, should_stop, **options)
+    return run
+
+
+def _generate_while(window, monkeypatch, qtbot, meanwhile, takes=1):
+    gate = threading.Event()
+    monkeypatch.setattr(workers, "run_technique", gated_gan(gate))
+    panel = window.techniques
+    panel.set_availability({"gan": {"available": True, "genres": ["pop"]}})
+    panel.tabs.setCurrentIndex(0)
+    panel.gan_takes.setValue(takes)
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    meanwhile()
+    gate.set()
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
+    return panel.progress.format()
+
+
+def test_a_result_never_lands_on_another_or_an_edited_song(window, monkeypatch, qtbot, tmp_path):
+    other = tmp_path / "other.dcproj"
+    window.open_path("greensleeves")
+    assert window.save_to(other)
+    window.open_path("ode_to_joy")
+    message = _generate_while(window, monkeypatch, qtbot, lambda: window.open_path(str(other)))
+    assert "another song was opened" in message
+    assert window.project_path == other and len(window.song.tracks) == 1      # the other project, untouched
+    melody = window.song.melody
+    before = window.song.replace_track(0, melody.with_notes(melody.notes[1:]))
+    message = _generate_while(window, monkeypatch, qtbot,
+                              lambda: window.notes_edited(0, melody.notes[1:], "Delete note"))
+    assert "edited while the model worked" in message and window.song == before
+
+
+def test_mixer_changes_made_while_generating_are_kept(window, monkeypatch, qtbot):
+    window.open_path("ode_to_joy")
+    n = len(window.song.tracks)
+    _generate_while(window, monkeypatch, qtbot, lambda: window.tracks.rows[0].mute_btn.click(), takes=2)
+    assert len(window.song.tracks) == n + 4 and window.song.tracks[0].mute
+    # listening to the takes: a mute or a volume set on a take stays when another take is picked...
+    window.tracks.rows[n].mute_btn.click()
+    window.techniques.take_box.activated.emit(1)
+    assert window.song.tracks[-1].notes[0].pitch == 49
+    assert window.song.tracks[0].mute and window.song.tracks[n].mute
+    # ...but after an edit of the music the takes are stale: picking one does nothing but say so
+    window.track_action(len(window.song.tracks) - 1, "delete")
+    edited = window.song
+    window.techniques.take_box.activated.emit(0)
+    assert window.song is edited and not window.techniques.take_box.isVisibleTo(window.techniques)
+    assert "generate again" in window.statusBar().currentMessage()
+
+
+def test_a_new_project_forgets_the_last_takes(window, monkeypatch, qtbot):
+    window.open_path("ode_to_joy")
+    _generate_while(window, monkeypatch, qtbot, lambda: None, takes=2)
+    assert window.techniques.take_box.count() == 2
+    window.doc.undo_stack.setClean()
+    window.new_project()
+    assert not window.techniques.take_box.isVisibleTo(window.techniques)
+    window.techniques.take_box.activated.emit(1)
+    assert window.song.note_count == 0 and len(window.song.tracks) == 1
