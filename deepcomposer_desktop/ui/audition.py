@@ -58,6 +58,7 @@ class AuditionPanel(QWidget):
         self.cards: dict[tuple[str, int], TakeCard] = {}
         self.genres: list[str] = []
         self.run: AuditionRun | None = None
+        self._source: Song | None = None          # the project as the takes read it
         self.playing_key: tuple[str, int] | None = None
         self.kept_key: tuple[str, int] | None = None
         self.pending_switch: tuple[str, int] | None = None
@@ -147,13 +148,15 @@ class AuditionPanel(QWidget):
         try:
             genres = list(genres) if genres is not None else list(self.genres_getter())
             gen = self._run_id + 1
-            run = AuditionRun(self.song_getter(), genres, takes, seed=0, max_workers=self.max_workers,
+            source = self.song_getter()
+            run = AuditionRun(source, genres, takes, seed=0, max_workers=self.max_workers,
                               backend=self.backend, on_take=lambda t: self._take_ready.emit((gen, t)),
                               on_error=lambda g, n, m: self._take_failed.emit((gen, g, n, m)))
         except (AuditionError, ValueError, OSError) as exc:
             self._say(str(exc))
             return False
         self.clear()
+        self._source = source
         self._run_id = gen
         self.genres, self.run = run.genres, run
         self._expected, self._received = len(run.jobs), 0
@@ -296,9 +299,15 @@ class AuditionPanel(QWidget):
         self._show_states()
         self.arrangement_changed.emit(None)
 
-    def project_changed(self, *_args) -> None:
+    def project_changed(self, _song=None, reason: str = "edit") -> None:
         """Connect to the document's ``song_changed``: the window has put the project back into the engine, so no
-        take is playing any more."""
+        take is playing any more. Another song loaded: these takes were for the old one and go."""
+        if reason == "load" and (self.cards or self.run is not None):
+            if self.run is not None and not self.run.done:
+                self.run.cancel()
+            self.clear()
+            self._source = None
+            self._say("Another song is open: Generate all to audition it")
         if self.playing_key is not None or self.pending_switch is not None:
             self._switch_timer.stop()
             self.playing_key = self.pending_switch = None
@@ -321,8 +330,19 @@ class AuditionPanel(QWidget):
         elif what == "export":
             self._export_take_dialog(key)
 
+    def _still_fits(self) -> bool:
+        """Whether the takes were made from the melody (and tempo map) the project has now; says so if not."""
+        src, now = self._source, self.song_getter()
+        fits = src is not None and bool(now.tracks) and now.melody.notes == src.melody.notes and \
+            (now.ppq, now.tempos, now.time_signatures) == (src.ppq, src.tempos, src.time_signatures)
+        if not fits:
+            self._say("The melody or tempo changed since these takes were made: Generate all again")
+        return fits
+
     def keep(self, key) -> None:
         """Emit ``take_kept`` with the project whose tracks are now this take's (the window pushes one undo step)."""
+        if not self._still_fits():
+            return
         take = self.takes[tuple(key)]
         self.kept_key = take.key
         self.playing_key = None            # the project now is this take: the window swaps it in
@@ -330,6 +350,8 @@ class AuditionPanel(QWidget):
         self.take_kept.emit(kept_song(self.song_getter(), take), f"Keep {take.label}")
 
     def keep_alternative(self, key) -> None:
+        if not self._still_fits():
+            return
         take = self.takes[tuple(key)]
         self.alternative_kept.emit(with_alternative(self.song_getter(), take), f"Add {take.label} as alternative")
 

@@ -58,3 +58,23 @@ def test_jam_in_the_window_sets_the_loop_and_hears_the_keyboard(qtbot, wired, sp
     assert [p.pitch for p in w.jam.session._played] == [64]
     w.jam.stop()
     assert not w.playback.loop_enabled and spy_engine.named("swap_song")[-1][0][0] is w.song
+
+
+def test_takes_for_another_melody_are_not_kept(qtbot, wired):
+    w = wired
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)
+    key = ("jazz", 1)
+    melody = w.song.melody
+    w.notes_edited(w.song.melody_index, melody.notes[2:], "Delete notes")     # the musician edits on
+    edited, steps = w.song, w.doc.undo_stack.count()
+    w.audition.keep(key)
+    w.audition.keep_alternative(key)
+    assert w.song is edited and w.doc.undo_stack.count() == steps
+    assert "Generate all again" in w.audition.status.text()
+    w.undo_action.trigger()                                   # the melody the takes were made from: Keep works
+    w.audition.keep(key)
+    assert w.song.tracks == w.audition.takes[key].song.tracks
+    w.doc.undo_stack.setClean()
+    assert w.open_path("greensleeves")                        # another song: the cards go
+    assert not w.audition.takes and not w.audition.cards
