@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable, Sequence
 
-from .song import Note, Song, SongError, Track
+from .song import PITCH_BEND, Control, Note, Song, SongError, Track
 
 
 def transpose_notes(notes: Iterable[Note], semitones: int) -> tuple[Note, ...]:
@@ -187,3 +187,34 @@ def carry_mixer(song: Song, source: Song) -> Song:
     for i, t in enumerate(source.tracks[:len(tracks)]):
         tracks[i] = replace(tracks[i], **{f: getattr(t, f) for f in MIXER_FIELDS})
     return song.with_tracks(tracks)
+
+
+# controllers a new passage should not inherit: bend, mod wheel, and the sustain / sostenuto / soft pedals
+_AT_REST = {PITCH_BEND: 0, 1: 0, 64: 0, 66: 0, 67: 0}
+
+
+def append_passage(track: Track, notes: Iterable[Note], at_tick: int) -> Track:
+    """``track`` continued by ``notes`` (a new passage from ``at_tick`` on, e.g. a model's continuation).
+
+    The passage starts with the bend centred and the mod wheel and pedals at rest where the track left them
+    otherwise. No two notes of one pitch overlap (a MIDI file cannot say which note-off ends which): among the
+    new notes, two struck together become one and the earlier one ends where the next starts, and an old note still sounding when the passage plays
+    its pitch ends there. Other old notes and controller changes are kept as they are."""
+    struck: dict[tuple[int, int], Note] = {}            # one note per (start, pitch): the longest, the loudest
+    for n in notes:
+        was = struck.get((n.start_tick, n.pitch))
+        if was is None or (n.duration_tick, n.velocity) > (was.duration_tick, was.velocity):
+            struck[(n.start_tick, n.pitch)] = replace(n, velocity=max(n.velocity, was.velocity)) if was else n
+    new = remove_overlaps(Track(notes=tuple(struck.values()))).notes
+    first_new: dict[int, int] = {}
+    for n in new:
+        first_new.setdefault(n.pitch, n.start_tick)
+    old = tuple(replace(n, duration_tick=max(1, first_new[n.pitch] - n.start_tick))
+                if n.start_tick < first_new.get(n.pitch, -1) < n.end_tick else n for n in track.notes)
+    state: dict[int, int] = {}
+    for c in track.controls:
+        if c.tick <= at_tick:
+            state[c.number] = c.value
+    rest = tuple(Control(at_tick, number, value) for number, value in _AT_REST.items()
+                 if state.get(number, value) != value)
+    return replace(track, notes=old + new, controls=track.controls + rest)

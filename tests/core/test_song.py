@@ -159,3 +159,24 @@ def test_same_music_ignores_the_mixer_and_carry_mixer_copies_it():
     carried = carry_mixer(grown, mixed)
     assert carried.tracks[0] == replace(mixed.tracks[0]) and carried.tracks[1] == a.tracks[1]
     assert carried.tracks[2].mute and carried.tracks[0].notes == a.tracks[0].notes
+
+
+def test_append_passage_leaves_no_same_pitch_overlap_and_no_bent_or_held_start():
+    from deepcomposer_desktop.core.edits import append_passage
+    from deepcomposer_desktop.core.song import PITCH_BEND, Control, Note, Track
+    old = Track("Piano", notes=(Note.make(60, 0, 2400), Note.make(64, 0, 2400), Note.make(67, 0, 480)),
+                controls=(Control(0, 64, 127), Control(100, PITCH_BEND, 900), Control(200, 1, 50),
+                          Control(300, 11, 90)))
+    new = [Note.make(60, 1920, 240, 80), Note.make(60, 1920, 480, 90), Note.make(62, 1920, 960),
+           Note.make(62, 2160, 480), Note.make(67, 2400, 240)]
+    out = append_passage(old, new, 1920)
+    shape = sorted((n.pitch, n.start_tick, n.duration_tick) for n in out.notes)
+    assert shape == [(60, 0, 1920), (60, 1920, 480), (62, 1920, 240), (62, 2160, 480), (64, 0, 2400),
+                     (67, 0, 480), (67, 2400, 240)]
+    assert [n.velocity for n in out.notes if (n.pitch, n.start_tick) == (60, 1920)] == [90]
+    rest = [(c.number, c.value) for c in out.controls if c.tick == 1920]
+    assert sorted(rest) == [(1, 0), (64, 0), (PITCH_BEND, 0)]            # expression (11) is left as it was
+    assert out.controls[:4] == old.controls
+    settled = old.with_controls(old.controls + (Control(1000, 64, 0), Control(1000, PITCH_BEND, 0),
+                                                Control(1000, 1, 0)))
+    assert append_passage(settled, new, 1920).controls == settled.controls   # already at rest: nothing added

@@ -121,6 +121,10 @@ def test_extend_keeps_input_and_adds_requested_length(model_path, tracks):
             extended = i == 0 or (tracks == "all" and i == 1)
             if not extended:
                 assert b.notes == a.notes
+            ends: dict[int, int] = {}
+            for n in b.notes:                                     # no two notes of one pitch overlap
+                assert ends.get(n.pitch, 0) <= n.start_tick, (i, n)
+                ends[n.pitch] = n.end_tick
         assert r.note_count > s.note_count
     assert s.tracks[0].notes == song(bpm=240.0).tracks[0].notes   # the caller's song is unchanged
     bars = extend(s, bars=3, seed=1, model=str(model_path))[0]

@@ -186,9 +186,12 @@ def extend(song, seconds: float = 30.0, bars: int | None = None, context_bars: i
     ``context_bars``: how many of the input's last bars the model reads; ``tracks``: ``"melody"`` extends the
     melody track alone, ``"all"`` every non-drum track (up to 8; drum tracks are kept but not extended);
     ``top_k`` (0 = off) / ``top_p`` (1.0 = off) / ``temperature`` shape the sampling; take ``i`` uses seed+i.
-    The input's notes, tracks and tempo map are never changed. Raises ExtendError (bad settings or input),
+    The input's tracks and tempo map are kept; its notes too, except that one still sounding when the
+    continuation plays its pitch ends there (see ``core.edits.append_passage``, which also puts the bend, mod
+    wheel and pedals at rest for the continuation). Raises ExtendError (bad settings or input),
     ModelError (no usable model), Cancelled (``should_stop`` returned True).
     """
+    from ...core.edits import append_passage
     from ...core.song import Song
     if not isinstance(song, Song) or not song.tracks or song.note_count == 0:
         raise ExtendError("There is nothing to extend: the song has no notes")
@@ -225,7 +228,7 @@ def extend(song, seconds: float = 30.0, bars: int | None = None, context_bars: i
         per_slot = T.piece_notes(bars_out, song.ppq, first_tick, bar_ticks, len(slots))
         tracks_out = list(song.tracks)
         for slot, ti in enumerate(slots):
-            tracks_out[ti] = tracks_out[ti].with_notes(tracks_out[ti].notes + tuple(per_slot[slot]))
+            tracks_out[ti] = append_passage(tracks_out[ti], per_slot[slot], first_tick)
         results.append(song.with_tracks(tracks_out))
     report(progress, 1.0, "done")
     return results
