@@ -22,6 +22,7 @@ from .wavfile import FloatWavWriter, read_wav, to_int16, write_pcm16
 DEFAULT_GAIN = 0.4
 CHUNK = 4096              # frames rendered per write_float call
 TAIL_SEC = 2.0            # release and reverb after the last note
+MAX_RENDER_SEC = 3600      # an hour of stereo float audio at 48 kHz is 1.4 GB in memory
 SILENCE = 1e-5
 
 
@@ -105,6 +106,10 @@ def _check(song: Song, samplerate: int, solo, mute) -> int:
         bad = [i for i in idx if not 0 <= i < len(song.tracks)]
         if bad:
             raise RenderError(f"Cannot {kind} track {bad[0] + 1}: the song has {len(song.tracks)} tracks")
+    seconds = TempoMap.of(song).tick_to_seconds(song.sound_end_tick)
+    if seconds > MAX_RENDER_SEC:
+        raise RenderError(f"The song lasts {seconds / 3600:,.1f} hours; a WAV export takes at most "
+                          f"{MAX_RENDER_SEC // 3600} hour (its audio is held in memory). Trim the song first")
     return samplerate
 
 

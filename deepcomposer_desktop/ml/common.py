@@ -34,3 +34,16 @@ def limit_threads(n: int | None = None) -> None:
         n = max(1, (os.cpu_count() or 2) - 1)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+MAX_INPUT_BARS = 1024         # 34 minutes at 120 BPM in 4/4: far beyond a song, far below what exhausts memory
+
+
+def too_long(song, end_tick: int, what: str) -> str | None:
+    """A message when ``end_tick`` (where the input the model reads ends) lies beyond :data:`MAX_INPUT_BARS` bars
+    of ``song``; None when it fits."""
+    bars = -(-int(end_tick) // max(1, song.bar_ticks))
+    if bars <= MAX_INPUT_BARS:
+        return None
+    return (f"The input is {bars:,} bars long; {what} reads at most {MAX_INPUT_BARS:,} bars. Trim the song "
+            "(or move its far-away notes) first")

@@ -41,7 +41,11 @@ class EditingMixin:
     def track_action(self, index: int, what: str) -> None:
         song, t = self.song, self.song.tracks[index]
         if what == "melody":
-            self.doc.apply(song.replace(melody_index=index), f"Make {t.name} the input melody")
+            if t.is_drum:
+                self.statusBar().showMessage(f"{t.name} is a drum track: the models need a melody with pitches",
+                                             6000)
+            else:
+                self.doc.apply(song.replace(melody_index=index), f"Make {t.name} the input melody")
             self.tracks.set_song(self.song)       # re-check the star even when nothing changed
         elif what == "duplicate":
             tracks = list(song.tracks)

@@ -242,3 +242,9 @@ def test_an_effect_nothing_can_reach_is_left_out_and_the_render_is_the_same(soun
     monkeypatch.setattr(render, "effects_needed", real)
     sent = piano.replace_track(0, piano.tracks[0].with_controls((Control(0, 93, 127),)))
     assert not np.array_equal(render_song(sent, soundfont, SR)[:len(full)], full)
+
+
+def test_a_song_too_long_to_hold_in_memory_is_refused_before_rendering(soundfont):
+    far = song_of(track("Lead", [(60, 0, 480, 100), (62, 480 * 2 * 3700, 480, 100)]))     # 3700 s at 120 BPM
+    with pytest.raises(RenderError, match="at most 1 hour"):
+        render_song(far, soundfont, SR)

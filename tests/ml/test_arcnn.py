@@ -210,6 +210,9 @@ def test_bad_input_raises_plain_errors(tiny):
         enhance(Song(tracks=(Track(name="Empty"),)), 0, model=tiny)
     with pytest.raises(SongError, match="drum"):
         enhance(Song(tracks=(Track(name="Kit", is_drum=True, notes=(Note.make(36, 0, 120),)),)), 0, model=tiny)
+    far = Track(name="Far", notes=(Note.make(60, 0, 120), Note.make(62, 1500 * 1920, 120)))
+    with pytest.raises(SongError, match="at most 1,024 bars"):
+        enhance(Song(tracks=(far,)), 0, model=tiny)
 
 
 def test_save_load_gives_identical_output(tiny, tmp_path):

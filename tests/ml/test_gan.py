@@ -201,6 +201,22 @@ def test_clear_errors(genre):
         G.accompany_rolls(G.model_for_genre(genre), np.zeros((16, 12)))
 
 
+def test_drum_melodies_odd_meters_and_endless_songs_are_refused(genre):
+    from dataclasses import replace
+    from deepcomposer_desktop.core.song import TimeSignature
+    song = melody_song(ODE)
+    with pytest.raises(ModelError, match="drum track"):
+        G.accompany(song.replace_track(0, replace(song.melody, is_drum=True)), genre)
+    for num, den in ((3, 4), (6, 8), (7, 8), (5, 4)):
+        with pytest.raises(ModelError, match=f"4/4 time .* {num}/{den}"):
+            G.accompany(song.replace(time_signatures=(TimeSignature(0, num, den),)), genre)
+    for num, den in ((2, 4), (2, 2), (4, 4)):                   # bars that fill 4/4's grid
+        assert G.accompany(song.replace(time_signatures=(TimeSignature(0, num, den),)), genre)
+    far = song.replace_track(0, song.melody.with_notes(song.melody.notes + (Note.make(60, 1925 * 1920, 480),)))
+    with pytest.raises(ModelError, match="1,926 bars long"):
+        G.accompany(far, genre)
+
+
 def test_melody_on_another_track_and_odd_ppq(genre):
     drums = Track("Beat", 0, True, (Note.make(36, 0, 30),))
     song = melody_song(ODE, ppq=96, extra_tracks=(drums,))

@@ -186,3 +186,14 @@ def test_tool_strip_switches_the_roll_tool(window, qtbot):
     assert window.piano_roll.tools.tool == "select"
     qtbot.mouseClick(window.tool_buttons["draw"], Qt.LeftButton)
     assert window.piano_roll.tools.tool == "draw"
+
+
+def test_a_drum_track_cannot_be_the_melody(window):
+    from deepcomposer_desktop.core.song import Note, Track
+    drums = Track("Drums", 0, True, (Note.make(36, 0, 120),))
+    window.doc.apply(window.song.with_tracks(window.song.tracks + (drums,)), "Add drums")
+    before = window.song
+    window.tracks.rows[-1].melody_btn.click()
+    assert window.song is before and window.song.melody_index == 0
+    assert not window.tracks.rows[-1].melody_btn.isChecked() and window.tracks.rows[0].melody_btn.isChecked()
+    assert "drum track" in window.statusBar().currentMessage()

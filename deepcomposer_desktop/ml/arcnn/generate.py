@@ -21,7 +21,7 @@ import numpy as np
 
 from ...core.grid import roll_to_notes, track_to_roll
 from ...core.song import Song, SongError, Track
-from ..common import ModelError, ProgressFn, StopFn, check_stop, report
+from ..common import ModelError, ProgressFn, StopFn, check_stop, report, too_long
 from .config import STEPS_PER_BEAT, ArcnnConfig
 
 DEFAULT_MODEL = "bach"
@@ -159,6 +159,9 @@ def enhance(song: Song, track_index: int, max_add_pct: float = 50.0, max_remove_
         raise SongError(f"Track {track.name!r} is a drum track; enhance adds and removes pitched notes")
     if not track.notes:
         raise SongError(f"Track {track.name!r} has no notes to enhance")
+    problem = too_long(song, track.end_tick, "AR-CNN enhance")
+    if problem:
+        raise SongError(problem)
     for label, v, hi in (("Notes to add", max_add_pct, 1000.0), ("Notes to remove", max_remove_pct, 100.0)):
         if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= hi:
             raise SongError(f"{label} must be between 0 and {hi:g} %, got {v!r}")

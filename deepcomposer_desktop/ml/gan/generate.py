@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import ModelError, ProgressFn, StopFn, check_stop, report
+from ..common import ModelError, ProgressFn, StopFn, check_stop, report, too_long
 from .data import key_shift, shift_pitches
 from .decode import VARIATION, DecodeParams, decode, run_starts, vary
 
@@ -194,6 +194,16 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
         raise ModelError(f"Ask for between 1 and {MAX_TAKES} takes, not {takes!r}")
     if not song.tracks or song.melody is None or not song.melody.notes:
         raise ModelError("The melody track has no notes: play or import a melody first")
+    if song.melody.is_drum:
+        raise ModelError(f"The melody track ({song.melody.name}) is a drum track: choose a track with a melody")
+    odd = next((ts for ts in song.time_signatures if 4 * ts.numerator % ts.denominator or
+                (4 * ts.numerator // ts.denominator) not in (1, 2, 4)), None)
+    if odd is not None:
+        raise ModelError(f"The GAN plays in 4/4 time (so did the music it learned from) and this song is in "
+                         f"{odd.numerator}/{odd.denominator}: try AR-CNN enhance or Transformer extend")
+    problem = too_long(song, song.melody.end_tick, "the GAN")
+    if problem:
+        raise ModelError(problem)
     report(progress, 0.0, f"loading the {genre} model")
     model = model_for_genre(genre)
     check_stop(should_stop)
