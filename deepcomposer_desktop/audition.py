@@ -208,6 +208,8 @@ WORKER_NICE = 5               # worker processes yield to the GUI thread (audio 
 
 def _process_init(cancelled) -> None:  # worker process
     global _CANCELLED
+    from .child import exit_with_parent
+    exit_with_parent()
     _CANCELLED = cancelled
     try:
         os.nice(WORKER_NICE)

@@ -302,7 +302,10 @@ ITER_RE = re.compile(r"iteration (\d+)")
 
 
 def child_main(spec: TrainingSpec, run_dir: str, resume: bool, q, pause_ev, cancel_ev) -> None:
-    """Entry point of the training process: never raises; always ends with one Finished event."""
+    """Entry point of the training process: never raises; always ends with one Finished event (unless the app
+    itself dies: then the training ends too, its last checkpoint kept for Resume)."""
+    from .child import exit_with_parent
+    exit_with_parent()
     try:
         os.nice(5)                                   # the app (GUI, audio) comes first
     except (AttributeError, OSError):

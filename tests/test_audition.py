@@ -210,3 +210,45 @@ def test_takes_share_the_melody_encoding_and_stay_the_same(tiny_models):
     again = generate_take(src, "rock", 2, seed=5, shared=shared)  # ...and reused
     assert again.song == generate_take(src, "rock", 2, seed=5).song
     assert first.song != again.song
+
+
+def test_worker_processes_end_when_the_app_is_killed(tmp_path):
+    """A killed app must not leave its audition workers behind (each holds torch and the models)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import os, time\n"
+        "from deepcomposer_desktop import audition\n"
+        "if __name__ == '__main__':\n"
+        "    pool, _, _ = audition.process_pool(2)\n"
+        "    pids = {pool.submit(os.getpid).result(timeout=120) for _ in range(8)}\n"
+        "    print(' '.join(map(str, pids)), flush=True)\n"
+        "    time.sleep(600)\n")
+    app = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    pids: list[int] = []
+    try:
+        pids = [int(p) for p in app.stdout.readline().split()]
+        assert pids and all(_alive(p) for p in pids)
+        app.send_signal(signal.SIGKILL)                  # no atexit, no pool shutdown: as if it crashed
+        app.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in pids), "worker processes outlived the app"
+    finally:
+        app.kill()
+        for p in pids:                                   # (a failing run leaves no orphans behind either)
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"      # a zombie is gone, only not yet reaped
+    except OSError:
+        return False

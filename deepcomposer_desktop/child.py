@@ -1,0 +1,29 @@
+"""For the app's worker processes (audition pool, training): end with the app.
+
+A worker waits on a queue the app writes to; if the app is killed or crashes, nothing closes that queue (the
+worker holds both of its ends), so the worker would wait forever, holding its models in memory, and a training
+would run on. ``exit_with_parent`` watches for the parent going away and ends the process then.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+PARENT_POLL_SEC = 1.0
+
+
+def exit_with_parent(poll_sec: float = PARENT_POLL_SEC) -> None:
+    """Call in the child: a daemon thread ends this process (exit status 3) within ``poll_sec`` of its parent's
+    death (it is then re-parented, so ``getppid`` changes; POSIX)."""
+    parent = os.getppid()
+    if parent <= 1 or os.name != "posix":
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_sec)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
