@@ -12,6 +12,8 @@ import wave
 
 import numpy as np
 
+from ..core.safe_write import write_atomically
+
 PCM, IEEE_FLOAT = 1, 3
 
 
@@ -23,12 +25,14 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
 
 
 def write_pcm16(audio: np.ndarray, path, samplerate: int) -> None:
-    """A stereo 16-bit WAV file (raises OSError)."""
-    with open(os.fspath(path), "wb") as fh, wave.open(fh, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(int(samplerate))
-        w.writeframes(to_int16(audio).tobytes())
+    """A stereo 16-bit WAV file, written atomically: a failure leaves what was there (raises OSError)."""
+    def write(fh) -> None:
+        with wave.open(fh, "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(int(samplerate))
+            w.writeframes(to_int16(audio).tobytes())
+    write_atomically(path, write)
 
 
 class FloatWavWriter:
@@ -68,9 +72,11 @@ class FloatWavWriter:
         self._fh.close()
 
     def discard(self) -> None:
-        """Close and delete the unfinished file."""
-        if not self._fh.closed:
-            self._fh.close()
+        """Close and delete the unfinished file (never raises: it runs while another error is on its way)."""
+        try:
+            self._fh.close()                  # may fail to flush on a full disk: the file goes anyway
+        except OSError:
+            pass
         try:
             os.remove(self.path)
         except OSError:

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from ..core.analysis import guess_melody_index
 from ..core.gm import program_name
+from ..core.safe_write import write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
 from ..core.song import (DRUM_CHANNEL, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature, Note, Song, SongError,
                          TempoChange, TimeSignature, Track)
@@ -280,12 +281,7 @@ def midi_bytes(song: Song) -> bytes:
 
 
 def write_midi(song: Song, path: str | os.PathLike) -> None:
-    """Write ``song`` as a type-1 MIDI file (atomically: a temporary file renamed over the target)."""
-    path = Path(path)
+    """Write ``song`` as a type-1 MIDI file, atomically (see ``core.safe_write``): a failed write leaves what was
+    there. Raises OSError."""
     data = midi_bytes(song)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, lambda fh: fh.write(data))

@@ -1,0 +1,41 @@
+"""Write a file so that a failure (full disk, unplugged drive, an error halfway) never leaves the old file
+damaged or a half-written one in its place: the data goes to a temporary file beside the target, which takes the
+target's name only once it is complete. A symlink is followed (its target is replaced, the link stays); a target
+that is not a regular file (a FIFO, a device) is written in place, as there is nothing to keep."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(file)`` on a temporary file and move it over ``path``; raises OSError (then nothing changed,
+    and no temporary file is left)."""
+    target = Path(os.path.realpath(os.fspath(path)))
+    if os.fspath(path) == "" or target.is_dir():
+        raise IsADirectoryError(21, "Is a folder, not a file name", os.fspath(path))
+    if target.exists() and not target.is_file():
+        with open(target, "wb") as fh:
+            write(fh)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
