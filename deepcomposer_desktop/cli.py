@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from pathlib import Path
 
@@ -21,6 +22,33 @@ COMMAND_MODULES = ("deepcomposer_desktop.audio.commands", "deepcomposer_desktop.
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+def whole(lo: int, hi: int):
+    """An argparse type: a whole number from ``lo`` to ``hi`` (argparse then says what is wrong, exit status 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be from {lo:,} to {hi:,}, not {value:,}")
+        return value
+    return parse
+
+
+def positive(hi: float = float("inf")):
+    """An argparse type: a finite number above 0 and at most ``hi``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and 0 < value <= hi):
+            raise argparse.ArgumentTypeError(f"must be above 0{f' and at most {hi:g}' if hi < float('inf') else ''}"
+                                             f", not {text}")
+        return value
+    return parse
 
 
 def load_input(spec: str) -> Song:
@@ -51,6 +79,8 @@ def load_input(spec: str) -> Song:
 
 def save_output(song: Song, out: str) -> None:
     from .midi.io import write_midi
+    if not out or not out.strip():
+        raise CliError("The output file name is empty")
     try:
         write_midi(song, out)
     except OSError as exc:
@@ -115,7 +145,7 @@ def cmd_convert(args) -> int:
             song = song.with_tracks(transpose(t, args.transpose) for t in song.tracks)
         except SongError as exc:
             raise CliError(str(exc)) from None
-    if args.tempo:
+    if args.tempo is not None:
         from .core.song import TempoChange
         try:
             song = song.replace(tempos=(TempoChange(0, args.tempo),))

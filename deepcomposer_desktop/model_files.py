@@ -16,7 +16,7 @@ from pathlib import Path
 from .ml.common import ModelError
 
 EXT = ".dcmodel"
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}\Z")
 
 
 class ModelExists(ModelError):

@@ -50,6 +50,45 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
     assert r.returncode == 2 and "MIDI range" in r.stderr
 
 
+def test_bad_settings_and_damaged_projects_are_one_line_with_status_2(tmp_path, capsys):
+    deep = tmp_path / "deep.dcproj"
+    deep.write_text("[" * 100_000)
+    inf = tmp_path / "inf.dcproj"
+    inf.write_text('{"format": "deepcomposer-desktop-project", "version": 1, "ppq": Infinity, "tracks": [], '
+                   '"tempos": [[0, 120]], "time_signatures": [[0, 4, 4]]}')
+    out = str(tmp_path / "x.mid")
+    cases = [(["convert", "ode_to_joy", "-o", ""], "output file name is empty"),
+             (["convert", "ode_to_joy", "-o", out, "--tempo", "0"], "between 1 and 1000"),
+             (["info", str(deep)], "damaged"),
+             (["info", str(inf)], "damaged"),
+             (["generate", "-t", "arcnn", "-i", "ode_to_joy", "-o", out, "--seed", "99999999999999999999"],
+              "--seed: must be from 0"),
+             (["generate", "-t", "gan", "-i", "ode_to_joy", "-o", out, "--seed", "-1"], "--seed: must be from 0"),
+             (["generate", "-t", "transformer", "-i", "ode_to_joy", "-o", out, "--temperature", "inf"],
+              "--temperature: must be above 0"),
+             (["render", "ode_to_joy", "-o", str(tmp_path / "x.wav"), "--rate", "192000"], "8,000 to 96,000"),
+             (["render", "ode_to_joy", "-o", str(tmp_path / "x.wav"), "--solo", "\u00b2"], "No track called"),
+             (["render", "ode_to_joy", "-o", str(tmp_path / "x.wav"), "--mute", "1"], "No track would sound"),
+             (["train", "gan", "--name", "x", "--data", str(tmp_path), "--lr", "nan"], "--lr: must be above 0"),
+             (["train", "gan", "--name", "x", "--data", str(tmp_path), "--batch-size", "0"], "--batch-size"),
+             (["train", "gan", "--name", "x", "--data", str(tmp_path), "--epochs", "-1"], "--epochs")]
+    for args, words in cases:
+        try:
+            code = main(args)
+        except SystemExit as exc:                   # argparse: usage + the error, status 2
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "x.mid").exists()
+
+
+def test_training_does_not_replace_an_installed_model_unasked(tmp_path, capsys):
+    (tmp_path / "gan-keep.pt").write_bytes(b"my model")
+    code = main(["train", "gan", "--name", "keep", "--data", str(tmp_path), "--out", str(tmp_path)])
+    assert code == 2 and "already in" in capsys.readouterr().err
+    assert (tmp_path / "gan-keep.pt").read_bytes() == b"my model"
+
+
 def test_bench_prints_a_table():
     r = run_cli("bench", "core", "--quick")
     assert r.returncode == 0, r.stderr

@@ -7,7 +7,7 @@ def _track_index(song, spec: str) -> int:
     """A track by 1-based number or by name (case-insensitive); raises CliError."""
     from ..cli import CliError
     names = [t.name for t in song.tracks]
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():
         n = int(spec)
         if 1 <= n <= len(names):
             return n - 1
@@ -36,6 +36,8 @@ def cmd_render(args) -> int:
     solo = sorted({_track_index(song, s) for s in args.solo or ()})
     mute = sorted({_track_index(song, s) for s in args.mute or ()})
     heard = stem_tracks(song, solo, mute)
+    if not heard and not args.metronome:
+        raise CliError("No track would sound: every track is muted, or the chosen ones have no notes")
     names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
     try:
         if args.out:
@@ -55,6 +57,8 @@ def cmd_render(args) -> int:
 
 
 def register(sub) -> None:
+    from ..cli import whole
+    from . import MAX_RATE
     p = sub.add_parser("render", help="render a song to a WAV file with FluidSynth (whole mix or chosen tracks), "
                                       "or to stems: one WAV per track")
     p.add_argument("input", help="a .mid file, project, or built-in sample name")
@@ -66,7 +70,8 @@ def register(sub) -> None:
                    help="render only this track (1-based number or name); repeat for several")
     p.add_argument("--mute", action="append", metavar="TRACK", help="leave this track out; repeatable")
     p.add_argument("--soundfont", metavar="FILE", help="a .sf2/.sf3 file (default: search the usual places)")
-    p.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
+    p.add_argument("--rate", type=whole(8000, MAX_RATE), default=44100,
+                   help=f"sample rate in Hz, 8000-{MAX_RATE} (default 44100)")
     p.add_argument("--metronome", action="store_true", help="add the metronome click (to --out)")
     p.add_argument("--dry", action="store_true", help="no reverb or chorus (for a DAW that adds its own)")
     p.set_defaults(func=cmd_render)

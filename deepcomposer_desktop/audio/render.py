@@ -11,6 +11,7 @@ import numpy as np
 from ..core.names import file_stem
 from ..core.song import Song
 from ..core.timing import TempoMap
+from . import MAX_RATE
 from .events import song_events, with_metronome
 from .mixer import apply_channels, audible_mask, mixes_of, setup_metronome
 from .scheduler import MAX_TRACKS, Scheduler
@@ -100,16 +101,16 @@ def _check(song: Song, samplerate: int, solo, mute) -> int:
     if not isinstance(song, Song):
         raise TypeError("render_song needs a Song")
     samplerate = int(samplerate)
-    if not 8000 <= samplerate <= 192000:
-        raise RenderError(f"Sample rate must be between 8000 and 192000 Hz, got {samplerate}")
+    if not 8000 <= samplerate <= MAX_RATE:
+        raise RenderError(f"Sample rate must be between 8000 and {MAX_RATE} Hz, got {samplerate}")
     for kind, idx in (("solo", solo), ("mute", mute)):
         bad = [i for i in idx if not 0 <= i < len(song.tracks)]
         if bad:
             raise RenderError(f"Cannot {kind} track {bad[0] + 1}: the song has {len(song.tracks)} tracks")
     seconds = TempoMap.of(song).tick_to_seconds(song.sound_end_tick)
     if seconds > MAX_RENDER_SEC:
-        raise RenderError(f"The song lasts {seconds / 3600:,.1f} hours; a WAV export takes at most "
-                          f"{MAX_RENDER_SEC // 3600} hour (its audio is held in memory). Trim the song first")
+        raise RenderError(f"The song lasts {int(seconds // 3600)} h {int(seconds % 3600 // 60)} min; a WAV export "
+                          f"takes at most {MAX_RENDER_SEC // 3600} hour (its audio is held in memory). Trim it first")
     return samplerate
 
 

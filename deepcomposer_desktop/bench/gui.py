@@ -243,8 +243,30 @@ def _startup_child() -> None:
     os._exit(0)                                # do not wait for the audio engine / model probe workers
 
 
-def startup_figures(quick: bool) -> list[Figure]:
+def _run_startup_child(env: dict) -> tuple[str, str]:
+    """Run ``_startup_child`` in its own process group; return its stdout and stderr. The window starts worker
+    processes (audio engine probe, the audition pool) that are still starting up when the child exits: they are
+    killed with the group, and they never hold a pipe we read (the output goes through files)."""
+    import signal
     import subprocess
+    import tempfile
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-c", "from deepcomposer_desktop.bench.gui import _startup_child;"
+                                  " _startup_child()"], env=env, stdout=out, stderr=err, start_new_session=True)
+        try:
+            child.wait(timeout=120)
+        finally:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            child.wait()
+        out.seek(0)
+        err.seek(0)
+        return out.read(), err.read()
+
+
+def startup_figures(quick: bool) -> list[Figure]:
     import tempfile
     runs = 2 if quick else 5
     times, cpus, torch_loaded = [], [], 0
@@ -259,11 +281,10 @@ def startup_figures(quick: bool) -> list[Figure]:
         env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
         for i in range(runs + 1):
             env["DC_BENCH_T0"] = repr(time.time())
-            out = subprocess.run([sys.executable, "-c", "from deepcomposer_desktop.bench.gui import _startup_child;"
-                                  " _startup_child()"], env=env, capture_output=True, text=True, timeout=120)
-            line = next((ln for ln in out.stdout.splitlines() if ln.startswith("READY")), None)
+            stdout, stderr = _run_startup_child(env)
+            line = next((ln for ln in stdout.splitlines() if ln.startswith("READY")), None)
             if line is None:
-                raise RuntimeError(f"the window did not start: {out.stderr[-500:]}")
+                raise RuntimeError(f"the window did not start: {stderr[-500:]}")
             _, ms, torch_flag, cpu_ms = line.split()
             if i == 0:
                 continue                       # the warm-up run compiled the bytecode

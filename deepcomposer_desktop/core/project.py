@@ -62,7 +62,7 @@ def song_from_dict(data: Any) -> Song:
                     key_signatures=tuple(KeySignature(int(a), str(b)) for a, b in data.get("key_signatures", [])))
     except SongError as exc:
         raise ProjectError(f"The project file is damaged: {exc}") from None
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ProjectError(f"The project file is damaged or incomplete ({type(exc).__name__}: {exc})") from None
 
 
@@ -75,4 +75,6 @@ def loads(raw: bytes) -> Song:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProjectError(f"The project file is not readable JSON ({exc})") from None
+    except RecursionError:
+        raise ProjectError("The project file is damaged (nested far deeper than any project)") from None
     return song_from_dict(data)

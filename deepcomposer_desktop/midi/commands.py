@@ -36,7 +36,7 @@ def _pick_port(ports, spec: str | None) -> str:
         if not real:
             raise CliError("no MIDI keyboard is connected (see `deepcomposer midi-ports`)")
         return real[0]
-    if spec.isdigit() and 1 <= int(spec) <= len(ports):
+    if spec.isascii() and spec.isdigit() and 1 <= int(spec) <= len(ports):
         return ports[int(spec) - 1]
     for p in ports:
         if p == spec or stable_name(p) == spec or spec.lower() in p.lower():

@@ -261,9 +261,12 @@ def cli_generate(args) -> int:
         print(f"{out}: {len(added)} new tracks: " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in added))
     if getattr(args, "wav", None):
         try:
-            from ...audio.render import render_to_wav
+            from ...audio.render import RenderError, render_to_wav
         except ImportError:
             raise CliError("Audio rendering is not available in this build") from None
-        render_to_wav(results[0], args.wav)
+        try:
+            render_to_wav(results[0], args.wav)
+        except RenderError as exc:
+            raise CliError(f"Could not render {args.wav}: {exc}") from None
         print(f"{args.wav}: rendered take 1")
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import time
 from dataclasses import asdict
@@ -20,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ...model_files import NAME_RE
 from ..common import Cancelled, ModelError, ProgressFn, StopFn, check_stop, report
 from .config import ARCH_PRESETS, PRESETS, GanArch, TrainConfig, deepcomposer_arch
 from .data import GanData, GanDataError, load_training_data, normalise_keys, split_by_song, to_two_bars
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 REFINE_ROUNDS = 2         # final save: coordinate-search rounds fitting the decoding to the music figures
 FIT_SHARE, FIT_MAX_S = 0.15, 120.0   # a run with a time budget keeps this much of it for that fit
 
@@ -447,6 +446,9 @@ def cli_train(args) -> int:
         from ..common import limit_threads
         limit_threads()
     out = Path(args.out) if args.out else user_models_dir()
+    if (out / f"gan-{args.name}.pt").exists() and not args.resume and not getattr(args, "overwrite", False):
+        raise CliError(f"A model called '{args.name}' is already in {out}: choose another --name, continue it with "
+                       "--resume, or pass --overwrite to train a new one in its place")
     try:
         path = run_training(args.data, args.name, out, preset, overrides, device, args.resume,
                             getattr(args, "melody_track", None), progress=_console_progress(), init_from=init_from)

@@ -212,7 +212,10 @@ def extend(song, seconds: float = 30.0, bars: int | None = None, context_bars: i
     net, _meta = load_model(model)
     slots = T.default_slots(song, tracks)
     n_in, first_tick, bar_ticks, n_new = plan_bars(song, seconds, bars)
-    n_new = min(n_new, MAX_BARS)
+    if n_new > MAX_BARS:
+        per_bar = float(seconds) / n_new
+        raise ExtendError(f"{float(seconds):g} s is {n_new} bars at this tempo; extend by at most {MAX_BARS} bars "
+                          f"(about {MAX_BARS * per_bar:.0f} s) at a time")
     bar_steps = int(round(bar_ticks * T.STEPS_PER_BEAT / song.ppq))
     piece = T.song_to_piece(song, slots, max(0, n_in - int(context_bars)), n_in)
     header = T.header_tokens(piece.meter, piece.bpm, piece.families)
