@@ -73,10 +73,7 @@ def test_bad_settings_and_damaged_projects_are_one_line_with_status_2(tmp_path, 
              (["train", "gan", "--name", "x", "--data", str(tmp_path), "--batch-size", "0"], "--batch-size"),
              (["train", "gan", "--name", "x", "--data", str(tmp_path), "--epochs", "-1"], "--epochs")]
     for args, words in cases:
-        try:
-            code = main(args)
-        except SystemExit as exc:                   # argparse: usage + the error, status 2
-            code = exc.code
+        code = main(args)
         err = capsys.readouterr().err
         assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
     assert not (tmp_path / "x.wav").exists() and not (tmp_path / "x.mid").exists()

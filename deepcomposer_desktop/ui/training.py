@@ -85,7 +85,8 @@ class TrainingWindow(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. my-band")
         from ..model_files import NAME_RE
-        self.name_edit.setValidator(QRegularExpressionValidator(QRegularExpression(NAME_RE.pattern[1:-1]), self))
+        self.name_edit.setValidator(QRegularExpressionValidator(QRegularExpression(NAME_RE.pattern.removesuffix(
+            r"\Z")), self))
         self.name_edit.textChanged.connect(lambda _t: self._update_buttons())
         self.name_note = _help("")
         name_box = QVBoxLayout()
