@@ -142,7 +142,7 @@ def _check_loads(technique: str, path: Path, shown: str) -> None:
         return
     try:
         gen.load_model(path)
-    except ModelError as exc:
-        raise ModelError(f"{shown}: {exc}") from None
+    except ModelError as exc:                      # (the loader names the file it read: our temporary one)
+        raise ModelError(f"{shown}: {str(exc).replace(path.name + ': ', '').replace(path.name, shown)}") from None
     except Exception as exc:  # noqa: BLE001 - any failure to rebuild means the file does not fit
         raise ModelError(f"{shown} does not fit this version's {technique} model ({type(exc).__name__})") from None

@@ -131,6 +131,12 @@ def test_truncated_foreign_and_misfitting_files_are_refused(user_models, tmp_pat
                     state_dict={"not.a.layer": torch.zeros(4)}, meta={"tracks": TRACKS})
     with pytest.raises(ModelError, match="does not fit"):
         import_model(misfit)
+    bad_program = tmp_path / "program.pt"
+    gen = torch.load(good, weights_only=True)["state_dict"]
+    save_checkpoint(bad_program, technique="gan", name="program", model_args=arch.to_dict(), state_dict=gen,
+                    meta={"tracks": [dict(TRACKS[0], program=500), TRACKS[1]]})
+    with pytest.raises(ModelError, match=r"^program\.pt: a track of its card has no valid General MIDI program"):
+        import_model(bad_program)
     assert not list(user_models.glob("*.pt")) and not list(user_models.glob("*.part"))
     with pytest.raises(ModelError, match="not installed|No gan model"):
         export_model("gan", "nothing-here", tmp_path / "x")

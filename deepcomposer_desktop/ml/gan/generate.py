@@ -63,6 +63,11 @@ def model_from_payload(payload: dict, path: str = "") -> GanModel:
     if len(tracks) != arch.n_tracks:
         raise ModelError(f"{os.path.basename(path)}: its card lists {len(tracks)} tracks, the network makes "
                          f"{arch.n_tracks}")
+    for t in tracks:
+        program = t.get("program", 0) if isinstance(t, dict) else None
+        if isinstance(program, bool) or not isinstance(program, int) or not 0 <= program <= 127:
+            raise ModelError(f"{os.path.basename(path)}: a track of its card has no valid General MIDI program "
+                             f"({t!r})")
     dec = DecodeParams.from_dict(meta.get("decode"))
     if len(dec.threshold) != arch.n_tracks:
         dec = DecodeParams.plain(arch.n_tracks)
