@@ -182,8 +182,12 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         if ti == 0 and track_name and (header.format == 0 or not any(p["notes"] for p in by_channel.values())):
             title = track_name
         with_notes = [p for p in by_channel.values() if p["notes"]]
+        if not with_notes and ti > 0 and track_name:
+            # a named part with its instrument but no notes yet (a DAW's, or our own export of an empty track)
+            with_notes = [p for p in by_channel.values() if p["program"] is not None][:1]
         # controllers in a file track of their own (an automation track) join their channel's notes below
-        loose_controls.extend((p["channel"], c) for p in by_channel.values() if not p["notes"] for c in p["controls"])
+        loose_controls.extend((p["channel"], c) for p in by_channel.values() if p not in with_notes
+                              for c in p["controls"])
         for p in with_notes:
             p["name"] = track_name
             p["multi"] = len(with_notes) > 1

@@ -169,3 +169,13 @@ def test_a_gap_longer_than_a_delta_time_holds_is_bridged():
     assert read_midi(data).tracks[0].notes == s.tracks[0].notes
     notes = [m for m in mido.MidiFile(file=io.BytesIO(data)).tracks[1] if m.type == "note_on"]
     assert len(notes) == 2
+
+
+def test_named_tracks_without_notes_come_back():
+    from deepcomposer_desktop.core.song import Song, Track
+    s = Song(tracks=(track("Melody", [(60, 0, 480, 100)], program=73), Track("Strings", 48),
+                     Track("Drums", 0, True)))
+    back = read_midi(midi_bytes(s))
+    assert [(t.name, t.program, t.is_drum, len(t.notes)) for t in back.tracks] == [
+        ("Melody", 73, False, 1), ("Strings", 48, False, 0), ("Drums", 0, True, 0)]
+    assert back.melody_index == 0
