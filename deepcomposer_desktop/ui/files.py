@@ -131,6 +131,10 @@ class FilesMixin:
         if not same_music(self._gen_input, self.song):
             self._generation_over("Not applied: the song was edited while the model worked. Generate again")
             return
+        if technique == "transformer" and all(isinstance(t, Song) and t.note_count == self._gen_input.note_count
+                                              for t in takes):
+            self._generation_over("The model ended the piece there and added no notes: try another seed")
+            return
         self._take_base = self._gen_input
         self._take_technique = technique
         self._takes = takes

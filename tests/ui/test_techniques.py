@@ -187,3 +187,15 @@ def test_a_new_project_forgets_the_last_takes(window, monkeypatch, qtbot):
     assert not window.techniques.take_box.isVisibleTo(window.techniques)
     window.techniques.take_box.activated.emit(1)
     assert window.song.note_count == 0 and len(window.song.tracks) == 1
+
+
+def test_a_continuation_without_notes_says_so_and_changes_nothing(window, monkeypatch, qtbot):
+    monkeypatch.setattr(workers, "run_technique", lambda technique, song, **kw: [song])   # the model stopped at once
+    panel = window.techniques
+    panel.set_availability({"transformer": {"available": True}})
+    panel.tabs.setCurrentIndex(2)
+    before, steps = window.song, window.doc.undo_stack.count()
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
+    assert window.song is before and window.doc.undo_stack.count() == steps
+    assert "added no notes" in panel.progress.format()

@@ -270,7 +270,9 @@ def cli_generate(args) -> int:
         path = out if len(results) == 1 else out.with_name(f"{out.stem}-{take + 1}{out.suffix or '.mid'}")
         save_output(result, str(path))
         added = result.note_count - song.note_count
-        print(f"{path}: {added} notes added, {before:.1f} s -> {song_duration_seconds(result):.1f} s")
+        print(f"{path}: {added} notes added, {before:.1f} s -> {song_duration_seconds(result):.1f} s"
+              + (" (the model ended the piece here: try another --seed or a higher --temperature)" if added == 0
+                 else ""))
     print(f"({time.perf_counter() - t0:.1f} s)")
     if getattr(args, "wav", None):
         try:
