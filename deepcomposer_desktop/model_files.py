@@ -28,7 +28,8 @@ class ModelExists(ModelError):
 
 
 def export_model(technique: str, name: str, dest) -> Path:
-    """Write the installed model ``technique``/``name`` and its card to ``dest`` (``.dcmodel`` added when missing).
+    """Write the installed model ``technique``/``name`` and its card to ``dest`` (``.dcmodel`` added when missing;
+    a folder gets ``TECHNIQUE-NAME.dcmodel``).
 
     Raises ModelError (model not installed, damaged) and OSError (cannot write ``dest``).
     """
@@ -37,7 +38,9 @@ def export_model(technique: str, name: str, dest) -> Path:
     info = find_model(technique, name)
     payload = load_checkpoint(info.path, technique)
     dest = Path(dest)
-    if dest.suffix.lower() not in (EXT, ".pt"):
+    if dest.is_dir():
+        dest = dest / f"{technique}-{name}{EXT}"
+    elif dest.suffix.lower() not in (EXT, ".pt"):
         dest = dest.with_name(dest.name + EXT)
     meta = dict(payload.get("meta") or {})
     try:

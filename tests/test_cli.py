@@ -99,6 +99,10 @@ def test_models_list_export_import(tmp_path, monkeypatch, capsys):
     assert "gan" in listed and "chorale" in listed
     shared = tmp_path / "chorale.dcmodel"
     assert main(["models", "export", "gan/chorale", str(shared)]) == 0
+    folder = tmp_path / "to-share"
+    folder.mkdir()
+    assert main(["models", "export", "gan/chorale", str(folder)]) == 0       # a folder: the file goes in it
+    assert (folder / "gan-chorale.dcmodel").read_bytes()[:2] == shared.read_bytes()[:2]
     assert main(["models", "import", str(shared), "--name", "friends-chorale"]) == 0
     capsys.readouterr()
     assert main(["models"]) == 0

@@ -93,7 +93,8 @@ def read_midi(source: str | os.PathLike | bytes | BinaryIO, *, require_notes: bo
     """Read a MIDI file (path, bytes or binary file object) into a Song.
 
     Raises MidiFileError for anything that is not a usable MIDI file (not MIDI, truncated, empty, no notes,
-    absurd sizes or times).
+    absurd sizes or times). A file of named parts without notes yet (an empty project, exported) reads as those
+    empty tracks.
     """
     data, name = _load_bytes(source)
     header, tracks = parse_midi_file(data, name)
@@ -101,7 +102,7 @@ def read_midi(source: str | os.PathLike | bytes | BinaryIO, *, require_notes: bo
         song = _convert(header, tracks)
     except SongError as exc:
         raise MidiFileError(f"{name} contains invalid values: {exc}") from None
-    if require_notes and song.note_count == 0:
+    if require_notes and not song.tracks:
         raise MidiFileError(f"{name} contains no notes")
     if isinstance(source, (str, os.PathLike)) and not song.title:
         song = song.replace(title=Path(source).stem)

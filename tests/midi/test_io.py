@@ -179,3 +179,5 @@ def test_named_tracks_without_notes_come_back():
     assert [(t.name, t.program, t.is_drum, len(t.notes)) for t in back.tracks] == [
         ("Melody", 73, False, 1), ("Strings", 48, False, 0), ("Drums", 0, True, 0)]
     assert back.melody_index == 0
+    empty = read_midi(midi_bytes(Song(tracks=(Track("Melody", 0),), title="Untitled")))  # a new project, exported
+    assert [(t.name, len(t.notes)) for t in empty.tracks] == [("Melody", 0)]
