@@ -59,6 +59,8 @@ def load_input(spec: str) -> Song:
     from .midi.io import MidiFileError, read_midi
     from .samples import load_sample
 
+    if not spec.strip():
+        raise CliError("No input given: name a .mid file, a project or a built-in sample")
     path = Path(spec)
     if path.exists():
         try:

@@ -58,6 +58,8 @@ def test_bad_settings_and_damaged_projects_are_one_line_with_status_2(tmp_path, 
                    '"tempos": [[0, 120]], "time_signatures": [[0, 4, 4]]}')
     out = str(tmp_path / "x.mid")
     cases = [(["convert", "ode_to_joy", "-o", ""], "output file name is empty"),
+             (["info", ""], "No input given"),
+             (["render", "ode_to_joy", "-o", str(tmp_path / "x.wav"), "--soundfont", ""], "--soundfont needs"),
              (["convert", "ode_to_joy", "-o", out, "--tempo", "0"], "between 1 and 1000"),
              (["info", str(deep)], "damaged"),
              (["info", str(inf)], "damaged"),

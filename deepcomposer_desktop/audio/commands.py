@@ -30,6 +30,8 @@ def cmd_render(args) -> int:
     if not args.out and not args.stems:
         raise CliError("Say where to write: --out FILE.wav for the mix, --stems FOLDER for one WAV per track, "
                        "or both")
+    if args.soundfont is not None and not args.soundfont.strip():
+        raise CliError("--soundfont needs a .sf2/.sf3 file (leave it out to use the default)")
     song = load_input(args.input)
     if not song.tracks or not song.note_count:
         raise CliError(f"{args.input} has no notes to render")
