@@ -15,8 +15,8 @@ from ..core.analysis import guess_melody_index
 from ..core.gm import program_name
 from ..core.safe_write import write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
-from ..core.song import (DRUM_CHANNEL, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature, Note, Song, SongError,
-                         TempoChange, TimeSignature, Track)
+from ..core.song import (DRUM_CHANNEL, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature, Note, Song,
+                         SongError, TempoChange, TimeSignature, Track)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_EVENTS = 5_000_000
@@ -98,6 +98,8 @@ def read_midi(source: str | os.PathLike | bytes | BinaryIO, *, require_notes: bo
     """
     data, name = _load_bytes(source)
     header, tracks = parse_midi_file(data, name)
+    if header.format == 2:
+        tracks = _patterns_in_a_row(tracks)
     try:
         song = _convert(header, tracks)
     except SongError as exc:
@@ -107,6 +109,17 @@ def read_midi(source: str | os.PathLike | bytes | BinaryIO, *, require_notes: bo
     if isinstance(source, (str, os.PathLike)) and not song.title:
         song = song.replace(title=Path(source).stem)
     return song
+
+
+def _patterns_in_a_row(smf_tracks: list[list[tuple]]) -> list[list[tuple]]:
+    """A type-2 file holds independent patterns, each timed from 0: they play one after the other."""
+    out, offset = [], 0
+    for events in smf_tracks:
+        out.append([(tick + offset, *rest) for tick, *rest in events])
+        offset += events[-1][0] if events else 0
+    if offset > MAX_TICK:
+        raise MidiFileError("The patterns of this type-2 file last far longer than any song (corrupt times)")
+    return out
 
 
 def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:

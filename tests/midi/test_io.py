@@ -181,3 +181,17 @@ def test_named_tracks_without_notes_come_back():
     assert back.melody_index == 0
     empty = read_midi(midi_bytes(Song(tracks=(Track("Melody", 0),), title="Untitled")))  # a new project, exported
     assert [(t.name, len(t.notes)) for t in empty.tracks] == [("Melody", 0)]
+
+
+def test_a_type2_files_patterns_play_one_after_the_other():
+    mf = mido.MidiFile(type=2, ticks_per_beat=480)
+    for pitch in (60, 64):
+        t = mido.MidiTrack([mido.MetaMessage("track_name", name=f"Pattern {pitch}"),
+                            mido.Message("note_on", note=pitch, velocity=90), mido.Message("note_off", note=pitch,
+                                                                                            time=960)])
+        mf.tracks.append(t)
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    s = read_midi(buf.getvalue())
+    assert [(t.name, [(n.pitch, n.start_tick) for n in t.notes]) for t in s.tracks] == [
+        ("Pattern 60", [(60, 0)]), ("Pattern 64", [(64, 960)])]
