@@ -118,13 +118,18 @@ def concat_songs(first: Song, second: Song) -> Song:
     """``second`` appended after the last bar of ``first``, track by track (matched by position)."""
     second = rescale_song(second, first.ppq)
     bar = first.bar_ticks
-    offset = -(-first.end_tick // bar) * bar
+    offset = -(-first.sound_end_tick // bar) * bar      # after a pedal lifted past the last note, too
     n = max(len(first.tracks), len(second.tracks))
     tracks = []
     for i in range(n):
         a = first.tracks[i] if i < len(first.tracks) else replace(second.tracks[i], notes=(), controls=())
-        b = shift_track(second.tracks[i], offset) if i < len(second.tracks) else Track()
-        tracks.append(replace(a, notes=a.notes + b.notes, controls=a.controls + b.controls))
+        if i >= len(second.tracks):
+            tracks.append(a)
+            continue
+        b = shift_track(second.tracks[i], offset)
+        # the second song starts with the first's bend, mod wheel and pedals at rest (then its own changes)
+        controls = a.controls + _rest_controls(a, offset) + b.controls
+        tracks.append(replace(a, notes=a.notes + b.notes, controls=controls))
     return replace(first, tracks=tuple(tracks))
 
 
@@ -211,10 +216,14 @@ def append_passage(track: Track, notes: Iterable[Note], at_tick: int) -> Track:
         first_new.setdefault(n.pitch, n.start_tick)
     old = tuple(replace(n, duration_tick=max(1, first_new[n.pitch] - n.start_tick))
                 if n.start_tick < first_new.get(n.pitch, -1) < n.end_tick else n for n in track.notes)
+    return replace(track, notes=old + new, controls=track.controls + _rest_controls(track, at_tick))
+
+
+def _rest_controls(track: Track, at_tick: int) -> tuple[Control, ...]:
+    """Changes at ``at_tick`` that put the track's bend, mod wheel and pedals back at rest where they are not."""
     state: dict[int, int] = {}
     for c in track.controls:
         if c.tick <= at_tick:
             state[c.number] = c.value
-    rest = tuple(Control(at_tick, number, value) for number, value in _AT_REST.items()
+    return tuple(Control(at_tick, number, value) for number, value in _AT_REST.items()
                  if state.get(number, value) != value)
-    return replace(track, notes=old + new, controls=track.controls + rest)

@@ -212,7 +212,7 @@ def test_concat_moves_the_second_songs_controls_by_the_offset():
     assert [t.name for t in c.tracks] == ["A", "B", "C2"]
     assert cc(c.tracks[0].controls) == [(0, PEDAL, 127), (900, PEDAL, 0), (offset, PEDAL, 127),
                                         (offset + 480, PEDAL, 0)]
-    assert cc(c.tracks[1].controls) == [(10, MOD, 1), (offset, PITCH_BEND, -100)]
+    assert cc(c.tracks[1].controls) == [(10, MOD, 1), (offset, MOD, 0), (offset, PITCH_BEND, -100)]   # wheel down
     assert cc(c.tracks[2].controls) == [(offset + 240, EXPR, 80)]     # only the second song's, moved
     assert [n.start_tick for n in c.tracks[2].notes] == [offset]
 
@@ -222,8 +222,8 @@ def test_concat_keeps_first_song_controls_when_second_has_fewer_tracks():
                  piano([(48, 0, 480, 100)], [Control(100, MOD, 1)], name="B"))
     second = song(piano([(62, 0, 480, 100)], [Control(0, EXPR, 30)], name="A2"))
     c = edits.concat_songs(first, second)
-    assert cc(c.tracks[0].controls) == [(0, PEDAL, 127), (1920, EXPR, 30)]
-    assert cc(c.tracks[1].controls) == [(100, MOD, 1)]
+    assert cc(c.tracks[0].controls) == [(0, PEDAL, 127), (1920, PEDAL, 0), (1920, EXPR, 30)]   # lifted for it
+    assert cc(c.tracks[1].controls) == [(100, MOD, 1)]                # nothing follows on B: left as it was
 
 
 def test_concat_rescales_the_second_songs_controls_first():
@@ -326,3 +326,11 @@ def test_controls_that_are_not_a_list_raise_project_error():
     d["tracks"][0]["controls"] = None
     with pytest.raises(ProjectError):
         song_from_dict(d)
+
+
+def test_concat_starts_after_a_pedal_lifted_past_the_first_songs_last_bar():
+    first = song(piano([(60, 0, 1900, 100)], [Control(0, PEDAL, 127), Control(2000, PEDAL, 0)], name="A"))
+    second = song(piano([(62, 0, 480, 100)], [Control(0, PEDAL, 127)], name="A2"))
+    c = edits.concat_songs(first, second)
+    assert cc(c.tracks[0].controls) == [(0, PEDAL, 127), (2000, PEDAL, 0), (3840, PEDAL, 127)]
+    assert [n.start_tick for n in c.tracks[0].notes] == [0, 3840]
