@@ -17,10 +17,10 @@ import sys
 import threading
 import time
 
-from ..core.song import Song
+from ..core.song import SUSTAIN, Song
 from ..core.timing import TempoMap
 from .events import count_in_events, song_events, with_metronome
-from .mixer import CC_SUSTAIN, Mix, apply_channels, audible_mask, mixes_of, setup_metronome
+from .mixer import Mix, apply_channels, audible_mask, mixes_of, setup_metronome
 from .outputs import NULL_OUTPUT, OutputPlan, list_output_devices, plan_outputs
 from .render import DEFAULT_GAIN
 from .scheduler import LIVE_CHANNEL_BASE, MAX_TRACKS, Scheduler, align_start, live_channel
@@ -358,7 +358,7 @@ class PlaybackEngine:
 
     def set_sustain(self, on: bool, track_index: int) -> None:
         if self._synth is not None:
-            self._synth.cc(self._live_channel(track_index), CC_SUSTAIN, 127 if on else 0)
+            self._synth.cc(self._live_channel(track_index), SUSTAIN, 127 if on else 0)
 
     def live_pitch_bend(self, value: int, track_index: int) -> None:
         """Pitch bend from a keyboard: ``value`` -8192..8191 (0 = centre)."""
@@ -373,7 +373,7 @@ class PlaybackEngine:
     def all_live_notes_off(self) -> None:
         if self._synth is not None:
             for chan in list(range(LIVE_CHANNEL_BASE, LIVE_CHANNEL_BASE + MAX_TRACKS)) + [FREE_LIVE_CHANNEL]:
-                self._synth.cc(chan, CC_SUSTAIN, 0)
+                self._synth.cc(chan, SUSTAIN, 0)
                 self._synth.all_notes_off(chan)
 
     # --- feeder thread ------------------------------------------------------------------------------------------

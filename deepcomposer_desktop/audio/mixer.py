@@ -14,7 +14,7 @@ from ..core.song import Song, Track
 from .scheduler import MAX_TRACKS, METRONOME_CHANNEL, live_channel, song_channel
 from .synth import Synth
 
-CC_VOLUME, CC_PAN, CC_SUSTAIN = 7, 10, 64
+CC_VOLUME, CC_PAN = 7, 10
 
 
 @dataclass(frozen=True, slots=True)

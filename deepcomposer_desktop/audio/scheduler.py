@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.song import PITCH_BEND, SOSTENUTO, SUSTAIN
 from .events import BEND, BEND_RANGE, CONTROL, METRONOME, NOTE_OFF, NOTE_ON
 from .synth import Synth
 
@@ -26,18 +27,24 @@ MAX_TRACKS = 126           # song channels 0..125, live channels 128..253
 METRONOME_CHANNEL = 254
 LIVE_CHANNEL_BASE = 128
 KIND_ALL_NOTES_OFF = 2
-CC_SUSTAIN, CC_SOSTENUTO = 64, 66
+BEND_KEY, RANGE_KEY = PITCH_BEND, PITCH_BEND + 1     # controller numbers of the bend and of its range, as keys
 # What a channel holds before any controller change (FluidSynth's reset values; 0 for the rest): a controller a
 # track uses goes back to it when playback starts before the track's first change of it.
-_RESET = np.zeros(131, np.int64)
+_RESET = np.zeros(RANGE_KEY + 1, np.int64)
 _RESET[[8, 11, 43]] = 64, 127, 127
-_RESET[128], _RESET[129] = 8192, 2          # pitch bend centre; a bend range of 2 semitones
+_RESET[BEND_KEY], _RESET[RANGE_KEY] = 8192, 2          # pitch bend centre; a bend range of 2 semitones
 
 
 def _control_keys(ev: np.ndarray) -> np.ndarray:
-    """One number per (track, controller) of controller events: CC number, 128 for the bend, 129 its range."""
-    number = np.where(ev["kind"] == BEND, 128, np.where(ev["kind"] == BEND_RANGE, 129, ev["pitch"]))
+    """One number per (track, controller) of controller events: track * 256 + CC number, BEND_KEY or RANGE_KEY."""
+    number = np.where(ev["kind"] == BEND, BEND_KEY, np.where(ev["kind"] == BEND_RANGE, RANGE_KEY, ev["pitch"]))
     return ev["track"].astype(np.int64) * 256 + number
+
+
+def _last_of_each(keys: np.ndarray) -> np.ndarray:
+    """Indices of the last occurrence of each distinct key, in their original order."""
+    _, last_rev = np.unique(keys[::-1], return_index=True)
+    return np.sort(len(keys) - 1 - last_rev)
 
 
 def _synth_values(ev: np.ndarray) -> np.ndarray:
@@ -179,8 +186,7 @@ class Scheduler:
             return
         head = ctl[: int(np.searchsorted(ctl["sec"], sec, side="right"))]
         keys = _control_keys(head)
-        _, last_rev = np.unique(keys[::-1], return_index=True)
-        last = np.sort(len(head) - 1 - last_rev)          # the last change of each (track, controller), in order
+        last = _last_of_each(keys)                        # the last change of each (track, controller), in order
         unset = np.setdiff1d(self._all_control_keys, keys)
         tracks = np.concatenate([unset // 256, head["track"][last].astype(np.int64)])
         numbers = np.concatenate([unset % 256, keys[last] % 256])
@@ -191,7 +197,7 @@ class Scheduler:
         if not ok.any():
             return
         slots, numbers, values = slots[ok], numbers[ok], values[ok]
-        kinds = np.where(numbers == 128, BEND, np.where(numbers == 129, BEND_RANGE, CONTROL))
+        kinds = np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE, CONTROL))
         n = len(slots)
         ms = int(self._ms(np.array([sample]))[0])
         self.synth.schedule_notes([ms] * n, kinds.tolist(), self._channels[slots].tolist(), (numbers % 128).tolist(),
@@ -274,10 +280,8 @@ class Scheduler:
             # the sequencer may swap events of one millisecond: of several changes of one controller there, only
             # the last is sent
             at = np.flatnonzero(ctl)
-            key = (_control_keys(ev[at]) << 32) + ms[at]
-            _, last_rev = np.unique(key[::-1], return_index=True)
             keep = ~ctl
-            keep[at[len(at) - 1 - last_rev]] = True
+            keep[at[_last_of_each((_control_keys(ev[at]) << 32) + ms[at])]] = True
             ev, slot, ms = ev[keep], slot[keep], ms[keep]
         self.synth.schedule_notes(ms.tolist(), ev["kind"].tolist(), self._channels[slot].tolist(),
                                   ev["pitch"].tolist(), _synth_values(ev).tolist(), self._sources[slot].tolist())
@@ -294,7 +298,7 @@ class Scheduler:
         ms = int(self._ms(np.array([sample]))[0])
         n = len(self._channels)
         self.synth.schedule_notes([ms] * 2 * n, [CONTROL] * 2 * n, self._channels.tolist() * 2,
-                                  [CC_SUSTAIN] * n + [CC_SOSTENUTO] * n, [0] * 2 * n, self._sources.tolist() * 2)
+                                  [SUSTAIN] * n + [SOSTENUTO] * n, [0] * 2 * n, self._sources.tolist() * 2)
 
     # --- mixer changes while playing ---------------------------------------------------------------------------
     def set_audible(self, audible: np.ndarray, now_sample: int) -> None:

@@ -86,7 +86,8 @@ class FloatWavWriter:
 def read_wav(path) -> tuple[np.ndarray, int]:
     """A 16-bit PCM or 32-bit float WAV file as float32 (frames, channels) and its sample rate. Raises ValueError
     for anything else."""
-    raw = open(os.fspath(path), "rb").read()
+    with open(os.fspath(path), "rb") as fh:
+        raw = fh.read()
     if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
         raise ValueError(f"{path} is not a WAV file")
     fmt = data = None

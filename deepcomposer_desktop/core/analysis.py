@@ -1,11 +1,11 @@
 """Small pure analyses of songs: which track is the melody, what key it is in, polyphony."""
 from __future__ import annotations
 
-import numpy as np
-
 from collections import Counter
 
-from .song import KeySignature, Song, Track, control_name
+import numpy as np
+
+from .song import SUSTAIN, KeySignature, Song, Track, control_name
 
 _MELODY_WORDS = ("melody", "lead", "vocal", "voice", "soprano", "tune", "melodie", "hauptstimme")
 # Krumhansl-Kessler key profiles
@@ -78,15 +78,12 @@ def estimate_key(song: Song) -> KeySignature | None:
     return KeySignature(0, best)
 
 
-SUSTAIN_CC = 64
-
-
 def pedal_spans(controls, end_tick: int) -> list[tuple[int, int]]:
     """[(down, up)] tick spans of the sustain pedal (down at a value of 64 or more), from a track's controls; a
     pedal still down at the end is taken up at ``end_tick`` (or where it went down, if later)."""
     spans, down = [], None
     for c in controls:
-        if c.number != SUSTAIN_CC:
+        if c.number != SUSTAIN:
             continue
         if c.value >= 64 and down is None:
             down = c.tick

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable, Sequence
 
-from .song import PITCH_BEND, Control, Note, Song, SongError, Track
+from .song import (MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note, Song, SongError,
+                   Track)
 
 
 def transpose_notes(notes: Iterable[Note], semitones: int) -> tuple[Note, ...]:
@@ -195,7 +196,7 @@ def carry_mixer(song: Song, source: Song) -> Song:
 
 
 # controllers a new passage should not inherit: bend, mod wheel, and the sustain / sostenuto / soft pedals
-_AT_REST = {PITCH_BEND: 0, 1: 0, 64: 0, 66: 0, 67: 0}
+_AT_REST = {PITCH_BEND: 0, MOD_WHEEL: 0, SUSTAIN: 0, SOSTENUTO: 0, SOFT_PEDAL: 0}
 
 
 def append_passage(track: Track, notes: Iterable[Note], at_tick: int) -> Track:
@@ -203,8 +204,9 @@ def append_passage(track: Track, notes: Iterable[Note], at_tick: int) -> Track:
 
     The passage starts with the bend centred and the mod wheel and pedals at rest where the track left them
     otherwise. No two notes of one pitch overlap (a MIDI file cannot say which note-off ends which): among the
-    new notes, two struck together become one and the earlier one ends where the next starts, and an old note still sounding when the passage plays
-    its pitch ends there. Other old notes and controller changes are kept as they are."""
+    new notes, two struck together become one and the earlier one ends where the next starts, and an old note
+    still sounding when the passage plays its pitch ends there. Other old notes and controller changes are kept
+    as they are."""
     struck: dict[tuple[int, int], Note] = {}            # one note per (start, pitch): the longest, the loudest
     for n in notes:
         was = struck.get((n.start_tick, n.pitch))

@@ -200,7 +200,8 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             # a named part with its instrument but no notes yet (a DAW's, or our own export of an empty track)
             with_notes = [p for p in by_channel.values() if p["program"] is not None][:1]
         # controllers in a file track of their own (an automation track) join their channel's notes below
-        loose_controls.extend((p["channel"], c) for p in by_channel.values() if p not in with_notes
+        kept = {id(p) for p in with_notes}
+        loose_controls.extend((p["channel"], c) for p in by_channel.values() if id(p) not in kept
                               for c in p["controls"])
         for p in with_notes:
             p["name"] = track_name
