@@ -206,10 +206,10 @@ _CANCELLED = None                                                   # in a worke
 WORKER_NICE = 5               # worker processes yield to the GUI thread (audio runs real-time anyway)
 
 
-def _process_init(cancelled) -> None:  # worker process
+def _process_init(cancelled, parent: int) -> None:  # worker process
     global _CANCELLED
     from .child import exit_with_parent
-    exit_with_parent()
+    exit_with_parent(parent)
     _CANCELLED = cancelled
     try:
         os.nice(WORKER_NICE)
@@ -266,7 +266,8 @@ def process_pool(workers: int):
         if _proc is None:
             ctx = multiprocessing.get_context("spawn")
             cancelled = ctx.Value("q", 0)
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_process_init, initargs=(cancelled,))
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_process_init,
+                                       initargs=(cancelled, os.getpid()))
             if _proc is None and not getattr(process_pool, "_atexit", False):
                 import atexit
                 atexit.register(shutdown_process_pool)

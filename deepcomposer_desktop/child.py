@@ -13,11 +13,18 @@ import time
 PARENT_POLL_SEC = 1.0
 
 
-def exit_with_parent(poll_sec: float = PARENT_POLL_SEC) -> None:
+def exit_with_parent(parent: int | None = None, poll_sec: float = PARENT_POLL_SEC) -> None:
     """Call in the child: a daemon thread ends this process (exit status 3) within ``poll_sec`` of its parent's
-    death (it is then re-parented, so ``getppid`` changes; POSIX)."""
-    parent = os.getppid()
-    if parent <= 1 or os.name != "posix":
+    death (it is then re-parented, so ``getppid`` changes; POSIX). ``parent``: the pid the parent passed down
+    (``os.getpid()`` there); a child whose parent died before this call (a spawned Python takes ~1 s to get
+    here) then ends at once, where ``getppid`` alone would already name its new parent."""
+    if os.name != "posix":
+        return
+    if parent is None:
+        parent = os.getppid()
+    elif os.getppid() != parent:
+        os._exit(3)
+    if parent <= 1:
         return
 
     def watch() -> None:

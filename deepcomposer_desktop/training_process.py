@@ -229,7 +229,7 @@ class TrainingJob:
         self._pause, self._cancel = self._ctx.Event(), self._ctx.Event()
         self._proc = self._ctx.Process(target=child_main, name=f"train-{self.spec.name}", daemon=True,
                                        args=(self.spec, str(self.run_dir), resume, self._queue, self._pause,
-                                             self._cancel))
+                                             self._cancel, os.getpid()))
         self._proc.start()
 
     def pause(self) -> None:
@@ -301,11 +301,12 @@ SAVED_RE = re.compile(r"saved (\S+) at iteration (\d+) \(epoch ([\d.]+)\)( \[fin
 ITER_RE = re.compile(r"iteration (\d+)")
 
 
-def child_main(spec: TrainingSpec, run_dir: str, resume: bool, q, pause_ev, cancel_ev) -> None:
+def child_main(spec: TrainingSpec, run_dir: str, resume: bool, q, pause_ev, cancel_ev,
+               parent: int | None = None) -> None:
     """Entry point of the training process: never raises; always ends with one Finished event (unless the app
     itself dies: then the training ends too, its last checkpoint kept for Resume)."""
     from .child import exit_with_parent
-    exit_with_parent()
+    exit_with_parent(parent)
     try:
         os.nice(5)                                   # the app (GUI, audio) comes first
     except (AttributeError, OSError):

@@ -246,6 +246,27 @@ def test_worker_processes_end_when_the_app_is_killed(tmp_path):
                 os.kill(p, signal.SIGKILL)
 
 
+def test_a_worker_whose_app_died_before_it_started_ends_at_once():
+    """The pool's workers take ~1 s to reach their start-up code: an app killed meanwhile has already re-parented
+    them, so they are told the app's pid instead of reading their parent then."""
+    import subprocess
+    import sys
+    import time
+    code = ("import os, time\n"
+            "from deepcomposer_desktop.child import exit_with_parent\n"
+            "exit_with_parent({parent})\n"
+            "time.sleep(3)\n"
+            "print('outlived', flush=True)\n")
+    gone = 2 ** 22 + 1                                   # above any pid this machine hands out: no such process
+    t0 = time.monotonic()
+    dead = subprocess.run([sys.executable, "-c", code.format(parent=gone)], capture_output=True, text=True,
+                          timeout=60)
+    assert dead.returncode == 3 and "outlived" not in dead.stdout and time.monotonic() - t0 < 3
+    alive = subprocess.run([sys.executable, "-c", code.format(parent=os.getpid())], capture_output=True, text=True,
+                           timeout=60)
+    assert alive.returncode == 0 and "outlived" in alive.stdout
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:
