@@ -55,7 +55,9 @@ def quantize(track: Track, grid_tick: int, strength: float = 1.0, quantize_end: 
 
 def slice_ticks(track: Track, start_tick: int, end_tick: int, shift: bool = True) -> Track:
     """Notes of ``track`` inside [start_tick, end_tick), cut at the edges; shifted to start at 0 if ``shift``.
-    Controller changes inside the range come along, led by the value each controller holds at ``start_tick``."""
+    Controller changes inside the range come along, led by the value each controller holds at ``start_tick``; a
+    pedal, bend or mod wheel the range leaves down or off-centre goes back to rest at its end, as its notes end
+    there (a pedal held past the end would otherwise stay down in the slice for good)."""
     if end_tick <= start_tick:
         raise SongError("A slice must end after it starts")
     out = []
@@ -67,7 +69,8 @@ def slice_ticks(track: Track, start_tick: int, end_tick: int, shift: bool = True
     held = {c.number: (i, c) for i, c in enumerate(track.controls) if c.tick < start_tick}   # the last one wins
     controls = [replace(c, tick=start_tick - offset) for _, c in sorted(held.values(), key=lambda ic: ic[0])]
     controls += [replace(c, tick=c.tick - offset) for c in track.controls if start_tick <= c.tick < end_tick]
-    return replace(track, notes=tuple(out), controls=tuple(controls))
+    cut = replace(track, notes=tuple(out), controls=tuple(controls))
+    return replace(cut, controls=cut.controls + _rest_controls(cut, end_tick - offset))
 
 
 def slice_bars(song: Song, start_bar: int, end_bar: int) -> Song:

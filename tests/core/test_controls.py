@@ -133,28 +133,38 @@ def test_slice_leads_with_only_the_last_value_of_each_controller():
                Control(400, MOD, 90), Control(500, PEDAL, 127), Control(600, PEDAL, 0),
                Control(1000, PITCH_BEND, 1234), Control(2000, EXPR, 50)])
     s = edits.slice_ticks(t, 960, 1920)
-    # one lead event per controller, at the slice start, in the order their last values came
-    assert cc(s.controls) == [(0, PITCH_BEND, 0), (0, MOD, 90), (0, PEDAL, 0), (40, PITCH_BEND, 1234)]
+    # one lead event per controller, at the slice start, in the order their last values came; the bend and the
+    # wheel the slice leaves off rest go back at its end
+    assert cc(s.controls) == [(0, PITCH_BEND, 0), (0, MOD, 90), (0, PEDAL, 0), (40, PITCH_BEND, 1234),
+                              (960, PITCH_BEND, 0), (960, MOD, 0)]
 
 
 def test_slice_keeps_an_event_at_the_start_and_drops_one_at_the_end():
     t = piano([(60, 0, 1920, 100)],
               [Control(100, PEDAL, 127), Control(960, PEDAL, 0), Control(960, PEDAL, 127), Control(1920, MOD, 9)])
     s = edits.slice_ticks(t, 960, 1920)
-    # the lead (127 from tick 100) comes first, then the events exactly at the start in their order
-    assert cc(s.controls) == [(0, PEDAL, 127), (0, PEDAL, 0), (0, PEDAL, 127)]
+    # the lead (127 from tick 100) comes first, then the events exactly at the start in their order; the pedal
+    # is lifted where the slice ends (not by the wheel at 1920, which is outside)
+    assert cc(s.controls) == [(0, PEDAL, 127), (0, PEDAL, 0), (0, PEDAL, 127), (960, PEDAL, 0)]
 
 
 def test_slice_without_shift_puts_the_lead_at_the_slice_start():
     t = piano([(60, 0, 1920, 100)], [Control(100, PEDAL, 127), Control(1500, MOD, 3)])
     s = edits.slice_ticks(t, 960, 1920, shift=False)
-    assert cc(s.controls) == [(960, PEDAL, 127), (1500, MOD, 3)]
+    assert cc(s.controls) == [(960, PEDAL, 127), (1500, MOD, 3), (1920, MOD, 0), (1920, PEDAL, 0)]
 
 
 def test_slice_of_a_track_without_earlier_controls_has_no_lead():
     t = piano([(60, 0, 1920, 100)], [Control(1000, PEDAL, 127)])
-    assert cc(edits.slice_ticks(t, 960, 1920).controls) == [(40, PEDAL, 127)]
+    assert cc(edits.slice_ticks(t, 960, 1920).controls) == [(40, PEDAL, 127), (960, PEDAL, 0)]
     assert edits.slice_ticks(t, 0, 960).controls == ()
+
+
+def test_slice_lifts_a_pedal_held_past_its_end():
+    t = piano([(60, 0, 3840, 100)], [Control(100, PEDAL, 127), Control(3000, PEDAL, 0)])
+    s = edits.slice_ticks(t, 0, 1920)
+    assert cc(s.controls) == [(100, PEDAL, 127), (1920, PEDAL, 0)]
+    assert s.end_tick == 1920 and edits.slice_ticks(t, 0, 3840).controls == t.controls     # lifted inside: as is
 
 
 def test_slice_bars_carries_controls_for_every_track():
@@ -165,10 +175,10 @@ def test_slice_bars_carries_controls_for_every_track():
     s = song(mel, bass)
     bar1 = edits.slice_bars(s, 1, 2)                                   # ticks 1920..3840
     # the pedal pressed at 0 leads, then the release exactly at the bar line
-    assert cc(bar1.tracks[0].controls) == [(0, PEDAL, 127), (0, PEDAL, 0), (480, MOD, 64)]
-    assert cc(bar1.tracks[1].controls) == [(1080, PITCH_BEND, -8192)]
+    assert cc(bar1.tracks[0].controls) == [(0, PEDAL, 127), (0, PEDAL, 0), (480, MOD, 64), (1920, MOD, 0)]
+    assert cc(bar1.tracks[1].controls) == [(1080, PITCH_BEND, -8192), (1920, PITCH_BEND, 0)]   # centred at the end
     bar2 = edits.slice_bars(s, 2, 3)                                   # ticks 3840..5760
-    assert cc(bar2.tracks[0].controls) == [(0, PEDAL, 0), (0, MOD, 64)]
+    assert cc(bar2.tracks[0].controls) == [(0, PEDAL, 0), (0, MOD, 64), (1920, MOD, 0)]
     assert cc(bar2.tracks[1].controls) == [(0, PITCH_BEND, -8192), (160, PITCH_BEND, 0)]
 
 
@@ -176,7 +186,8 @@ def test_rpn_sequence_survives_a_slice_as_a_lead():
     rpn = [Control(0, 101, 0), Control(0, 100, 0), Control(0, 6, 12), Control(0, 38, 0)]
     t = piano([(60, 0, 3840, 100)], rpn + [Control(2000, PITCH_BEND, 8191)])
     s = edits.slice_ticks(t, 1920, 3840)
-    assert cc(s.controls) == [(0, 101, 0), (0, 100, 0), (0, 6, 12), (0, 38, 0), (80, PITCH_BEND, 8191)]
+    assert cc(s.controls) == [(0, 101, 0), (0, 100, 0), (0, 6, 12), (0, 38, 0), (80, PITCH_BEND, 8191),
+                              (1920, PITCH_BEND, 0)]
 
 
 def test_shift_moves_controls_with_the_notes():
