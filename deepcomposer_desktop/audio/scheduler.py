@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.song import PITCH_BEND, SOSTENUTO, SUSTAIN
+from ..core.song import CONTROL_RESET, PITCH_BEND, SOSTENUTO, SUSTAIN
 from .events import BEND, BEND_RANGE, CONTROL, METRONOME, NOTE_OFF, NOTE_ON
 from .synth import Synth
 
@@ -31,7 +31,7 @@ BEND_KEY, RANGE_KEY = PITCH_BEND, PITCH_BEND + 1     # controller numbers of the
 # What a channel holds before any controller change (FluidSynth's reset values; 0 for the rest): a controller a
 # track uses goes back to it when playback starts before the track's first change of it.
 _RESET = np.zeros(RANGE_KEY + 1, np.int64)
-_RESET[[8, 11, 43]] = 64, 127, 127
+_RESET[list(CONTROL_RESET)] = list(CONTROL_RESET.values())
 _RESET[BEND_KEY], _RESET[RANGE_KEY] = 8192, 2          # pitch bend centre; a bend range of 2 semitones
 
 

@@ -60,6 +60,14 @@ MOD_WHEEL, SUSTAIN, SOSTENUTO, SOFT_PEDAL = 1, 64, 66, 67      # MIDI controller
 # Controllers a track does not keep as events: the mixer owns volume and pan (CC 7/39, 10/42), the track's program
 # owns bank select (CC 0/32), and the channel-mode messages (CC 120-127) are the transport's business.
 NOT_TRACK_CONTROLS = frozenset({0, 7, 10, 32, 39, 42} | set(range(120, 128)))
+# What a channel holds before a track changes it (MIDI's reset values, as FluidSynth's): balance centred,
+# expression full; 0 for the others and for the pitch bend (centred)
+CONTROL_RESET = {8: 64, 11: 127, 43: 127}
+
+
+def reset_value(number: int) -> int:
+    """The value controller ``number`` (or PITCH_BEND) has before any change of it."""
+    return CONTROL_RESET.get(number, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from ..core.edits import quantize_notes
-from ..core.song import NOT_TRACK_CONTROLS, PITCH_BEND, KeySignature, Note, Song, SongError, Track
+from ..core.song import (MOD_WHEEL, NOT_TRACK_CONTROLS, PITCH_BEND, KeySignature, Note, Song, SongError, Track,
+                         reset_value)
 from ..core.song import Control as SongControl
 from ..core.timing import TempoMap
 
@@ -441,20 +442,39 @@ def apply_take(track: Track, take: Take, mode: str = REPLACE) -> Track:
             n = replace(n, duration_tick=take.start_tick - n.start_tick)
         kept.append(n)
     # the take's controllers replace the track's in its range (only those it played: the pedal of an imported
-    # part stays)
+    # part stays); after it, each is back at the value the track had there, so the rest plays as before
     played = {c.number for c in take.controls}
+    back = _restored(track.controls, take.controls, take.end_tick)
+    instead = {(c.tick, c.number) for c in back}            # of the take's own return to rest there
     controls = [c for c in track.controls
-                if not (c.number in played and take.start_tick <= c.tick < take.end_tick)] + list(take.controls)
-    return replace(track, notes=tuple(kept) + take.notes, controls=tuple(controls))
+                if not (c.number in played and take.start_tick <= c.tick < take.end_tick)]
+    controls += [c for c in take.controls if (c.tick, c.number) not in instead]
+    return replace(track, notes=tuple(kept) + take.notes, controls=tuple(controls) + back)
+
+
+def _restored(before, take, end_tick: int) -> tuple[SongControl, ...]:
+    """Changes at ``end_tick`` that put each controller ``take`` played back where the controls ``before`` had it
+    then (its reset value if they never set it), unless ``before`` changes it right there anyway."""
+    was: dict[int, int] = {}
+    at_end = set()
+    for c in before:
+        if c.tick < end_tick:
+            was[c.number] = c.value
+        elif c.tick == end_tick:
+            at_end.add(c.number)
+    now: dict[int, tuple[int, int]] = {}
+    for c in take:
+        now[c.number] = (c.tick, c.value)
+    return tuple(SongControl(max(end_tick, tick), number, was.get(number, reset_value(number)))
+                 for number, (tick, value) in now.items()
+                 if number not in at_end and value != was.get(number, reset_value(number)))
 
 
 def _settled(controls: list[SongControl], end_tick: int) -> tuple[SongControl, ...]:
-    """A take's controller changes, with the pitch bend back at its centre where the take ends (if the wheel was
-    still bent when it stopped), so the rest of the song plays in tune."""
-    bends = [c for c in controls if c.number == PITCH_BEND]
-    if bends and bends[-1].value != 0:
-        controls = controls + [SongControl(max(end_tick, bends[-1].tick), PITCH_BEND, 0)]
-    return tuple(controls)
+    """A take's controller changes, with the pitch bend centred and the mod wheel down where the take ends (if
+    they were still moved when it stopped), so the rest of the song plays in tune and without vibrato."""
+    wheels = [c for c in controls if c.number in (PITCH_BEND, MOD_WHEEL)]
+    return tuple(controls) + _restored((), wheels, end_tick)
 
 
 def apply_recording(song: Song, track_index: int, recording: Recording, mode: str = REPLACE,

@@ -225,16 +225,36 @@ def test_pitch_bend_and_mod_wheel_are_recorded_as_the_takes_controllers():
     (take,) = rec.stop(10.0 + 4 * BEAT).takes
     assert take.controls == (SongControl(480, PITCH_BEND, 4096), SongControl(480, 1, 90),
                              SongControl(960, PITCH_BEND, 8191),
-                             SongControl(1920, PITCH_BEND, 0))   # the wheel was still up: centred at the end
-    # replace: the take's bends replace the track's in its range, the track's pedal stays
+                             SongControl(1920, PITCH_BEND, 0),    # the bender was still up: centred at the end
+                             SongControl(1920, 1, 0))             # and the mod wheel down
+    # replace: the take's bends replace the track's in its range, the track's pedal stays; after the take the
+    # bend is back where the track had it (-100 from tick 240), not centred
     track = Track("Melody", controls=(SongControl(0, 64, 127), SongControl(240, PITCH_BEND, -100),
                                       SongControl(2400, PITCH_BEND, 50)))
     out = apply_take(track, take, REPLACE)
     assert [(c.tick, c.number, c.value) for c in out.controls] == [
-        (0, 64, 127), (480, PITCH_BEND, 4096), (480, 1, 90), (960, PITCH_BEND, 8191), (1920, PITCH_BEND, 0),
-        (2400, PITCH_BEND, 50)]
-    assert len(apply_take(track, take, OVERDUB).controls) == 3 + 4
+        (0, 64, 127), (480, PITCH_BEND, 4096), (480, 1, 90), (960, PITCH_BEND, 8191), (1920, 1, 0),
+        (1920, PITCH_BEND, -100), (2400, PITCH_BEND, 50)]
+    assert len(apply_take(track, take, OVERDUB).controls) == 3 + 5
     assert takes_as_tracks(track, Recording((take,)))[0].controls == take.controls
+
+
+def test_replacing_a_passage_leaves_the_controllers_after_it_as_they_were():
+    from deepcomposer_desktop.core.song import Control as SongControl
+    rec = TakeRecorder(song(), start_tick=1920, start_sec=0.0)
+    rec.feed([NoteOn(0.0, 60, 100), Control(0.1, 11, 30), Control(0.2, 74, 90), NoteOff(0.5, 60)])
+    (take,) = rec.stop(4 * BEAT).takes
+    assert (take.start_tick, take.end_tick) == (1920, 3840)
+    track = Track("Pad", notes=(Note.make(48, 0, 7680, 80),),
+                  controls=(SongControl(0, 11, 100), SongControl(2000, 11, 60), SongControl(3840, 74, 10)))
+    out = apply_take(track, take, REPLACE)
+    after = [(c.tick, c.number, c.value) for c in out.controls if c.tick >= 3840]
+    # expression back to 60 (the track's value at the take's end, though set inside it); CC 74 changes right at
+    # the end anyway, so nothing is added for it
+    assert after == [(3840, 74, 10), (3840, 11, 60)]
+    fresh = apply_take(Track("Lead"), take, REPLACE)
+    assert [(c.tick, c.number, c.value) for c in fresh.controls if c.tick >= 3840] == [(3840, 11, 127),
+                                                                                         (3840, 74, 0)]
 
 
 def test_a_take_of_only_bends_is_still_a_take():
