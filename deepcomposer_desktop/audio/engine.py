@@ -17,6 +17,8 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 from ..core.song import SUSTAIN, Song
 from ..core.timing import TempoMap
 from .events import count_in_events, song_events, with_metronome
@@ -164,11 +166,14 @@ class PlaybackEngine:
             old_sec = self._sched.sec_at(now) or 0.0
             tick = int(round(self._tmap.seconds_to_tick(max(old_sec, 0.0))))
             before = self._sched.sounding_notes(old_sec)
+            used = self._sched.control_keys()
             in_count_in = self._sched.in_count_in(now)
             self._synth.remove_pending(-1)
             self._install(song)
             new_sec = self._tmap.tick_to_seconds(tick)
             self._sched.release_notes(before - self._sched.sounding_notes(new_sec), now)
+            # controllers the new song leaves alone on a channel (its track was removed or moved) go back to rest
+            self._sched.reset_controls(np.setdiff1d(used, self._sched.control_keys()))
             if in_count_in:
                 self._start_locked(tick, now, count_in=False)
             else:
@@ -190,6 +195,8 @@ class PlaybackEngine:
         events = with_metronome(song_events(song), song, song.bar_start_tick(end_bar))
         self._sched.set_events(events, self._end_sec(), len(self._mixes))
         self._sched.audible = audible_mask(self._mixes, self._metronome)
+        if self._loop_ticks is not None:               # the loop is bars: its seconds follow the song's tempo
+            self._sched.loop = tuple(self._tmap.tick_to_seconds(t) for t in self._loop_ticks)
 
     def _end_sec(self) -> float:
         if self._metronome:

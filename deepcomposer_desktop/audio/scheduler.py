@@ -84,6 +84,7 @@ class Segment:
     resume_sec: float = 0.0           # for a count-in: the song second that follows it
     sec_end: float | None = None      # set when the segment is closed
     abs_end: int | None = None
+    off_ms: int | None = None         # a pass that will wrap to the loop start: its all-notes-off (sequencer ms)
 
 
 class Scheduler:
@@ -204,12 +205,31 @@ class Scheduler:
                                   values.tolist(), self._sources[slots].tolist())
 
     def stop(self) -> None:
-        """Drop every pending event and silence every song and metronome channel at once."""
+        """Drop every pending event, silence every song and metronome channel at once and put back the
+        controllers the song moved (a bend or a pedal must not carry over into what plays next)."""
         self.synth.remove_pending(-1)
         for ch in self._channels:
             self.synth.all_sounds_off(int(ch))
+        self.reset_controls(self._all_control_keys)
         self.segments = []
         self.finished_at = None
+
+    def control_keys(self) -> np.ndarray:
+        """The (track, controller) keys (track * 256 + number, see ``_control_keys``) the song's events use."""
+        return self._all_control_keys
+
+    def reset_controls(self, keys: np.ndarray) -> None:
+        """Put the controllers of ``keys`` back at their reset values now (on their tracks' song channels)."""
+        keys = np.asarray(keys, np.int64)
+        keys = keys[keys // 256 < MAX_TRACKS]
+        if not len(keys):
+            return
+        tracks, numbers = keys // 256, keys % 256
+        kinds = np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE, CONTROL))
+        n = len(keys)
+        self.synth.schedule_notes([self.synth.now_ms()] * n, kinds.tolist(), [song_channel(int(t)) for t in tracks],
+                                  (numbers % 128).tolist(), _RESET[numbers].tolist(),
+                                  [self.synth.source(int(t)) for t in tracks])
 
     def _segment_end(self, seg: Segment) -> float:
         if seg.count_in:
@@ -225,6 +245,12 @@ class Scheduler:
         while self.segments and self.finished_at is None:
             seg = self.segments[-1]
             end_sec = self._segment_end(seg)
+            wraps = not seg.count_in and self.loop is not None and end_sec == self.loop[1] \
+                and self.loop[0] < self.loop[1]
+            # a pass that wraps releases everything still sounding 1 ms before the next pass's first events (the
+            # sequencer orders the events of one ms only partly: note-ons come last, a pedal change and an
+            # all-notes-off in either order); _send leaves out the pass's note-ons from then on
+            seg.off_ms = int(self._ms(self._abs_of(seg, end_sec))) - 1 if wraps else None
             until_sec = self._sec_of(seg, until_sample)
             if until_sec < end_sec:
                 stop = int(np.searchsorted(seg.events["sec"], until_sec, side="left"))
@@ -232,29 +258,26 @@ class Scheduler:
                 seg.cursor = max(seg.cursor, stop)
                 self.scheduled_until = max(self.scheduled_until, until_sample)
                 return
-            wraps = not seg.count_in and self.loop is not None and end_sec == self.loop[1] \
-                and self.loop[0] < self.loop[1]
             # the song's last note-offs fall on its end: they are sent too (a loop's end gets all-notes-off instead,
             # and what starts there belongs to the next pass)
             side = "left" if seg.count_in or wraps else "right"
             stop = int(np.searchsorted(seg.events["sec"], end_sec, side=side))
-            self._send(seg, seg.cursor, stop, self.audible)
-            seg.cursor = stop
             seg.sec_end = end_sec
             seg.abs_end = int(self._abs_of(seg, end_sec))
+            self._send(seg, seg.cursor, stop, self.audible)
+            seg.cursor = stop
             self.scheduled_until = seg.abs_end
             if seg.count_in:
                 sec, _ = self._count_in_next
                 self._count_in_next = None
                 self._open_song_segment(sec, seg.abs_end)
             elif wraps:
-                # release whatever still sounds at the loop end, just before the jump back
-                self._send_all_notes_off(seg.abs_end - FLUID_BLOCK)
+                self._send_all_notes_off(seg.off_ms)
                 self._open_song_segment(self.loop[0], seg.abs_end)
             else:
                 self.finished_at = seg.abs_end
-                if len(self._controls):
-                    self._pedals_up(seg.abs_end)       # a pedal the song leaves down would hold its notes forever
+                if len(self._controls):                # a pedal the song leaves down would hold its notes forever
+                    self._pedals_up(int(self._ms(np.array([seg.abs_end]))[0]))
 
     def _ms(self, samples: np.ndarray) -> np.ndarray:
         # The sequencer clock is whole ms of rendered audio and fires an event one 64-frame block after the
@@ -274,6 +297,13 @@ class Scheduler:
             return
         ev, slot = ev[keep], slot[keep]
         ms = self._ms(self._abs_of(seg, ev["sec"]))
+        if seg.off_ms is not None:
+            # a note-on of the pass's last ms would follow the all-notes-off there and ring through the next pass
+            # (its note-off lies past the loop end): it is left out, as it would be cut at once
+            keep = (ev["kind"] != NOTE_ON) | (ms < seg.off_ms)
+            ev, slot, ms = ev[keep], slot[keep], ms[keep]
+            if not len(ev):
+                return
         self.late_events += int(np.count_nonzero(ms < self.synth.now_ms()))
         ctl = ev["kind"] >= CONTROL
         if ctl.any():
@@ -286,19 +316,20 @@ class Scheduler:
         self.synth.schedule_notes(ms.tolist(), ev["kind"].tolist(), self._channels[slot].tolist(),
                                   ev["pitch"].tolist(), _synth_values(ev).tolist(), self._sources[slot].tolist())
 
-    def _send_all_notes_off(self, sample: int) -> None:
-        ms = int(self._ms(np.array([sample]))[0])
-        n = len(self._channels)
-        chans, sources = self._channels.tolist(), self._sources.tolist()
+    def _send_all_notes_off(self, ms: int, slots=None) -> None:
+        """All-notes-off (and pedals up) at sequencer ``ms`` on every song channel, or on those of ``slots``."""
+        slots = np.arange(len(self._channels)) if slots is None else np.asarray(slots)
+        n = len(slots)
+        chans, sources = self._channels[slots].tolist(), self._sources[slots].tolist()
         if len(self._controls):
-            self._pedals_up(sample)                    # or the held notes would ring on past the jump
+            self._pedals_up(ms, slots)                 # or the held notes would ring on past the jump
         self.synth.schedule_notes([ms] * n, [KIND_ALL_NOTES_OFF] * n, chans, [0] * n, [0] * n, sources)
 
-    def _pedals_up(self, sample: int) -> None:
-        ms = int(self._ms(np.array([sample]))[0])
-        n = len(self._channels)
-        self.synth.schedule_notes([ms] * 2 * n, [CONTROL] * 2 * n, self._channels.tolist() * 2,
-                                  [SUSTAIN] * n + [SOSTENUTO] * n, [0] * 2 * n, self._sources.tolist() * 2)
+    def _pedals_up(self, ms: int, slots=None) -> None:
+        slots = np.arange(len(self._channels)) if slots is None else np.asarray(slots)
+        n = len(slots)
+        self.synth.schedule_notes([ms] * 2 * n, [CONTROL] * 2 * n, self._channels[slots].tolist() * 2,
+                                  [SUSTAIN] * n + [SOSTENUTO] * n, [0] * 2 * n, self._sources[slots].tolist() * 2)
 
     # --- mixer changes while playing ---------------------------------------------------------------------------
     def set_audible(self, audible: np.ndarray, now_sample: int) -> None:
@@ -328,6 +359,9 @@ class Scheduler:
             a = int(np.searchsorted(seg.events["sec"], self._sec_of(seg, lo), side="left"))
             b = int(np.searchsorted(seg.events["sec"], self._sec_of(seg, hi), side="left"))
             self._send(seg, a, min(b, seg.cursor), newly)
+            if seg.off_ms is not None and seg.abs_end is not None and seg.off_ms >= self.synth.now_ms():
+                # muting dropped this track's pending loop-end release with its other events
+                self._send_all_notes_off(seg.off_ms, np.flatnonzero(newly))
 
     def sounding_notes(self, sec: float) -> set[tuple[int, int, int]]:
         """(track, pitch, start tick) of the song notes that sound at song second ``sec``."""
@@ -340,11 +374,12 @@ class Scheduler:
         return {(int(t), int(p), int(k)) for t, p, k in zip(on["track"], on["pitch"], on["tick"])}
 
     def release_notes(self, notes, sample: int) -> None:
-        """Note-offs for ``notes`` ((track, pitch, tick) triples) at absolute ``sample``."""
-        notes = [n for n in notes if 0 <= n[0] < self.n_tracks()]
+        """Note-offs for ``notes`` ((track, pitch, tick) triples) at absolute ``sample``, on the channels of those
+        track numbers (also of tracks the song no longer has)."""
+        notes = [n for n in notes if 0 <= n[0] < MAX_TRACKS]
         if not notes:
             return
         ms = int(self._ms(np.array([sample]))[0])
         self.synth.schedule_notes([ms] * len(notes), [NOTE_OFF] * len(notes),
                                   [song_channel(t) for t, _, _ in notes], [p for _, p, _ in notes],
-                                  [0] * len(notes), [int(self._sources[t + 1]) for t, _, _ in notes])
+                                  [0] * len(notes), [self.synth.source(t) for t, _, _ in notes])

@@ -74,16 +74,20 @@ def test_starting_mid_song_chases_the_pedal_both_ways(soundfont):
     audio = r.run(0.8)
     assert r.synth.channel_state(0, PEDAL) == 127
     ringing = rms(audio[int(0.5 * SR):int(0.7 * SR)])    # 0.3-0.5 s after the key came up
-    r.sched.stop()
-    r.run(0.1)
-    assert r.synth.channel_state(0, PEDAL) == 127        # stop cuts the sound; the pedal waits for the next start
-    r.sched.start(0.9, r.pos)                    # pedal lifted at 0.5 s: the note at 1 s stops with its key
-    base = r.pos
+    r.synth.remove_pending(-1)
+    r.sched.start(0.9, r.pos)                    # (as a swap_song does) pedal lifted at 0.5 s: the note at 1 s
+    base = r.pos                                 # stops with its key
     audio = r.run(0.8)
     assert r.synth.channel_state(0, PEDAL) == 0
     quiet = rms(audio[int(0.4 * SR):int(0.6 * SR)])
     assert ringing > 1e-3 and quiet < 0.1 * ringing, (ringing, quiet)
     assert r.pos > base and r.late_ok()
+    r.sched.start(2.3, r.pos)
+    r.run(0.2)
+    assert r.synth.channel_state(0, PEDAL) == 127
+    r.sched.stop()                               # stop cuts the sound and lifts the pedal: nothing carries over
+    r.run(0.1)
+    assert r.synth.channel_state(0, PEDAL) == 0
     r.close()
 
 

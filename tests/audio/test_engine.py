@@ -258,3 +258,59 @@ def test_pitch_bend_and_controllers_pass_through_to_the_synth(null_engine):
     assert eng._synth.channel_state(chan) == 0             # all the way down
     eng.live_pitch_bend(0, 0)
     assert eng._synth.channel_state(chan) == 8192          # centre
+
+
+def test_deleting_a_track_while_it_plays_releases_its_notes(null_engine):
+    eng = null_engine
+    long = 480 * 16                                        # 8 s at 120 BPM
+    song = Song(tracks=(Track("Piano", program=0, notes=(Note.make(60, 0, 240),)),
+                        Track("Organ", program=19, notes=(Note.make(67, 0, long),))),
+                tempos=(TempoChange(0, 120.0),))
+    eng.set_song(song)
+    eng.play(0)
+    assert wait_until(lambda: eng.position_tick > 600 and eng._synth.active_voices >= 1)
+    eng.swap_song(song.with_tracks(song.tracks[:1]))      # its channel is no longer the song's
+    assert wait_until(lambda: eng._synth.active_voices == 0, 1.5)
+
+
+def test_a_bend_or_pedal_does_not_carry_over_into_the_next_song(null_engine):
+    from deepcomposer_desktop.core.song import PITCH_BEND, SUSTAIN, Control
+    eng = null_engine
+    bent = Song(tracks=(Track("Bent", program=0, notes=(Note.make(60, 0, 3840),),
+                              controls=(Control(0, SUSTAIN, 127), Control(240, PITCH_BEND, 8191))),),
+                tempos=(TempoChange(0, 120.0),))
+    plain = Song(tracks=(Track("Plain", program=0, notes=tuple(Note.make(60, i * 480, 200) for i in range(8))),),
+                 tempos=(TempoChange(0, 120.0),))
+    eng.set_song(bent)
+    eng.play(0)
+    assert wait_until(lambda: eng._synth.channel_state(0) == 16383 and eng._synth.channel_state(0, SUSTAIN) == 127)
+    eng.stop()
+    eng.set_song(plain)
+    eng.play(0)
+    assert wait_until(lambda: eng.position_tick > 240)
+    assert eng._synth.channel_state(0) == 8192 and eng._synth.channel_state(0, SUSTAIN) == 0
+    # the same while playing: a swap to a song whose channel 0 never bends or pedals puts them back at rest
+    eng.set_song(bent)
+    eng.play(0)
+    assert wait_until(lambda: eng._synth.channel_state(0) == 16383)
+    eng.swap_song(plain)
+    assert wait_until(lambda: eng._synth.channel_state(0) == 8192 and eng._synth.channel_state(0, SUSTAIN) == 0)
+
+
+def test_the_loop_keeps_its_bars_when_the_tempo_changes(null_engine):
+    eng = null_engine
+    song = organ(8.0)
+    eng.set_song(song)
+    eng.set_loop(0, 1920)                                   # bar 1: 2 s at 120 BPM
+    eng.play(0)
+    assert wait_until(lambda: eng.position_tick > 240)
+    eng.swap_song(song.replace(tempos=(TempoChange(0, 240.0),)))     # bar 1 now lasts 1 s
+    highest, end = 0, time.monotonic() + 2.5
+    while time.monotonic() < end:
+        highest = max(highest, eng.position_tick)
+        time.sleep(0.01)
+    assert 1700 < highest < 1920                            # it ran on past bar 1 (to tick 3800) before
+    eng.stop()
+    eng.set_song(song.replace(tempos=(TempoChange(0, 60.0),)))        # stopped: bar 1 now lasts 4 s
+    eng.play(0)
+    assert wait_until(lambda: eng.position_tick > 1700, 5)  # it wrapped at tick 960 before

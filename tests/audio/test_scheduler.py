@@ -153,6 +153,40 @@ def test_loop_releases_notes_at_the_loop_end_and_never_sticks(soundfont):
     r.close()
 
 
+def test_a_note_struck_in_the_last_millisecond_before_the_loop_end_does_not_ring_on(soundfont):
+    # played a hair early for the next downbeat, as recorded MIDI often is: it used to follow the loop's release
+    # and sound through the whole next pass
+    for start in (1919, 1900):
+        song = Song(tracks=(Track("Organ", program=19, notes=(Note.make(72, start, 200, 100),)),),
+                    tempos=(TempoChange(0, 120.0),))
+        r = Runner(soundfont, song)
+        r.sched.loop = (0.0, 2.0)
+        r.sched.start(0.0, 0)
+        audio = r.run(4.0)
+        assert rms(audio[int(2.3 * SR):int(3.8 * SR)]) < 1e-4, start        # the next pass: silence
+        r.close()
+
+
+def test_mute_and_unmute_after_the_wrap_is_scheduled_still_release_at_the_loop_end(soundfont):
+    # the organ note starts before the loop end and lasts past it; the wrap (and its release) is already
+    # scheduled when the track is muted and unmuted: muting dropped that release with the track's other events
+    song = Song(tracks=(Track("Organ", program=19, notes=(Note.make(72, 1800, 480, 100),)),
+                        Track("Other", program=0, notes=(Note.make(48, 0, 100, 1),))),
+                tempos=(TempoChange(0, 120.0),))
+    r = Runner(soundfont, song)
+    r.sched.loop = (0.0, 2.0)
+    r.sched.start(0.0, 0)
+    r.run(1.8)                                           # the look-ahead (0.25 s) reaches past the wrap at 2 s
+    r.set_mix(0, mute=True)
+    r.run(0.02)
+    r.set_mix(0, mute=False)                             # before the note: it is sent again
+    audio = r.run(2.2)                                   # 1.82 s to 4.02 s
+    first = rms(audio[int(0.08 * SR):int(0.16 * SR)])                 # 1.90-1.98 s: the note sounds
+    next_pass = rms(audio[int(0.48 * SR):int(1.88 * SR)])             # 2.3-3.7 s: released at the loop end
+    assert first > 1e-3 and next_pass < 1e-4, (first, next_pass)
+    r.close()
+
+
 def test_metronome_accent_and_count_in(soundfont):
     song = Song(tracks=(Track("Empty", notes=()),), tempos=(TempoChange(0, 120.0),),
                 time_signatures=(TimeSignature(0, 3, 4),))
