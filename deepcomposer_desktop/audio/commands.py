@@ -24,8 +24,11 @@ def _track_index(song, spec: str) -> int:
 
 
 def cmd_render(args) -> int:
+    import sys
+
     from ..cli import CliError, load_input
-    from .render import RenderError, render_to_wav, stem_tracks, write_stems
+    from .render import RenderError, render_to_wav, silent_tracks_note, stem_tracks, write_stems
+    from .soundfont import find_soundfont
 
     if not args.out and not args.stems:
         raise CliError("Say where to write: --out FILE.wav for the mix, --stems FOLDER for one WAV per track, "
@@ -41,6 +44,12 @@ def cmd_render(args) -> int:
     if not heard and not args.metronome:
         raise CliError("No track would sound: every track is muted, or the chosen ones have no notes")
     names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
+    if silent_tracks_note(song):
+        print(f"Note: {args.input}: {silent_tracks_note(song)}.", file=sys.stderr)
+    if not args.soundfont:
+        _, note = find_soundfont(None)
+        if note:
+            print(f"Note: {note}", file=sys.stderr)
     try:
         if args.out:
             seconds = render_to_wav(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo,

@@ -107,11 +107,22 @@ def _check(song: Song, samplerate: int, solo, mute) -> int:
         bad = [i for i in idx if not 0 <= i < len(song.tracks)]
         if bad:
             raise RenderError(f"Cannot {kind} track {bad[0] + 1}: the song has {len(song.tracks)} tracks")
+        silent = [i for i in idx if i >= MAX_TRACKS]
+        if silent:
+            raise RenderError(f"Cannot {kind} track {silent[0] + 1}: {silent_tracks_note(song)}")
     seconds = TempoMap.of(song).tick_to_seconds(song.sound_end_tick)
     if seconds > MAX_RENDER_SEC:
         raise RenderError(f"The song lasts {int(seconds // 3600)} h {int(seconds % 3600 // 60)} min; a WAV export "
                           f"takes at most {MAX_RENDER_SEC // 3600} hour (its audio is held in memory). Trim it first")
     return samplerate
+
+
+def silent_tracks_note(song: Song) -> str:
+    """What to tell the user of a song with more tracks than can sound ("" for the others)."""
+    if len(song.tracks) <= MAX_TRACKS:
+        return ""
+    return (f"only the first {MAX_TRACKS} of its {len(song.tracks)} tracks sound (each track gets its own synth "
+            f"channel); merge tracks to hear the others")
 
 
 def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
@@ -276,5 +287,5 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
 
 
 __all__ = ["RenderError", "render_song", "render_to_wav", "render_stems", "write_stems", "stem_tracks",
-           "stem_file_names", "resolve_soundfont", "render_cores", "make_synth", "trim_tail", "write_wav",
+           "stem_file_names", "silent_tracks_note", "resolve_soundfont", "render_cores", "make_synth", "trim_tail", "write_wav",
            "read_wav", "to_int16", "CHUNK", "TAIL_SEC", "SILENCE", "DEFAULT_GAIN"]

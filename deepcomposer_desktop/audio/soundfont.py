@@ -122,10 +122,13 @@ def find_soundfont(user_choice: str | os.PathLike | None = None) -> tuple[Path |
             return validate(user_choice), ""
         except SoundfontError as exc:
             note = f"{exc} Using the default soundfont instead."
+    env = os.environ.get("DEEPCOMPOSER_SOUNDFONT")
     for p in candidates(None):
         try:
             return validate(p), note
-        except SoundfontError:
+        except SoundfontError as exc:
+            if env and not note and p == Path(env).expanduser():
+                note = f"$DEEPCOMPOSER_SOUNDFONT: {exc} Using the default soundfont instead."
             continue
     return None, ("No soundfont found, so there is no sound. " + INSTALL_HINT
                   + (f" ({note})" if note else ""))

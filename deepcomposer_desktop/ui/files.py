@@ -281,8 +281,11 @@ class FilesMixin:
             self.settings.add_recent(str(path))
             self.settings.set_last_dir(str(path))
             self.refresh_recent_menu()
+        from ..audio.render import silent_tracks_note
+        silent = silent_tracks_note(song)
         self.statusBar().showMessage(f"Opened {song.title or (path.name if path else '')}: "
-                                     f"{len(song.tracks)} tracks, {song.note_count} notes", 5000)
+                                     f"{len(song.tracks)} tracks, {song.note_count} notes"
+                                     + (f"; {silent}" if silent else ""), 15000 if silent else 5000)
 
     def refresh_recent_menu(self) -> None:
         self.recent_menu.clear()

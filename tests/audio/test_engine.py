@@ -118,6 +118,13 @@ def test_missing_pieces_are_reported_not_raised(tmp_path):
         validate(bad)
     path, note = find_soundfont(bad)
     assert "Using the default soundfont instead" in note
+    os.environ["DEEPCOMPOSER_SOUNDFONT"] = str(bad)       # the same file named by the environment: said too
+    try:
+        path, note = find_soundfont(None)
+    finally:
+        del os.environ["DEEPCOMPOSER_SOUNDFONT"]
+    assert path is not None and path != bad and note.startswith("$DEEPCOMPOSER_SOUNDFONT: ")
+    assert "Using the default soundfont instead" in note
 
 
 def test_truncated_soundfont_is_refused_before_fluidsynth_sees_it(soundfont, tmp_path):

@@ -143,6 +143,23 @@ def test_render_command(soundfont, tmp_path, capsys):
     assert main(["render", str(mid), "--out", str(wav), "--soundfont", str(mid)]) == 2
 
 
+def test_tracks_past_the_synths_channels_are_named_not_played_in_their_place(soundfont, tmp_path, capsys):
+    from deepcomposer_desktop.audio.scheduler import MAX_TRACKS
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    song = song_of(*[track(f"T{i + 1}", [(60 + i % 12, 0, 240, 100)] if i in (0, MAX_TRACKS + 2) else [])
+                     for i in range(MAX_TRACKS + 4)])
+    with pytest.raises(RenderError, match=f"only the first {MAX_TRACKS} of its {MAX_TRACKS + 4} tracks sound"):
+        render_song(song, soundfont, SR, solo=[MAX_TRACKS + 2])      # it used to play track 1 instead
+    mid = tmp_path / "many.mid"
+    write_midi(song, mid)
+    wav = tmp_path / "many.wav"
+    assert main(["render", str(mid), "-o", str(wav), "--soundfont", soundfont]) == 0
+    assert f"only the first {MAX_TRACKS}" in capsys.readouterr().err
+    assert main(["render", str(mid), "-o", str(wav), "--soundfont", soundfont, "--solo", str(MAX_TRACKS + 3)]) == 2
+    assert f"Cannot solo track {MAX_TRACKS + 3}" in capsys.readouterr().err
+
+
 def test_metronome_clicks_on_every_beat_with_an_accent(soundfont):
     from deepcomposer_desktop.core.song import TimeSignature
     song = Song(tracks=(track("Quiet", [(60, 0, 10, 1)]),), tempos=(TempoChange(0, 120.0),),

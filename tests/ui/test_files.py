@@ -112,6 +112,16 @@ def test_import_midi_and_export_midi(window, tmp_path):
     assert read_midi(out).note_count == window.song.note_count
 
 
+def test_opening_a_song_with_more_tracks_than_can_sound_says_so(window, tmp_path):
+    from deepcomposer_desktop.audio.scheduler import MAX_TRACKS
+    src = tmp_path / "many.mid"
+    melody = window.song.tracks[0]
+    write_midi(window.song.with_tracks((melody,) * (MAX_TRACKS + 2)), src)
+    assert window.open_path(str(src), ask_melody=False) and len(window.song.tracks) == MAX_TRACKS + 2
+    assert f"only the first {MAX_TRACKS} of its {MAX_TRACKS + 2} tracks sound" in window.statusBar().currentMessage()
+    assert window.open_path("ode_to_joy") and "sound" not in window.statusBar().currentMessage()
+
+
 def test_settings_round_trip(tmp_path):
     s = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     s.soundfont = "/x/y.sf2"
