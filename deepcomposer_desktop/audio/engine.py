@@ -94,8 +94,17 @@ class PlaybackEngine:
         try:
             self._synth = Synth(self.soundfont, self.samplerate, gain=DEFAULT_GAIN)
         except SynthError as exc:
-            self.problem = str(exc)
-            return
+            # a file that looks whole but FluidSynth refuses: the default, as for one that does not look whole
+            fallback = find_soundfont(None)[0] if soundfont else None
+            if fallback is None or fallback == path:
+                self.problem = str(exc)
+                return
+            self.soundfont, note = str(fallback), f"{exc} Using the default soundfont instead."
+            try:
+                self._synth = Synth(self.soundfont, self.samplerate, gain=DEFAULT_GAIN)
+            except SynthError as exc2:
+                self.problem = str(exc2)
+                return
         setup_metronome(self._synth)
         self._synth.setup_channel(FREE_LIVE_CHANNEL, 0)
         self._sched = Scheduler(self._synth, self.samplerate)

@@ -39,6 +39,8 @@ def validate(path: str | os.PathLike) -> Path:
     Raises SoundfontError (missing, unreadable, not a soundfont, truncated).
     """
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise SoundfontError(f"{str(p)!r} is a folder, not a soundfont file.")
     if not p.is_file():
         raise SoundfontError(f"Soundfont {str(p)!r} does not exist.")
     try:

@@ -141,6 +141,24 @@ def test_truncated_soundfont_is_refused_before_fluidsynth_sees_it(soundfont, tmp
         eng.close()
 
 
+def test_a_soundfont_fluidsynth_refuses_falls_back_to_the_default(tmp_path):
+    import struct
+
+    def chunk(cid: bytes, data: bytes) -> bytes:
+        return cid + struct.pack("<I", len(data)) + data
+
+    body = (b"sfbk" + chunk(b"LIST", b"INFO" + chunk(b"ifil", b"\x02\0\x01\0"))
+            + chunk(b"LIST", b"sdta" + chunk(b"smpl", bytes(2000))) + chunk(b"LIST", b"pdta"))
+    empty = tmp_path / "empty.sf2"                       # whole chunks, but no presets: FluidSynth refuses it
+    empty.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    eng = PlaybackEngine(soundfont=empty, device="null")
+    try:
+        assert eng._synth is not None and eng.soundfont != str(empty)   # it used to stay without a synth
+        assert "could not load" in eng.problem and "Using the default soundfont instead" in eng.problem
+    finally:
+        eng.close()
+
+
 def test_realtime_output_matches_offline_render(soundfont, capture):
     """Play through PulseAudio's null sink, record its monitor, and compare with render_song (same rate)."""
     song = Song(tracks=(Track("Piano", program=0, notes=tuple(Note.make(60 + (i % 5) * 3, i * 240, 200, 100)
