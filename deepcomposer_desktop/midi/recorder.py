@@ -319,7 +319,8 @@ class TakeRecorder:
 
     # -- feeding --
     def feed(self, events: Iterable) -> Recording | None:
-        """Consume events in time order (anything else the manager queued is skipped); returns the Recording once a ``DeviceLost`` (or punch-out) ended it."""
+        """Consume events in time order (anything else the manager queued is skipped); returns the Recording once
+        a ``DeviceLost`` (or punch-out) ended it."""
         for ev in events:
             if self.result is not None:
                 break
@@ -409,7 +410,7 @@ class TakeRecorder:
                                                            default=0)), True
             notes = self._finish_notes(self._notes.get(n, []), start, end)
             takes.append(Take(index=n, start_tick=start, end_tick=end, notes=notes, complete=complete,
-                              controls=_settled(self._controls.get(n, []), end)))
+                              controls=settle_controls(self._controls.get(n, []), end)))
         self.result = Recording(tuple(takes), reason)
         return self.result
 
@@ -470,7 +471,7 @@ def _restored(before, take, end_tick: int) -> tuple[SongControl, ...]:
                  if number not in at_end and value != was.get(number, reset_value(number)))
 
 
-def _settled(controls: list[SongControl], end_tick: int) -> tuple[SongControl, ...]:
+def settle_controls(controls: list[SongControl], end_tick: int) -> tuple[SongControl, ...]:
     """A take's controller changes, with the pitch bend centred and the mod wheel down where the take ends (if
     they were still moved when it stopped), so the rest of the song plays in tune and without vibrato."""
     wheels = [c for c in controls if c.number in (PITCH_BEND, MOD_WHEEL)]

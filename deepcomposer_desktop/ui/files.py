@@ -187,6 +187,7 @@ class FilesMixin:
 
     # --- new / open ------------------------------------------------------------------------------------------------
     def confirm_discard(self, doing: str) -> bool:
+        self.end_recording()                    # a take in progress is work too: into the song, then asked about
         if self.doc.undo_stack.isClean():
             return True
         answer = QMessageBox.question(self, "Unsaved changes", f"Save your changes before {doing}?",
@@ -274,6 +275,7 @@ class FilesMixin:
 
     def _loaded(self, song: Song, path: Path | None) -> None:
         self.current_track = song.melody_index
+        recording = self.playback.recording is not None        # ended, its take dropped with the old song
         self.playback.stop()
         self.doc.load(song)
         self.playback.seek(0)
@@ -285,7 +287,9 @@ class FilesMixin:
         silent = silent_tracks_note(song)
         self.statusBar().showMessage(f"Opened {song.title or (path.name if path else '')}: "
                                      f"{len(song.tracks)} tracks, {song.note_count} notes"
-                                     + (f"; {silent}" if silent else ""), 15000 if silent else 5000)
+                                     + (f"; {silent}" if silent else "")
+                                     + ("; the recording in progress was stopped" if recording else ""),
+                                     15000 if silent else 5000)
 
     def refresh_recent_menu(self) -> None:
         self.recent_menu.clear()

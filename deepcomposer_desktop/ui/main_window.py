@@ -4,6 +4,7 @@ GUI thread only. The window holds the Song through a SongDocument; every edit is
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QHBoxL
                                QLineEdit, QMainWindow, QPlainTextEdit, QSplitter, QTextEdit, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..core.song import Song
+from ..core.song import PITCH_BEND, Song
 from ..samples import list_samples, load_sample
 from .commands import SongDocument
 from .dialogs import Banner, PianoRollPlaceholder
@@ -66,6 +67,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.playback = PlaybackController(self)
         self._build_widgets()
         self.midi = None
+        self._recorded: tuple[Song, object] | None = None     # (song as last seen, the track recorded into)
         self._build_actions()
         install_training_menu(self)
         self._connect()
@@ -320,6 +322,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         return self.doc.song
 
     def _on_song_changed(self, song: Song, reason: str) -> None:
+        self._follow_recorded_track(song, reason)
         if self.current_track >= len(song.tracks):
             self.current_track = max(0, len(song.tracks) - 1)
         self.tracks.current = self.current_track
@@ -405,7 +408,9 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.midi.note_on.connect(self.hardware_note_on)
         self.midi.note_off.connect(self.hardware_note_off)
         self.midi.message.connect(self._status_message)
-        self.midi.sustain.connect(self._show_sustain)
+        self.midi.sustain.connect(self.hardware_sustain)
+        self.midi.control.connect(self.hardware_control)
+        self.midi.pitch_bend.connect(self.hardware_bend)
         self.midi.device_lost.connect(self.midi_device_lost)
         connect_midi(self)
         if self.song.tracks:
@@ -440,6 +445,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     def _sustain(self, on: bool) -> None:
         self._show_sustain(on)
         self.playback.set_sustain(on, self.input_track)
+        if self.playback.recording is not None:
+            self.playback.recording.sustain(on, self.playback.position)
 
     def preview_note(self, pitch: int, velocity: int) -> None:
         track = self.current_track
@@ -454,6 +461,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     def set_recording(self, on: bool) -> None:
         if on:
             self.playback.start_recording(self.input_track)
+            self._recorded = (self.song, self.song.tracks[self.input_track])
             self.statusBar().showMessage(f"Recording into {self.song.melody.name} — play the keyboard; "
                                          "press ● or Stop to finish")
             return
@@ -461,15 +469,61 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         result = self.playback.stop_recording()
         if result is None:
             return
-        rec, notes = result
-        passes = [p for p in rec.passes if p] + ([notes] if notes else [])
-        if not passes:
+        rec, takes = result
+        if not takes:
             self.statusBar().showMessage("Nothing was recorded", 4000)
             return
-        song, text = take_into_song(self.song, rec.track_index, passes, rec.start_tick, end, rec.loop,
-                                    self.record_options)
+        song, index = self.song, rec.track_index
+        if not 0 <= index < len(song.tracks):        # its track was deleted meanwhile: the take gets a new one
+            song = song.with_tracks(song.tracks + (replace(self._recorded[1], notes=(), controls=(), mute=False,
+                                                           solo=False),))
+            index = len(song.tracks) - 1
+        song, text = take_into_song(song, index, takes, rec.start_tick, end, rec.loop, self.record_options)
         self.doc.apply(song, text)
-        self.statusBar().showMessage(f"{text} into {self.song.tracks[rec.track_index].name}", 4000)
+        self.statusBar().showMessage(f"{text} into {self.song.tracks[index].name}", 4000)
+
+    def end_recording(self) -> None:
+        """Finish a recording in progress, its take going into the song (before the song is closed or saved)."""
+        if self.playback.recording is not None:
+            self.transport.record_btn.setChecked(False)         # -> set_recording(False)
+
+    def _follow_recorded_track(self, song: Song, reason: str) -> None:
+        """Keep a recording pointed at its track while tracks are added, deleted or moved (by edits, undo,
+        redo); another song replacing this one ends it, its take dropped with the song it belonged to."""
+        rec = self.playback.recording
+        if rec is None:
+            return
+        if reason == "load":
+            self.transport.record_btn.blockSignals(True)
+            self.transport.record_btn.setChecked(False)
+            self.transport.record_btn.blockSignals(False)
+            self.playback.stop_recording()
+            self.statusBar().showMessage("Recording stopped: another song was opened", 6000)
+            return
+        old, track = self._recorded
+        self._recorded = (song, track)
+        if not 0 <= rec.track_index < len(old.tracks):
+            return
+        was = old.tracks[rec.track_index]
+        index = next((i for i, t in enumerate(song.tracks) if t is was), None)
+        if index is None and len(song.tracks) == len(old.tracks):
+            index = rec.track_index                            # the same tracks, this one edited
+        rec.track_index = -1 if index is None else index
+        if index is not None:
+            self._recorded = (song, song.tracks[index])
+
+    def hardware_control(self, number: int, value: int) -> None:
+        if self.playback.recording is not None:
+            self.playback.recording.control(number, value, self.playback.position)
+
+    def hardware_bend(self, value: int) -> None:
+        if self.playback.recording is not None:
+            self.playback.recording.control(PITCH_BEND, value, self.playback.position)
+
+    def hardware_sustain(self, on: bool) -> None:
+        self._show_sustain(on)
+        if self.playback.recording is not None:
+            self.playback.recording.sustain(on, self.playback.position)
 
     def update_octave_label(self) -> None:
         lo = self.keyboard.lowest

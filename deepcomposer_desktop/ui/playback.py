@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.song import Note, Song, Track
+from ..core.song import NOT_TRACK_CONTROLS, SUSTAIN, Control, Note, Song, SongError, Track
 from ..core.timing import TempoMap
 
 TRACK_STATE_FIELDS = ("mute", "solo", "volume", "pan", "program")
@@ -93,35 +93,72 @@ class NullEngine:
 
 @dataclass
 class Recording:
-    """Notes played while recording, in song ticks (GUI thread)."""
+    """What is played while recording, in song ticks (GUI thread): notes, held on while the sustain pedal is down
+    (as :class:`midi.recorder.TakeRecorder` does), and the controllers moved (pitch bend, mod wheel ...)."""
 
-    track_index: int
+    track_index: int                                # -1 once the track is gone (deleted while recording)
     start_tick: int
     notes: list[Note] = field(default_factory=list)
     open_notes: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (start, velocity)
     loop: tuple[int, int] | None = None            # recording over a loop: one take per pass
     passes: list[list[Note]] = field(default_factory=list)   # finished passes (loop recording)
     last_tick: int = -1
+    pedal: bool = False
+    sustained: set[int] = field(default_factory=set)         # keys up, held by the pedal
+    controls: list[Control] = field(default_factory=list)
+    pass_controls: list[list[Control]] = field(default_factory=list)
 
     def _follow(self, tick: int) -> None:
         """A jump backwards while looping means the loop wrapped: the pass so far becomes a take."""
         if self.loop is not None and tick + max(1, (self.loop[1] - self.loop[0]) // 4) < self.last_tick:
             for pitch in list(self.open_notes):
-                self.note_off(pitch, self.loop[1], follow=False)
+                self._close(pitch, self.loop[1])
+            self.sustained.clear()
             self.passes.append(self.notes)
-            self.notes = []
+            self.pass_controls.append(self.controls)
+            self.notes, self.controls = [], []
         self.last_tick = tick
 
+    def _clamp(self, tick: int) -> int:
+        return max(self.start_tick if self.loop is None else self.loop[0], tick)  # count-in lands on beat 1
+
     def note_on(self, pitch: int, velocity: int, tick: int) -> None:
-        tick = max(self.start_tick if self.loop is None else self.loop[0], tick)  # count-in lands on beat 1
+        tick = self._clamp(tick)
         self._follow(tick)
         if pitch in self.open_notes:
-            self.note_off(pitch, tick)
+            self._close(pitch, tick)
+        self.sustained.discard(pitch)
         self.open_notes[pitch] = (tick, velocity)
 
-    def note_off(self, pitch: int, tick: int, follow: bool = True) -> None:
-        if follow:
-            self._follow(tick)
+    def note_off(self, pitch: int, tick: int) -> None:
+        self._follow(tick)
+        if self.pedal and pitch in self.open_notes:
+            self.sustained.add(pitch)
+        else:
+            self._close(pitch, tick)
+
+    def sustain(self, on: bool, tick: int) -> None:
+        """The sustain pedal: released keys sound on until it is lifted."""
+        self._follow(tick)
+        self.pedal = bool(on)
+        if not on:
+            for pitch in sorted(self.sustained):
+                self._close(pitch, tick)
+            self.sustained.clear()
+
+    def control(self, number: int, value: int, tick: int) -> None:
+        """A controller change (``number`` PITCH_BEND for the bend, -8192..8191); the mixer's own (volume, pan
+        ...) are not the track's to keep."""
+        if number in NOT_TRACK_CONTROLS or number == SUSTAIN:
+            return
+        tick = self._clamp(tick)
+        self._follow(tick)
+        try:
+            self.controls.append(Control(tick, number, value))
+        except SongError:
+            pass
+
+    def _close(self, pitch: int, tick: int) -> None:
         if pitch in self.open_notes:
             start, vel = self.open_notes.pop(pitch)
             self.notes.append(Note.make(pitch, start, max(1, tick - start), max(1, min(127, vel))))
@@ -130,13 +167,16 @@ class Recording:
         """The notes of the last pass (all notes when not looping)."""
         self._follow(tick)
         for pitch in list(self.open_notes):
-            self.note_off(pitch, max(tick, self.open_notes[pitch][0] + 1), follow=False)
+            self._close(pitch, max(tick, self.open_notes[pitch][0] + 1))
+        self.sustained.clear()
         return sorted(self.notes)
 
-    def all_passes(self, tick: int) -> list[list[Note]]:
-        """Every pass that got notes, oldest first (one list when not looping). Call once, at the end."""
+    def takes(self, tick: int) -> list[tuple[list[Note], list[Control]]]:
+        """Every pass that got notes or controller changes, oldest first, as (notes, controls) (one when not
+        looping). Call once, at the end."""
         last = self.finish(tick)
-        return [sorted(p) for p in self.passes if p] + ([last] if last else [])
+        out = list(zip(self.passes, self.pass_controls)) + [(last, self.controls)]
+        return [(sorted(n), list(c)) for n, c in out if n or c]
 
 
 def state_changes(old: Song, new: Song) -> dict[int, dict] | None:
@@ -334,16 +374,17 @@ class PlaybackController(QObject):
         self.play_from = start
         self._tick()
 
-    def stop_recording(self) -> tuple[Recording, list[Note]] | None:
+    def stop_recording(self) -> tuple[Recording, list[tuple[list[Note], list[Control]]]] | None:
+        """(the recording, its takes: see ``Recording.takes``), or None when nothing was being recorded."""
         rec, self.recording = self.recording, None
         if rec is None:
             return None
-        notes = rec.finish(self.position)
+        takes = rec.takes(self.position)
         self.engine.pause()
         self.engine.set_metronome(self.metronome)
         self.engine.set_count_in(0)
         self._tick(force=True)
-        return rec, notes
+        return rec, takes
 
     # --- timer -----------------------------------------------------------------------------------------------------
     def _tick(self, force: bool = False) -> None:

@@ -10,8 +10,9 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
 from ..core.edits import quantize_notes
-from ..core.song import Note, Song
-from ..midi.recorder import OVERDUB, REPLACE, Recording as Takes, Take, apply_take, grid_ticks, takes_as_tracks
+from ..core.song import Control, Note, Song
+from ..midi.recorder import (OVERDUB, REPLACE, Recording as Takes, Take, apply_take, grid_ticks, settle_controls,
+                             takes_as_tracks)
 
 GRIDS = ("off", "1/8", "1/16", "1/8T")
 STRENGTHS = (0.5, 0.75, 1.0)
@@ -24,21 +25,25 @@ class RecordOptions:
     strength: float = 1.0          # how far notes move toward the grid
 
 
-def take_into_song(song: Song, track_index: int, passes: list[list[Note]], start_tick: int, end_tick: int,
-                   loop: tuple[int, int] | None, options: RecordOptions) -> tuple[Song, str]:
+def take_into_song(song: Song, track_index: int, passes: list[list[Note] | tuple[list[Note], list[Control]]],
+                   start_tick: int, end_tick: int, loop: tuple[int, int] | None,
+                   options: RecordOptions) -> tuple[Song, str]:
     """The song with what was played recorded into track ``track_index``; and a description for the undo step.
 
-    Each pass (one per loop pass when loop recording) is input-quantized; the last goes into the track by
-    ``options.mode``; with several passes every one is also kept as a muted "take N" track, so none is lost.
+    Each pass (one per loop pass when loop recording: its notes, or (notes, controller changes)) is
+    input-quantized; the last goes into the track by ``options.mode``; with several passes every one is also kept
+    as a muted "take N" track, so none is lost. A bend or mod wheel a pass leaves moved is put back at its end.
     """
+    passes = [p if isinstance(p, tuple) else (p, []) for p in passes]
     if options.grid != "off":
         step = grid_ticks(options.grid, song.ppq)
-        passes = [list(quantize_notes(p, step, options.strength)) for p in passes]
+        passes = [(list(quantize_notes(n, step, options.strength)), c) for n, c in passes]
     a, b = loop if loop is not None else (start_tick, max(end_tick, start_tick + 1))
-    takes = tuple(Take(i, a, b, tuple(sorted(p))) for i, p in enumerate(passes))
+    takes = tuple(Take(i, a, b, tuple(sorted(n)), controls=settle_controls(sorted(c, key=lambda c: c.tick), b))
+                  for i, (n, c) in enumerate(passes))
     track = song.tracks[track_index]
     new = song.replace_track(track_index, apply_take(track, takes[-1], options.mode))
-    count = sum(len(p) for p in passes)
+    count = sum(len(n) for n, _ in passes)
     text = f"Record {len(takes[-1].notes)} notes"
     if len(takes) > 1:
         extra = takes_as_tracks(track, Takes(takes))

@@ -90,3 +90,106 @@ def test_unplugging_the_keyboard_stops_recording_and_keeps_the_take(window, spy_
     assert window.playback.recording is None and not window.transport.record_btn.isChecked()
     added = set(window.song.melody.notes) - set(before)
     assert added == {Note.make(72, 3000, 240, 100)}
+
+
+def record(window, spy_engine, qtbot, events, end, mode=OVERDUB):
+    """Record from tick 0: ``events`` are (tick, slot name, args) for the window's MIDI-keyboard slots."""
+    window.record_options.mode = mode
+    window.record_options.grid = "off"
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    for tick, slot, *args in events:
+        spy_engine.forced_position = tick
+        getattr(window, slot)(*args)
+    spy_engine.forced_position = end
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+
+
+def test_the_sustain_pedal_bend_and_mod_wheel_of_a_midi_keyboard_are_recorded(window, spy_engine, qtbot):
+    from deepcomposer_desktop.core.song import PITCH_BEND
+    window.new_project()
+    record(window, spy_engine, qtbot, [
+        (0, "hardware_note_on", 60, 100), (100, "hardware_sustain", True), (240, "hardware_note_off", 60),
+        (300, "hardware_bend", 2048), (400, "hardware_control", 1, 90),
+        (500, "hardware_control", 7, 20),                   # volume is the mixer's: not the take's
+        (1920, "hardware_sustain", False)], end=2000)
+    t = window.song.melody
+    assert t.notes == (Note.make(60, 0, 1920, 100),)        # held by the pedal until it came up (was 240)
+    assert [(c.tick, c.number, c.value) for c in t.controls] == [
+        (300, PITCH_BEND, 2048), (400, 1, 90),
+        (2000, PITCH_BEND, 0), (2000, 1, 0)]                # left moved: put back where the take ends
+    window.undo_action.trigger()
+    assert window.song.melody.notes == () and window.song.melody.controls == ()
+
+
+def test_the_on_screen_sustain_holds_recorded_notes_too(window, spy_engine, qtbot):
+    window.new_project()
+    record(window, spy_engine, qtbot, [(0, "hardware_note_on", 64, 90), (10, "_sustain", True),
+                                       (200, "hardware_note_off", 64), (960, "_sustain", False)], end=1000)
+    assert window.song.melody.notes == (Note.make(64, 0, 960, 90),)
+
+
+def test_a_recording_follows_its_track_when_other_tracks_are_deleted_or_added(window, spy_engine, qtbot):
+    from deepcomposer_desktop.core.song import Track
+    window.new_project()
+    three = window.song.with_tracks((Track("A"), Track("B"), Track("C"))).replace(melody_index=1)
+    window.doc.apply(three, "three tracks")
+    events = [(0, "hardware_note_on", 60, 100), (480, "hardware_note_off", 60)]
+    window.record_options.mode = OVERDUB
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    for tick, slot, *args in events:
+        spy_engine.forced_position = tick
+        getattr(window, slot)(*args)
+    window.doc.apply(window.song.with_tracks(window.song.tracks[1:]).replace(melody_index=0), "delete A")
+    window.doc.apply(window.song.with_tracks(window.song.tracks + (Track("D"),)), "add D")
+    spy_engine.forced_position = 960
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    names = {t.name: t.notes for t in window.song.tracks}
+    assert names == {"B": (Note.make(60, 0, 480, 100),), "C": (), "D": ()}   # it went to C (a crash at the end)
+
+
+def test_a_take_whose_track_was_deleted_gets_a_track_of_its_own(window, spy_engine, qtbot):
+    from deepcomposer_desktop.core.song import Track
+    window.new_project()
+    window.doc.apply(window.song.with_tracks((Track("A", program=33), Track("B"))), "two tracks")
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    window.hardware_note_on(40, 100)
+    window.doc.apply(window.song.with_tracks(window.song.tracks[1:]), "delete A")     # the one recorded into
+    spy_engine.forced_position = 480
+    window.hardware_note_off(40)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert [(t.name, t.program, t.notes) for t in window.song.tracks] == [
+        ("B", 0, ()), ("A", 33, (Note.make(40, 0, 480, 100),))]
+
+
+def test_opening_another_song_ends_a_recording_and_asks_about_its_take(window, spy_engine, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Discard)
+    window.doc.undo_stack.setClean()
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    window.hardware_note_on(60, 100)
+    window.new_project()                                    # File > New in the middle of a take
+    assert asked and "new project" in asked[0]              # the take made the song unsaved: asked first
+    assert window.playback.recording is None and not window.transport.record_btn.isChecked()
+    assert window.song.note_count == 0 and window.doc.undo_stack.isClean()
+    window.hardware_note_on(62, 100)                        # playing on records nothing anywhere
+    assert window.song.note_count == 0
+
+
+def test_a_song_opened_without_asking_ends_the_recording_without_its_take(window, spy_engine, qtbot):
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    window.hardware_note_on(60, 100)
+    assert window.open_path("twinkle_twinkle")              # e.g. a background load arriving
+    assert window.playback.recording is None and not window.transport.record_btn.isChecked()
+    assert window.doc.undo_stack.count() == 0
+    assert "recording in progress was stopped" in window.statusBar().currentMessage()
