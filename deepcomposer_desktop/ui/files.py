@@ -34,6 +34,7 @@ class FilesMixin:
         self._loads = 0                           # songs loaded so far (new / open): a job for an older one is void
         self._gen_input: Song | None = None
         self._gen_loads = 0
+        self._big_opens = 0                       # files sent to a worker to load: only the latest may arrive
         self.doc.song_changed.connect(self._song_replaced)
         self._recovery = None
         self.banner.accepted.connect(self._recover)
@@ -238,7 +239,9 @@ class FilesMixin:
             if background and path.stat().st_size > BIG_MIDI_BYTES:
                 from ..workers import load_song_file
                 w = self.run_worker(load_song_file, {"path": str(path)}, "open")
-                w.succeeded.connect(lambda song: self._midi_loaded(song, path, ask_melody))
+                self._big_opens += 1
+                started = (self.doc.song, self._loads, self._big_opens)
+                w.succeeded.connect(lambda song: self._big_midi_loaded(song, path, ask_melody, started))
                 w.failed.connect(lambda msg: self.show_error("Cannot import the MIDI file", msg))
                 self.statusBar().showMessage(f"Loading {path.name}…")
                 w.start()
@@ -259,6 +262,16 @@ class FilesMixin:
         self.tracks.set_colors([])
         self._loaded(song, None)
         return True
+
+    def _big_midi_loaded(self, song: Song, path: Path, ask_melody: bool, started: tuple[Song, int, int]) -> None:
+        """A file loaded on a worker arrives: it replaces the song only if nothing else was opened meanwhile, and
+        after asking if the song was edited while it loaded."""
+        was, loads, request = started
+        if loads != self._loads or request != self._big_opens:
+            return                                      # another song was opened or started since: that one stays
+        if self.doc.song is not was and not self.confirm_discard(f"opening {path.name}"):
+            return
+        self._midi_loaded(song, path, ask_melody)
 
     def _midi_loaded(self, song: Song, path: Path, ask_melody: bool) -> None:
         melodic = [i for i, t in enumerate(song.tracks) if t.notes and not t.is_drum]

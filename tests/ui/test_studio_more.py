@@ -142,6 +142,33 @@ def test_big_midi_loads_on_a_worker(window, tmp_path, monkeypatch, qtbot):
     assert window.song.title == "big" and window.doc.undo_stack.isClean()
 
 
+def test_a_big_midi_file_arriving_after_another_was_opened_is_dropped(window, tmp_path, monkeypatch, qtbot):
+    from PySide6.QtWidgets import QMessageBox
+
+    from deepcomposer_desktop.ui import files
+    monkeypatch.setattr(files, "BIG_MIDI_BYTES", 10)
+    path = tmp_path / "big.mid"
+    write_midi(Song(tracks=(Track(name="Lead", notes=(Note.make(60, 0, 100),)),)), path)
+    workers = []
+    real = window.run_worker
+    monkeypatch.setattr(window, "run_worker", lambda *a, **k: workers.append(real(*a, **k)) or workers[-1])
+    assert window.open_path(str(path))
+    assert window.open_path("ode_to_joy")                  # opened while the big file still loads
+    window.doc.apply(window.song.with_tracks(window.song.tracks * 2), "an edit")
+    edited = window.song
+    qtbot.waitUntil(lambda: all(w.isFinished() for w in workers), timeout=30_000)
+    qtbot.wait(50)
+    assert window.song is edited and window.doc.undo_stack.canUndo()      # it used to replace both
+    # nothing opened meanwhile but the song was edited: asked first; Cancel keeps the edit
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Cancel)
+    assert window.open_path(str(path))
+    window.doc.apply(window.song.with_tracks(window.song.tracks * 2), "another edit")
+    edited = window.song
+    qtbot.waitUntil(lambda: bool(asked), timeout=30_000)
+    assert "opening big.mid" in asked[0] and window.song is edited
+
+
 @pytest.mark.slow
 def test_real_transformer_extend_through_the_generate_button(window, qtbot):
     pytest.importorskip("deepcomposer_desktop.ml.transformer.generate")
