@@ -28,7 +28,7 @@ from .settings import AppSettings
 from .style import DARK_STYLE
 from .techniques import TechniquesPanel
 from .tracks import TracksPanel
-from .transport import DEFAULT_SNAP, TransportBar
+from .transport import DEFAULT_SNAP, TransportBar, snap_ticks
 
 try:  # written by another helper; the window works without it
     from .piano_roll import PianoRollEditor
@@ -330,6 +330,9 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.transport.show_song(song)
         self.playback.set_song(song)
         self._push_roll()
+        snap = snap_ticks(self.snap_label, song.ppq)
+        if getattr(self.piano_roll, "snap", snap) != snap:   # another PPQ: the grid the Snap box names, not a
+            self.piano_roll.set_snap(snap)                    # rounded rescale of the old one (1/8T drifted)
         self.transport.show_position(song, self.playback.position)
         if self.midi is not None and song.tracks:
             self.midi.set_track(song.melody_index)

@@ -192,3 +192,15 @@ def test_a_damaged_or_empty_midi_file_is_refused_with_a_message(window, tmp_path
         assert window.open_path(str(bad), ask_melody=True) is False
         assert window.song is before
         assert "Cannot import the MIDI file" in window.statusBar().currentMessage()
+
+
+def test_the_snap_grid_stays_the_one_the_snap_box_names_across_songs_of_other_ppq(window, tmp_path):
+    from deepcomposer_desktop.core.song import Note, Song, Track
+    window.transport.snap.setCurrentText("1/8 triplet")
+    assert window.piano_roll.snap == 160
+    src = tmp_path / "ppq1024.mid"
+    write_midi(Song(tracks=(Track("Tune", notes=(Note.make(60, 0, 1024),)),), ppq=1024), src)
+    assert window.open_path(str(src), ask_melody=False) and window.song.ppq == 1024
+    assert window.piano_roll.snap == 1024 // 3
+    window.new_project()                                   # back at 480: 160 again (a rescale gave 159)
+    assert window.song.ppq == 480 and window.piano_roll.snap == 160

@@ -116,9 +116,9 @@ class PianoRollEditor(QWidget):
             old_ppq = self.coords.ppq
             self.coords.set_ppq(song.ppq)
             if self._snap:
-                self._snap = max(1, self._snap * song.ppq // old_ppq)
+                self._snap = max(1, round(self._snap * song.ppq / old_ppq))
             if self._draw_length:
-                self._draw_length = max(1, self._draw_length * song.ppq // old_ppq)
+                self._draw_length = max(1, round(self._draw_length * song.ppq / old_ppq))
         self.grid = BarGrid(song)
         cache = {}
         prebuilt, self._prebuilt = self._prebuilt, None
