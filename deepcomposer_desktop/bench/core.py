@@ -8,7 +8,9 @@ from . import Figure
 
 
 def big_song(n_events: int = 500_000, tracks: int = 8):
-    """A synthetic song with about ``n_events`` MIDI events (two per note)."""
+    """A synthetic song with about ``n_events`` MIDI events (two per note; no two notes of one pitch overlap, as
+    in a file)."""
+    from ..core.edits import untangle_notes
     from ..core.song import Note, Song, Track
     rng = random.Random(1)
     per = n_events // 2 // tracks
@@ -19,7 +21,7 @@ def big_song(n_events: int = 500_000, tracks: int = 8):
             tick += rng.choice((0, 60, 120, 240))
             notes.append(Note(start_tick=tick, pitch=rng.randint(36, 96), duration_tick=rng.choice((60, 120, 480)),
                               velocity=rng.randint(40, 120)))
-        out.append(Track(name=f"Part {t + 1}", program=t * 8, notes=tuple(notes)))
+        out.append(Track(name=f"Part {t + 1}", program=t * 8, notes=untangle_notes(notes)))
     return Song(tracks=tuple(out))
 
 

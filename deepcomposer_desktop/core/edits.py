@@ -160,6 +160,18 @@ def rescale_song(song: Song, ppq: int) -> Song:
                    key_signatures=ev(song.key_signatures))
 
 
+def untangle_notes(notes: Iterable[Note]) -> tuple[Note, ...]:
+    """``notes`` with no two of one pitch overlapping, as a synth plays them and a MIDI file can say them: two
+    struck together become one (the longer, at the louder velocity), and a note still sounding when its pitch is
+    struck again ends there (see :func:`remove_overlaps`)."""
+    struck: dict[tuple[int, int], Note] = {}            # one note per (start, pitch): the longest, the loudest
+    for n in notes:
+        was = struck.get((n.start_tick, n.pitch))
+        if was is None or (n.duration_tick, n.velocity) > (was.duration_tick, was.velocity):
+            struck[(n.start_tick, n.pitch)] = replace(n, velocity=max(n.velocity, was.velocity)) if was else n
+    return remove_overlaps(Track(notes=tuple(struck.values()))).notes
+
+
 def remove_overlaps(track: Track) -> Track:
     """Shorten notes so that no two notes of the same pitch overlap (what most synths and DAWs expect)."""
     last: dict[int, int] = {}
@@ -210,12 +222,7 @@ def append_passage(track: Track, notes: Iterable[Note], at_tick: int) -> Track:
     new notes, two struck together become one and the earlier one ends where the next starts, and an old note
     still sounding when the passage plays its pitch ends there. Other old notes and controller changes are kept
     as they are."""
-    struck: dict[tuple[int, int], Note] = {}            # one note per (start, pitch): the longest, the loudest
-    for n in notes:
-        was = struck.get((n.start_tick, n.pitch))
-        if was is None or (n.duration_tick, n.velocity) > (was.duration_tick, was.velocity):
-            struck[(n.start_tick, n.pitch)] = replace(n, velocity=max(n.velocity, was.velocity)) if was else n
-    new = remove_overlaps(Track(notes=tuple(struck.values()))).notes
+    new = untangle_notes(notes)
     first_new: dict[int, int] = {}
     for n in new:
         first_new.setdefault(n.pitch, n.start_tick)

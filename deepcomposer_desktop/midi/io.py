@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..core.analysis import guess_melody_index
+from ..core.edits import untangle_notes
 from ..core.gm import program_name
 from ..core.safe_write import write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
@@ -263,7 +264,8 @@ def assign_channels(tracks: tuple[Track, ...]) -> list[int]:
 def midi_bytes(song: Song) -> bytes:
     """The song as a type-1 Standard MIDI File: a conductor track (tempo, meter, key) then one track per part
     with its name, program change, volume and pan, its notes and controller changes (pedal, pitch bend ...); drums on
-    channel 10; at equal ticks note-offs, then controllers, then note-ons."""
+    channel 10; at equal ticks note-offs, then controllers, then note-ons. Notes of one pitch that overlap are
+    written as they sound (:func:`core.edits.untangle_notes`): a MIDI file cannot say which note-off ends which."""
     conductor: list[tuple[int, int, bytes]] = []
     if song.title:
         conductor.append((0, 0, meta(0x03, song.title.encode("utf-8"))))
@@ -285,7 +287,7 @@ def midi_bytes(song: Song) -> bytes:
             (0, 3, bytes((0xB0 | ch, 10, track.pan))),
         ]
         on, off = 0x90 | ch, 0x80 | ch
-        for n in track.notes:
+        for n in untangle_notes(track.notes):       # two notes of one pitch overlapping: as the synth plays them
             events.append((n.start_tick, 5, bytes((on, n.pitch, n.velocity))))
             events.append((n.end_tick, 4, bytes((off, n.pitch, 0))))
         # after the note-offs and before the note-ons of their tick, in their own order (the sort is stable)

@@ -87,6 +87,19 @@ def test_several_tempos_overlaps_and_missing_note_offs():
                                                                           (64, 720, 480)]
 
 
+def test_overlapping_notes_of_one_pitch_are_written_as_they_sound():
+    # a long C4 drawn over a short one: a file cannot say which note-off ends which (re-import swapped their
+    # lengths: 1200 and 960); a synth ends the long one where the short one strikes, and so does the export
+    s = song(track("Piano", [(60, 0, 1920, 90), (60, 960, 240, 100), (64, 0, 480, 80), (64, 0, 960, 70)]))
+    back = read_midi(midi_bytes(s)).tracks[0].notes
+    assert [(n.pitch, n.start_tick, n.duration_tick, n.velocity) for n in back] == [
+        (60, 0, 960, 90),
+        (64, 0, 960, 80),                                   # struck twice at once: one note, the longer, louder
+        (60, 960, 240, 100)]
+    plain = song(track("Piano", [(60, 0, 480, 90), (60, 480, 480, 90), (62, 0, 960, 90)]))
+    assert read_midi(midi_bytes(plain)) == read_midi(midi_bytes(read_midi(midi_bytes(plain))))
+
+
 def test_tracks_sharing_a_channel_stay_separate():
     a = b"\x00\xff\x03\x06Melody\x00\x90\x48\x64\x83\x60\x80\x48\x00" + EOT
     b = b"\x00\xff\x03\x06Chords\x00\x90\x3c\x64\x00\x90\x40\x64\x87\x40\x80\x3c\x00\x00\x80\x40\x00" + EOT
@@ -158,7 +171,7 @@ def test_large_file_loads(tmp_path):
     from deepcomposer_desktop.bench.core import big_song
     s = big_song(100_000)
     back = read_midi(midi_bytes(s))
-    assert back.note_count == s.note_count == 50_000
+    assert back.note_count == s.note_count > 49_000
 
 
 def test_a_gap_longer_than_a_delta_time_holds_is_bridged():
