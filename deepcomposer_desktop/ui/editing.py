@@ -24,6 +24,9 @@ class EditingMixin:
             new, text = replace(t, name=value), f"Rename {label} to {value}"
         elif field == "program":
             new, text = replace(t, program=int(value)), f"{label}: {program_name(int(value))}"
+        elif field == "instrument":              # a pitched instrument in place of the drum kit
+            new, text = replace(t, is_drum=False, channel=None, program=int(value)), \
+                f"{label}: {program_name(int(value))}"
         elif field == "is_drum":
             new, text = replace(t, is_drum=bool(value), channel=9 if value else None), \
                 f"{label}: {'drum kit' if value else 'instrument'}"

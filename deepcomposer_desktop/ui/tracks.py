@@ -128,11 +128,10 @@ class TrackRow(QFrame):
         if prog == -1:
             if not track.is_drum:
                 self.panel.track_edited.emit(self.index, "is_drum", True)
-        else:
-            if track.is_drum:
-                self.panel.track_edited.emit(self.index, "is_drum", False)
-            if prog != track.program or track.is_drum:
-                self.panel.track_edited.emit(self.index, "program", prog)
+        elif track.is_drum:                       # drum kit -> instrument: one step to undo
+            self.panel.track_edited.emit(self.index, "instrument", prog)
+        elif prog != track.program:
+            self.panel.track_edited.emit(self.index, "program", prog)
 
     def _pick_color(self) -> None:
         c = QColorDialog.getColor(self.panel.color(self.index), self, "Track colour")

@@ -96,7 +96,7 @@ class TransportBar(QWidget):
         self.position.setStyleSheet("QLabel { background:#111; color:#7fe07f; border:1px solid #333;"
                                     " border-radius:4px; padding:2px 8px; }")
         self.tempo = QDoubleSpinBox()
-        self.tempo.setRange(20.0, 400.0)
+        self.tempo.setRange(1.0, 1000.0)            # what a song may hold (a file can have 480 BPM)
         self.tempo.setDecimals(1)
         self.tempo.setSuffix(" BPM")
         self.tempo.setToolTip("Tempo")

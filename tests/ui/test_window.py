@@ -102,6 +102,29 @@ def test_program_tempo_and_time_signature_are_undoable(window, qtbot):
     assert window.transport.tempo.value() == 110.0
 
 
+def test_the_tempo_box_shows_any_tempo_a_song_can_have(window):
+    from deepcomposer_desktop.core.song import TempoChange
+    for bpm in (480.0, 12.0):                               # it showed 400 and 20
+        window.doc.load(window.song.replace(tempos=(TempoChange(0, bpm),)))
+        assert window.transport.tempo.value() == bpm and window.song.tempos[0].bpm == bpm
+
+
+def test_an_instrument_for_a_drum_track_is_one_step_to_undo(window, qtbot):
+    row = window.tracks.rows[0]
+    kit = row.program_box.findData(-1)
+    row.program_box.setCurrentIndex(kit)
+    row.program_box.activated.emit(kit)
+    drums, steps = window.song.tracks[0], window.doc.undo_stack.count()
+    assert drums.is_drum
+    bass = window.tracks.rows[0].program_box.findData(33)
+    window.tracks.rows[0].program_box.setCurrentIndex(bass)
+    window.tracks.rows[0].program_box.activated.emit(bass)
+    t = window.song.tracks[0]
+    assert (t.is_drum, t.program) == (False, 33) and window.doc.undo_stack.count() == steps + 1
+    window.doc.undo_stack.undo()
+    assert window.song.tracks[0] == drums                  # not a melodic track with the old program
+
+
 def test_record_from_computer_keys_into_the_input_track(window, spy_engine, qtbot):
     before = window.song.melody.notes
     spy_engine.forced_position = 0
