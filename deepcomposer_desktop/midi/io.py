@@ -7,6 +7,7 @@ velocity-0 note-ons, overlapping and unterminated notes) and turns every kind of
 from __future__ import annotations
 
 import os
+import stat
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import BinaryIO
@@ -46,10 +47,14 @@ def _load_bytes(source: str | os.PathLike | bytes | BinaryIO) -> tuple[bytes, st
     try:
         if path.is_dir():
             raise MidiFileError(f"{name} is a folder, not a MIDI file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise MidiFileError(f"{name} is {size // (1024 * 1024)} MB: too large to be a MIDI file we can open")
-        return path.read_bytes(), name
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):       # a device never ends (/dev/zero), a pipe may wait forever
+            raise MidiFileError(f"{name} is a device or a pipe, not a MIDI file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise MidiFileError(f"{name} is {st.st_size // (1024 * 1024)} MB: too large to be a MIDI file we can "
+                                "open")
+        with path.open("rb") as fh:
+            return fh.read(MAX_FILE_BYTES + 1), name
     except FileNotFoundError:
         raise MidiFileError(f"{name} does not exist") from None
     except PermissionError:

@@ -1,5 +1,6 @@
 """MIDI import/export: round trips, the awkward things real files do, an independent reader, bad input."""
 import io
+import os
 import struct
 
 import mido
@@ -130,6 +131,11 @@ def test_missing_file_and_folder(tmp_path):
         read_midi(tmp_path / "nope.mid")
     with pytest.raises(MidiFileError, match="folder"):
         read_midi(tmp_path)
+    fifo = tmp_path / "pipe.mid"
+    os.mkfifo(fifo)                                       # reading it waited forever for a writer
+    for endless in (fifo, "/dev/zero"):                   # reading it all ran out of memory
+        with pytest.raises(MidiFileError, match="a device or a pipe, not a MIDI file"):
+            read_midi(endless)
 
 
 def test_write_midi_is_atomic_and_readable(tmp_path):
