@@ -140,11 +140,11 @@ def cmd_samples(args) -> int:
 
 def cmd_convert(args) -> int:
     """Read a sample, MIDI or project file and write it out as a clean type-1 MIDI file."""
-    from .core.edits import transpose
+    from .core.edits import transpose_song
     song = load_input(args.input)
     if args.transpose:
         try:
-            song = song.with_tracks(transpose(t, args.transpose) for t in song.tracks)
+            song = transpose_song(song, args.transpose)
         except SongError as exc:
             raise CliError(str(exc)) from None
     if args.tempo is not None:

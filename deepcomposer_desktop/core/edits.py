@@ -26,6 +26,13 @@ def transpose(track: Track, semitones: int) -> Track:
     return track.with_notes(transpose_notes(track.notes, semitones))
 
 
+def transpose_song(song: Song, semitones: int) -> Song:
+    """Every melodic track and the key signatures ``semitones`` higher (lower when negative). Raises SongError if a
+    note would leave 0-127."""
+    return song.replace(tracks=tuple(transpose(t, semitones) for t in song.tracks),
+                        key_signatures=tuple(k.transposed(semitones) for k in song.key_signatures))
+
+
 def quantize_notes(notes: Iterable[Note], grid_tick: int, strength: float = 1.0,
                    quantize_end: bool = False) -> tuple[Note, ...]:
     """Move note starts toward the nearest multiple of ``grid_tick`` by ``strength`` (0..1).

@@ -135,6 +135,8 @@ class TimeSignature:
 
 
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MAJOR_SPELLING = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MINOR_SPELLING = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 _PITCH_CLASS = {"C": 0, "B#": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "Fb": 4, "F": 5, "E#": 5,
                 "F#": 6, "Gb": 6, "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11, "Cb": 11}
 
@@ -159,6 +161,12 @@ class KeySignature:
     @property
     def tonic_pitch_class(self) -> int:
         return _PITCH_CLASS[self.key[:-1] if self.is_minor else self.key]
+
+    def transposed(self, semitones: int) -> "KeySignature":
+        """The key ``semitones`` higher, spelled with the fewest accidentals (``transposed(0)``: this key in that
+        spelling, e.g. D# -> Eb)."""
+        pc = (self.tonic_pitch_class + int(semitones)) % 12
+        return KeySignature(self.tick, _MINOR_SPELLING[pc] + "m" if self.is_minor else _MAJOR_SPELLING[pc])
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,13 @@ def key_name(payload: bytes) -> str | None:
 
 
 def key_payload(name: str) -> bytes | None:
-    """None for a spelling without a standard signature (e.g. 'D#')."""
+    """The key signature's two bytes; a spelling without a standard signature (e.g. 'D#') is written as the same
+    key spelled with the fewest accidentals ('Eb'); None for a name that is not a key."""
     found = _KEY_TO_SF.get(name)
+    if found is None:
+        from ..core.song import KeySignature, SongError
+        try:
+            found = _KEY_TO_SF.get(KeySignature(0, name).transposed(0).key)
+        except SongError:
+            return None
     return None if found is None else bytes((found[0] & 0xFF, found[1]))

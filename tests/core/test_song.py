@@ -180,3 +180,15 @@ def test_append_passage_leaves_no_same_pitch_overlap_and_no_bent_or_held_start()
     settled = old.with_controls(old.controls + (Control(1000, 64, 0), Control(1000, PITCH_BEND, 0),
                                                 Control(1000, 1, 0)))
     assert append_passage(settled, new, 1920).controls == settled.controls   # already at rest: nothing added
+
+
+def test_a_key_transposes_with_the_fewest_accidentals():
+    from deepcomposer_desktop.core.edits import transpose_song
+    from deepcomposer_desktop.core.song import KeySignature
+    assert KeySignature(0, "C").transposed(5).key == "F" and KeySignature(0, "C").transposed(-1).key == "B"
+    assert KeySignature(0, "Am").transposed(1).key == "Bbm" and KeySignature(0, "Em").transposed(-3).key == "C#m"
+    assert KeySignature(96, "D#").transposed(0) == KeySignature(96, "Eb")
+    s = song(track("Lead", [(60, 0, 480, 90)]), track("Kit", [(36, 0, 120, 90)], is_drum=True))
+    s = transpose_song(s.replace(key_signatures=(KeySignature(0, "G"), KeySignature(1920, "Em"))), 2)
+    assert [k.key for k in s.key_signatures] == ["A", "F#m"]
+    assert s.tracks[0].notes[0].pitch == 62 and s.tracks[1].notes[0].pitch == 36      # drums stay

@@ -88,6 +88,15 @@ def test_several_tempos_overlaps_and_missing_note_offs():
                                                                           (64, 720, 480)]
 
 
+def test_every_key_spelling_is_exported_as_its_signature():
+    keys = [KeySignature(0, "D#"), KeySignature(480, "G#"), KeySignature(960, "A#"), KeySignature(1440, "Dbm"),
+            KeySignature(1920, "Gbm"), KeySignature(2400, "Eb"), KeySignature(2880, "C#")]
+    s = song(track("Piano", [(60, 0, 3000, 90)])).replace(key_signatures=tuple(keys))
+    back = read_midi(midi_bytes(s)).key_signatures          # five of them were left out of the file
+    assert [k.key for k in back] == ["Eb", "Ab", "Bb", "C#m", "F#m", "Eb", "C#"]
+    assert [k.tick for k in back] == [k.tick for k in keys]
+
+
 def test_overlapping_notes_of_one_pitch_are_written_as_they_sound():
     # a long C4 drawn over a short one: a file cannot say which note-off ends which (re-import swapped their
     # lengths: 1200 and 960); a synth ends the long one where the short one strikes, and so does the export
