@@ -37,6 +37,19 @@ def whole(lo: int, hi: int):
     return parse
 
 
+def between(lo: float, hi: float):
+    """An argparse type: a finite number from ``lo`` to ``hi``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"must be from {lo:g} to {hi:g}, not {text}")
+        return value
+    return parse
+
+
 def positive(hi: float = float("inf")):
     """An argparse type: a finite number above 0 and at most ``hi``."""
     def parse(text: str) -> float:

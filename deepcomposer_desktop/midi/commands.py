@@ -103,14 +103,18 @@ def register(sub) -> None:
     p = sub.add_parser("midi-ports", help="list MIDI input ports (hardware keyboards, virtual ports)")
     p.set_defaults(func=cmd_midi_ports)
 
+    from ..cli import between, positive, whole
     p = sub.add_parser("midi-record", help="record a MIDI keyboard into a MIDI file")
     p.add_argument("--out", "-o", required=True, help="the MIDI file to write")
     p.add_argument("--port", help="port number or name (default: the first keyboard)")
-    p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (default: Ctrl+C)")
-    p.add_argument("--bpm", type=float, default=120.0, help="tempo of the written file (default 120)")
-    p.add_argument("--count-in", type=int, default=0, metavar="BARS", help="bars to wait before recording")
+    p.add_argument("--seconds", type=positive(24 * 3600), help="stop after this long (default: Ctrl+C)")
+    p.add_argument("--bpm", type=between(1, 1000), default=120.0, help="tempo of the written file, 1-1000 "
+                                                                        "(default 120)")
+    p.add_argument("--count-in", type=whole(0, 16), default=0, metavar="BARS",
+                   help="bars to wait before recording, 0-16")
     p.add_argument("--quantize", choices=("1/8", "1/16", "1/8T"), help="input quantize grid")
-    p.add_argument("--strength", type=float, default=1.0, help="quantize strength 0..1 (default 1)")
+    p.add_argument("--strength", type=between(0, 1), default=1.0, help="quantize strength 0..1 (default 1)")
     p.add_argument("--chords", metavar="KEY", help="chord mode: each key plays a triad in KEY (e.g. C, Am)")
-    p.add_argument("--program", type=int, default=0, help="GM program of the recorded track (default 0)")
+    p.add_argument("--program", type=whole(0, 127), default=0,
+                   help="GM program of the recorded track, 0-127 (default 0)")
     p.set_defaults(func=cmd_midi_record)
