@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from bisect import bisect_right
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import BinaryIO
@@ -149,7 +150,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             p = by_channel.get(ch)
             if p is None:
                 p = by_channel[ch] = {"channel": ch, "notes": [], "program": None, "volume": None, "pan": None,
-                                      "order": ti, "controls": []}
+                                      "order": ti, "controls": [], "programs": []}
                 raw_notes[ch] = p["notes"]
             return p
 
@@ -184,6 +185,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 p = part(status & 0x0F)
                 if p["program"] is None or not p["notes"]:
                     p["program"] = a
+                p["programs"].append((tick, a))
                 global_program.setdefault(status & 0x0F, a)
             elif kind == 0xB0 and a in (7, 10):
                 p = part(status & 0x0F)
@@ -214,16 +216,28 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             p["multi"] = len(with_notes) > 1
             parts.append(p)
 
+    # a controller change is the channel's: every part playing on that channel hears it (a piano's left hand in a
+    # file track of its own shares the pedal of the right hand's), as do parts an instrument change splits off
+    on_channel: dict[int, list[dict]] = defaultdict(list)
+    for p in sorted(parts, key=lambda p: p["order"]):
+        on_channel[p["channel"]].append(p)
     for ch, c in loose_controls:
-        first = next((p for p in sorted(parts, key=lambda p: p["order"]) if p["channel"] == ch), None)
-        if first is not None:
-            first["controls"].append(c)          # Track sorts them by time, stably
+        for p in on_channel.get(ch, ()):
+            p["controls"].append(c)              # Track sorts them by time, stably
+    for ps in on_channel.values():
+        if len(ps) > 1:
+            shared = list(dict.fromkeys(c for p in ps for c in p["controls"]))
+            for p in ps:
+                p["controls"] = shared
+    parts = [piece for p in parts for piece in _split_by_program(p)]
     tracks = []
     for p in sorted(parts, key=lambda p: (p["order"], p["channel"])):
         ch = p["channel"]
         is_drum = ch == DRUM_CHANNEL
         program = p["program"] if p["program"] is not None else global_program.get(ch, 0)
         track_name = p["name"] if header.format != 0 or not title else ""
+        if p.get("split"):
+            track_name = f"{track_name} ({program_name(program, is_drum)})" if track_name else ""
         if not track_name or p["multi"]:
             base = track_name or program_name(program, is_drum)
             track_name = f"{base} (ch {ch + 1})" if p["multi"] and track_name else base
@@ -237,6 +251,22 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     if tracks:
         song = song.replace(melody_index=guess_melody_index(song))
     return song
+
+
+def _split_by_program(p: dict) -> list[dict]:
+    """A part whose channel changes instrument between its notes, as one part per instrument (each note goes to
+    the one in force when it starts; the controller changes go to all); a track keeps one instrument."""
+    changes = p["programs"]
+    if len({prog for _, prog in changes}) < 2 or not p["notes"]:
+        return [p]
+    ticks = [t for t, _ in changes]
+    by_program: dict[int, list] = {}
+    for n in sorted(p["notes"]):
+        i = bisect_right(ticks, n[0]) - 1
+        by_program.setdefault(changes[max(i, 0)][1], []).append(n)
+    if len(by_program) == 1:
+        return [dict(p, program=next(iter(by_program)))]
+    return [dict(p, notes=notes, program=prog, split=True) for prog, notes in by_program.items()]
 
 
 def assign_channels(tracks: tuple[Track, ...]) -> list[int]:

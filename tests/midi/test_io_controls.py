@@ -165,6 +165,40 @@ def test_an_automation_track_joins_the_notes_of_its_channel():
                                                                              (960, PEDAL, 0)]
 
 
+def test_parts_sharing_a_channel_all_hear_its_pedal():
+    # right and left hand in file tracks of their own on one channel, the pedal in the right hand's: it held the
+    # left hand's notes too, and the left hand (which gets a channel of its own in the app and on export) lost it
+    rh = mido_track([(0, CC(0, PEDAL, 127)), (0, on(0, 72)), (240, off(0, 72)), (1920, CC(0, PEDAL, 0))],
+                    name="Piano RH")
+    lh = mido_track([(0, on(0, 48)), (240, off(0, 48))], name="Piano LH")
+    pedal = mido_track([(960, bend(0, 50))], name="Bend")             # an automation track on that channel too
+    s = read_midi(mido_file(rh, lh, pedal))
+    both = [(0, PEDAL, 127), (960, PITCH_BEND, 50), (1920, PEDAL, 0)]
+    assert [t.name for t in s.tracks] == ["Piano RH", "Piano LH"]
+    assert cc(s.tracks[0].controls) == both and cc(s.tracks[1].controls) == both
+    back = read_midi(midi_bytes(s))                       # on separate channels now, each with the pedal
+    assert len({t.channel for t in back.tracks}) == 2 and all(cc(t.controls) == both for t in back.tracks)
+
+
+def test_an_instrument_change_between_notes_splits_the_part():
+    part = mido_track([(0, mido.Message("program_change", channel=1, program=56)), (0, CC(1, PEDAL, 127)),
+                       (0, on(1, 60)), (480, off(1, 60)),
+                       (960, mido.Message("program_change", channel=1, program=71)),
+                       (960, on(1, 62)), (1440, off(1, 62)),
+                       (1920, mido.Message("program_change", channel=1, program=56)),
+                       (1920, on(1, 64)), (2400, off(1, 64))], name="Lead")
+    s = read_midi(mido_file(part))                        # the change to the clarinet used to be lost
+    assert [(t.name, t.program, [n.pitch for n in t.notes]) for t in s.tracks] == [
+        ("Lead (Trumpet)", 56, [60, 64]), ("Lead (Clarinet)", 71, [62])]
+    assert all(cc(t.controls) == [(0, PEDAL, 127)] for t in s.tracks)
+    back = read_midi(midi_bytes(s))
+    assert [(t.program, [n.pitch for n in t.notes]) for t in back.tracks] == [(56, [60, 64]), (71, [62])]
+    same = mido_track([(0, mido.Message("program_change", channel=1, program=56)), (0, on(1, 60)),
+                       (480, off(1, 60)), (960, mido.Message("program_change", channel=1, program=56)),
+                       (960, on(1, 62)), (1440, off(1, 62))], name="Lead")
+    assert [(t.name, t.program) for t in read_midi(mido_file(same)).tracks] == [("Lead", 56)]   # nothing to split
+
+
 def test_drum_track_keeps_its_controls():
     part = mido_track([(0, CC(9, 4, 100)), (0, on(9, 42)), (120, off(9, 42)), (240, CC(9, 4, 0))])
     t = read_midi(mido_file(part)).tracks[0]
