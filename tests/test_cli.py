@@ -33,6 +33,7 @@ def test_convert_sample_and_file(tmp_path):
     assert main(["convert", "ode_to_joy", "--out", str(out), "--transpose", "2"]) == 0
     song = read_midi(out)
     assert song.tracks[0].notes[0].pitch == 66 and song.title.startswith("Ode to Joy")
+    assert [k.key for k in song.key_signatures] == ["D"]            # the key moves with the notes (it stayed C)
     again = tmp_path / "again.mid"
     assert main(["convert", str(out), "-o", str(again)]) == 0
     assert read_midi(again).tracks[0].notes == song.tracks[0].notes

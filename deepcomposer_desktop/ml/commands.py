@@ -67,6 +67,9 @@ def register(sub) -> None:
     p.add_argument("--takes", type=whole(1, 16), default=1, help="number of variations (1-16)")
     p.add_argument("--wav", help="also render the result to this WAV file")
     p.add_argument("--track", type=int, default=None, help="input track number (1-based; default: the melody)")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="arcnn / transformer: the installed model to use, e.g. one you trained (default: bach / "
+                        "extend; see `deepcomposer models`)")
     g = p.add_argument_group("gan")
     g.add_argument("--genre", default="rock", help="genre model to use (see `deepcomposer models`)")
     g = p.add_argument_group("arcnn")
@@ -85,15 +88,18 @@ def register(sub) -> None:
 
     p = sub.add_parser("train", help="train a model (e.g. a custom GAN genre from a folder of MIDI files)")
     p.add_argument("technique", choices=sorted(TECHNIQUES))
-    p.add_argument("--name", help="model name (e.g. my-genre)")
-    p.add_argument("--data", help="folder of MIDI files, or a preprocessed cache")
+    p.add_argument("--name", help="model name (e.g. my-genre); gan needs one, arcnn defaults to my-bach and "
+                                  "transformer to my-extend (never the shipped bach / extend)")
+    p.add_argument("--data", help="gan: a folder of MIDI files or a built .npz cache; arcnn, transformer: the "
+                                  "cache their data module builds (default: the project's cache/ folder)")
     p.add_argument("--out", help="output folder (default: the user's model folder)")
     p.add_argument("--epochs", type=whole(1, 100_000), default=None)
     p.add_argument("--lr", type=positive(1.0), default=None, help="learning rate")
     p.add_argument("--update-ratio", type=whole(0, 100), default=None, help="critic steps per generator step (GAN)")
     p.add_argument("--batch-size", type=whole(1, 4096), default=None)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    p.add_argument("--overwrite", action="store_true", help="train in place of an installed model of that name")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train in place of an installed model of that name (also needed to replace a shipped one)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--preset", default=None, help="a named training configuration (see the model cards)")
     p.add_argument("--melody-track", default=None,

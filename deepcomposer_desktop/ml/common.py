@@ -1,6 +1,10 @@
-"""What every technique shares: progress/cancel callbacks and the Cancelled error. No torch here."""
+"""What every technique shares: progress/cancel callbacks, the Cancelled error, and the checks every ``train``
+command makes before it starts (device, model name, output folder, data file). No torch at import time."""
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Callable, Optional
 
 ProgressFn = Optional[Callable[[float, str], None]]   # (fraction 0..1, message) -> None; any thread
@@ -34,6 +38,79 @@ def limit_threads(n: int | None = None) -> None:
         n = max(1, (os.cpu_count() or 2) - 1)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+def resolve_device(name: str | None = "auto") -> str:
+    """``auto`` -> ``cuda`` when a GPU is there, else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` are checked.
+
+    Raises ModelError (a device name torch does not know, or no CUDA GPU here) with a message for the user.
+    """
+    import torch
+    if name in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return name
+    if not re.fullmatch(r"cuda(:\d+)?", name):
+        raise ModelError(f"Unknown device {name!r}: use auto, cpu or cuda")
+    if not torch.cuda.is_available():
+        raise ModelError("No CUDA GPU is available here; use --device cpu")
+    if ":" in name and int(name.split(":")[1]) >= torch.cuda.device_count():
+        raise ModelError(f"There is no GPU {name!r} here ({torch.cuda.device_count()} found)")
+    return name
+
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
+
+
+def is_midi_file(path) -> bool:
+    """True when ``path`` is a file that looks like a MIDI file (by its suffix or its ``MThd`` header)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if path.suffix.lower() in MIDI_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"MThd"
+    except OSError:
+        return False
+
+
+def claim_model_path(technique: str, name: str, out, replace: bool = False) -> Path:
+    """Where ``train`` will write the model ``<technique>-<name>.pt`` in the folder ``out`` (created here).
+
+    Refuses a name that is not a model name, a model of that name already in ``out``, and - when ``out`` is the
+    user's model folder - a name that a shipped model has (the new one would hide it from every later generate),
+    unless ``replace`` (``--overwrite`` or ``--resume``). Raises ModelError with a message for the user.
+    """
+    from ..model_files import NAME_RE
+    from .registry import SHIPPED_DIR, user_models_dir
+    if not NAME_RE.match(name or ""):
+        raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
+    out = Path(out)
+    dest = out / f"{technique}-{name}.pt"
+    if not replace:
+        if dest.exists():
+            raise ModelError(f"A model called '{name}' is already in {out}: choose another --name, continue it "
+                             "with --resume, or pass --overwrite to train a new one in its place")
+        shipped = SHIPPED_DIR / dest.name
+        if shipped.exists() and _same_folder(out, user_models_dir()):
+            raise ModelError(f"The {technique} model '{name}' ships with the app, and one trained under that name "
+                             "would take its place: choose another --name, or pass --overwrite to replace it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK):
+        raise ModelError(f"Cannot write in the output folder {out}: permission denied")
+    return dest
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 MAX_INPUT_BARS = 1024         # 34 minutes at 120 BPM in 4/4: far beyond a song, far below what exhausts memory

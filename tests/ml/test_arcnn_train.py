@@ -128,12 +128,18 @@ def test_cli_train_and_generate(cache, tmp_path, monkeypatch, capsys):
     from deepcomposer_desktop.cli import main
     from deepcomposer_desktop.midi.io import read_midi
     monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
-    # a tiny preset run (one epoch) writes the user's arcnn-bach model, which then overrides the shipped one
+    # a tiny preset run (one epoch) asked to replace the shipped Bach model writes the user's arcnn-bach model,
+    # which then overrides the shipped one
     import deepcomposer_desktop.ml.arcnn.train as T
     monkeypatch.setitem(T.PRESETS, "tiny", (TINY, TrainConfig(batch_size=8, minutes=1.0, eval_every=50)))
     assert main(["train", "arcnn", "--preset", "tiny", "--data", str(cache[0]), "--name", "bach",
-                 "--epochs", "1", "--device", "cpu"]) == 0
+                 "--epochs", "1", "--device", "cpu", "--overwrite"]) == 0
     assert (tmp_path / "models" / "arcnn-bach.pt").is_file()
+    before = (tmp_path / "models" / "arcnn-bach.pt").read_bytes()
+    assert main(["train", "arcnn", "--preset", "tiny", "--data", str(cache[0]), "--name", "bach",
+                 "--epochs", "1", "--device", "cpu"]) == 2                  # again: not without --overwrite
+    assert "'bach' is already in" in capsys.readouterr().err
+    assert (tmp_path / "models" / "arcnn-bach.pt").read_bytes() == before
     out = tmp_path / "out.mid"
     assert main(["generate", "-t", "arcnn", "-i", "ode_to_joy", "-o", str(out), "--iterations", "20",
                  "--max-add", "30", "--takes", "2", "--seed", "4"]) == 0
@@ -144,3 +150,62 @@ def test_cli_train_and_generate(cache, tmp_path, monkeypatch, capsys):
         assert len(song.tracks) == 2 and song.tracks[1].name == "Melody (enhanced)"
     assert main(["generate", "-t", "arcnn", "-i", "ode_to_joy", "-o", str(out), "--temperature", "0"]) == 2
     assert "temperature" in capsys.readouterr().err
+
+
+def test_cli_train_keeps_the_shipped_model_and_asks_before_replacing(cache, tmp_path, monkeypatch, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.ml.arcnn.generate import load_model
+    from deepcomposer_desktop.ml.registry import SHIPPED_DIR, find_model
+    import deepcomposer_desktop.ml.arcnn.train as T
+    models = tmp_path / "models"
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(models))
+    monkeypatch.setitem(T.PRESETS, "tiny", (SMALL, TrainConfig(batch_size=4, max_steps=2, eval_every=50)))
+    train = ["train", "arcnn", "--preset", "tiny", "--data", str(cache[0]), "--device", "cpu"]
+    assert main(train + ["--name", "bach"]) == 2
+    assert "'bach' ships with the app" in capsys.readouterr().err and not list(models.glob("arcnn-bach*"))
+    assert main(train + ["--name", "Bach!"]) == 2
+    assert "lower-case letters" in capsys.readouterr().err
+    assert main(train) == 0                                             # the default name is not the shipped one
+    assert "my-bach" in capsys.readouterr().out
+    assert (models / "arcnn-my-bach.pt").is_file() and not (models / "arcnn-bach.pt").exists()
+    mine = (models / "arcnn-my-bach.pt").read_bytes()
+    assert main(train) == 2                                             # a second run asks first
+    assert "'my-bach' is already in" in capsys.readouterr().err
+    assert (models / "arcnn-my-bach.pt").read_bytes() == mine
+    assert main(["models"]) == 0
+    listed = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["arcnn", "my-bach", "your", "own", "model"] in listed and any(w[:2] == ["arcnn", "bach"] for w in listed)
+    shipped = find_model("arcnn", "bach")
+    assert not shipped.user and shipped.path.parent == SHIPPED_DIR
+    model, cfg = load_model()
+    assert cfg.steps == 128 and model is not None                       # generate still gets the shipped Bach
+    out = tmp_path / "mine.mid"                                         # and --model picks the one trained here
+    assert main(["generate", "-t", "arcnn", "-i", "ode_to_joy", "-o", str(out), "--iterations", "4",
+                 "--model", "my-bach"]) == 0 and out.is_file()
+    assert main(["generate", "-t", "arcnn", "-i", "ode_to_joy", "-o", str(out), "--model", "nope"]) == 2
+    assert "No arcnn model called 'nope'" in capsys.readouterr().err
+
+
+def test_cli_train_refusals_are_one_line_with_status_2(cache, tmp_path, monkeypatch, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    from tests.builders import band_song
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    (tmp_path / "empty").mkdir()
+    write_midi(band_song(), tmp_path / "song.mid")
+    (tmp_path / "junk.npz").write_text("not a cache")
+    (tmp_path / "file").write_text("")
+    train = ["train", "arcnn", "--name", "qa", "--out", str(tmp_path / "out"), "--preset", "tiny"]
+    data = ["--data", str(cache[0])]
+    cases = [(["--data", str(tmp_path / "empty"), "--epochs", "1"], "No AR-CNN training cache"),
+             (["--data", str(tmp_path / "song.mid")], "song.mid is a MIDI file, not a training cache"),
+             (["--data", str(tmp_path / "junk.npz")], "is not an AR-CNN training cache"),
+             (data + ["--device", "foo"], "Unknown device 'foo'"),
+             (data + ["--device", "cpu", "--out", str(tmp_path / "file" / "sub")], "Cannot create the output folder")]
+    if not torch.cuda.is_available():
+        cases.append((data + ["--device", "cuda"], "No CUDA GPU is available"))
+    for args, words in cases:
+        code = main(train + args)
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
+    assert not (tmp_path / "out" / "arcnn-qa.pt").exists()

@@ -140,3 +140,25 @@ def test_torchrun_two_ranks_stop_together(cache, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     log = (tmp_path / "gan-ddp.log").read_text()
     assert "x 2 rank(s)" in log and "[final]" in log
+
+
+def test_cli_train_refusals_are_one_line_with_status_2(tmp_path, monkeypatch, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    from tests.builders import band_song
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    write_midi(band_song(), tmp_path / "song.mid")
+    (tmp_path / "file").write_text("")
+    (tmp_path / "songs").mkdir()
+    train = ["train", "gan", "--preset", "tiny", "--device", "cpu", "--epochs", "1"]
+    cases = [(["--name", "x", "--data", str(tmp_path / "song.mid"), "--out", str(tmp_path / "out")],
+              "song.mid is a MIDI file, not a training cache: train on a folder of MIDI files"),
+             (["--name", "x", "--data", str(tmp_path / "songs"), "--out", str(tmp_path / "file" / "sub")],
+              "Cannot create the output folder"),
+             (["--name", "rock", "--data", str(tmp_path / "songs")], "The gan model 'rock' ships with the app"),
+             (["--name", "x", "--data", str(tmp_path / "songs"), "--device", "foo"], "Unknown device 'foo'")]
+    for args, words in cases:
+        code = main(train + args)
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
+    assert not list((tmp_path / "models").glob("gan-rock*"))

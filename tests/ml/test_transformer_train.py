@@ -1,4 +1,6 @@
 """Transformer training: windows keep the header and start on a bar, augmentation, budgeted + resumable runs."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,63 @@ def test_heldout_nll_and_ship(tmp_path):
         assert torch.allclose(again(x), net(x), atol=2e-2)
     roll = _roll([[(0, 0, 60, 12, 80), (24, 1, 48, 48, 80)]], 2, 48)
     assert roll.shape == (2, 16, 128) and roll[0, :4, 60].all() and not roll[0, 4, 60] and roll[1, 8:, 48].all()
+
+
+def test_cli_train_installs_the_named_model_wherever_it_runs(tmp_path, monkeypatch, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.ml.registry import find_model
+    from deepcomposer_desktop.ml.transformer import train as TT
+    from deepcomposer_desktop.ml.transformer.generate import load_model
+    assert Path(TT.TrainConfig().cache) == TT.PROJECT / "cache" / "transformer" / "data.npz"
+    assert Path(TT.TrainConfig().out).is_absolute() and Path(TT.DEFAULT_CACHE).is_absolute()
+    cache = _cache(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    train = ["train", "transformer", "--preset", "tiny", "--data", str(cache), "--device", "cpu", "--epochs", "1"]
+    assert main(train + ["--name", "mine"]) == 0
+    assert "'mine' is now in the list" in capsys.readouterr().out
+    info = find_model("transformer", "mine")
+    assert info.user and info.path == tmp_path / "models" / "transformer-mine.pt"
+    net, meta = load_model("mine")
+    assert all(v.dtype == torch.float16 for v in load_checkpoint(info.path, "transformer")["state_dict"].values())
+    assert not list(elsewhere.iterdir())                    # nothing written where the command ran
+    assert main(train + ["--name", "mine"]) == 2            # a second run asks first
+    assert "'mine' is already in" in capsys.readouterr().err
+    assert main(train + ["--name", "extend"]) == 2          # and never hides the shipped model unasked
+    assert "'extend' ships with the app" in capsys.readouterr().err
+    assert main(["models"]) == 0
+    assert "transformer  mine" in capsys.readouterr().out
+    assert not find_model("transformer", "extend").user
+    out = tmp_path / "ext.mid"                              # generate --model picks it
+    assert main(["generate", "-t", "transformer", "-i", "ode_to_joy", "-o", str(out), "--bars", "1",
+                 "--model", "mine"]) == 0 and out.is_file()
+    assert main(["generate", "-t", "transformer", "-i", "ode_to_joy", "-o", str(out), "--model", "nope"]) == 2
+    assert "No Transformer model 'nope'" in capsys.readouterr().err
+
+
+def test_cli_train_refusals_are_one_line_with_status_2(tmp_path, monkeypatch, capsys):
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.midi.io import write_midi
+    from tests.builders import band_song
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    cache = _cache(tmp_path)
+    write_midi(band_song(), tmp_path / "song.mid")
+    (tmp_path / "junk.npz").write_text("not a cache")
+    (tmp_path / "file").write_text("")
+    train = ["train", "transformer", "--preset", "tiny", "--out", str(tmp_path / "out")]
+    data = ["--data", str(cache)]
+    cases = [(data + ["--device", "foo"], "Unknown device 'foo'"),
+             (["--data", str(tmp_path / "song.mid")], "song.mid is a MIDI file, not a training cache"),
+             (["--data", str(tmp_path / "junk.npz")], "is not a Transformer token cache"),
+             (["--data", str(tmp_path / "missing.npz")], "No token cache at"),
+             (data + ["--device", "cpu", "--out", str(tmp_path / "file" / "sub")], "Cannot create the output folder"),
+             (data + ["--name", "Bad Name!"], "lower-case letters")]
+    if not torch.cuda.is_available():
+        cases.append((data + ["--device", "cuda"], "No CUDA GPU is available"))
+    for args, words in cases:
+        code = main(train + args)
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
+    assert not (tmp_path / "out").exists()

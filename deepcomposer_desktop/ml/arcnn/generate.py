@@ -265,12 +265,19 @@ def cli_generate(args) -> int:
     if args.takes < 1:
         raise CliError(f"--takes must be at least 1, got {args.takes}")
     out = Path(args.out)
+    model = None
+    if getattr(args, "model", None):
+        from ..registry import find_model
+        try:
+            model = find_model("arcnn", args.model).path
+        except ModelError as exc:
+            raise CliError(str(exc)) from None
     first = None
     for take in range(args.takes):
         t0 = time.perf_counter()
         try:
             track = enhance(song, index, args.max_add, args.max_remove, args.iterations, args.temperature,
-                            seed=args.seed + take)
+                            seed=args.seed + take, model=model)
         except (SongError, ModelError) as exc:
             raise CliError(str(exc)) from None
         result = song.with_tracks(song.tracks + (track,))

@@ -13,7 +13,8 @@ silent ones. The network sees the corrupted roll and is trained with
 
 ``python -m deepcomposer_desktop.ml.arcnn.train --out DIR --minutes M [--device cuda] [--resume]`` writes
 ``DIR/last.pt`` (with optimizer state, for ``--resume``), ``DIR/best.pt`` (lowest validation loss) and
-``DIR/train.log``.
+``DIR/train.log``. ``deepcomposer train arcnn [--name N]`` installs ``arcnn-N.pt`` (default ``my-bach``) in the
+user's model folder; the name ``bach`` (the shipped model ``generate`` uses) needs ``--overwrite``.
 """
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ import json
 import math
 import sys
 import time
+import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from ..common import Cancelled, ProgressFn, StopFn, check_stop, report
+from ..common import (Cancelled, ModelError, ProgressFn, StopFn, check_stop, claim_model_path, is_midi_file, report,
+                      resolve_device)
 from .config import ArcnnConfig, TrainConfig
 from .data import DEFAULT_OUT, load_cache, windows, eval_windows
+
+DEFAULT_NAME = "my-bach"          # `train arcnn` without --name: never the shipped "bach" (that needs --overwrite)
 
 PRESETS = {
     "tiny": (ArcnnConfig(steps=32, low_pitch=43, n_pitches=48, levels=3, filters=8, max_filters=32, dropout=0.1),
@@ -43,9 +48,7 @@ PRESETS = {
 
 def _device(name: str):
     import torch
-    if name in ("auto", None):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return torch.device(resolve_device(name))
 
 
 def corrupt(clean, gen, tcfg: TrainConfig):
@@ -136,13 +139,15 @@ def evaluate_loss(model, clean, corrupted, batch: int = 64) -> tuple[float, floa
     return tl / len(clean), nl / len(clean)
 
 
-def train(cfg: ArcnnConfig, tcfg: TrainConfig, out_dir: str | Path, cache: str | Path = DEFAULT_OUT,
+def train(cfg: ArcnnConfig, tcfg: TrainConfig, out_dir: str | Path, cache: str | Path | dict = DEFAULT_OUT,
           device: str = "auto", resume: bool = False, name: str = "bach", log=print,
           progress: ProgressFn = None, should_stop: StopFn = None, save_optimizer: bool = True,
           half: bool = False) -> Path:
     """Train for ``tcfg.minutes`` of wall time (and at most ``tcfg.max_steps`` steps if set); returns best.pt.
 
-    Raises FileNotFoundError (no cache), Cancelled (should_stop). Checkpoints are written every
+    ``cache`` is the cache file (or its folder), or what :func:`load_cache` read from it.
+    Raises FileNotFoundError (no cache), ModelError (unknown device, no GPU), Cancelled (should_stop). Checkpoints
+    are written every
     ``tcfg.eval_every`` steps, so a killed run still leaves ``last.pt`` and ``best.pt``. ``save_optimizer``
     keeps Adam's state in ``last.pt`` (exact resume, 3x the size); ``half`` stores weights as float16.
     """
@@ -161,7 +166,7 @@ def train(cfg: ArcnnConfig, tcfg: TrainConfig, out_dir: str | Path, cache: str |
     torch.manual_seed(tcfg.seed)
     gen = torch.Generator(device=dev)
     gen.manual_seed(tcfg.seed)
-    data = load_cache(cache)
+    data = cache if isinstance(cache, dict) else load_cache(cache)
     batcher = _Batcher(data["train"], cfg, tcfg, dev, gen)
     v_clean, v_corrupt = _valid_set(data["valid"], cfg, tcfg, dev)
     model = build_model(cfg).to(dev)
@@ -265,8 +270,34 @@ def export(checkpoint: str | Path, dest: str | Path, name: str = "bach", half: b
     return Path(dest)
 
 
+def read_cache(path) -> dict:
+    """:func:`load_cache` for the ``train`` command: a missing, foreign or damaged file is a ModelError that says
+    what ``--data`` takes."""
+    path = Path(path)
+    build = "`python -m deepcomposer_desktop.ml.arcnn.data`"
+    if is_midi_file(path):
+        raise ModelError(f"{path.name} is a MIDI file, not a training cache: --data takes the AR-CNN chorale cache "
+                         f"(chorales.npz, or its folder) that {build} builds")
+    try:
+        data = load_cache(path)
+    except FileNotFoundError as exc:
+        raise ModelError(str(exc)) from None
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{path} is not an AR-CNN training cache ({type(exc).__name__}): --data takes the "
+                         f"chorales.npz that {build} builds") from None
+    if not data["train"] or not data["valid"]:
+        raise ModelError(f"The training cache {path} holds no training or no validation chorales; build it again "
+                         f"with {build}")
+    return data
+
+
 def cli_train(args) -> int:
-    """`deepcomposer train arcnn [--preset tiny|cpu|default|gpu] [--data CACHE] [--out DIR] [--name N] ...`"""
+    """`deepcomposer train arcnn [--preset tiny|cpu|default|gpu] [--data CACHE] [--out DIR] [--name N] ...`
+
+    Installs ``arcnn-N.pt`` (N: ``--name``, default ``my-bach``) in ``--out`` (default: the user's model folder),
+    with the run's checkpoints in ``arcnn-N-run/``. Refuses to replace a model of that name (or to hide the shipped
+    one) unless ``--overwrite`` or ``--resume``.
+    """
     from ...cli import CliError
     from ..registry import user_models_dir
     preset = args.preset or "default"
@@ -278,20 +309,27 @@ def cli_train(args) -> int:
         tcfg.batch_size = args.batch_size
     if args.lr:
         tcfg.lr = args.lr
+    name = args.name or DEFAULT_NAME
+    out = Path(args.out) if args.out else user_models_dir()
+    try:
+        device = resolve_device(args.device)
+        data = read_cache(args.data or DEFAULT_OUT)
+        dest = claim_model_path("arcnn", name, out, replace=args.resume or getattr(args, "overwrite", False))
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
     if args.epochs:
-        n = len(windows(load_cache(args.data or DEFAULT_OUT)["train"], cfg.steps)[1])
+        n = len(windows(data["train"], cfg.steps)[1])
         tcfg.max_steps = max(1, args.epochs * n // tcfg.batch_size)
         tcfg.minutes = max(tcfg.minutes, 24 * 60.0)
-    name = args.name or "bach"
-    out = Path(args.out) if args.out else user_models_dir()
     run_dir = out / f"arcnn-{name}-run"
     try:
-        best = train(cfg, tcfg, run_dir, cache=args.data or DEFAULT_OUT, device=args.device, resume=args.resume,
-                     name=name)
-    except FileNotFoundError as exc:
+        best = train(cfg, tcfg, run_dir, cache=data, device=device, resume=args.resume, name=name)
+        dest = export(best, dest, name)
+    except ModelError as exc:
         raise CliError(str(exc)) from None
-    dest = export(best, out / f"arcnn-{name}.pt", name)
-    print(f"wrote {dest}")
+    except OSError as exc:
+        raise CliError(f"Cannot write the model in {out}: {exc.strerror or exc}") from None
+    print(f"wrote {dest}" + ("" if args.out else f"; the arcnn model '{name}' is now in the list"))
     return 0
 
 
@@ -324,8 +362,12 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
         logf.write(line + "\n")
 
-    train(cfg, tcfg, out, cache=args.cache, device=args.device, resume=args.resume, log=log,
-          save_optimizer=not args.no_optimizer_state, half=args.half)
+    try:
+        train(cfg, tcfg, out, cache=args.cache, device=args.device, resume=args.resume, log=log,
+              save_optimizer=not args.no_optimizer_state, half=args.half)
+    except (ModelError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

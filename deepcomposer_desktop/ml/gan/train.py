@@ -20,23 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from ...model_files import NAME_RE
-from ..common import Cancelled, ModelError, ProgressFn, StopFn, check_stop, report
+from ..common import (Cancelled, ModelError, ProgressFn, StopFn, check_stop, claim_model_path, is_midi_file, report,
+                      resolve_device)
 from .config import ARCH_PRESETS, PRESETS, GanArch, TrainConfig, deepcomposer_arch
 from .data import GanData, GanDataError, load_training_data, normalise_keys, split_by_song, to_two_bars
 
 REFINE_ROUNDS = 2         # final save: coordinate-search rounds fitting the decoding to the music figures
 FIT_SHARE, FIT_MAX_S = 0.15, 120.0   # a run with a time budget keeps this much of it for that fit
-
-
-def resolve_device(name: str = "auto") -> str:
-    import torch
-    if name in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("No CUDA GPU is available here; use --device cpu")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise ModelError(f"Unknown device {name!r}: use auto, cpu or cuda")
-    return name
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -393,6 +383,10 @@ def run_training(data_spec, name: str, out_dir, preset: str | None = None, overr
     if preset not in PRESETS:
         raise ModelError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     cfg = PRESETS[preset].with_overrides(**(overrides or {}))
+    if is_midi_file(data_spec):
+        raise GanDataError(f"{os.path.basename(os.fspath(data_spec))} is a MIDI file, not a training cache: train on "
+                           "a folder of MIDI files (put it in a folder, with more songs like it) or on a .npz cache "
+                           "built by `python -m deepcomposer_desktop.ml.data.build`")
     report(progress, 0.0, "reading the training data")
     data = load_training_data(data_spec, melody_track, should_stop=should_stop)
     train_idx, _ = split_by_song(data)
@@ -446,9 +440,10 @@ def cli_train(args) -> int:
         from ..common import limit_threads
         limit_threads()
     out = Path(args.out) if args.out else user_models_dir()
-    if (out / f"gan-{args.name}.pt").exists() and not args.resume and not getattr(args, "overwrite", False):
-        raise CliError(f"A model called '{args.name}' is already in {out}: choose another --name, continue it with "
-                       "--resume, or pass --overwrite to train a new one in its place")
+    try:
+        claim_model_path("gan", args.name, out, replace=args.resume or getattr(args, "overwrite", False))
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
     try:
         path = run_training(args.data, args.name, out, preset, overrides, device, args.resume,
                             getattr(args, "melody_track", None), progress=_console_progress(), init_from=init_from)

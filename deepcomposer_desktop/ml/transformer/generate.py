@@ -259,7 +259,8 @@ def cli_generate(args) -> int:
     try:
         results = extend(song, seconds=args.seconds, bars=args.bars, context_bars=args.context_bars,
                          tracks=args.tracks, top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
-                         takes=args.takes, seed=args.seed, progress=progress)
+                         takes=args.takes, seed=args.seed, progress=progress,
+                         model=getattr(args, "model", None) or None)
     except (ModelError, ExtendError, Cancelled) as exc:
         print(file=sys.stderr)
         raise CliError(str(exc) or "cancelled") from None

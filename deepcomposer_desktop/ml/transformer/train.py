@@ -1,8 +1,10 @@
 """Time-budgeted, resumable training of the extend Transformer on the numpy token cache (see data.py).
 
-``python -m deepcomposer_desktop.ml.transformer.train --minutes 6 --preset gpu --out runs/transformer`` or
-``deepcomposer train transformer --preset cpu --out runs/transformer``. Needs only numpy + torch (no MIDI
-libraries), so it runs on the GPU machine from the carried ``cache/`` folder.
+``python -m deepcomposer_desktop.ml.transformer.train --minutes 6 --preset gpu --out runs/transformer`` (a run
+folder: last.pt, best.pt, train.log) or ``deepcomposer train transformer --preset cpu [--name N]``, which installs
+``transformer-N.pt`` (default ``my-extend``) in the user's model folder. Needs only numpy + torch (no MIDI
+libraries), so it runs on the GPU machine from the carried ``cache/`` folder. Default paths are the project's
+``cache/transformer/data.npz`` and ``runs/transformer``, wherever the command runs from.
 Windows start at a bar line and keep the piece's header (metre, tempo, track families); augmentation at train
 time: transposition by -6..+5 semitones and a tempo-token shift of -2..+2 bins (about +-25 %).
 """
@@ -12,11 +14,13 @@ import argparse
 import math
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..common import ModelError, claim_model_path, is_midi_file, resolve_device
 from . import tokens as T
 
 PRESETS = {
@@ -29,13 +33,22 @@ PRESETS = {
             dict(batch_size=64, lr=1e-3, minutes=6.0, eval_windows=256)),
 }
 SOURCE_WEIGHTS = {"nottingham": 0.3, "pop909": 0.35, "jsb": 0.1, "wjazzd": 0.25}
+PROJECT = Path(__file__).resolve().parents[3]
+DEFAULT_CACHE = PROJECT / "cache" / "transformer" / "data.npz"
+DEFAULT_RUN = PROJECT / "runs" / "transformer"
+DEFAULT_NAME = "my-extend"        # `train transformer` without --name: never the shipped "extend"
+CACHE_KEYS = ("tokens", "offsets", "split", "source", "sources")
+
+
+class CacheError(ValueError):
+    """A token cache that cannot be trained on; the message is for the user."""
 
 
 @dataclass
 class TrainConfig:
     preset: str = "cpu"
-    cache: str = "cache/transformer/data.npz"
-    out: str = "runs/transformer"
+    cache: str = str(DEFAULT_CACHE)
+    out: str = str(DEFAULT_RUN)
     name: str = "transformer"
     minutes: float = 4.0
     max_epochs: float | None = None
@@ -76,7 +89,8 @@ class WindowSampler:
             src = int(cache["source"][i])
             weights.append(SOURCE_WEIGHTS.get(srcs[src], 0.1) * (b - a) / counts[src])
         if not self.seqs:
-            raise ValueError("no sequences in this split of the cache")
+            which = {0: "training", 1: "held-out"}.get(split, f"split-{split}")
+            raise CacheError(f"the token cache has no {which} pieces with bar lines")
         w = np.asarray(weights)
         self.p = w / w.sum()
         self.rng = np.random.default_rng(seed)
@@ -110,9 +124,7 @@ class WindowSampler:
 
 def _device(name: str):
     import torch
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return torch.device(resolve_device(name))
 
 
 def loss_on(model, batch, device):
@@ -141,11 +153,12 @@ def evaluate(model, windows: np.ndarray, device, batch: int = 32) -> float:
     return tot / max(1, n)
 
 
-def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
+def train(cfg: TrainConfig, log=print, should_stop=None, cache: dict | None = None) -> Path:
     """Train until ``cfg.minutes`` of wall time (or ``max_epochs``) pass; returns the path of the last checkpoint.
 
     Writes ``last.pt`` (with optimizer state, for --resume) every ``save_every_s`` and at the end, ``best.pt``
-    (lowest held-out loss, weights only) and ``train.log``.
+    (lowest held-out loss, weights only) and ``train.log``. ``cache``: the arrays of ``cfg.cache`` when already
+    read. Raises ModelError (unknown device, no GPU), CacheError (no training or held-out pieces).
     """
     import torch
 
@@ -166,7 +179,8 @@ def train(cfg: TrainConfig, log=print, should_stop=None) -> Path:
         log(msg)
         logf.write(msg + "\n")
 
-    cache = load_cache(Path(cfg.cache))
+    if cache is None:
+        cache = load_cache(Path(cfg.cache))
     mcfg = TransformerConfig(**{**PRESETS[cfg.preset][0], **cfg.model})
     step, tokens_seen, elapsed_before, best = 0, 0, 0.0, float("inf")
     model = MusicTransformer(mcfg).to(device)
@@ -269,23 +283,76 @@ def config_from(preset: str, **overrides) -> TrainConfig:
     return cfg
 
 
+def read_cache(path) -> dict:
+    """The token cache for the ``train`` command (a file, or a folder holding ``data.npz``); raises CacheError
+    that says what ``--data`` takes when it is missing, a MIDI file, or not a token cache."""
+    from .data import load_cache
+    path = Path(path)
+    if path.is_dir():
+        path = path / "data.npz"
+    build = "`python -m deepcomposer_desktop.ml.transformer.data --data ../shared/data`"
+    if is_midi_file(path):
+        raise CacheError(f"{path.name} is a MIDI file, not a training cache: --data takes the Transformer token "
+                         f"cache (data.npz, or its folder) that {build} builds")
+    if not path.is_file():
+        raise CacheError(f"No token cache at {path}: build it with {build}")
+    try:
+        cache = load_cache(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise CacheError(f"{path} is not a Transformer token cache ({type(exc).__name__}): build one with "
+                         f"{build}") from None
+    missing = [k for k in CACHE_KEYS if k not in cache]
+    if missing:
+        raise CacheError(f"{path} is not a Transformer token cache (no {', '.join(missing)}): build one with {build}")
+    return cache
+
+
+def install(checkpoint, dest, name: str) -> Path:
+    """Copy a training checkpoint to the model file ``dest`` (float16 weights, no optimizer state)."""
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    ck = load_checkpoint(checkpoint, "transformer")
+    sd = {k: v.half() if v.is_floating_point() else v for k, v in ck["state_dict"].items()}
+    save_checkpoint(dest, technique="transformer", name=name, model_args=ck["model_args"], state_dict=sd,
+                    meta=ck.get("meta", {}))
+    return Path(dest)
+
+
 def cli_train(args) -> int:
-    """`deepcomposer train transformer [--data CACHE.npz] [--out DIR] [--preset cpu|gpu|tiny] [--resume] ...`"""
+    """`deepcomposer train transformer [--name N] [--data CACHE.npz] [--out DIR] [--preset cpu|gpu|tiny] ...`
+
+    Installs ``transformer-N.pt`` (N: ``--name``, default ``my-extend``) in ``--out`` (default: the user's model
+    folder), from the run's best checkpoint (``transformer-N-run/``). Refuses to replace a model of that name (or
+    to hide the shipped one) unless ``--overwrite`` or ``--resume``.
+    """
     from ...cli import CliError
+    from ..registry import user_models_dir
     preset = args.preset or "cpu"
     if preset not in PRESETS:
         raise CliError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    cache = args.data or TrainConfig.cache
-    if Path(cache).is_dir():
-        cache = str(Path(cache) / "data.npz")
-    if not Path(cache).is_file():
-        raise CliError(f"No token cache at {cache}: build it with "
-                       "`python -m deepcomposer_desktop.ml.transformer.data --data ../shared/data`")
-    cfg = config_from(preset, cache=cache, out=args.out or "runs/transformer", name=args.name or "transformer",
-                      lr=args.lr, batch_size=args.batch_size, device=args.device, resume=args.resume,
+    name = args.name or DEFAULT_NAME
+    out = Path(args.out) if args.out else user_models_dir()
+    cache_path = Path(args.data or DEFAULT_CACHE)
+    if cache_path.is_dir():
+        cache_path = cache_path / "data.npz"
+    try:
+        device = resolve_device(args.device)
+        cache = read_cache(cache_path)
+        dest = claim_model_path("transformer", name, out, replace=args.resume or getattr(args, "overwrite", False))
+    except (ModelError, CacheError) as exc:
+        raise CliError(str(exc)) from None
+    run = out / f"transformer-{name}-run"
+    cfg = config_from(preset, cache=str(cache_path.resolve()), out=str(run), name=name,
+                      lr=args.lr, batch_size=args.batch_size, device=device, resume=args.resume,
                       max_epochs=args.epochs)
-    path = train(cfg)
-    print(f"saved {path}")
+    try:
+        last = train(cfg, cache=cache)
+        best = run / "best.pt"
+        dest = install(best if best.is_file() else last, dest, name)
+    except (ModelError, CacheError) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"Cannot write the model in {out}: {exc.strerror or exc}") from None
+    print(f"wrote {dest}" + ("" if args.out else f"; the transformer model '{name}' is now in the list"))
     return 0
 
 
@@ -293,7 +360,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="train the extend Transformer")
     p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     p.add_argument("--cache", default=TrainConfig.cache)
-    p.add_argument("--out", default="runs/transformer")
+    p.add_argument("--out", default=TrainConfig.out)
     p.add_argument("--name", default="transformer")
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=None)
@@ -307,7 +374,11 @@ def main(argv=None) -> int:
     cfg = config_from(a.preset, cache=a.cache, out=a.out, name=a.name, minutes=a.minutes, batch_size=a.batch_size,
                       lr=a.lr, device=a.device, resume=a.resume, eval_every_s=a.eval_every, save_every_s=a.eval_every,
                       slim=a.slim or None, threads=a.threads)
-    train(cfg)
+    try:
+        train(cfg)
+    except (ModelError, CacheError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
