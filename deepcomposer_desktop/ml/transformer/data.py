@@ -33,7 +33,7 @@ from ..data.musicxml import PARSED_DIR
 from . import tokens as T
 
 SOURCES = ("nottingham", "pop909", "jsb", "wjazzd", "abc_folk", "lieder", "orchestra")
-DEFAULT_CACHE = Path("cache/transformer/data.npz")
+DEFAULT_CACHE = Path(__file__).resolve().parents[3] / "cache" / "transformer" / "data.npz"    # the project's
 TEST_PERCENT = 6
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import tokens as T
+from .data import DEFAULT_CACHE
 
 
 def _test_sequences(cache: dict, view: str, source: int | None = None):
@@ -130,7 +131,7 @@ def continuation_metrics(net, cache: dict, view: str = "melody", n_pieces: int =
     return out
 
 
-def evaluate_model(path, cache_path="cache/transformer/data.npz", n_pieces: int = 12, max_tokens: int = 40_000,
+def evaluate_model(path, cache_path=DEFAULT_CACHE, n_pieces: int = 12, max_tokens: int = 40_000,
                    log=print) -> dict:
     import torch
 
@@ -175,7 +176,7 @@ def ship(path, name: str, results: dict | None = None, models_dir: Path | None =
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="checkpoint to evaluate")
-    p.add_argument("--cache", default="cache/transformer/data.npz")
+    p.add_argument("--cache", default=str(DEFAULT_CACHE))
     p.add_argument("--pieces", type=int, default=12, help="held-out pieces to continue (melody; half for all)")
     p.add_argument("--max-tokens", type=int, default=40_000, help="held-out tokens scored per view")
     p.add_argument("--json", help="write the figures here")

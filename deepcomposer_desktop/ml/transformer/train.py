@@ -22,6 +22,7 @@ import numpy as np
 
 from ..common import ModelError, claim_model_path, is_midi_file, resolve_device
 from . import tokens as T
+from .data import DEFAULT_CACHE
 
 PRESETS = {
     # name: (model args, training args)
@@ -34,7 +35,6 @@ PRESETS = {
 }
 SOURCE_WEIGHTS = {"nottingham": 0.3, "pop909": 0.35, "jsb": 0.1, "wjazzd": 0.25}
 PROJECT = Path(__file__).resolve().parents[3]
-DEFAULT_CACHE = PROJECT / "cache" / "transformer" / "data.npz"
 DEFAULT_RUN = PROJECT / "runs" / "transformer"
 DEFAULT_NAME = "my-extend"        # `train transformer` without --name: never the shipped "extend"
 CACHE_KEYS = ("tokens", "offsets", "split", "source", "sources")
