@@ -73,6 +73,16 @@ def test_export_then_import_gives_the_same_model_and_card(user_models, tmp_path)
     assert ("gan", "mine-copy") in {(m.technique, m.name) for m in list_models() if m.user}
 
 
+def test_importing_a_model_named_like_a_built_in_one_asks_first(user_models, tmp_path):
+    from deepcomposer_desktop.ml.registry import find_model
+    tiny_gan(tmp_path / "rock.pt", name="rock")
+    with pytest.raises(ModelExists, match="'rock' is a built-in gan model"):   # it replaced the built-in Rock
+        import_model(tmp_path / "rock.pt")
+    assert not find_model("gan", "rock").user and not list(user_models.iterdir())
+    assert import_model(tmp_path / "rock.pt", overwrite=True) == user_models / "gan-rock.pt"   # when asked to
+    assert find_model("gan", "rock").user
+
+
 class Evil:
     def __init__(self, marker):
         self.marker = marker

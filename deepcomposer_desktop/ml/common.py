@@ -94,7 +94,7 @@ def claim_model_path(technique: str, name: str, out, replace: bool = False) -> P
             raise ModelError(f"A model called '{name}' is already in {out}: choose another --name, continue it "
                              "with --resume, or pass --overwrite to train a new one in its place")
         shipped = SHIPPED_DIR / dest.name
-        if shipped.exists() and _same_folder(out, user_models_dir()):
+        if shipped.exists() and same_folder(out, user_models_dir()):
             raise ModelError(f"The {technique} model '{name}' ships with the app, and one trained under that name "
                              "would take its place: choose another --name, or pass --overwrite to replace it")
     try:
@@ -106,7 +106,7 @@ def claim_model_path(technique: str, name: str, out, replace: bool = False) -> P
     return dest
 
 
-def _same_folder(a: Path, b: Path) -> bool:
+def same_folder(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
     except OSError:

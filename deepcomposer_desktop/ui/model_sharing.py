@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -39,6 +39,7 @@ class ModelSharing(QGroupBox):
         v.addLayout(row)
         v.addWidget(self.replace)
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.RichText)      # always: an escaped quote in plain text showed as &#x27;
         self.message.setWordWrap(True)
         v.addWidget(self.message)
         self._worker = None

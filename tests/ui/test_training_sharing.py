@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 pytest.importorskip("torch")
 
@@ -33,6 +34,10 @@ def test_export_then_import_through_the_panel(qtbot, panel, tmp_path):
     out = tmp_path / "share" / "mine.dcmodel"
     ok, msg = _finish(qtbot, panel, lambda: panel.export_to("gan", "mine", str(out)))
     assert ok and out.is_file() and "Exported" in msg
+    from PySide6.QtGui import QTextDocument
+    shown = QTextDocument()
+    shown.setHtml(panel.message.text())                   # what a rich-text label shows: "'mine'", not "&#x27;"
+    assert panel.message.textFormat() == Qt.RichText and "model 'mine' to" in shown.toPlainText()
     ok, msg = _finish(qtbot, panel, lambda: panel.import_file(str(out)))
     assert not ok and "already have" in msg and "Not done" in panel.message.text()
     panel.replace.setChecked(True)
