@@ -445,13 +445,18 @@ class FilesMixin:
         rec, self._recovery = self._recovery, None
         if rec is None:
             return
+        if not self.confirm_discard("recovering your earlier work"):    # work done since the start is asked about
+            self._recovery = rec
+            self.banner.ask(f"Recover your unsaved work from last time ({rec.describe()})?", "Recover", "Discard")
+            return
         self.tracks.set_colors(list(rec.extra.get("track_colors") or []))
         src = rec.extra.get("source_path") or ""
         self.project_path = Path(src) if src else None
         self._loaded(rec.song, None)
         self.doc.undo_stack.resetClean()         # recovered work is unsaved
         self.update_title()
-        rec.discard()
+        self.autosaver.save_now()                # in this session's autosave before the old one goes: a second
+        rec.discard()                            # crash right away must not lose it
         self.statusBar().showMessage("Recovered your unsaved work — save it to keep it", 6000)
 
     def _discard_recovery(self) -> None:

@@ -79,6 +79,32 @@ def test_crash_recovery_offers_the_autosave(make_window, tmp_path, qtbot):
     assert not find_recoveries(data / "autosave")         # offered once
 
 
+def test_recovering_asks_about_new_work_and_a_second_crash_loses_nothing(make_window, tmp_path, qtbot,
+                                                                          monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    data = tmp_path / "data"
+    w1 = make_window(data_dir=data)
+    w1.transport.tempo.setValue(97.0)
+    assert w1.autosaver.save_now()
+    crashed_song = w1.song
+    w1.autosaver.abandon()
+    w1.close()
+    w2 = make_window(data_dir=data)
+    qtbot.waitUntil(lambda: w2.banner.isVisible())
+    w2.transport.tempo.setValue(140.0)                   # work done while the offer waits
+    new_work = w2.song
+    answers = [QMessageBox.Cancel, QMessageBox.Discard]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    qtbot.mouseClick(w2.banner.accept_btn, Qt.LeftButton)
+    assert w2.song is new_work and w2.banner.isVisible()   # Cancel: nothing replaced, the offer still stands
+    qtbot.mouseClick(w2.banner.accept_btn, Qt.LeftButton)
+    assert w2.song == crashed_song and not answers
+    w2.autosaver.abandon()                               # crashes again at once, before its timer ran
+    w2.close()
+    found = find_recoveries(data / "autosave")
+    assert len(found) == 1 and found[0].song == crashed_song
+
+
 def test_clean_exit_leaves_no_autosave_and_running_windows_are_not_offered(make_window, tmp_path, qtbot):
     data = tmp_path / "data"
     w1 = make_window(data_dir=data)
