@@ -43,6 +43,7 @@ class PianoKeyboard(QWidget):
         self._lit: set[int] = set()
         self._playback: frozenset[int] = frozenset()
         self._sustain = False
+        self._sustain_key_down = False      # the pedal is held by the Tab key (not latched by the button)
         self.setMinimumHeight(70)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         self.setFocusPolicy(Qt.ClickFocus)
@@ -61,7 +62,7 @@ class PianoKeyboard(QWidget):
     def shift_octave(self, delta: int) -> None:
         new = max(0, min(127 - 12 * self.octaves, self._lowest + 12 * delta))
         if new != self._lowest:
-            self.release_all()
+            self.release_all(pedal=False)
             self._lowest = new
             self.octave_changed.emit(new // 12 - 1)
             self.update()
@@ -175,6 +176,7 @@ class PianoKeyboard(QWidget):
         elif key == VELOCITY_UP_KEY:
             self.velocity = min(127, self.velocity + 10)
         elif key == SUSTAIN_KEY:
+            self._sustain_key_down = True
             self.set_sustain(True)
         else:
             return False
@@ -190,6 +192,7 @@ class PianoKeyboard(QWidget):
                 self._release(pitch)
             return True
         if key == SUSTAIN_KEY:
+            self._sustain_key_down = False
             self.set_sustain(False)
             return True
         return False
@@ -203,14 +206,18 @@ class PianoKeyboard(QWidget):
         self.set_key_lit(pitch, False)
         self.note_off.emit(pitch)
 
-    def release_all(self) -> None:
-        """Let go of every key held by the mouse or computer keys (e.g. when the window loses focus)."""
+    def release_all(self, pedal: bool = True) -> None:
+        """Let go of every key held by the mouse or computer keys (e.g. when the window loses focus), and of the
+        pedal held with Tab when ``pedal`` (its release would go to another window; a latched one stays)."""
         if self._mouse_pitch is not None:
             self._release(self._mouse_pitch)
             self._mouse_pitch = None
         for pitch in self._computer_down.values():
             self._release(pitch)
         self._computer_down.clear()
+        if pedal and self._sustain_key_down:
+            self._sustain_key_down = False
+            self.set_sustain(False)
 
     def paintEvent(self, _e) -> None:
         p = QPainter(self)

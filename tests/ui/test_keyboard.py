@@ -148,3 +148,17 @@ def test_held_keys_are_released_when_the_window_loses_focus(window, spy_engine):
     window.keyboard.release_all()
     assert not window.keyboard.is_lit(window.keyboard.lowest + 4)
     assert spy_engine.named("live_note_off")[-1][0][0] == window.keyboard.lowest + 4
+
+
+def test_the_pedal_held_with_tab_is_let_go_when_the_window_loses_focus(window, spy_engine):
+    kb = window.keyboard
+    kb.computer_key_press(Qt.Key_Tab)
+    kb.computer_key_press(Qt.Key_A)
+    kb.shift_octave(+1)                                     # an octave change lets go of the keys, not the pedal
+    assert kb.sustain and window.sustain_btn.isChecked()
+    kb.release_all()                                        # focus lost: Tab's release goes to another window
+    assert not kb.sustain and not window.sustain_btn.isChecked()
+    assert spy_engine.named("set_sustain")[-1][0][0] is False
+    window.sustain_btn.setChecked(True)                     # latched with the button: it stays
+    kb.release_all()
+    assert kb.sustain
