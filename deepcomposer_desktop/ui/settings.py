@@ -137,6 +137,9 @@ class SettingsDialog(QDialog):
         for name in _audio_devices():
             self.device.addItem(name, name)
         i = self.device.findData(settings.audio_device)
+        if i < 0 and settings.audio_device:           # unplugged now: kept, so OK does not forget it
+            self.device.addItem(f"{settings.audio_device} (not connected)", settings.audio_device)
+            i = self.device.count() - 1
         self.device.setCurrentIndex(max(0, i))
         self.block = QComboBox()
         for b in BLOCK_SIZES:

@@ -118,6 +118,16 @@ def test_settings_dialog_writes_settings_and_restarts_audio(window, settings, mo
     assert settings.block_size == 1024 and settings.soundfont.endswith("TimGM6mb.sf2")
 
 
+def test_settings_keep_an_audio_device_that_is_unplugged_now(window, settings, qtbot):
+    from deepcomposer_desktop.ui.settings import SettingsDialog
+    settings.audio_device = "USB Audio CODEC"                # not plugged in here
+    dlg = SettingsDialog(settings, window)
+    qtbot.addWidget(dlg)
+    assert dlg.device.currentText() == "USB Audio CODEC (not connected)"
+    dlg.accept()                                            # OK without touching it: it used to become the default
+    assert settings.audio_device == "USB Audio CODEC"
+
+
 def test_melody_chooser_suggests_and_returns_a_track(qtbot):
     from deepcomposer_desktop.ui.dialogs import MelodyChooser
     song = Song(tracks=(Track(name="Bass", notes=(Note.make(36, 0, 480),)),
