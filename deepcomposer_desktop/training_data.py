@@ -42,7 +42,8 @@ def scan_folder(folder, overrides: dict | None = None, progress: ProgressFn = No
                 should_stop: StopFn = None) -> FolderScan:
     """Every MIDI file's tracks and guessed melody, plus what the training would get (with ``overrides``).
 
-    Raises DataError for a missing folder or one without MIDI files; Cancelled on stop.
+    When no file is usable (``error`` set), each file's ``problem`` says why. Raises DataError for a missing folder
+    or one without MIDI files; Cancelled on stop.
     """
     from .core.gm import program_name
     from .midi.io import MidiFileError, read_midi
@@ -69,7 +70,9 @@ def scan_folder(folder, overrides: dict | None = None, progress: ProgressFn = No
                              should_stop=should_stop)
         scan.report = rep
     except DataError as exc:
-        scan.error = str(exc)
+        scan.error = str(exc)                        # its message names five skipped files at most: each row says
+        why_not = dict(exc.skipped)                  # its own reason
+        scan.files = [f if f.problem else dataclasses.replace(f, problem=why_not.get(f.path, "")) for f in scan.files]
     report(progress, 1.0, "done")
     return scan
 

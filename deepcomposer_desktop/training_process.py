@@ -3,7 +3,8 @@
 Plain Python, no Qt (``ui/training.py`` polls :meth:`TrainingJob.poll` from a timer). A run lives in its own
 folder (``runs_dir()/<name>/``: ``run.json``, ``data.npz``, ``melody.mid``, ``gan-<name>.pt/.state/.log``);
 when it finishes, the model and a card are copied into the user's model folder, so the genre joins the list.
-Pause stops at the next step and keeps the folder (resume later, also after a restart); Cancel removes it.
+Pause stops at the next step and keeps the folder (resume later, also after a restart; a pause before the first
+checkpoint has nothing to keep and removes it); Cancel removes it, and so does a finished install.
 Folder scanning (what the UI shows before training) lives in :mod:`training_data`.
 """
 from __future__ import annotations
@@ -205,11 +206,13 @@ class TrainingJob:
         return self._proc is not None and self.finished is None and self._proc.is_alive()
 
     def start(self, resume: bool = False) -> None:
-        """Start the child process (returns at once). With ``resume`` the run goes on from its resume file."""
+        """Start the child process (returns at once). With ``resume`` the run goes on from its resume file (and its
+        own copy of the data: the MIDI folder may have moved since). Raises ModelError when it cannot start."""
         if self.running:
             raise ModelError("This training is already running")
         src = os.fspath(self.spec.source or "")
-        if not (os.path.isdir(src) or (src.lower().endswith(".npz") and os.path.isfile(src))):
+        own_data = resume and (self.run_dir / "data.npz").is_file()     # a paused run goes on with its own copy
+        if not (own_data or os.path.isdir(src) or (src.lower().endswith(".npz") and os.path.isfile(src))):
             raise ModelError(f"No training data at {src or '(nothing chosen)'}: pick a folder of MIDI files or a "
                              f"built-in data set")
         if resume and not any(self.run_dir.glob("gan-*.state")):
@@ -323,6 +326,10 @@ def child_main(spec: TrainingSpec, run_dir: str, resume: bool, q, pause_ev, canc
             shutil.rmtree(run, ignore_errors=True)
             q.put(Finished("cancelled", "Training cancelled; nothing was kept", name=spec.name,
                            iteration=state["iteration"]))
+        elif not any(run.glob("gan-*.state")):       # paused before the first checkpoint: nothing to go on from
+            shutil.rmtree(run, ignore_errors=True)
+            q.put(Finished("cancelled", "Stopped before the first checkpoint, so there is nothing to resume; "
+                                        "press Train to start again", name=spec.name, iteration=state["iteration"]))
         else:
             q.put(Finished("paused", f"Paused at iteration {state['iteration']}; press Resume to go on",
                            name=spec.name, iteration=state["iteration"]))
@@ -415,6 +422,7 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
     preset = preset_for_model(spec.init_from) if spec.init_from else spec.preset
     model_path = run_training(data_path, spec.name, run, preset, spec.overrides(), spec.device, resume,
                               progress=progress, should_stop=stop, log=log, init_from=spec.init_from or None)
+    check_stop(stop)                                 # stopped just after the last step: not installed
     return install(model_path, spec, data, reference, last["figures"], len(idx), run)
 
 
@@ -461,7 +469,8 @@ def arrange(model, song, seed: int = 0, bars: int = SAMPLE_BARS):
 
 def install(model_path: Path, spec: TrainingSpec, data, reference: dict, figures: dict, windows: int,
             run: Path) -> Path:
-    """Copy the finished model into the user's model folder with a card; clean the run folder up."""
+    """Copy the finished model into the user's model folder with a card, then remove the run folder (the window
+    already has the log, plots and samples: they came as events)."""
     from .ml.registry import user_models_dir
     dest_dir = user_models_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -470,11 +479,7 @@ def install(model_path: Path, spec: TrainingSpec, data, reference: dict, figures
     shutil.copyfile(model_path, tmp)
     os.replace(tmp, dest)
     dest.with_suffix(".md").write_text(card_text(spec, data, reference, figures, windows), encoding="utf-8")
-    for junk in [run / f"gan-{spec.name}.state", run / "data.npz"]:
-        try:
-            junk.unlink()
-        except OSError:
-            pass
+    shutil.rmtree(run, ignore_errors=True)
     return dest
 
 

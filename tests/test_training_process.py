@@ -1,7 +1,9 @@
 """Training studio runner: folder scan with melody fixes, a tiny training in a child process, pause/resume, cancel."""
 from __future__ import annotations
 
+import json
 import os
+import time
 
 import pytest
 
@@ -85,7 +87,6 @@ def test_bad_sources_are_refused_before_a_process_starts(tmp_path, user_models):
 
 def _until(job, kind, timeout=240):
     events = []
-    import time
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         new = job.poll()
@@ -142,7 +143,7 @@ def test_tiny_training_pauses_resumes_and_installs_the_genre(tmp_path, user_mode
     assert "tiny-test" in available_genres()
     assert "Metrics on held-out melodies" in installed.with_suffix(".md").read_text()
     assert load_model(installed).meta["iterations"] == losses[-1].total
-    assert paused_runs() == []                                       # the resume file is gone
+    assert paused_runs() == [] and not run.exists()                  # the run folder is gone with it
 
 
 def test_cancel_throws_the_run_away(tmp_path, user_models):
@@ -169,3 +170,73 @@ def test_the_network_size_follows_the_model_to_start_from(tmp_path):
                     state_dict={})
     with pytest.raises(ModelError, match="cannot start from"):
         preset_for_model(tmp_path / "b.pt")
+
+
+def test_a_folder_with_nothing_usable_says_why_for_each_file(tmp_path):
+    from tests.builders import song, track
+    folder = tmp_path / "waltzes"
+    folder.mkdir()
+    for k in range(2):                                     # 3/4 tunes: the trainer takes 4/4 only
+        write_midi(song(track("Lead", [(60 + k, b * 1440, 480, 90) for b in range(16)]), meter=(3, 4)),
+                   folder / f"waltz{k + 1}.mid")
+    write_midi(song(track("Drums", [(36, s, 120, 100) for s in range(0, 30720, 480)], is_drum=True, channel=9)),
+               folder / "drums.mid")
+    scan = scan_folder(folder)
+    assert "No usable 8-bar stretches" in scan.error
+    assert {f.path: f.problem for f in scan.files} == {"waltz1.mid": "not in 4/4 (only 3/4)",
+                                                       "waltz2.mid": "not in 4/4 (only 3/4)",
+                                                       "drums.mid": "no track with notes to use as the melody"}
+
+
+def test_a_pause_before_the_first_checkpoint_keeps_nothing(tmp_path, user_models):
+    job = TrainingJob(tiny_spec(write_songs(tmp_path / "songs", n=2), name="early"))
+    job.start()
+    job.pause()                                            # before the process has even read the songs
+    job.wait(120)
+    assert job.finished.status == "cancelled", job.finished
+    assert "nothing to resume" in job.finished.message and "Train" in job.finished.message
+    assert not job.run_dir.exists() and paused_runs() == []
+
+
+def _train_here(spec, stop_at: str):
+    """The child's training in this process; Pause is pressed when a log line contains ``stop_at``. Returns the
+    run folder (made as ``TrainingJob.start`` makes it) and the events."""
+    from deepcomposer_desktop.ml.common import Cancelled
+    from deepcomposer_desktop.training_process import _train
+    run = TrainingJob(spec).run_dir
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps(spec.to_json()))
+    events, pressed = [], []
+
+    def put(ev):
+        events.append(ev)
+        if isinstance(ev, LogLine) and stop_at in ev.text and not pressed:
+            pressed.append(True)
+
+    with pytest.raises(Cancelled):
+        _train(spec, run, False, put, lambda: bool(pressed), {"iteration": 0})
+    return run, events
+
+
+def test_a_stop_during_the_final_fit_is_a_pause_and_resume_needs_no_source_folder(tmp_path, user_models):
+    from deepcomposer_desktop.ml.gan.generate import load_model
+    folder = write_songs(tmp_path / "songs", n=2)
+    run, events = _train_here(tiny_spec(folder, name="late", epochs=1, melody=None), "fitting the decoding")
+    final = [e for e in events if isinstance(e, LogLine) and "[final]" in e.text]
+    assert len(final) == 1 and not (user_models / "gan-late.pt").exists()
+    assert paused_runs() == [run] and (run / "data.npz").is_file()
+    total = int(final[0].text.split("iteration ")[1].split()[0])
+    folder.rename(tmp_path / "moved")                      # the MIDI folder is renamed while the run is paused
+    job = TrainingJob.from_run(run)
+    job.start(resume=True)                                 # it trains on its own copy of the data
+    logs = [e.text for e in job.wait(240) if isinstance(e, LogLine)]
+    assert job.finished.status == "done", (job.finished, logs[-5:])
+    assert any(f"resumed late at iteration {total}" in line for line in logs)
+    assert load_model(user_models / "gan-late.pt").meta["decode_refined"]
+    assert not run.exists() and paused_runs() == []        # installed: the run folder is cleaned up
+
+
+def test_a_stop_right_after_the_last_step_installs_nothing(tmp_path, user_models):
+    run, _ = _train_here(tiny_spec(write_songs(tmp_path / "songs", n=2), name="later", epochs=1, melody=None),
+                         "[final]")
+    assert not (user_models / "gan-later.pt").exists() and paused_runs() == [run]

@@ -67,6 +67,7 @@ class TrainingWindow(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(100)
         self.timer.timeout.connect(self.poll)
+        self.model_ready.connect(lambda _name: self.refresh_models())
         self._update_buttons()
         self._offer_paused()
 
@@ -125,10 +126,7 @@ class TrainingWindow(QWidget):
             form.addRow(label, box)
         self.preset.currentIndexChanged.connect(lambda _i: self._preset_changed())
         self.start_from = QComboBox()
-        self.start_from.addItem("nothing — learn from scratch", "")
-        from ..ml.registry import list_models
-        for m in list_models("gan"):
-            self.start_from.addItem(f"the '{m.name}' genre", str(m.path))
+        self._fill_start_from()
         self.start_from.currentIndexChanged.connect(lambda _i: self._start_from_changed())
         box = QVBoxLayout()
         box.setSpacing(0)
@@ -413,6 +411,28 @@ class TrainingWindow(QWidget):
                   self.melody_pick):
             w.setEnabled(not running)
         self.preset.setEnabled(not running and not self.start_from.currentData())
+
+    def _fill_start_from(self) -> None:
+        from ..ml.registry import list_models
+        self.start_from.clear()
+        self.start_from.addItem("nothing — learn from scratch", "")
+        for m in list_models("gan"):
+            self.start_from.addItem(f"the '{m.name}' genre", str(m.path))
+
+    def refresh_models(self) -> None:
+        """Re-read the installed genres ("Start from", the name note): after a training or an import, and whenever
+        the window is shown. The choice is kept while its genre is still there."""
+        current = self.start_from.currentData()
+        self.start_from.blockSignals(True)
+        self._fill_start_from()
+        k = self.start_from.findData(current)
+        self.start_from.setCurrentIndex(max(0, k))
+        self.start_from.blockSignals(False)
+        self._update_buttons()
+
+    def showEvent(self, e) -> None:  # noqa: N802 - Qt name
+        self.refresh_models()
+        super().showEvent(e)
 
     def _start_from_changed(self) -> None:
         """Starting from a genre: its network size, and the quick recipe (no critic, batch 8) that gets a usable

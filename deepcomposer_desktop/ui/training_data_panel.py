@@ -25,7 +25,8 @@ class DataPanel(QGroupBox):
         self.scan = None
         self.overrides: dict[str, int] = {}
         self._worker = None
-        self._rescan_pending = False
+        self._rescan: bool | None = None       # a scan asked for while one runs (True: its rows are rebuilt)
+        self._wanted = 0                       # the latest scan asked for: an older scan's result is dropped
         dv = QVBoxLayout(self)
         self.use_folder = QRadioButton("A folder of MIDI files")
         self.use_builtin = QRadioButton("A built-in data set")
@@ -87,17 +88,21 @@ class DataPanel(QGroupBox):
         self._scan(rebuild=True)
 
     def _scan(self, rebuild: bool) -> None:
+        """Scan the folder with the current fixes; a scan still running is stopped and this one follows it."""
         from ..training_data import scan_folder
         from ..workers import Worker
-        if self._worker is not None and self._worker.isRunning():
-            self._rescan_pending = True
+        self._wanted += 1
+        if self._worker is not None:
+            self._rescan = bool(self._rescan) or rebuild
+            self._worker.cancel()
             return
+        ticket = self._wanted
         self.scanning.emit(True)
         self.found.setText("Reading the MIDI files…")
         w = Worker(scan_folder, {"folder": self.folder_edit.text(), "overrides": dict(self.overrides)}, "scan",
                    parent=self)
-        w.succeeded.connect(lambda scan: self._show_scan(scan, rebuild))
-        w.failed.connect(self._scan_failed)
+        w.succeeded.connect(lambda scan: self._show_scan(scan, rebuild) if ticket == self._wanted else None)
+        w.failed.connect(lambda message: self._scan_failed(message) if ticket == self._wanted else None)
         w.done.connect(self._scan_done)
         self._worker = w
         w.start()
@@ -105,9 +110,9 @@ class DataPanel(QGroupBox):
     def _scan_done(self) -> None:
         self._worker = None
         self.scanning.emit(False)
-        if self._rescan_pending:
-            self._rescan_pending = False
-            self._scan(rebuild=False)
+        if self._rescan is not None:
+            rebuild, self._rescan = self._rescan, None
+            self._scan(rebuild)
 
     def _scan_failed(self, message: str) -> None:
         self.scan = None
@@ -127,7 +132,8 @@ class DataPanel(QGroupBox):
                                f"{html.escape(inst) or 'none besides the melody'}."
                                + (f" {len(rep['skipped'])} files skipped (see Status)." if rep["skipped"] else ""))
         skipped = dict((f, why) for f, why in rep.get("skipped", []))
-        if rebuild or self.files.rowCount() != len(scan.files):
+        shown = [self.files.item(r, 0).text() if self.files.item(r, 0) else None for r in range(self.files.rowCount())]
+        if rebuild or shown != [f.path for f in scan.files]:
             self.files.setRowCount(len(scan.files))
             for r, f in enumerate(scan.files):
                 self.files.setItem(r, 0, QTableWidgetItem(f.path))
@@ -136,7 +142,8 @@ class DataPanel(QGroupBox):
                 if f.melody is not None:
                     combo.setCurrentIndex(f.melody)
                 combo.setEnabled(bool(f.tracks))
-                combo.currentIndexChanged.connect(lambda i, path=f.path, guess=f.melody: self.fix_melody(path, i, guess))
+                combo.currentIndexChanged.connect(lambda i, path=f.path, guess=f.melody:
+                                                  self.fix_melody(path, i, guess))
                 self.files.setCellWidget(r, 1, combo)
         for r, f in enumerate(scan.files):
             why = f.problem or skipped.get(f.path, "")

@@ -24,6 +24,8 @@ def install_training(window, refresh=None) -> None:
             window.doc.song_changed.connect(lambda *_a: tw.set_current_song(window.song))
             window.training = tw
         window.training.set_current_song(window.song)
+        if window.training.isVisible():                  # (showing it re-reads the genres by itself)
+            window.training.refresh_models()
         window.training.show()
         window.training.raise_()
         window.training.activateWindow()

@@ -273,6 +273,9 @@ def test_refine_stops_at_its_deadline():
     assert figs["reached"]["qualified_note_rate"] == 0.0
     params, _ = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() + 600)
     assert params != start
+    params, _ = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3,
+                           should_stop=lambda: True)          # Pause / Cancel pressed: stops as if out of time
+    assert params == start
 
 
 def test_refine_keeps_a_monophonic_part_monophonic():

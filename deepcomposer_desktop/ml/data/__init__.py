@@ -22,7 +22,12 @@ PACKED = PITCHES // 8                # 16 bytes per step after packbits
 
 
 class DataError(ValueError):
-    """A data folder or cache that cannot be used; the message says what is wrong in plain words."""
+    """A data folder or cache that cannot be used; the message says what is wrong in plain words. ``skipped``:
+    every file passed over and why ([file, why] pairs), when a folder had nothing usable."""
+
+    def __init__(self, message: str, skipped=()) -> None:
+        super().__init__(message)
+        self.skipped = [list(x) for x in skipped]
 
 
 def pack(roll: np.ndarray) -> np.ndarray:

@@ -134,7 +134,7 @@ def build_from_folder(folder, melody_track=None, progress: ProgressFn = None, sh
     report(progress, 1.0, f"{len(col)} training windows from {len(chosen)} files")
     if not len(col):
         why = "; ".join(f"{f}: {w}" for f, w in skipped[:5])
-        raise DataError(f"No usable 8-bar stretches in {folder}" + (f" ({why})" if why else ""))
+        raise DataError(f"No usable 8-bar stretches in {folder}" + (f" ({why})" if why else ""), skipped)
     tracks = []
     for r in ROLES:
         prog = role_programs[r].most_common(1)[0][0] if role_programs[r] else DEFAULT_PROGRAM[r]

@@ -563,11 +563,11 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
 def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray,
            real: np.ndarray, real_on: np.ndarray, is_drum, rounds: int = 3, log=None,
            deadline: float | None = None, texture: float = 0.0,
-           texture_tracks=None) -> tuple[DecodeParams, dict]:
+           texture_tracks=None, should_stop=None) -> tuple[DecodeParams, dict]:
     """Coordinate search on each track's decoding parameters so that the figures of ``ml.metrics`` (all of them,
     as the model cards report them) come as close as possible to those of the real accompaniment of the same
     melodies. Inputs as :func:`calibrate` plus the melodies (N, S, P). Past ``deadline`` (a ``time.time()``
-    value) the search stops where it is. ``texture`` > 0: each pitched part's own texture (:func:`texture_figures`;
+    value), or once ``should_stop()`` is true, the search stops where it is. ``texture`` > 0: each pitched part's own texture (:func:`texture_figures`;
     only the parts ``texture_tracks`` when given) counts too, with that weight. Returns (params, figures reached)."""
     import time
     from .. import metrics as M
@@ -588,7 +588,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
         return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank)
 
     def late():
-        return deadline is not None and time.time() > deadline
+        return (deadline is not None and time.time() > deadline) or (should_stop is not None and should_stop())
 
     def refit(t, p):                            # a drum track's gains follow its other parameters
         if drums[t] and p.get("phase_gain"):
@@ -633,7 +633,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
         real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION,
         deadline: float | None = None, texture: float = 0.0, texture_tracks=None,
-        start: DecodeParams | None = None) -> DecodeParams:
+        start: DecodeParams | None = None, should_stop=None) -> DecodeParams:
     """:func:`calibrate` (or, given ``start``, a model file's own parameters), then (``refine_rounds`` > 0)
     :func:`refine`: what a model file's decoding comes from. Both see the generator's probabilities (N, T, S, P) as
     generation decodes them: with each window's take noise (:func:`vary`, seeded by the window's index)."""
@@ -642,7 +642,8 @@ def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndar
     params = start if start is not None else calibrate(frame_probs, onset_probs, real, real_on, is_drum)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
-                              log=log, deadline=deadline, texture=texture, texture_tracks=texture_tracks)
+                              log=log, deadline=deadline, texture=texture, texture_tracks=texture_tracks,
+                              should_stop=should_stop)
         if log:
             log(f"figures on the calibration windows: {figs}")
     return params

@@ -164,7 +164,9 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
         if refine and arch.kind == "unet":
             say("fitting the decoding to the music figures of the training data")
         meta = _model_meta(G, arch, cfg, data, it, per_epoch, device, refine_rounds=REFINE_ROUNDS if refine else 0,
-                           refine_deadline=end if end < math.inf else None)
+                           refine_deadline=end if end < math.inf else None, should_stop=should_stop)
+        if refine:
+            check_stop(should_stop)       # stopped during the fit: the caller saves the model without it
         from .quant import quantize
         sd = quantize(G.state_dict()) if compact else G.state_dict()
         save_checkpoint(model_path, technique="gan", name=name, model_args=arch.to_dict(), state_dict=sd,
@@ -234,10 +236,10 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
                     or now - last_ckpt > cfg.checkpoint_seconds):
                 save()
                 last_ckpt, last_ckpt_epoch = time.time(), it // per_epoch
+        save(final=True, refine=True)     # the decoding fit ends as soon as should_stop() is true
     except Cancelled:
-        save(final=True)                  # at once: no refinement when the user cancels
+        save(final=True)                  # at once: no refinement when the user stops (resume does it)
         raise
-    save(final=True, refine=True)
     if log_file:
         log_file.close()
     if world > 1:
@@ -301,11 +303,11 @@ def _fmt(seconds: float) -> str:
 
 
 def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_epoch: int, device: str,
-                refine_rounds: int = 0, refine_deadline: float | None = None) -> dict:
+                refine_rounds: int = 0, refine_deadline: float | None = None, should_stop: StopFn = None) -> dict:
     """Builtins only: tracks, calibrated decode thresholds, where the data came from, how it was trained.
 
     ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``),
-    which stops searching at ``refine_deadline`` (the end of a run's time budget)."""
+    which stops searching at ``refine_deadline`` (the end of a run's time budget) or once ``should_stop()``."""
     import torch
     from .decode import VARIATION, DecodeParams, fit
     decode = DecodeParams.plain(arch.n_tracks)
@@ -325,7 +327,7 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 po.append(o.cpu().numpy())
         pf, po = np.concatenate(pf), np.concatenate(po)
         decode = fit(pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx], data.is_drum, refine_rounds,
-                     deadline=refine_deadline)
+                     deadline=refine_deadline, should_stop=should_stop)   # Pause / Cancel end the fit at once
         G.train()
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(), "decode_refined": refine_rounds > 0,
