@@ -74,7 +74,8 @@ def audition_input(song: Song) -> Song:
     has no notes."""
     if not isinstance(song, Song) or not song.tracks or song.melody is None or not song.melody.notes:
         raise AuditionError("The melody track has no notes: play or import a melody first")
-    return song.with_tracks((song.melody,), melody_index=0)
+    # not soloed: a soloed melody would silence every take's band
+    return song.with_tracks((replace(song.melody, solo=False),), melody_index=0)
 
 
 def take_metrics(song: Song, first_new: int) -> dict[str, float]:
@@ -462,9 +463,14 @@ def run_audition(song: Song, genres: Sequence[str] | None = None, takes: int = 4
 
 
 # --- keep -----------------------------------------------------------------------------------------------------------
-def kept_song(project: Song, take: Take) -> Song:
-    """The project after "Keep take": its tracks become the take's (melody + band); title and tempo map stay."""
-    return project.replace(tracks=take.song.tracks, melody_index=take.song.melody_index)
+def kept_song(project: Song, take: Take, replacing: tuple[Track, ...] = ()) -> Song:
+    """The project after "Keep take": its own tracks as they are now (with their mixer settings), then the take's
+    band, as the Generate panel adds one. ``replacing``: the band an earlier Keep added (those very Track objects,
+    unless edited since), which this one takes the place of."""
+    melody = project.melody
+    base = tuple(t for t in project.tracks if not any(t is old for old in replacing))
+    index = next((i for i, t in enumerate(base) if t is melody), 0)
+    return project.replace(tracks=base + take.band, melody_index=index)
 
 
 def with_alternative(project: Song, take: Take) -> Song:

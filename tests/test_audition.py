@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -106,9 +107,14 @@ def test_regenerate_keeps_locked_tracks_and_changes_the_rest(tiny_models):
 def test_keep_and_alternatives(tiny_models):
     project = band_song().replace(title="My song")
     take = run_audition(project, ["pop"], takes=1)[0]
-    kept = kept_song(project, take)
+    flute = project.replace_track(0, replace(project.tracks[0], program=73))    # changed after generating
+    kept = kept_song(flute, take)
     assert kept.title == "My song" and kept.tempos == project.tempos
-    assert kept.tracks == take.song.tracks and kept.melody.name == "Melody"
+    assert kept.tracks == flute.tracks + take.band and kept.melody.program == 73    # nothing of the project lost
+    again = kept_song(kept, take, replacing=kept.tracks[len(flute.tracks):])      # a second Keep replaces the band
+    assert again.tracks == flute.tracks + take.band and again.melody_index == flute.melody_index
+    soloed = flute.replace_track(0, replace(flute.tracks[0], solo=True))
+    assert not audition_input(soloed).melody.solo                                 # else every band would be silent
     alt = with_alternative(project, take)
     assert alt.tracks[:len(project.tracks)] == project.tracks
     extra = alt.tracks[len(project.tracks):]

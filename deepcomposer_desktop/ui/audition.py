@@ -45,13 +45,18 @@ class AuditionPanel(QWidget):
     audition_finished = Signal()
     _take_ready = Signal(object)               # (run id, Take)
     _take_failed = Signal(object)              # (run id, genre, number, message)
-    _regenerated = Signal(object, object)      # (take or None, error message or None)
+    _regenerated = Signal(object, object, int)  # (take, error message or None, run id)
 
     def __init__(self, engine_getter: Callable, song_getter: Callable[[], Song],
                  genres_getter: Callable[[], list] | None = None, max_workers: int | None = None,
-                 backend: str = "auto", parent: QWidget | None = None) -> None:
+                 backend: str = "auto", parent: QWidget | None = None, stage=None) -> None:
         super().__init__(parent)
         self.engine_getter, self.song_getter = engine_getter, song_getter
+        # the window's PlaybackController: a take plays in the project's place through it (play_guest), and an
+        # edit of the project that ends it says so (guest_ended); without one, the engine is used directly
+        self.stage = stage
+        if stage is not None:
+            stage.guest_ended.connect(self._displaced)
         self.genres_getter = genres_getter or default_genres
         self.max_workers, self.backend = max_workers, backend
         self.takes: dict[tuple[str, int], Take] = {}
@@ -61,6 +66,7 @@ class AuditionPanel(QWidget):
         self._source: Song | None = None          # the project as the takes read it
         self.playing_key: tuple[str, int] | None = None
         self.kept_key: tuple[str, int] | None = None
+        self._kept_band: tuple = ()               # the band the last Keep added to the project (a new Keep replaces it)
         self.pending_switch: tuple[str, int] | None = None
         self.errors: dict[tuple[str, int], str] = {}
         self._expected = 0
@@ -166,6 +172,8 @@ class AuditionPanel(QWidget):
         return True
 
     def clear(self) -> None:
+        if self.playing_key is not None or self.pending_switch is not None:
+            self.back_to_project()                  # the take that plays is about to go
         for card in self.cards.values():
             self.grid.removeWidget(card)
             card.deleteLater()
@@ -282,7 +290,10 @@ class AuditionPanel(QWidget):
         engine = self.engine_getter()
         if engine is None:
             return
-        engine.swap_song(self.takes[key].song)
+        if self.stage is not None:
+            self.stage.play_guest(self, self.takes[key].song)
+        else:
+            engine.swap_song(self.takes[key].song)
         self.playing_key = key
         self._show_states()
         self.status.setText(f"Playing {self.takes[key].label}")
@@ -293,22 +304,33 @@ class AuditionPanel(QWidget):
         self._switch_timer.stop()
         self.pending_switch = None
         engine = self.engine_getter()
-        if engine is not None and self.playing_key is not None:
+        if self.stage is not None:
+            self.stage.end_guest(self)
+        elif engine is not None and self.playing_key is not None:
             engine.swap_song(self.song_getter())
         self.playing_key = None
         self._show_states()
         self.arrangement_changed.emit(None)
 
+    def _displaced(self, owner) -> None:
+        """An edit of the project ended the take playing in its place: the project plays again."""
+        if owner is self:
+            self._switch_timer.stop()
+            self.playing_key = self.pending_switch = None
+            self._show_states()
+            self.arrangement_changed.emit(None)
+
     def project_changed(self, _song=None, reason: str = "edit") -> None:
-        """Connect to the document's ``song_changed``: the window has put the project back into the engine, so no
-        take is playing any more. Another song loaded: these takes were for the old one and go."""
+        """Connect to the document's ``song_changed``. Another song loaded: these takes were for the old one and go.
+        Without a ``stage``, the window has put the project back into the engine, so no take plays any more (with
+        one, ``guest_ended`` says when that happens: a mixer change leaves the take playing)."""
         if reason == "load" and (self.cards or self.run is not None):
             if self.run is not None and not self.run.done:
                 self.run.cancel()
             self.clear()
             self._source = None
             self._say("Another song is open: Generate all to audition it")
-        if self.playing_key is not None or self.pending_switch is not None:
+        if self.stage is None and (self.playing_key is not None or self.pending_switch is not None):
             self._switch_timer.stop()
             self.playing_key = self.pending_switch = None
             self._show_states()
@@ -344,10 +366,13 @@ class AuditionPanel(QWidget):
         if not self._still_fits():
             return
         take = self.takes[tuple(key)]
+        self.back_to_project()                      # the project, with the take's band in it, plays on
         self.kept_key = take.key
-        self.playing_key = None            # the project now is this take: the window swaps it in
         self._show_states()
-        self.take_kept.emit(kept_song(self.song_getter(), take), f"Keep {take.label}")
+        project = self.song_getter()
+        song = kept_song(project, take, self._kept_band)
+        self._kept_band = song.tracks[len(song.tracks) - len(take.band):]
+        self.take_kept.emit(song, f"Keep {take.label}")
 
     def keep_alternative(self, key) -> None:
         if not self._still_fits():
@@ -369,27 +394,31 @@ class AuditionPanel(QWidget):
             self._say("Every track of this take is locked: unlock one to regenerate it")
             return False
         card.set_busy(True)
+        run_id = self._run_id
 
         def job():  # regeneration thread
             try:
-                self._regenerated.emit(regenerate(take, locked), None)
+                self._regenerated.emit(regenerate(take, locked), None, run_id)
             except Exception as exc:              # ModelError, AuditionError, a bug: report, keep the old take
-                self._regenerated.emit(take, str(exc) or type(exc).__name__)
+                self._regenerated.emit(take, str(exc) or type(exc).__name__, run_id)
         self._regen_pool.submit(job)
         return True
 
-    def _on_regenerated(self, take: Take, error) -> None:
+    def _on_regenerated(self, take: Take, error, run_id: int) -> None:
         card = self.cards.get(take.key)
-        if card is None:
-            return
+        if card is None or run_id != self._run_id:
+            return                                  # made from an earlier run's melody: its card is gone
         if error:
             card.set_busy(False)
             self._say(f"Could not regenerate {take.label}: {error}")
             return
         self._place(take)
         self._say(f"{take.label} regenerated" + (f", kept {len(take.locked)} locked track(s)" if take.locked else ""))
-        if self.playing_key == take.key:
-            self.engine_getter().swap_song(take.song)       # the new version plays on, in time
+        if self.playing_key == take.key:                    # the new version plays on, in time
+            if self.stage is not None:
+                self.stage.play_guest(self, take.song)
+            else:
+                self.engine_getter().swap_song(take.song)
 
     # --- export -----------------------------------------------------------------------------------------------------
     def export_take(self, key, path) -> bool:

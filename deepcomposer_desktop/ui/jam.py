@@ -21,7 +21,9 @@ class JamPanel(QWidget):
     """``JamPanel(engine_getter, song_getter, loop_getter=None, loop_setter=None)``.
 
     ``loop_getter()`` returns the window's loop ``(start_tick, end_tick)`` or None; without a loop the jam loops
-    the first ``bars`` bars (through ``loop_setter(start, end)`` when given, else straight on the engine).
+    the first ``bars`` bars (through ``loop_setter(start, end)`` when given, else straight on the engine), and
+    puts back what ``loop_state()`` said before with ``loop_restore(state)`` when it stops. ``stage``: the window's
+    PlaybackController, through which the band plays in the project's place (``play_guest``).
     Feed it the user's notes: ``note_on(pitch, velocity)`` / ``note_off(pitch)`` (on-screen or MIDI keyboard).
     Signals: ``band_kept(song, text)`` (one undo step), ``jam_changed(bool running)``, ``message(text)``.
     """
@@ -34,10 +36,16 @@ class JamPanel(QWidget):
                  loop_getter: Callable[[], tuple | None] | None = None,
                  loop_setter: Callable[[int | None, int | None], None] | None = None,
                  genres_getter: Callable[[], list] | None = None, generate=None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, stage=None, loop_state: Callable[[], object] | None = None,
+                 loop_restore: Callable[[object], None] | None = None) -> None:
         super().__init__(parent)
         self.engine_getter, self.song_getter = engine_getter, song_getter
         self.loop_getter, self.loop_setter = loop_getter, loop_setter
+        self.loop_state, self.loop_restore = loop_state, loop_restore
+        self._saved_loop = None
+        self.stage = stage
+        if stage is not None:
+            stage.guest_ended.connect(self._displaced)
         self.genres_getter = genres_getter
         self._generate = generate
         self.session: JamSession | None = None
@@ -127,10 +135,11 @@ class JamPanel(QWidget):
             return False
         self._own_loop = self.loop_getter is None or not self.loop_getter()
         if self._own_loop:
+            self._saved_loop = self.loop_state() if self.loop_state is not None else None
             (self.loop_setter or engine.set_loop)(start, end)
         self.session.warm_up()
         empty = jam_song(song, self.session_phrase_track(), (), start, end)
-        engine.swap_song(empty)
+        self._play(empty)
         if not engine.is_playing:
             engine.play(start)
         self.timer.start()
@@ -146,8 +155,28 @@ class JamPanel(QWidget):
         from ..jam import PHRASE_NAME
         return Track(PHRASE_NAME, program=self.session.program)
 
-    def stop(self) -> None:
-        """Stop the jam: the project's own arrangement plays again (in time), the loop is restored."""
+    def _play(self, song: Song) -> None:
+        if self.stage is not None:
+            self.stage.play_guest(self, song)
+        else:
+            self.engine_getter().swap_song(song)
+
+    def _displaced(self, owner) -> None:
+        """An edit of the project ended the band playing in its place: the jam stops."""
+        if owner is self and self.running:
+            self.stop(project_back=True)
+
+    def project_changed(self, _song=None, reason: str = "edit") -> None:
+        """Connect to the document's ``song_changed``: another song opened, the last jam was for the old one."""
+        if reason == "load":
+            if self.running:
+                self.stop()
+            self._last = None
+            self.keep_btn.setEnabled(False)
+
+    def stop(self, project_back: bool = False) -> None:
+        """Stop the jam: the project's own arrangement plays again (in time; ``project_back``: it already does),
+        the loop is as it was before the jam."""
         self.timer.stop()
         session, self.session = self.session, None
         if session is not None:
@@ -155,9 +184,15 @@ class JamPanel(QWidget):
             self._last = session
         engine = self.engine_getter()
         if engine is not None:
-            engine.swap_song(self.song_getter())
+            if self.stage is not None:
+                self.stage.end_guest(self)
+            elif not project_back:
+                engine.swap_song(self.song_getter())
             if self._own_loop:
-                (self.loop_setter or engine.set_loop)(None, None)
+                if self.loop_restore is not None and self._saved_loop is not None:
+                    self.loop_restore(self._saved_loop)
+                else:
+                    (self.loop_setter or engine.set_loop)(None, None)
         self.start_btn.setChecked(False)
         self.start_btn.setText("Start jam")
         self.genre_box.setEnabled(True)
@@ -179,7 +214,7 @@ class JamPanel(QWidget):
             return
         song = s.poll(engine.position_tick)
         if song is not None:
-            engine.swap_song(song)
+            self._play(song)
             self.keep_btn.setEnabled(True)
         self.status.setText(s.status)
         if s.gen_times:
@@ -189,7 +224,12 @@ class JamPanel(QWidget):
     def keep(self) -> None:
         """Emit ``band_kept`` with the project plus the last phrase and its band (one undo step)."""
         s = self.session or getattr(self, "_last", None)
-        song = s.kept_song(self.song_getter()) if s is not None else None
+        project = self.song_getter()
+        if s is not None and (s.template.ppq, s.template.tempos, s.template.time_signatures) != \
+                (project.ppq, project.tempos, project.time_signatures):
+            self._say("That jam was played in another tempo or metre than the song has now: jam again to keep one")
+            return
+        song = s.kept_song(project) if s is not None else None
         if song is None:
             self._say("The band has not answered yet")
             return

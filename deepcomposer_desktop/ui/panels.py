@@ -49,7 +49,7 @@ def install_panels(window, generate_dock: QDockWidget) -> None:
     except Exception as exc:  # noqa: BLE001 - an optional panel must never stop the studio from opening
         window.statusBar().showMessage(f"Audition and Jam are not available: {exc}", 8000)
         return
-    window.audition = AuditionPanel(lambda: window.playback.engine, lambda: window.song)
+    window.audition = AuditionPanel(lambda: window.playback.engine, lambda: window.song, stage=window.playback)
     window.audition.take_kept.connect(lambda song, text: window.doc.apply(song, text))
     window.audition.alternative_kept.connect(lambda song, text: window.doc.apply(song, text))
     window.audition.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
@@ -62,9 +62,17 @@ def install_panels(window, generate_dock: QDockWidget) -> None:
         window.loop_changed(start, end)
         window.transport.loop_btn.setChecked(start is not None)
 
+    def jam_loop_restore(state):                 # the range the ruler had (if any) and whether looping was on
+        rng, on = state
+        jam_loop(*(rng or (None, None)))
+        window.transport.loop_btn.setChecked(bool(on and rng))
+
     window.jam = JamPanel(lambda: window.playback.engine, lambda: window.song,
                           loop_getter=lambda: window.playback.loop_range if window.playback.loop_enabled else None,
-                          loop_setter=jam_loop)
+                          loop_setter=jam_loop, stage=window.playback,
+                          loop_state=lambda: (window.playback.loop_range, window.playback.loop_enabled),
+                          loop_restore=jam_loop_restore)
+    window.doc.song_changed.connect(window.jam.project_changed)
     window.keyboard.note_on.connect(window.jam.note_on)
     window.keyboard.note_off.connect(window.jam.note_off)
     window.jam.band_kept.connect(lambda song, text: window.doc.apply(song, text))

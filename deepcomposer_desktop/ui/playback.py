@@ -199,12 +199,15 @@ class PlaybackController(QObject):
     """Owns the engine (or a NullEngine) and the playhead timer.
 
     Signals (GUI thread): ``position_changed(tick)`` every timer tick while playing (and after seeks),
-    ``playing_changed(bool)``, ``engine_status(str)`` ("" when audio works, else the problem in plain words).
+    ``playing_changed(bool)``, ``engine_status(str)`` ("" when audio works, else the problem in plain words),
+    ``guest_ended(owner)`` when an edit of the project ended another song playing in its place (see
+    :meth:`play_guest`).
     """
 
     position_changed = Signal(int)
     playing_changed = Signal(bool)
     engine_status = Signal(str)
+    guest_ended = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -216,6 +219,7 @@ class PlaybackController(QObject):
         self.count_in_bars = 1
         self.play_from = 0
         self.recording: Recording | None = None
+        self.guest: object | None = None      # who has another song playing in the project's place (a take ...)
         self._was_playing = False
         self._last_tick = -1
         self.timer = QTimer(self)
@@ -245,6 +249,7 @@ class PlaybackController(QObject):
         except Exception:
             pass
         self.engine = engine
+        owner, self.guest = self.guest, None           # another song played in the old engine: the project now
         engine.set_song(self.song)
         for i, t in enumerate(self.song.tracks):
             engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
@@ -252,6 +257,8 @@ class PlaybackController(QObject):
         engine.set_count_in(0)                      # count-in is for recording only
         engine.set_loop(*(self.loop_range if self.loop_enabled and self.loop_range else (None, None)))
         engine.seek(pos)
+        if owner is not None:
+            self.guest_ended.emit(owner)
         self.engine_status.emit("" if getattr(engine, "available", False) else
                                 (getattr(engine, "problem", "") or "Audio output is not available"))
 
@@ -270,18 +277,45 @@ class PlaybackController(QObject):
 
     # --- song ------------------------------------------------------------------------------------------------------
     def set_song(self, song: Song) -> None:
+        """The project changed. While another song plays in its place (:meth:`play_guest`) a mixer change waits
+        for the project to play again (the engine's tracks are the other song's); any other change ends it."""
         old, self.song = self.song, song
         changes = state_changes(old, song)
+        if self.guest is not None:
+            if changes is not None:
+                return
+            owner, self.guest = self.guest, None
+            self._install_project()
+            self.guest_ended.emit(owner)
+            return
         if changes is not None:
             for i, diff in changes.items():
                 self.engine.set_track_state(i, **diff)
             return
+        self._install_project()
+
+    def _install_project(self) -> None:
+        song = self.song
         if self.engine.is_playing:
             self.engine.swap_song(song)
         else:
             self.engine.set_song(song)
         for i, t in enumerate(song.tracks):
             self.engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
+
+    def play_guest(self, owner: object, song: Song) -> None:
+        """Let ``owner`` (the Audition's take, the Jam's band) play ``song`` in the project's place, in time."""
+        self.guest = owner
+        self.engine.swap_song(song)
+
+    def end_guest(self, owner: object) -> None:
+        """The project plays again (with any mixer change made meanwhile) if ``owner``'s song was playing."""
+        if self.guest is owner:
+            self.guest = None
+            self.engine.swap_song(self.song)
+            for i, t in enumerate(self.song.tracks):
+                self.engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan,
+                                            program=t.program)
 
     # --- transport -------------------------------------------------------------------------------------------------
     @property

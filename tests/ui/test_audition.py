@@ -163,12 +163,15 @@ def test_keep_take_is_one_undo_step(qtbot, panel, doc):
     card = panel.cards[("rock", 1)]
     qtbot.mouseClick(card.buttons["keep"], Qt.LeftButton)
     assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == "Keep rock 1"
-    assert doc.song.tracks == card.take.song.tracks and doc.song.title == "Tune"
+    # the project's own tracks stay as they are (Pad too); the band comes after them
+    assert doc.song.tracks == original.tracks + card.take.band and doc.song.title == "Tune"
     assert card.buttons["keep"].text() == "Kept ✓"
     doc.undo_stack.undo()
     assert doc.song == original
     doc.undo_stack.redo()
-    assert doc.song.tracks == card.take.song.tracks
+    assert doc.song.tracks == original.tracks + card.take.band
+    qtbot.mouseClick(panel.cards[("jazz", 1)].buttons["keep"], Qt.LeftButton)   # another Keep: its band instead
+    assert doc.song.tracks == original.tracks + panel.cards[("jazz", 1)].take.band
 
 
 def test_keep_several_as_alternatives(qtbot, panel, doc):

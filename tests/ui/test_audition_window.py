@@ -78,3 +78,75 @@ def test_takes_for_another_melody_are_not_kept(qtbot, wired):
     w.doc.undo_stack.setClean()
     assert w.open_path("greensleeves")                        # another song: the cards go
     assert not w.audition.takes and not w.audition.cards
+
+
+def _play_take(qtbot, w, key):
+    qtbot.mouseClick(w.audition.cards[key], Qt.LeftButton, pos=w.audition.cards[key].header.geometry().center())
+
+
+def test_a_mixer_change_while_a_take_plays_waits_for_the_project(qtbot, wired, spy_engine):
+    from deepcomposer_desktop.core.song import Track
+    w = wired
+    w.doc.apply(w.song.with_tracks(w.song.tracks + (Track("My chords"),)), "add a track")
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)
+    take = w.audition.takes[("jazz", 1)]
+    spy_engine.play(0)
+    _play_take(qtbot, w, ("jazz", 1))
+    spy_engine.calls.clear()
+    w.tracks.rows[1].mute_btn.click()                       # mute "My chords" in the project
+    assert w.song.tracks[1].mute and not spy_engine.named("set_track_state")   # the take's track 1 is not touched
+    assert w.audition.playing_key == ("jazz", 1)            # the take plays on
+    w.audition.select_number(0)                             # 0: the project again, with its mute
+    assert spy_engine.named("swap_song")[-1][0][0] is w.song
+    assert ((1,), {"mute": True, "solo": False, "volume": 100, "pan": 64, "program": 0}) in \
+        spy_engine.named("set_track_state")
+    _play_take(qtbot, w, ("jazz", 1))
+    w.doc.apply(w.song.with_tracks(w.song.tracks[:1]), "delete a track")    # a real edit: the project plays
+    assert spy_engine.named("swap_song")[-1][0][0] is w.song and w.audition.playing_key is None
+    assert spy_engine.named("swap_song")[-2][0][0] is take.song
+
+
+def test_generate_all_while_a_take_plays_puts_the_project_back(qtbot, wired, spy_engine):
+    w = wired
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)
+    spy_engine.play(0)
+    _play_take(qtbot, w, ("rock", 1))
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)                    # the old take used to play on, out of reach
+    assert spy_engine.named("swap_song")[-1][0][0] is w.song and w.playback.guest is None
+
+
+def test_a_regeneration_from_an_earlier_run_is_dropped(qtbot, wired):
+    w = wired
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)
+    old = w.audition.takes[("rock", 1)]
+    with qtbot.waitSignal(w.audition.audition_finished, timeout=120_000):
+        w.audition.generate_all(takes=1)
+    new = w.audition.takes[("rock", 1)]
+    w.audition._regenerated.emit(old, None, w.audition._run_id - 1)        # arrives late, from the first run
+    assert w.audition.takes[("rock", 1)] is new
+
+
+def test_jam_mixer_changes_and_loop_range_and_keep_on_another_song(qtbot, wired, spy_engine):
+    from deepcomposer_desktop.core.song import Track
+    w = wired
+    w.doc.apply(w.song.with_tracks(w.song.tracks + (Track("My chords"),)), "add a track")
+    bar = w.song.bar_ticks
+    w.piano_roll.set_loop(2 * bar, 4 * bar)                 # a range set in the ruler, looping off
+    w.loop_changed(2 * bar, 4 * bar)
+    assert w.playback.loop_range == (2 * bar, 4 * bar) and not w.playback.loop_enabled
+    w.jam.bars_spin.setValue(1)
+    assert w.jam.start()
+    spy_engine.calls.clear()
+    w.tracks.rows[1].mute_btn.click()                       # silenced the band's piano (its track 1)
+    assert not spy_engine.named("set_track_state")
+    w.jam.stop()
+    assert w.playback.loop_range == (2 * bar, 4 * bar) and not w.playback.loop_enabled   # it was wiped
+    assert not w.transport.loop_btn.isChecked()
+    assert spy_engine.named("swap_song")[-1][0][0] is w.song
+    w.jam.keep_btn.setEnabled(True)
+    w.open_path("greensleeves")                             # another song: the old jam is not for it
+    assert not w.jam.keep_btn.isEnabled() and getattr(w.jam, "_last", None) is None
