@@ -24,13 +24,17 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+def _number(text: str, kind=float):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
 def whole(lo: int, hi: int):
     """An argparse type: a whole number from ``lo`` to ``hi`` (argparse then says what is wrong, exit status 2)."""
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        value = _number(text, int)
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"must be from {lo:,} to {hi:,}, not {value:,}")
         return value
@@ -40,10 +44,7 @@ def whole(lo: int, hi: int):
 def between(lo: float, hi: float):
     """An argparse type: a finite number from ``lo`` to ``hi``."""
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        value = _number(text)
         if not (math.isfinite(value) and lo <= value <= hi):
             raise argparse.ArgumentTypeError(f"must be from {lo:g} to {hi:g}, not {text}")
         return value
@@ -53,10 +54,7 @@ def between(lo: float, hi: float):
 def positive(hi: float = float("inf")):
     """An argparse type: a finite number above 0 and at most ``hi``."""
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        value = _number(text)
         if not (math.isfinite(value) and 0 < value <= hi):
             raise argparse.ArgumentTypeError(f"must be above 0{f' and at most {hi:g}' if hi < float('inf') else ''}"
                                              f", not {text}")

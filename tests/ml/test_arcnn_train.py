@@ -187,7 +187,6 @@ def test_cli_train_keeps_the_shipped_model_and_asks_before_replacing(cache, tmp_
 
 
 def test_cli_train_refusals_are_one_line_with_status_2(cache, tmp_path, monkeypatch, capsys):
-    from deepcomposer_desktop.cli import main
     from deepcomposer_desktop.midi.io import write_midi
     from tests.builders import band_song
     monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
@@ -204,8 +203,14 @@ def test_cli_train_refusals_are_one_line_with_status_2(cache, tmp_path, monkeypa
              (data + ["--device", "cpu", "--out", str(tmp_path / "file" / "sub")], "Cannot create the output folder")]
     if not torch.cuda.is_available():
         cases.append((data + ["--device", "cuda"], "No CUDA GPU is available"))
+    assert_refused(train, cases, capsys)
+    assert not (tmp_path / "out" / "arcnn-qa.pt").exists()
+
+
+def assert_refused(command: list[str], cases, capsys) -> None:
+    """Each (extra arguments, words) case exits 2 with those words in one line of error, no traceback."""
+    from deepcomposer_desktop.cli import main
     for args, words in cases:
-        code = main(train + args)
+        code = main(command + args)
         err = capsys.readouterr().err
         assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
-    assert not (tmp_path / "out" / "arcnn-qa.pt").exists()

@@ -143,9 +143,9 @@ def test_torchrun_two_ranks_stop_together(cache, tmp_path):
 
 
 def test_cli_train_refusals_are_one_line_with_status_2(tmp_path, monkeypatch, capsys):
-    from deepcomposer_desktop.cli import main
     from deepcomposer_desktop.midi.io import write_midi
     from tests.builders import band_song
+    from tests.ml.test_arcnn_train import assert_refused
     monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
     write_midi(band_song(), tmp_path / "song.mid")
     (tmp_path / "file").write_text("")
@@ -157,8 +157,5 @@ def test_cli_train_refusals_are_one_line_with_status_2(tmp_path, monkeypatch, ca
               "Cannot create the output folder"),
              (["--name", "rock", "--data", str(tmp_path / "songs")], "The gan model 'rock' ships with the app"),
              (["--name", "x", "--data", str(tmp_path / "songs"), "--device", "foo"], "Unknown device 'foo'")]
-    for args, words in cases:
-        code = main(train + args)
-        err = capsys.readouterr().err
-        assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
+    assert_refused(train, cases, capsys)
     assert not list((tmp_path / "models").glob("gan-rock*"))

@@ -115,8 +115,8 @@ def test_cli_train_installs_the_named_model_wherever_it_runs(tmp_path, monkeypat
 
 
 def test_cli_train_refusals_are_one_line_with_status_2(tmp_path, monkeypatch, capsys):
-    from deepcomposer_desktop.cli import main
     from deepcomposer_desktop.midi.io import write_midi
+    from tests.ml.test_arcnn_train import assert_refused
     from tests.builders import band_song
     monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
     cache = _cache(tmp_path)
@@ -133,8 +133,5 @@ def test_cli_train_refusals_are_one_line_with_status_2(tmp_path, monkeypatch, ca
              (data + ["--name", "Bad Name!"], "lower-case letters")]
     if not torch.cuda.is_available():
         cases.append((data + ["--device", "cuda"], "No CUDA GPU is available"))
-    for args, words in cases:
-        code = main(train + args)
-        err = capsys.readouterr().err
-        assert code == 2 and words in err and "Traceback" not in err, (args, code, err)
+    assert_refused(train, cases, capsys)
     assert not (tmp_path / "out").exists()

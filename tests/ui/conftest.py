@@ -80,3 +80,15 @@ def make_window(qtbot, tmp_path, settings):
 @pytest.fixture
 def window(make_window, spy_engine):
     return make_window(engine=spy_engine)
+
+
+@pytest.fixture
+def training_studio(qtbot, tmp_path, monkeypatch):
+    """The Training studio window, its models in a temporary folder, one torch thread."""
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    from deepcomposer_desktop.ui.training import TrainingWindow
+    w = TrainingWindow()
+    w.threads = 1
+    qtbot.addWidget(w)
+    yield w
+    w.shutdown(timeout=30)

@@ -92,8 +92,9 @@ def test_unplugging_the_keyboard_stops_recording_and_keeps_the_take(window, spy_
     assert added == {Note.make(72, 3000, 240, 100)}
 
 
-def record(window, spy_engine, qtbot, events, end, mode=OVERDUB):
-    """Record from tick 0: ``events`` are (tick, slot name, args) for the window's MIDI-keyboard slots."""
+def begin_take(window, spy_engine, qtbot, events=(), mode=OVERDUB):
+    """Start recording at tick 0 and play ``events``: (tick, slot name, args) for the window's MIDI-keyboard
+    slots."""
     window.record_options.mode = mode
     window.record_options.grid = "off"
     spy_engine.forced_position = 0
@@ -102,6 +103,11 @@ def record(window, spy_engine, qtbot, events, end, mode=OVERDUB):
     for tick, slot, *args in events:
         spy_engine.forced_position = tick
         getattr(window, slot)(*args)
+
+
+def record(window, spy_engine, qtbot, events, end, mode=OVERDUB):
+    """A whole take from tick 0 to ``end`` (see :func:`begin_take`)."""
+    begin_take(window, spy_engine, qtbot, events, mode)
     spy_engine.forced_position = end
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
 
@@ -135,14 +141,7 @@ def test_a_recording_follows_its_track_when_other_tracks_are_deleted_or_added(wi
     window.new_project()
     three = window.song.with_tracks((Track("A"), Track("B"), Track("C"))).replace(melody_index=1)
     window.doc.apply(three, "three tracks")
-    events = [(0, "hardware_note_on", 60, 100), (480, "hardware_note_off", 60)]
-    window.record_options.mode = OVERDUB
-    spy_engine.forced_position = 0
-    window.transport.count_in.setCurrentIndex(0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    for tick, slot, *args in events:
-        spy_engine.forced_position = tick
-        getattr(window, slot)(*args)
+    begin_take(window, spy_engine, qtbot, [(0, "hardware_note_on", 60, 100), (480, "hardware_note_off", 60)])
     window.doc.apply(window.song.with_tracks(window.song.tracks[1:]).replace(melody_index=0), "delete A")
     window.doc.apply(window.song.with_tracks(window.song.tracks + (Track("D"),)), "add D")
     spy_engine.forced_position = 960
@@ -155,10 +154,7 @@ def test_a_take_whose_track_was_deleted_gets_a_track_of_its_own(window, spy_engi
     from deepcomposer_desktop.core.song import Track
     window.new_project()
     window.doc.apply(window.song.with_tracks((Track("A", program=33), Track("B"))), "two tracks")
-    spy_engine.forced_position = 0
-    window.transport.count_in.setCurrentIndex(0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    window.hardware_note_on(40, 100)
+    begin_take(window, spy_engine, qtbot, [(0, "hardware_note_on", 40, 100)])
     window.doc.apply(window.song.with_tracks(window.song.tracks[1:]), "delete A")     # the one recorded into
     spy_engine.forced_position = 480
     window.hardware_note_off(40)
@@ -172,10 +168,7 @@ def test_opening_another_song_ends_a_recording_and_asks_about_its_take(window, s
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Discard)
     window.doc.undo_stack.setClean()
-    spy_engine.forced_position = 0
-    window.transport.count_in.setCurrentIndex(0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    window.hardware_note_on(60, 100)
+    begin_take(window, spy_engine, qtbot, [(0, "hardware_note_on", 60, 100)])
     window.new_project()                                    # File > New in the middle of a take
     assert asked and "new project" in asked[0]              # the take made the song unsaved: asked first
     assert window.playback.recording is None and not window.transport.record_btn.isChecked()
@@ -185,10 +178,7 @@ def test_opening_another_song_ends_a_recording_and_asks_about_its_take(window, s
 
 
 def test_a_song_opened_without_asking_ends_the_recording_without_its_take(window, spy_engine, qtbot):
-    spy_engine.forced_position = 0
-    window.transport.count_in.setCurrentIndex(0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    window.hardware_note_on(60, 100)
+    begin_take(window, spy_engine, qtbot, [(0, "hardware_note_on", 60, 100)])
     assert window.open_path("twinkle_twinkle")              # e.g. a background load arriving
     assert window.playback.recording is None and not window.transport.record_btn.isChecked()
     assert window.doc.undo_stack.count() == 0

@@ -50,14 +50,8 @@ def test_metrics_grid_takes_figures_and_the_real_values(qtbot):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
-    from deepcomposer_desktop.ui.training import TrainingWindow
-    w = TrainingWindow()
-    w.threads = 1
-    qtbot.addWidget(w)
-    yield w
-    w.shutdown(timeout=30)
+def window(training_studio):
+    return training_studio
 
 
 def _scanned(qtbot, window, folder):

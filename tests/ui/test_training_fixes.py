@@ -11,14 +11,8 @@ from tests.test_training_process import write_songs
 
 
 @pytest.fixture
-def studio(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
-    from deepcomposer_desktop.ui.training import TrainingWindow
-    w = TrainingWindow()
-    w.threads = 1
-    qtbot.addWidget(w)
-    yield w
-    w.shutdown(timeout=30)
+def studio(training_studio):
+    return training_studio
 
 
 def _rows(studio) -> list[tuple[str, str]]:
