@@ -70,11 +70,17 @@ def dumps(song: Song, extra: dict[str, Any] | None = None) -> bytes:
     return json.dumps(song_to_dict(song, extra), separators=(",", ":")).encode("utf-8")
 
 
-def loads(raw: bytes) -> Song:
+def parse_json(raw: bytes) -> Any:
+    """The JSON in a project file's bytes; ProjectError for anything a damaged file can hold instead."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProjectError(f"The project file is not readable JSON ({exc})") from None
     except RecursionError:
         raise ProjectError("The project file is damaged (nested far deeper than any project)") from None
-    return song_from_dict(data)
+    except ValueError as exc:                      # e.g. an integer of thousands of digits
+        raise ProjectError(f"The project file is damaged ({exc})") from None
+
+
+def loads(raw: bytes) -> Song:
+    return song_from_dict(parse_json(raw))

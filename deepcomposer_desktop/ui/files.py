@@ -40,6 +40,8 @@ class FilesMixin:
         self.banner.accepted.connect(self._recover)
         self.banner.rejected.connect(self._discard_recovery)
         self.autosaver = Autosaver(self.data_dir / "autosave", self._autosave_state, parent=self)
+        if self.autosaver.problem:
+            self.statusBar().showMessage(self.autosaver.problem, 15000)
         self.refresh_recent_menu()
 
     def close_files(self) -> None:

@@ -3,7 +3,7 @@ crash recovery. GUI thread only (the writes are small JSON; MIDI import of big f
 """
 from __future__ import annotations
 
-import json
+import math
 import os
 import shutil
 import time
@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QLockFile, QObject, QSaveFile, QTimer, Signal
 
-from ..core.project import ProjectError, dumps, song_from_dict
+from ..core.project import dumps, parse_json, song_from_dict
 from ..core.song import Song
 
 PROJECT_SUFFIX = ".dcproj"
@@ -37,20 +37,33 @@ def write_atomic(path: str | os.PathLike, data: bytes, keep_backup: bool = True)
         raise SaveError(f"Cannot write {path}: {f.errorString()}")
     written = f.write(data)
     if written != len(data) or not f.flush():
+        reason = f.errorString() or "disk full?"       # (cancelWriting replaces it with "canceled")
         f.cancelWriting()
-        raise SaveError(f"Cannot write {path}: {f.errorString() or 'disk full?'}")
+        raise SaveError(f"Cannot write {path}: {reason}")
     try:
         os.fsync(f.handle())
     except OSError as exc:
         f.cancelWriting()
         raise SaveError(f"Cannot write {path}: {exc.strerror}") from None
     if keep_backup and path.exists():
-        try:
-            shutil.copy2(path, str(path) + ".bak")
-        except OSError:
-            pass                       # a missing backup must not block saving the new work
+        _backup(path)
     if not f.commit():
         raise SaveError(f"Cannot save {path}: {f.errorString()}")
+
+
+def _backup(path: Path) -> None:
+    """``path`` copied to ``path + '.bak'`` whole or not at all: a copy cut short (full disk) leaves the previous
+    backup as it was. A missing backup must not block saving the new work."""
+    bak = Path(str(path) + ".bak")
+    tmp = bak.with_name(bak.name + ".part")
+    try:
+        shutil.copy2(path, tmp)
+        os.replace(tmp, bak)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def save_project(path: str | os.PathLike, song: Song, extra: dict[str, Any] | None = None,
@@ -60,14 +73,26 @@ def save_project(path: str | os.PathLike, song: Song, extra: dict[str, Any] | No
 
 def load_project(path: str | os.PathLike) -> tuple[Song, dict[str, Any]]:
     """(song, extra) from a project file; raises ProjectError (or OSError for unreadable files)."""
-    raw = Path(path).read_bytes()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProjectError(f"The project file is not readable JSON ({exc})") from None
+    data = parse_json(Path(path).read_bytes())
     song = song_from_dict(data)
-    extra = data.get("extra") if isinstance(data.get("extra"), dict) else {}
-    return song, extra
+    return song, _clean_extra(data.get("extra"))
+
+
+def _clean_extra(extra) -> dict[str, Any]:
+    """The window's own part of a project (colours, snap, where it came from), each of the type it must have:
+    a hand-edited or damaged file cannot make the window fail."""
+    if not isinstance(extra, dict):
+        return {}
+    out = dict(extra)
+    colors = out.get("track_colors")
+    out["track_colors"] = [c if isinstance(c, str) else "" for c in colors] if isinstance(colors, list) else []
+    for key in ("snap", "source_path"):
+        if not isinstance(out.get(key, ""), str):
+            out.pop(key)
+    at = out.get("autosaved_at")
+    if at is not None and not (isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at)):
+        out.pop("autosaved_at")
+    return out
 
 
 @dataclass
@@ -114,7 +139,7 @@ def find_recoveries(directory: str | os.PathLike) -> list[Recovery]:
             continue                   # another running window owns it
         try:
             song, extra = load_project(p)
-        except (ProjectError, OSError):
+        except Exception:  # noqa: BLE001 - a damaged autosave is passed over: it must not hide the others
             lock.unlock()
             continue
         found.append(Recovery(p, lock, song, extra))
@@ -135,7 +160,11 @@ class Autosaver(QObject):
                  interval_ms: int = AUTOSAVE_INTERVAL_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.problem = ""                   # why there is no autosave ("" when it works)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:              # a read-only home: the studio still opens, without autosave
+            self.problem = f"Autosave is off: cannot create {self.directory} ({exc.strerror or exc})"
         sid = uuid.uuid4().hex[:12]
         self.path = self.directory / f"autosave-{sid}{PROJECT_SUFFIX}"
         self._lock = QLockFile(str(self.path.with_suffix(".lock")))

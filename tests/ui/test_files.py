@@ -148,6 +148,58 @@ def test_opening_a_song_with_more_tracks_than_can_sound_says_so(window, tmp_path
     assert window.open_path("ode_to_joy") and "sound" not in window.statusBar().currentMessage()
 
 
+def test_projects_damaged_in_any_way_are_a_message_not_a_crash(tmp_path, window):
+    import json
+    deep = tmp_path / "deep.dcproj"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    huge = tmp_path / "huge.dcproj"
+    huge.write_text('{"version": 1' + "0" * 5000 + "}")          # an integer of 5 000 digits
+    before = window.song
+    for bad in (deep, huge):
+        assert not window.open_path(str(bad)), bad            # they raised out of open_path (and the app's start)
+        assert window.song is before and "Cannot open the project" in window.statusBar().currentMessage()
+    good = tmp_path / "colours.dcproj"
+    save_project(good, window.song, {"track_colors": 5, "snap": ["1/8"], "autosaved_at": "soon"})
+    data = json.loads(good.read_text())
+    assert data["extra"]["track_colors"] == 5                 # as a hand edit left it
+    assert window.open_path(str(good)) and load_project(good)[1]["track_colors"] == []
+
+
+def test_a_damaged_autosave_does_not_hide_a_good_one(tmp_path, window):
+    folder = tmp_path / "autosave"
+    folder.mkdir()
+    (folder / "autosave-aaaa.dcproj").write_text('{"version": 1' + "0" * 5000 + "}")
+    save_project(folder / "autosave-bbbb.dcproj", window.song.replace(title="Rescued"), keep_backup=False)
+    found = find_recoveries(folder)                           # the damaged one raised: nothing was offered
+    assert [r.song.title for r in found] == ["Rescued"]
+    for r in found:
+        r.lock.unlock()
+
+
+def test_a_backup_cut_short_leaves_the_previous_backup(tmp_path, monkeypatch):
+    import shutil
+    path = tmp_path / "a.dcproj"
+    write_atomic(path, b"version 1")
+    write_atomic(path, b"version 2")
+    assert (tmp_path / "a.dcproj.bak").read_bytes() == b"version 1"
+
+    def full_disk(src, dst):
+        with open(dst, "wb") as fh:
+            fh.write(b"vers")                                  # what fits before the disk is full
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(shutil, "copy2", full_disk)
+    write_atomic(path, b"version 3")
+    assert path.read_bytes() == b"version 3"
+    assert (tmp_path / "a.dcproj.bak").read_bytes() == b"version 1"    # it became a torn "vers"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dcproj", "a.dcproj.bak"]
+
+
+def test_the_studio_opens_when_its_data_folder_cannot_be_made(make_window, tmp_path):
+    (tmp_path / "file").write_text("")
+    w = make_window(data_dir=tmp_path / "file" / "data")      # raised OSError: the app could not start
+    assert "Autosave is off" in w.statusBar().currentMessage() and not w.autosaver.save_now()
+
+
 def test_settings_round_trip(tmp_path):
     s = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     s.soundfont = "/x/y.sf2"
