@@ -54,6 +54,11 @@ class TrackRow(QFrame):
         self.mute_btn = _tool("M", "Mute", checkable=True)
         self.mute_btn.setObjectName("MuteButton")
         self.solo_btn = _tool("S", "Solo", checkable=True)
+        self.mute_btn.setStyleSheet("QToolButton:checked { background:#d9534f; color:white; }")
+        self.solo_btn.setStyleSheet("QToolButton:checked { background:#f0ad4e; color:black; }")
+        self.melody_btn.setStyleSheet("QToolButton:checked { color:#ffcc4d; } QToolButton { color:#666; }")
+        self._styled: tuple = ()         # (colour, current) last styled: with 120 tracks, restyling every row
+        self._tipped = None              # made each edit take ~1 s; the track whose tooltip is shown
         self.solo_btn.setObjectName("SoloButton")
         self.program_box = QComboBox()
         self.program_box.setToolTip("General MIDI instrument")
@@ -155,17 +160,18 @@ class TrackRow(QFrame):
         finally:
             for w in widgets:
                 w.blockSignals(False)
-        self.color_btn.setStyleSheet(f"background:{color.name()}; border:none; border-radius:3px;")
-        controls = controls_summary(track)
-        tip = f"Controller changes: {controls}. They play, save and export with the track." if controls else ""
-        self.setToolTip(tip)
-        self.name_edit.setToolTip("Track name" + (f"\n{tip}" if tip else ""))
+        if self._tipped is not track:
+            self._tipped = track
+            controls = controls_summary(track)
+            tip = f"Controller changes: {controls}. They play, save and export with the track." if controls else ""
+            self.setToolTip(tip)
+            self.name_edit.setToolTip("Track name" + (f"\n{tip}" if tip else ""))
         self.setProperty("current", current)
-        self.setStyleSheet("#TrackRow { border: 1px solid %s; border-radius: 4px; background: %s; }"
-                           % (color.name() if current else "#3a3a3a", "#2e3440" if current else "#262626"))
-        self.mute_btn.setStyleSheet("QToolButton:checked { background:#d9534f; color:white; }")
-        self.solo_btn.setStyleSheet("QToolButton:checked { background:#f0ad4e; color:black; }")
-        self.melody_btn.setStyleSheet("QToolButton:checked { color:#ffcc4d; } QToolButton { color:#666; }")
+        if self._styled != (color.name(), current):       # a style sheet costs ~1 ms: only when it changes
+            self._styled = (color.name(), current)
+            self.color_btn.setStyleSheet(f"background:{color.name()}; border:none; border-radius:3px;")
+            self.setStyleSheet("#TrackRow { border: 1px solid %s; border-radius: 4px; background: %s; }"
+                               % (color.name() if current else "#3a3a3a", "#2e3440" if current else "#262626"))
 
 
 class TracksPanel(QWidget):

@@ -220,3 +220,21 @@ def test_a_drum_track_cannot_be_the_melody(window):
     assert window.song is before and window.song.melody_index == 0
     assert not window.tracks.rows[-1].melody_btn.isChecked() and window.tracks.rows[0].melody_btn.isChecked()
     assert "drum track" in window.statusBar().currentMessage()
+
+
+def test_an_edit_restyles_only_the_track_rows_whose_look_changed(window, monkeypatch):
+    from deepcomposer_desktop.core.song import Note, Track
+    from deepcomposer_desktop.ui.tracks import TrackRow
+    many = tuple(Track(f"T{i}", notes=(Note.make(60, 0, 480),)) for i in range(30))
+    window.doc.apply(window.song.with_tracks(many), "30 tracks")
+    styled = []
+    real = TrackRow.setStyleSheet
+    monkeypatch.setattr(TrackRow, "setStyleSheet", lambda self, css: styled.append(self.index) or real(self, css))
+    window.doc.apply(window.song.replace_track(5, window.song.tracks[5].with_notes((Note.make(62, 0, 480),))),
+                     "edit a note")                          # each row was restyled: ~1 s per edit at 120 tracks
+    assert styled == []
+    before = window.tracks.current
+    window.tracks.set_current(7)                            # the current row's frame moves: those two rows
+    assert set(styled) == {before, 7}
+    window.tracks.rows[3].mute_btn.click()
+    assert window.tracks.rows[3].mute_btn.isChecked() and window.song.tracks[3].mute
