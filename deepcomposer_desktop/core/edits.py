@@ -128,8 +128,8 @@ def merge_songs(base: Song, other: Song) -> Song:
 def concat_songs(first: Song, second: Song) -> Song:
     """``second`` appended after the last bar of ``first``, track by track (matched by position)."""
     second = rescale_song(second, first.ppq)
-    bar = first.bar_ticks
-    offset = -(-first.sound_end_tick // bar) * bar      # after a pedal lifted past the last note, too
+    end = first.sound_end_tick                          # after a pedal lifted past the last note, too
+    offset = 0 if end <= 0 else first.bar_start_tick(first.bar_at(end - 1) + 1)   # the bar line after it
     n = max(len(first.tracks), len(second.tracks))
     tracks = []
     for i in range(n):
@@ -174,22 +174,26 @@ def untangle_notes(notes: Iterable[Note]) -> tuple[Note, ...]:
     struck: dict[tuple[int, int], Note] = {}            # one note per (start, pitch): the longest, the loudest
     for n in notes:
         was = struck.get((n.start_tick, n.pitch))
-        if was is None or (n.duration_tick, n.velocity) > (was.duration_tick, was.velocity):
-            struck[(n.start_tick, n.pitch)] = replace(n, velocity=max(n.velocity, was.velocity)) if was else n
+        if was is not None:
+            n = replace(max(n, was, key=lambda x: x.duration_tick), velocity=max(n.velocity, was.velocity))
+        struck[(n.start_tick, n.pitch)] = n
     return remove_overlaps(Track(notes=tuple(struck.values()))).notes
 
 
 def remove_overlaps(track: Track) -> Track:
-    """Shorten notes so that no two notes of the same pitch overlap (what most synths and DAWs expect)."""
+    """Shorten notes so that no two notes of the same pitch overlap (what most synths and DAWs expect); of two
+    struck at the same tick only the later in the track's order is kept (see :func:`untangle_notes`, which
+    keeps the longer)."""
     last: dict[int, int] = {}
-    out = list(track.notes)
+    out: list[Note | None] = list(track.notes)
     for i, n in enumerate(out):
         j = last.get(n.pitch)
         if j is not None and out[j].end_tick > n.start_tick:
             prev = out[j]
-            out[j] = replace(prev, duration_tick=max(1, n.start_tick - prev.start_tick))
+            out[j] = replace(prev, duration_tick=n.start_tick - prev.start_tick) if n.start_tick > prev.start_tick \
+                else None
         last[n.pitch] = i
-    return track.with_notes(out)
+    return track.with_notes(n for n in out if n is not None)
 
 
 MIXER_FIELDS = ("name", "program", "mute", "solo", "volume", "pan")

@@ -320,12 +320,22 @@ class Song:
                 return ts.tick + remaining * length
         return tick
 
+    def bar_at(self, tick: int) -> int:
+        """The 0-based bar that ``tick`` falls in (the inverse of :meth:`bar_start_tick`); one pass over the
+        time signatures, so a note far out does not cost a loop over every bar."""
+        bars_before = 0
+        sigs = self.time_signatures
+        for i, ts in enumerate(sigs):
+            length = ts.bar_ticks(self.ppq)
+            if i + 1 == len(sigs) or tick < sigs[i + 1].tick:
+                return bars_before + max(0, tick - ts.tick) // length
+            bars_before += max(1, -(-(sigs[i + 1].tick - ts.tick) // length))
+        return bars_before
+
     def bar_count(self) -> int:
+        """Bars up to the last note's end (the first bar line at or after it)."""
         end = self.end_tick
-        bar = 0
-        while self.bar_start_tick(bar) < end:
-            bar += 1
-        return bar
+        return 0 if end <= 0 else self.bar_at(end - 1) + 1
 
     # --- copies -----------------------------------------------------------------------------------------------
     def with_tracks(self, tracks: Iterable[Track], melody_index: int | None = None) -> "Song":

@@ -192,3 +192,20 @@ def test_a_key_transposes_with_the_fewest_accidentals():
     s = transpose_song(s.replace(key_signatures=(KeySignature(0, "G"), KeySignature(1920, "Em"))), 2)
     assert [k.key for k in s.key_signatures] == ["A", "F#m"]
     assert s.tracks[0].notes[0].pitch == 62 and s.tracks[1].notes[0].pitch == 36      # drums stay
+
+
+def test_notes_struck_together_untangle_to_the_longer_at_the_louder_velocity_in_any_order():
+    long_quiet, short_loud = Note.make(60, 0, 960, 40), Note.make(60, 0, 240, 120)
+    for order in ([long_quiet, short_loud], [short_loud, long_quiet]):      # gave 40 one way, 120 the other
+        assert edits.untangle_notes(order) == (Note.make(60, 0, 960, 120),)
+    t = track("P", [(60, 0, 1, 90), (60, 0, 480, 80)])                      # still overlapped: 0-1 inside 0-480
+    assert [(n.start_tick, n.duration_tick) for n in edits.remove_overlaps(t).notes] == [(0, 480)]
+
+
+def test_concat_starts_the_second_song_on_a_bar_line_after_a_metre_change():
+    first = song(track("A", [(60, 0, 3000, 90)]), sigs=(TimeSignature(0, 4, 4), TimeSignature(1920, 3, 4)))
+    joined = edits.concat_songs(first, song(track("A", [(62, 0, 480, 90)])))
+    # bars: 0-1920 (4/4), then 3/4 bars of 1440: 1920-3360 holds the end at 3000; it began at 3840 before
+    assert joined.tracks[0].notes[-1].start_tick == 3360
+    far = song(track("A", [(60, 2**30, 480, 90)]))
+    assert far.bar_count() == 2**30 // 1920 + 1 and far.bar_at(2**30) == 2**30 // 1920       # no loop per bar
