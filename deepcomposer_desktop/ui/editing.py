@@ -13,6 +13,8 @@ from .transport import snap_ticks
 
 class EditingMixin:
     def notes_edited(self, track_index: int, notes, description: str) -> None:
+        if not 0 <= track_index < len(self.song.tracks):
+            return                                  # a song without tracks: there is nothing to edit
         track = self.song.tracks[track_index]
         self.doc.apply_track(track_index, track.with_notes(notes), description or "Edit notes")
 

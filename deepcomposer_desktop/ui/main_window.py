@@ -340,12 +340,11 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.update_title()
 
     def _push_roll(self) -> None:
-        if self.song.tracks:
-            self.current_track = min(self.current_track, len(self.song.tracks) - 1)
-            colors = getattr(self.piano_roll, "set_track_colors", None)
-            if colors is not None:
-                colors(self.tracks.colors())
-            self.piano_roll.set_song(self.song, self.current_track)
+        self.current_track = max(0, min(self.current_track, len(self.song.tracks) - 1))
+        colors = getattr(self.piano_roll, "set_track_colors", None)
+        if colors is not None:
+            colors(self.tracks.colors())
+        self.piano_roll.set_song(self.song, self.current_track)    # a song without tracks shows an empty roll
 
     def set_current_track(self, index: int) -> None:
         self.current_track = index

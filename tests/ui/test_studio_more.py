@@ -226,3 +226,34 @@ def test_the_window_starts_without_torch(tmp_path):
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("TORCH"))
     _, torch_loaded, notes = line.split()
     assert torch_loaded == "False" and int(notes) > 10
+
+
+def test_a_note_near_the_last_tick_can_be_zoomed_to_duplicated_and_nudged(window):
+    from deepcomposer_desktop.core.song import MAX_TICK
+    far = Note.make(64, MAX_TICK - 1000, 480)
+    window.doc.load(Song(tracks=(Track("Lead", notes=(Note.make(60, 0, 480), far)),)))
+    pr = window.piano_roll
+    for _ in range(40):
+        pr.zoom_x(1.25)                                     # OverflowError: the scroll range is a C int
+    assert window.piano_roll.view.horizontalScrollBar().maximum() < 2**31
+    pr.set_selection([1])
+    pr.nudge_selected(2000)                                 # SongError out of the slot: clamped at the last tick
+    assert [n.start_tick for n in window.song.tracks[0].notes] == [0, MAX_TICK]
+    pr.set_selection([1])
+    pr.duplicate_selected()                                 # no room after it: nothing happens
+    assert len(window.song.tracks[0].notes) == 2
+
+
+def test_a_project_without_tracks_shows_an_empty_roll(window, tmp_path):
+    import json
+    from deepcomposer_desktop.ui.project_io import save_project
+    path = tmp_path / "none.dcproj"
+    save_project(path, window.song)
+    data = json.loads(path.read_text())
+    data["tracks"] = []                                     # as a hand edit leaves it
+    path.write_text(json.dumps(data))
+    assert window.open_path(str(path)) and window.song.tracks == ()
+    assert window.piano_roll.song is window.song and len(window.piano_roll.notes) == 0   # the old song stayed
+    window.piano_roll.select_all()
+    window.piano_roll.delete_selected()                     # IndexError in notes_edited
+    assert window.song.tracks == ()

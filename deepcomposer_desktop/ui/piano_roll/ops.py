@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ...core.song import Note
+from ...core.song import MAX_TICK, Note
 
 MAX_PITCH = 127
 
@@ -164,13 +164,15 @@ def delete(notes: Sequence[Note], indices: Iterable[int]) -> Edit | None:
 
 
 def clamp_move(notes: Sequence[Note], indices: Sequence[int], dt: int, dp: int) -> tuple[int, int]:
-    """Limit a move so that no selected note starts before 0 or leaves the MIDI pitch range."""
+    """Limit a move so that no selected note starts before 0 or after the last tick a song holds, or leaves the
+    MIDI pitch range."""
     if not indices:
         return 0, 0
     min_start = min(notes[i].start_tick for i in indices)
+    max_start = max(notes[i].start_tick for i in indices)
     lo_p = min(notes[i].pitch for i in indices)
     hi_p = max(notes[i].pitch for i in indices)
-    dt = max(dt, -min_start)
+    dt = max(-min_start, min(MAX_TICK - max_start, dt))
     dp = max(-lo_p, min(MAX_PITCH - hi_p, dp))
     return dt, dp
 
@@ -212,6 +214,8 @@ def duplicate(notes: Sequence[Note], indices: Sequence[int], snap: int | None) -
     span = last - first
     if snap:
         span = max(snap, -(-span // snap) * snap)
+    if max(notes[i].start_tick for i in indices) + span > MAX_TICK:
+        return None                           # past the last tick a song can hold: nothing to duplicate into
     copies = [replace(notes[i], start_tick=notes[i].start_tick + span) for i in indices]
     return _rebuild(notes, (), copies, copies, "Duplicate notes")
 

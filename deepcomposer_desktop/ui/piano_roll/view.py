@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 SCROLL_MARGIN_BARS = 8       # room to draw past the end of the song
 GHOST_DETAIL_LIMIT = 800     # faded notes of the other tracks: rectangles up to this many, then the raster
+INT_MAX = 2**31 - 1          # a QScrollBar's range is a C int
 
 
 class RollView(QAbstractScrollArea):
@@ -61,6 +62,9 @@ class RollView(QAbstractScrollArea):
         c = self.ed.coords
         vw, vh = self.viewport().width(), self.viewport().height()
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        room = INT_MAX - vw - 1
+        if self.content_width() > room:       # a scroll bar holds at most 2^31 px: a note near the last tick a song
+            c.px_per_tick *= room / self.content_width()      # holds, zoomed in, goes no closer than that
         c.scroll_x = max(0.0, min(c.scroll_x, max(0.0, self.content_width() - vw)))
         c.scroll_y = max(0.0, min(c.scroll_y, max(0.0, c.content_height - vh)))
         for bar, maximum, page, value in ((h, self.content_width() - vw, vw, c.scroll_x),
