@@ -160,10 +160,14 @@ def render_wav(song: Song, path: str, soundfont: str | None = None, effects: boo
                should_stop=None) -> str:
     """Worker thread: render the song to a WAV file through the audio package's offline path (``effects=False``:
     dry, without reverb and chorus)."""
-    from .audio.render import render_to_wav
+    from .audio.render import RenderStopped, render_to_wav
     if progress:
         progress(0.0, "Rendering audio")
-    render_to_wav(song, path, soundfont=soundfont or None, effects=effects)
+    try:
+        render_to_wav(song, path, soundfont=soundfont or None, effects=effects, progress=progress,
+                      should_stop=should_stop)
+    except RenderStopped:
+        raise Cancelled() from None
     return path
 
 

@@ -31,6 +31,10 @@ class RenderError(RuntimeError):
     """Rendering failed for a reason the user can fix (no FluidSynth, bad soundfont, unwritable file)."""
 
 
+class RenderStopped(Exception):
+    """``should_stop()`` said stop (the user cancelled, the app is closing): nothing was written."""
+
+
 def resolve_soundfont(soundfont=None) -> str:
     """An explicit choice must be valid (RenderError otherwise); without one, the default search applies."""
     if soundfont:
@@ -127,14 +131,15 @@ def silent_tracks_note(song: Song) -> str:
 
 def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
                 metronome: bool = False, tail_sec: float = TAIL_SEC, effects: bool = True,
-                cpu_cores: int | None = None) -> np.ndarray:
+                cpu_cores: int | None = None, progress=None, should_stop=None) -> np.ndarray:
     """Render ``song`` to float32 stereo samples, shape (frames, 2).
 
     ``solo`` / ``mute`` are track indices (several solos sound together). The song's own track flags, volume,
     pan and programs apply as well. ``effects=False`` leaves out FluidSynth's reverb and chorus (a dry render;
     also the faster one: the effects run on one core). ``cpu_cores``: FluidSynth threads (default
-    :func:`render_cores`; the audio is the same for any count). Raises RenderError when FluidSynth or the soundfont
-    is missing or bad.
+    :func:`render_cores`; the audio is the same for any count). ``progress(fraction, message)`` hears how far it
+    got, ``should_stop()`` is asked as it goes (RenderStopped). Raises RenderError when FluidSynth or the
+    soundfont is missing or bad.
     """
     samplerate = _check(song, samplerate, solo, mute)
     sf = resolve_soundfont(soundfont)
@@ -143,11 +148,17 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
                                cpu_cores=cpu_cores, tail_sec=tail_sec, metronome=metronome)
     try:
         out = np.zeros((total, 2), np.float32)
-        pos = 0
+        pos, chunks = 0, 0
         while pos < total:
             n = min(CHUNK, total - pos)
             synth.write_float(out, pos, n)
             pos += n
+            chunks += 1
+            if chunks % 64 == 0:                  # every ~6 s of audio (a few ms of work here)
+                if should_stop is not None and should_stop():
+                    raise RenderStopped()
+                if progress is not None:
+                    progress(min(1.0, pos / max(end, 1)), "Rendering audio")
             if pos > end + CHUNK and not np.abs(out[pos - n:pos]).max() > SILENCE:
                 break                     # the song is over and its release and reverb have died away
     finally:
@@ -171,9 +182,11 @@ def write_wav(audio: np.ndarray, path, samplerate: int) -> None:
 
 
 def render_to_wav(song: Song, path, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
-                  metronome: bool = False, effects: bool = True) -> float:
-    """Render ``song`` and write a 16-bit stereo WAV file; returns its length in seconds. Raises RenderError."""
-    audio = render_song(song, soundfont, samplerate, solo, mute, metronome=metronome, effects=effects)
+                  metronome: bool = False, effects: bool = True, progress=None, should_stop=None) -> float:
+    """Render ``song`` and write a 16-bit stereo WAV file; returns its length in seconds. Raises RenderError
+    (RenderStopped when ``should_stop()``: nothing written)."""
+    audio = render_song(song, soundfont, samplerate, solo, mute, metronome=metronome, effects=effects,
+                        progress=progress, should_stop=should_stop)
     write_wav(audio, path, samplerate)
     return len(audio) / samplerate
 
@@ -257,6 +270,9 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
     names only once every stem is done: a failure or ``should_stop()`` leaves the folder as it was. Returns the
     paths ([] when stopped). Raises RenderError."""
     folder = Path(folder)
+    for name in stem_file_names(song, stem_tracks(song, solo, mute)):      # before anything is rendered or replaced
+        if (folder / name).is_dir():
+            raise RenderError(f"Cannot write the stem '{name}': {folder} holds a folder of that name")
     tracks, synth, end, total = _open_stems(song, soundfont, samplerate, solo, mute, effects, None, TAIL_SEC)
     paths = [folder / name for name in stem_file_names(song, tracks)]
     writers: list[FloatWavWriter] = []
@@ -264,7 +280,7 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for p in paths:
-            writers.append(FloatWavWriter(p.with_name(f".{p.name}.part"), samplerate))
+            writers.append(FloatWavWriter(p.with_name(f".{p.name[:40]}.{len(writers)}.part"), samplerate))
         length = end
         for start, block, length in _stem_blocks(synth, tracks, end, total, should_stop):
             for w, stem in zip(writers, block):
@@ -286,6 +302,6 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
     return [] if stopped else paths
 
 
-__all__ = ["RenderError", "render_song", "render_to_wav", "render_stems", "write_stems", "stem_tracks",
+__all__ = ["RenderError", "RenderStopped", "render_song", "render_to_wav", "render_stems", "write_stems", "stem_tracks",
            "stem_file_names", "silent_tracks_note", "resolve_soundfont", "render_cores", "make_synth", "trim_tail", "write_wav",
            "read_wav", "to_int16", "CHUNK", "TAIL_SEC", "SILENCE", "DEFAULT_GAIN"]

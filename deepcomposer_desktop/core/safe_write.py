@@ -20,7 +20,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
         with open(target, "wb") as fh:
             write(fh)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    # the temporary name is short: the target's own name may already be as long as the file system allows
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

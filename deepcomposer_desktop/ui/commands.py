@@ -87,6 +87,7 @@ class SongCommand(QUndoCommand):
         if not isinstance(other, SongCommand) or other.merge_key != self.merge_key:
             return False
         self.new = other.new
+        self.setText(other.text())                 # "Tempo 100 BPM", not the first value of the drag
         return True
 
 

@@ -79,10 +79,16 @@ class EditingMixin:
         self.set_current_track(n)
 
     def set_tempo(self, bpm: float) -> None:
+        """Scale every tempo change by the same ratio (the song's sections keep their proportions), as far as the
+        1-1000 BPM range lets every one of them go (clamping each on its own lost the ratio for good)."""
         song = self.song
-        ratio = bpm / song.tempos[0].bpm
+        slowest, fastest = min(tc.bpm for tc in song.tempos), max(tc.bpm for tc in song.tempos)
+        ratio = min(max(bpm / song.tempos[0].bpm, 1.0 / slowest), 1000.0 / fastest)
         tempos = tuple(TempoChange(tc.tick, max(1.0, min(1000.0, tc.bpm * ratio))) for tc in song.tempos)
-        self.doc.apply(song.replace(tempos=tempos), f"Tempo {bpm:g} BPM", MERGE_TEMPO, "tempo")
+        shown = tempos[0].bpm
+        self.doc.apply(song.replace(tempos=tempos), f"Tempo {shown:g} BPM", MERGE_TEMPO, "tempo")
+        if shown != bpm:
+            self.transport.show_song(self.song)         # the box shows how far it went
 
     def set_time_signature(self, num: int, den: int) -> None:
         song = self.song

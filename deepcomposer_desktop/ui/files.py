@@ -3,6 +3,7 @@ autosave and crash recovery, the audio engine start-up and generation jobs on wo
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -324,11 +325,24 @@ class FilesMixin:
     def save_as(self) -> bool:
         start = str(Path(self.settings.last_dir()) / ((self.song.title or "Untitled") + PROJECT_SUFFIX))
         path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        path = self._with_suffix(path, PROJECT_SUFFIX)
+        return self.save_to(Path(path)) if path else False
+
+    def _with_suffix(self, path: str, suffix: str) -> str | None:
+        """The file the dialog chose, with ``suffix`` added if it was left off; None when cancelled, or when the
+        name with the suffix is an existing file the user does not want replaced (the dialog asked about the name
+        as typed, which did not exist)."""
         if not path:
-            return False
-        if not path.endswith(PROJECT_SUFFIX):
-            path += PROJECT_SUFFIX
-        return self.save_to(Path(path))
+            return None
+        if path.lower().endswith(suffix):
+            return path
+        path += suffix
+        if os.path.exists(path):
+            answer = QMessageBox.question(self, "Replace the file?", f"{Path(path).name} already exists. Replace it?",
+                                          QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return None
+        return path
 
     def save_to(self, path: Path) -> bool:
         try:
@@ -349,9 +363,7 @@ class FilesMixin:
         stem = (self.project_path.stem if self.project_path else self.song.title) or "Untitled"
         path, _ = QFileDialog.getSaveFileName(self, caption, str(Path(self.settings.last_dir()) / (stem + suffix)),
                                               filt)
-        if not path:
-            return None
-        return path if path.lower().endswith(suffix) else path + suffix
+        return self._with_suffix(path, suffix)
 
     def export_midi(self, path: str | None = None) -> bool:
         path = path or self._export_path("Export MIDI", ".mid", MIDI_FILTER)

@@ -365,9 +365,10 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
 
     # --- transport, live notes, recording --------------------------------------------------------------------------
     def stop(self) -> None:
+        playing = self.playback.is_playing
         if self.transport.record_btn.isChecked():
-            self.transport.record_btn.setChecked(False)
-        self.playback.stop()
+            self.transport.record_btn.setChecked(False)       # ends the take (and pauses)
+        self.playback.stop(was_playing=playing)              # back to where recording began, not to bar 1
 
     def _clean_changed(self, clean: bool) -> None:
         self.setWindowModified(not clean)

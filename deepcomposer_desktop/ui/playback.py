@@ -332,9 +332,14 @@ class PlaybackController(QObject):
         else:
             self.play()
 
+    @property
+    def looping(self) -> bool:
+        """Whether a loop plays: the loop button on *and* a range set in the ruler."""
+        return bool(self.loop_enabled and self.loop_range)
+
     def play(self, from_tick: int | None = None) -> None:
         start = self.position if from_tick is None else from_tick
-        if start >= self.song.end_tick and not self.loop_enabled:
+        if start >= self.song.end_tick and not self.looping:
             start = 0
         self.play_from = start
         self.engine.play(start)
@@ -344,9 +349,10 @@ class PlaybackController(QObject):
         self.engine.pause()
         self._tick()
 
-    def stop(self) -> None:
-        """Stop; a second stop (or stop while stopped) returns to the start."""
-        was = self.is_playing
+    def stop(self, was_playing: bool | None = None) -> None:
+        """Stop; a second stop (or stop while stopped) returns to the start. ``was_playing``: whether it played
+        just before (a recording that just ended has paused it already)."""
+        was = self.is_playing if was_playing is None else was_playing
         self.engine.stop()
         self.engine.seek(self.play_from if was else 0)
         if not was:
@@ -426,12 +432,13 @@ class PlaybackController(QObject):
         if playing != self._was_playing:
             self._was_playing = playing
             self.playing_changed.emit(playing)
+            force = True                    # stopped by itself at the end: show where it stopped
         if playing or force:
             tick = self.position
             if tick != self._last_tick or force:
                 self._last_tick = tick
                 self.position_changed.emit(tick)
-            if playing and not self.loop_enabled and self.recording is None and tick > self.song.end_tick + \
+            if playing and not self.looping and self.recording is None and tick > self.song.end_tick + \
                     self.song.ppq:
                 self.engine.stop()          # ran past the end
                 self.engine.seek(self.play_from)

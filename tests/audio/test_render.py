@@ -265,3 +265,25 @@ def test_a_song_too_long_to_hold_in_memory_is_refused_before_rendering(soundfont
     far = song_of(track("Lead", [(60, 0, 480, 100), (62, 480 * 2 * 3700, 480, 100)]))     # 3700 s at 120 BPM
     with pytest.raises(RenderError, match="at most 1 hour"):
         render_song(far, soundfont, SR)
+
+
+def test_a_render_reports_progress_and_stops_when_asked(soundfont, tmp_path):
+    from deepcomposer_desktop.audio.render import RenderStopped
+    long = song_of(track("Organ", [(60, 0, 480 * 120, 90)], program=19))             # one minute
+    seen = []
+    render_song(long, soundfont, SR, effects=False, progress=lambda f, m: seen.append(f))
+    assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] <= 1.0            # it said 0 % throughout
+    asked = []
+    wav = tmp_path / "stopped.wav"
+    with pytest.raises(RenderStopped):
+        render_to_wav(long, wav, soundfont, SR, should_stop=lambda: asked.append(1) or len(asked) > 2)
+    assert not wav.exists()                                 # closing the app during a long export used to abort
+
+
+def test_a_file_name_as_long_as_the_file_system_allows_can_be_written(soundfont, tmp_path):
+    from deepcomposer_desktop.midi.io import write_midi
+    stem = "a" * 245                                        # + ".mid": 249 bytes; the temporary name overflowed
+    song = song_of(track("Lead", [(60, 0, 480, 90)]))
+    write_midi(song, tmp_path / f"{stem}.mid")
+    render_to_wav(song, tmp_path / f"{stem}.wav", soundfont, SR)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.mid", f"{stem}.wav"]

@@ -119,6 +119,11 @@ def test_failed_or_cancelled_stems_leave_the_folder_as_it_was(stem_font, tmp_pat
     blocker.write_text("not a folder")
     with pytest.raises(RenderError, match="Cannot write the stems"):
         write_stems(song, blocker / "stems", stem_font, SR)
+    (folder / "03 Bass.wav").mkdir()                        # one stem cannot be written: nothing is replaced
+    with pytest.raises(RenderError, match="'03 Bass.wav'"):  # (01 was overwritten before the error came)
+        write_stems(song, folder, stem_font, SR)
+    assert (folder / "01 Melody.wav").read_bytes() == b"my older take"
+    (folder / "03 Bass.wav").rmdir()
     paths = write_stems(song, folder, stem_font, SR)                          # a finished export replaces it
     assert len(paths) == 4 and read_wav(folder / "01 Melody.wav")[0].shape[1] == 2
 

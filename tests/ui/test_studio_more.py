@@ -257,3 +257,34 @@ def test_a_project_without_tracks_shows_an_empty_roll(window, tmp_path):
     window.piano_roll.select_all()
     window.piano_roll.delete_selected()                     # IndexError in notes_edited
     assert window.song.tracks == ()
+
+
+def test_a_name_typed_without_its_extension_asks_before_replacing(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+    (tmp_path / "mysong.mid").write_bytes(b"my only copy")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "mysong"), ""))
+    answers = [QMessageBox.No, QMessageBox.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    assert not window.export_midi()                        # the dialog asked about "mysong", which did not exist
+    assert (tmp_path / "mysong.mid").read_bytes() == b"my only copy"
+    assert window.export_midi() and (tmp_path / "mysong.mid").read_bytes()[:4] == b"MThd"
+
+
+def test_transport_stop_after_recording_loop_without_range_and_tempo_box(window, spy_engine, qtbot):
+    from deepcomposer_desktop.core.song import TempoChange
+    window.playback.seek(3840)
+    spy_engine.forced_position = 3840
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)        # record from bar 3
+    spy_engine.forced_position = 4200
+    window.stop()
+    assert spy_engine.named("seek")[-1][0][0] == 3840                  # back where it began, not bar 1
+    window.loop_changed(None, None)
+    window.transport.loop_btn.setChecked(True)                          # on, but no range set in the ruler
+    assert not window.playback.looping
+    window.doc.load(window.song.replace(tempos=(TempoChange(0, 100.0), TempoChange(3840, 400.0))))
+    window.transport.tempo.setValue(500.0)                              # 400 x 5 would pass 1000 BPM
+    assert [t.bpm for t in window.song.tempos] == [250.0, 1000.0] and window.transport.tempo.value() == 250.0
+    window.transport.tempo.setValue(100.0)
+    assert [t.bpm for t in window.song.tempos] == [100.0, 400.0]      # it came back as 100 / 200
+    assert window.doc.undo_stack.undoText() == "Tempo 100 BPM"
