@@ -177,5 +177,8 @@ def render_stems(song: Song, folder: str, soundfont: str | None = None, effects:
     from .audio.render import write_stems
     if progress:
         progress(0.0, "Rendering stems")
-    return write_stems(song, folder, soundfont=soundfont or None, effects=effects, progress=progress,
-                       should_stop=should_stop)
+    paths = write_stems(song, folder, soundfont=soundfont or None, effects=effects, progress=progress,
+                        should_stop=should_stop)
+    if not paths and should_stop is not None and should_stop():
+        raise Cancelled()                    # stopped: the folder is as it was
+    return paths

@@ -27,6 +27,7 @@ class FilesMixin:
     def init_files(self) -> None:
         self.project_path: Path | None = None
         self._workers: list = []
+        self._exports: list = []                 # WAV / stems exports running (File › Cancel export)
         self._gen_worker = None
         self._takes: list = []
         self._take_base: Song | None = None
@@ -386,11 +387,31 @@ class FilesMixin:
         from ..workers import render_wav
         w = self.run_worker(render_wav, {"song": self.song, "path": path, "soundfont": self.settings.soundfont,
                                          "effects": not dry})
-        w.progressed.connect(lambda f, m: self.statusBar().showMessage(f"{m} {f:.0%}"))
+        w.progressed.connect(self._export_progress)
         w.succeeded.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 5000))
         w.failed.connect(lambda msg: self.show_error("Could not export WAV", msg))
-        w.start()
+        self._start_export(w)
         return w
+
+    def _start_export(self, w) -> None:
+        """Start an export worker that File › Cancel export can stop."""
+        self._exports.append(w)
+        w.cancelled.connect(lambda: self.statusBar().showMessage("Export cancelled: nothing was written", 5000))
+        w.done.connect(lambda: self._export_done(w))
+        self.cancel_export_action.setEnabled(True)
+        w.start()
+
+    def _export_progress(self, fraction: float, message: str) -> None:
+        self.statusBar().showMessage(f"{message} {fraction:.0%} (File › Cancel export stops it)")
+
+    def _export_done(self, w) -> None:
+        if w in self._exports:
+            self._exports.remove(w)
+        self.cancel_export_action.setEnabled(bool(self._exports))
+
+    def cancel_exports(self) -> None:
+        for w in self._exports:
+            w.cancel()
 
     def export_dry_wav(self, path: str | None = None):
         return self.export_wav(path, dry=True)
@@ -417,11 +438,11 @@ class FilesMixin:
         from ..workers import render_stems
         w = self.run_worker(render_stems, {"song": self.song, "folder": folder, "soundfont": self.settings.soundfont,
                                            "effects": not dry})
-        w.progressed.connect(lambda f, m: self.statusBar().showMessage(f"{m} {f:.0%}"))
+        w.progressed.connect(self._export_progress)
         w.succeeded.connect(lambda paths: self.statusBar().showMessage(
             f"Exported {len(paths)} stem{'' if len(paths) == 1 else 's'} to {folder}", 5000))
         w.failed.connect(lambda msg: self.show_error("Could not export stems", msg))
-        w.start()
+        self._start_export(w)
         return w
 
     def confirm_replace(self, folder: str, names: list[str]) -> bool:

@@ -230,6 +230,9 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
                      "together and add up to the mix")
         self._action("Export dry stems (no reverb / chorus)…", lambda: self.export_stems(dry=True), None, f,
                      "One WAV per audible track without FluidSynth's effects, for a DAW that adds its own")
+        self.cancel_export_action = self._action("&Cancel export", self.cancel_exports, None, f,
+                                                 "Stop the WAV or stems export in progress: nothing is written")
+        self.cancel_export_action.setEnabled(False)
         f.addSeparator()
         self._action("Se&ttings…", self.open_settings, QKeySequence.Preferences, f)
         self._action("&Quit", self.close, QKeySequence.Quit, f)

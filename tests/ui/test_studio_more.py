@@ -288,3 +288,24 @@ def test_transport_stop_after_recording_loop_without_range_and_tempo_box(window,
     window.transport.tempo.setValue(100.0)
     assert [t.bpm for t in window.song.tempos] == [100.0, 400.0]      # it came back as 100 / 200
     assert window.doc.undo_stack.undoText() == "Tempo 100 BPM"
+
+
+def test_file_cancel_export_stops_a_wav_export_and_writes_nothing(window, tmp_path, qtbot):
+    pytest.importorskip("deepcomposer_desktop.audio.render")
+    long = Song(tracks=(Track("Organ", program=19, notes=(Note.make(60, 0, 480 * 2000),)),))     # 8 minutes
+    window.doc.load(long)
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "long.wav"
+    assert not window.cancel_export_action.isEnabled()
+    w = window.export_wav(str(out))
+    cancelled, done = [], []
+    w.cancelled.connect(lambda: cancelled.append(1))
+    w.done.connect(lambda: done.append(1))
+    assert window.cancel_export_action.isEnabled()
+    window.cancel_export_action.trigger()
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+    if w.error:
+        pytest.skip(f"rendering unavailable here: {w.error}")
+    assert cancelled and not list((tmp_path / "out").iterdir())        # no WAV, no temporary file
+    assert not window.cancel_export_action.isEnabled()
+    assert "Export cancelled" in window.statusBar().currentMessage()
