@@ -73,8 +73,10 @@ def register(sub) -> None:
     g = p.add_argument_group("gan")
     g.add_argument("--genre", default="rock", help="genre model to use (see `deepcomposer models`)")
     g = p.add_argument_group("arcnn")
-    g.add_argument("--max-add", type=float, default=50.0, help="most notes to add, %% of the input's notes")
-    g.add_argument("--max-remove", type=float, default=20.0, help="most notes to remove, %% of the input's notes")
+    g.add_argument("--max-add", type=float, default=50.0,
+                   help="most notes to add, %% of the input's sounding 16th-note cells (0-1000)")
+    g.add_argument("--max-remove", type=float, default=20.0,
+                   help="most notes to remove, %% of the input's sounding 16th-note cells (0-100)")
     g.add_argument("--iterations", type=int, default=100, help="sampling iterations")
     g.add_argument("--temperature", type=positive(100.0), default=1.0, help="creative risk (sampling temperature)")
     g = p.add_argument_group("transformer")
