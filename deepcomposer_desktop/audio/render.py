@@ -4,6 +4,7 @@ WAV per track) from one pass of that path, each track on its own output with its
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -280,7 +281,8 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for p in paths:
-            writers.append(FloatWavWriter(p.with_name(f".{p.name[:40]}.{len(writers)}.part"), samplerate))
+            # one temporary name per stem and per export: two exports into one folder must not share a file
+            writers.append(FloatWavWriter(p.with_name(f".{p.name[:40]}.{uuid.uuid4().hex[:12]}.part"), samplerate))
         length = end
         for start, block, length in _stem_blocks(synth, tracks, end, total, should_stop):
             for w, stem in zip(writers, block):

@@ -124,6 +124,8 @@ class TrackRow(QFrame):
 
     def _renamed(self) -> None:
         text = self.name_edit.text().strip()
+        if self.index >= len(self.panel.song.tracks):
+            return                       # the row went (undo, File › New) while a name was being typed
         if text and text != self.panel.song.tracks[self.index].name:
             self.panel.track_edited.emit(self.index, "name", text)
 

@@ -128,6 +128,25 @@ def test_failed_or_cancelled_stems_leave_the_folder_as_it_was(stem_font, tmp_pat
     assert len(paths) == 4 and read_wav(folder / "01 Melody.wav")[0].shape[1] == 2
 
 
+def test_two_stem_exports_into_one_folder_do_not_share_their_temporary_files(stem_font, tmp_path):
+    import threading
+    song = band()
+    results, errors = [], []
+
+    def export(effects):
+        try:
+            results.append(write_stems(song, tmp_path, stem_font, SR, effects=effects))
+        except Exception as exc:                            # "No such file or directory": a shared .part file
+            errors.append(exc)
+    jobs = [threading.Thread(target=export, args=(e,)) for e in (True, False)]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join()
+    assert not errors and len(results) == 2
+    assert sorted(os.listdir(tmp_path)) == ["01 Melody.wav", "02 Chords.wav", "03 Bass.wav", "04 Kit.wav"]
+
+
 def test_render_command_writes_stems(stem_font, tmp_path, capsys):
     from deepcomposer_desktop.cli import main
     from deepcomposer_desktop.midi.io import write_midi

@@ -238,3 +238,15 @@ def test_an_edit_restyles_only_the_track_rows_whose_look_changed(window, monkeyp
     assert set(styled) == {before, 7}
     window.tracks.rows[3].mute_btn.click()
     assert window.tracks.rows[3].mute_btn.isChecked() and window.song.tracks[3].mute
+
+
+def test_a_name_being_typed_when_its_track_goes_away_is_dropped(window, qtbot):
+    n = len(window.song.tracks)
+    qtbot.mouseClick(window.tracks.add_button, Qt.LeftButton)
+    row = window.tracks.rows[n]
+    row.name_edit.setFocus()
+    row.name_edit.selectAll()
+    qtbot.keyClicks(row.name_edit, "Bass")                  # typed, no Enter yet
+    window.undo_action.trigger()                            # the row goes: editingFinished raised IndexError
+    row.name_edit.editingFinished.emit()
+    assert len(window.song.tracks) == n and all(t.name != "Bass" for t in window.song.tracks)
