@@ -251,11 +251,10 @@ class PlaybackController(QObject):
         self.engine = engine
         owner, self.guest = self.guest, None           # another song played in the old engine: the project now
         engine.set_song(self.song)
-        for i, t in enumerate(self.song.tracks):
-            engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
+        self._apply_mixer()
         engine.set_metronome(self.metronome)
         engine.set_count_in(0)                      # count-in is for recording only
-        engine.set_loop(*(self.loop_range if self.loop_enabled and self.loop_range else (None, None)))
+        engine.set_loop(*(self.loop_range if self.looping else (None, None)))
         engine.seek(pos)
         if owner is not None:
             self.guest_ended.emit(owner)
@@ -300,7 +299,11 @@ class PlaybackController(QObject):
             self.engine.swap_song(song)
         else:
             self.engine.set_song(song)
-        for i, t in enumerate(song.tracks):
+        self._apply_mixer()
+
+    def _apply_mixer(self) -> None:
+        """The project's mute, solo, volume, pan and instrument of every track, on the engine."""
+        for i, t in enumerate(self.song.tracks):
             self.engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan, program=t.program)
 
     def play_guest(self, owner: object, song: Song) -> None:
@@ -313,9 +316,7 @@ class PlaybackController(QObject):
         if self.guest is owner:
             self.guest = None
             self.engine.swap_song(self.song)
-            for i, t in enumerate(self.song.tracks):
-                self.engine.set_track_state(i, mute=t.mute, solo=t.solo, volume=t.volume, pan=t.pan,
-                                            program=t.program)
+            self._apply_mixer()
 
     # --- transport -------------------------------------------------------------------------------------------------
     @property
@@ -374,7 +375,7 @@ class PlaybackController(QObject):
         self._push_loop()
 
     def _push_loop(self) -> None:
-        if self.loop_enabled and self.loop_range:
+        if self.looping:
             self.engine.set_loop(*self.loop_range)
         else:
             self.engine.set_loop(None, None)
@@ -403,7 +404,7 @@ class PlaybackController(QObject):
 
     def start_recording(self, track_index: int) -> None:
         start = self.position
-        loop = self.loop_range if self.loop_enabled and self.loop_range else None
+        loop = self.loop_range if self.looping else None
         if loop is not None and not loop[0] <= start < loop[1]:
             start = loop[0]
             self.seek(start)
