@@ -41,6 +41,11 @@ def _control_keys(ev: np.ndarray) -> np.ndarray:
     return ev["track"].astype(np.int64) * 256 + number
 
 
+def _kinds_of(numbers: np.ndarray) -> np.ndarray:
+    """The event kind that sets each controller key's number (a CC, the bend or the bend range)."""
+    return np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE, CONTROL))
+
+
 def _last_of_each(keys: np.ndarray) -> np.ndarray:
     """Indices of the last occurrence of each distinct key, in their original order."""
     _, last_rev = np.unique(keys[::-1], return_index=True)
@@ -198,7 +203,7 @@ class Scheduler:
         if not ok.any():
             return
         slots, numbers, values = slots[ok], numbers[ok], values[ok]
-        kinds = np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE, CONTROL))
+        kinds = _kinds_of(numbers)
         n = len(slots)
         ms = int(self._ms(np.array([sample]))[0])
         self.synth.schedule_notes([ms] * n, kinds.tolist(), self._channels[slots].tolist(), (numbers % 128).tolist(),
@@ -225,7 +230,7 @@ class Scheduler:
         if not len(keys):
             return
         tracks, numbers = keys // 256, keys % 256
-        kinds = np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE, CONTROL))
+        kinds = _kinds_of(numbers)
         n = len(keys)
         self.synth.schedule_notes([self.synth.now_ms()] * n, kinds.tolist(), [song_channel(int(t)) for t in tracks],
                                   (numbers % 128).tolist(), _RESET[numbers].tolist(),
