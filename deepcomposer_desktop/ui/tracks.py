@@ -111,6 +111,8 @@ class TrackRow(QFrame):
         self.volume.valueChanged.connect(lambda v: emit(self.index, "volume", v))
         self.pan.valueChanged.connect(lambda v: emit(self.index, "pan", v))
         self.name_edit.editingFinished.connect(self._renamed)
+        self._typing = False                 # a name typed and not yet committed (Enter or leaving the field)
+        self.name_edit.textEdited.connect(lambda _: setattr(self, "_typing", True))
         self.program_box.activated.connect(self._program_chosen)
         act = panel.track_action.emit
         self.melody_btn.clicked.connect(lambda: act(self.index, "melody"))
@@ -123,11 +125,14 @@ class TrackRow(QFrame):
         super().mousePressEvent(e)
 
     def _renamed(self) -> None:
+        self._typing = False
         text = self.name_edit.text().strip()
         if self.index >= len(self.panel.song.tracks):
             return                       # the row went (undo, File › New) while a name was being typed
         if text and text != self.panel.song.tracks[self.index].name:
             self.panel.track_edited.emit(self.index, "name", text)
+        if self.index < len(self.panel.song.tracks):             # a blank name is refused: the field says so
+            self.name_edit.setText(self.panel.song.tracks[self.index].name)
 
     def _program_chosen(self, row: int) -> None:
         prog = self.program_box.itemData(row)
@@ -151,7 +156,7 @@ class TrackRow(QFrame):
         for w in widgets:
             w.blockSignals(True)
         try:
-            if not self.name_edit.hasFocus():
+            if not self._typing:         # an undo while the field has focus still shows the name it brings back
                 self.name_edit.setText(track.name)
             self.mute_btn.setChecked(track.mute)
             self.solo_btn.setChecked(track.solo)

@@ -250,3 +250,19 @@ def test_a_name_being_typed_when_its_track_goes_away_is_dropped(window, qtbot):
     window.undo_action.trigger()                            # the row goes: editingFinished raised IndexError
     row.name_edit.editingFinished.emit()
     assert len(window.song.tracks) == n and all(t.name != "Bass" for t in window.song.tracks)
+
+
+def test_the_name_field_always_ends_up_showing_the_tracks_name(window, qtbot):
+    row = window.tracks.rows[0]
+    name = window.song.tracks[0].name
+    row.name_edit.setFocus()
+    row.name_edit.selectAll()
+    qtbot.keyClicks(row.name_edit, "Lead")
+    qtbot.keyClick(row.name_edit, Qt.Key_Return)
+    assert window.song.tracks[0].name == "Lead"
+    window.undo_action.trigger()                            # focus still in the field: it kept showing "Lead"
+    assert window.song.tracks[0].name == name and row.name_edit.text() == name
+    row.name_edit.selectAll()
+    qtbot.keyClicks(row.name_edit, " ")
+    qtbot.keyClick(row.name_edit, Qt.Key_Return)            # a blank name is refused: the field showed " "
+    assert window.song.tracks[0].name == name and row.name_edit.text() == name
