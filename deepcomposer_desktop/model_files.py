@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .ml.common import ModelError, same_folder
+from .ml.common import ModelError, hides_shipped
 
 EXT = ".dcmodel"
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}\Z")
@@ -118,8 +118,7 @@ def import_model(path, name: str | None = None, overwrite: bool = False, folder=
     if dest.exists() and not overwrite:
         raise ModelExists(f"You already have a {technique} model called '{name}'; replace it or import under "
                           f"another name", dest)
-    from .ml.registry import SHIPPED_DIR
-    if not overwrite and (SHIPPED_DIR / dest.name).exists() and same_folder(folder, user_models_dir()):
+    if not overwrite and hides_shipped(dest):
         raise ModelExists(f"'{name}' is a built-in {technique} model, and an imported one of that name would take "
                           f"its place everywhere; import under another name, or choose to replace it", dest)
     meta = dict(payload.get("meta") or {})

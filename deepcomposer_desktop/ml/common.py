@@ -84,7 +84,6 @@ def claim_model_path(technique: str, name: str, out, replace: bool = False) -> P
     unless ``replace`` (``--overwrite`` or ``--resume``). Raises ModelError with a message for the user.
     """
     from ..model_files import NAME_RE
-    from .registry import SHIPPED_DIR, user_models_dir
     if not NAME_RE.match(name or ""):
         raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
     out = Path(out)
@@ -93,8 +92,7 @@ def claim_model_path(technique: str, name: str, out, replace: bool = False) -> P
         if dest.exists():
             raise ModelError(f"A model called '{name}' is already in {out}: choose another --name, continue it "
                              "with --resume, or pass --overwrite to train a new one in its place")
-        shipped = SHIPPED_DIR / dest.name
-        if shipped.exists() and same_folder(out, user_models_dir()):
+        if hides_shipped(dest):
             raise ModelError(f"The {technique} model '{name}' ships with the app, and one trained under that name "
                              "would take its place: choose another --name, or pass --overwrite to replace it")
     try:
@@ -106,9 +104,12 @@ def claim_model_path(technique: str, name: str, out, replace: bool = False) -> P
     return dest
 
 
-def same_folder(a: Path, b: Path) -> bool:
+def hides_shipped(dest: Path) -> bool:
+    """Whether a model written to ``dest`` would take the place of a shipped one of that name (it is in the user's
+    model folder, which list_models reads after the shipped one)."""
+    from .registry import SHIPPED_DIR, user_models_dir
     try:
-        return a.resolve() == b.resolve()
+        return (SHIPPED_DIR / dest.name).exists() and dest.parent.resolve() == user_models_dir().resolve()
     except OSError:
         return False
 

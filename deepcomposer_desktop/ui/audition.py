@@ -290,10 +290,7 @@ class AuditionPanel(QWidget):
         engine = self.engine_getter()
         if engine is None:
             return
-        if self.stage is not None:
-            self.stage.play_guest(self, self.takes[key].song)
-        else:
-            engine.swap_song(self.takes[key].song)
+        self._play(self.takes[key].song)
         self.playing_key = key
         self._show_states()
         self.status.setText(f"Playing {self.takes[key].label}")
@@ -311,6 +308,13 @@ class AuditionPanel(QWidget):
         self.playing_key = None
         self._show_states()
         self.arrangement_changed.emit(None)
+
+    def _play(self, song: Song) -> None:
+        """``song`` (a take) plays in the project's place, in time."""
+        if self.stage is not None:
+            self.stage.play_guest(self, song)
+        else:
+            self.engine_getter().swap_song(song)
 
     def _displaced(self, owner) -> None:
         """An edit of the project ended the take playing in its place: the project plays again."""
@@ -414,11 +418,8 @@ class AuditionPanel(QWidget):
             return
         self._place(take)
         self._say(f"{take.label} regenerated" + (f", kept {len(take.locked)} locked track(s)" if take.locked else ""))
-        if self.playing_key == take.key:                    # the new version plays on, in time
-            if self.stage is not None:
-                self.stage.play_guest(self, take.song)
-            else:
-                self.engine_getter().swap_song(take.song)
+        if self.playing_key == take.key:
+            self._play(take.song)                           # the new version plays on, in time
 
     # --- export -----------------------------------------------------------------------------------------------------
     def export_take(self, key, path) -> bool:

@@ -451,8 +451,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     def _sustain(self, on: bool) -> None:
         self._show_sustain(on)
         self.playback.set_sustain(on, self.input_track)
-        if self.playback.recording is not None:
-            self.playback.recording.sustain(on, self.playback.position)
+        self._to_take("sustain", on)
 
     def preview_note(self, pitch: int, velocity: int) -> None:
         track = self.current_track
@@ -518,18 +517,20 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         if index is not None:
             self._recorded = (song, song.tracks[index])
 
-    def hardware_control(self, number: int, value: int) -> None:
+    def _to_take(self, what: str, *args) -> None:
+        """Pass a pedal or controller move to the recording in progress (``Recording.sustain`` / ``.control``)."""
         if self.playback.recording is not None:
-            self.playback.recording.control(number, value, self.playback.position)
+            getattr(self.playback.recording, what)(*args, self.playback.position)
+
+    def hardware_control(self, number: int, value: int) -> None:
+        self._to_take("control", number, value)
 
     def hardware_bend(self, value: int) -> None:
-        if self.playback.recording is not None:
-            self.playback.recording.control(PITCH_BEND, value, self.playback.position)
+        self._to_take("control", PITCH_BEND, value)
 
     def hardware_sustain(self, on: bool) -> None:
         self._show_sustain(on)
-        if self.playback.recording is not None:
-            self.playback.recording.sustain(on, self.playback.position)
+        self._to_take("sustain", on)
 
     def update_octave_label(self) -> None:
         lo = self.keyboard.lowest

@@ -25,16 +25,13 @@ class RecordOptions:
     strength: float = 1.0          # how far notes move toward the grid
 
 
-def take_into_song(song: Song, track_index: int, passes: list[list[Note] | tuple[list[Note], list[Control]]],
-                   start_tick: int, end_tick: int, loop: tuple[int, int] | None,
-                   options: RecordOptions) -> tuple[Song, str]:
+def take_into_song(song: Song, track_index: int, passes: list[tuple[list[Note], list[Control]]], start_tick: int,
+                   end_tick: int, loop: tuple[int, int] | None, options: RecordOptions) -> tuple[Song, str]:
     """The song with what was played recorded into track ``track_index``; and a description for the undo step.
 
-    Each pass (one per loop pass when loop recording: its notes, or (notes, controller changes)) is
-    input-quantized; the last goes into the track by ``options.mode``; with several passes every one is also kept
+    Each pass (one per loop pass when loop recording: its notes and controller changes) is input-quantized; the last goes into the track by ``options.mode``; with several passes every one is also kept
     as a muted "take N" track, so none is lost. A bend or mod wheel a pass leaves moved is put back at its end.
     """
-    passes = [p if isinstance(p, tuple) else (p, []) for p in passes]
     if options.grid != "off":
         step = grid_ticks(options.grid, song.ppq)
         passes = [(list(quantize_notes(n, step, options.strength)), c) for n, c in passes]
