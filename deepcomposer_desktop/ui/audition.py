@@ -20,6 +20,7 @@ from ..audition import (MAX_TAKES, AuditionError, AuditionRun, Take, export_comb
                         kept_song, next_bar_tick, regenerate, seconds_until, with_alternative)
 from ..core.song import Song
 from .audition_cards import MiniRoll, TakeCard  # noqa: F401  (MiniRoll re-exported)
+from .playback import play_in_place
 
 SWAP_LEAD_SEC = 0.03          # a bar-line switch happens this long before the bar (the engine schedules ahead)
 
@@ -290,7 +291,7 @@ class AuditionPanel(QWidget):
         engine = self.engine_getter()
         if engine is None:
             return
-        self._play(self.takes[key].song)
+        play_in_place(self, self.takes[key].song)
         self.playing_key = key
         self._show_states()
         self.status.setText(f"Playing {self.takes[key].label}")
@@ -308,13 +309,6 @@ class AuditionPanel(QWidget):
         self.playing_key = None
         self._show_states()
         self.arrangement_changed.emit(None)
-
-    def _play(self, song: Song) -> None:
-        """``song`` (a take) plays in the project's place, in time."""
-        if self.stage is not None:
-            self.stage.play_guest(self, song)
-        else:
-            self.engine_getter().swap_song(song)
 
     def _displaced(self, owner) -> None:
         """An edit of the project ended the take playing in its place: the project plays again."""
@@ -419,7 +413,7 @@ class AuditionPanel(QWidget):
         self._place(take)
         self._say(f"{take.label} regenerated" + (f", kept {len(take.locked)} locked track(s)" if take.locked else ""))
         if self.playing_key == take.key:
-            self._play(take.song)                           # the new version plays on, in time
+            play_in_place(self, take.song)                  # the new version plays on, in time
 
     # --- export -----------------------------------------------------------------------------------------------------
     def export_take(self, key, path) -> bool:

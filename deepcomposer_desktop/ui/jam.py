@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpin
 
 from ..core.song import Song
 from ..jam import MAX_JAM_BARS, JamError, JamSession, jam_song, meter_at
+from .playback import play_in_place
 
 POLL_MS = 10
 
@@ -139,7 +140,7 @@ class JamPanel(QWidget):
             (self.loop_setter or engine.set_loop)(start, end)
         self.session.warm_up()
         empty = jam_song(song, self.session_phrase_track(), (), start, end)
-        self._play(empty)
+        play_in_place(self, empty)
         if not engine.is_playing:
             engine.play(start)
         self.timer.start()
@@ -154,12 +155,6 @@ class JamPanel(QWidget):
         from ..core.song import Track
         from ..jam import PHRASE_NAME
         return Track(PHRASE_NAME, program=self.session.program)
-
-    def _play(self, song: Song) -> None:
-        if self.stage is not None:
-            self.stage.play_guest(self, song)
-        else:
-            self.engine_getter().swap_song(song)
 
     def _displaced(self, owner) -> None:
         """An edit of the project ended the band playing in its place: the jam stops."""
@@ -214,7 +209,7 @@ class JamPanel(QWidget):
             return
         song = s.poll(engine.position_tick)
         if song is not None:
-            self._play(song)
+            play_in_place(self, song)
             self.keep_btn.setEnabled(True)
         self.status.setText(s.status)
         if s.gen_times:

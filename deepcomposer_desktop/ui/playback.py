@@ -179,6 +179,15 @@ class Recording:
         return [(sorted(n), list(c)) for n, c in out if n or c]
 
 
+def play_in_place(owner, song: Song) -> None:
+    """``song`` (a take, the jam's band) plays in the project's place, in time: through ``owner.stage`` (the
+    window's PlaybackController) when the panel has one, else straight on ``owner.engine_getter()``."""
+    if owner.stage is not None:
+        owner.stage.play_guest(owner, song)
+    else:
+        owner.engine_getter().swap_song(song)
+
+
 def state_changes(old: Song, new: Song) -> dict[int, dict] | None:
     """Per-track mixer changes between two songs, or None when anything else (notes, tracks, tempo) changed."""
     if len(old.tracks) != len(new.tracks) or old.tempos != new.tempos or old.ppq != new.ppq:
