@@ -56,7 +56,7 @@ _TICK = attrgetter("tick")
 
 
 PITCH_BEND = 128          # Control.number of a pitch-bend event (value -8192..8191, 0 = centre)
-MOD_WHEEL, SUSTAIN, SOSTENUTO, SOFT_PEDAL = 1, 64, 66, 67      # MIDI controller numbers
+MOD_WHEEL, EXPRESSION, SUSTAIN, SOSTENUTO, SOFT_PEDAL = 1, 11, 64, 66, 67      # MIDI controller numbers
 # Controllers a track does not keep as events: the mixer owns volume and pan (CC 7/39, 10/42), the track's program
 # owns bank select (CC 0/32), and the channel-mode messages (CC 120-127) are the transport's business.
 NOT_TRACK_CONTROLS = frozenset({0, 7, 10, 32, 39, 42} | set(range(120, 128)))

@@ -18,8 +18,8 @@ from ..core.edits import untangle_notes
 from ..core.gm import program_name
 from ..core.safe_write import write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
-from ..core.song import (DRUM_CHANNEL, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature, Note, Song,
-                         SongError, TempoChange, TimeSignature, Track)
+from ..core.song import (DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature,
+                         Note, Song, SongError, TempoChange, TimeSignature, Track)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_EVENTS = 5_000_000
@@ -139,6 +139,8 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     global_program: dict[int, int] = {}
     parts: list[dict] = []   # per (file track, channel): notes and settings
     loose_controls: list[tuple[int, Control]] = []    # (channel, change) from file tracks without notes
+    loose_volumes: list[tuple[int, tuple[int, int]]] = []     # (channel, (tick, CC 7 value)) from them too
+    loose_pans: dict[int, int] = {}                   # channel -> its first pan there
 
     for ti, events in enumerate(smf_tracks):
         track_name = ""
@@ -149,7 +151,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         def part(ch: int) -> dict:
             p = by_channel.get(ch)
             if p is None:
-                p = by_channel[ch] = {"channel": ch, "notes": [], "program": None, "volume": None, "pan": None,
+                p = by_channel[ch] = {"channel": ch, "notes": [], "program": None, "volumes": [], "pan": None,
                                       "order": ti, "controls": [], "programs": []}
                 raw_notes[ch] = p["notes"]
             return p
@@ -187,11 +189,12 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                     p["program"] = a
                 p["programs"].append((tick, a))
                 global_program.setdefault(status & 0x0F, a)
-            elif kind == 0xB0 and a in (7, 10):
+            elif kind == 0xB0 and a == 7:
+                part(status & 0x0F)["volumes"].append((tick, b))
+            elif kind == 0xB0 and a == 10:
                 p = part(status & 0x0F)
-                field = "volume" if a == 7 else "pan"
-                if p[field] is None:
-                    p[field] = b
+                if p["pan"] is None:
+                    p["pan"] = b
             elif kind == 0xB0 and a not in NOT_TRACK_CONTROLS:
                 part(status & 0x0F)["controls"].append(Control(tick, a, b))
             elif kind == 0xE0:
@@ -211,6 +214,11 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         kept = {id(p) for p in with_notes}
         loose_controls.extend((p["channel"], c) for p in by_channel.values() if id(p) not in kept
                               for c in p["controls"])
+        loose_volumes.extend((p["channel"], v) for p in by_channel.values() if id(p) not in kept
+                             for v in p["volumes"])
+        for p in by_channel.values():
+            if id(p) not in kept and p["pan"] is not None:
+                loose_pans.setdefault(p["channel"], p["pan"])
         for p in with_notes:
             p["name"] = track_name
             p["multi"] = len(with_notes) > 1
@@ -224,11 +232,18 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     for ch, c in loose_controls:
         for p in on_channel.get(ch, ()):
             p["controls"].append(c)              # Track sorts them by time, stably
+    for ch, v in loose_volumes:                  # a set-up track's volumes (and pans) are the channel's too
+        for p in on_channel.get(ch, ()):
+            p["volumes"].append(v)
+    for ch, pan in loose_pans.items():
+        for p in on_channel.get(ch, ()):
+            p["pan"] = pan if p["pan"] is None else p["pan"]
     for ps in on_channel.values():
         if len(ps) > 1:
             shared = list(dict.fromkeys(c for p in ps for c in p["controls"]))
+            volumes = sorted({v for p in ps for v in p["volumes"]}, key=lambda v: v[0])
             for p in ps:
-                p["controls"] = shared
+                p["controls"], p["volumes"] = shared, volumes
     parts = [piece for p in parts for piece in _split_by_program(p)]
     tracks = []
     for p in sorted(parts, key=lambda p: (p["order"], p["channel"])):
@@ -243,14 +258,45 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             track_name = f"{base} (ch {ch + 1})" if p["multi"] and track_name else base
         p["notes"].sort()
         notes = tuple(Note(s, pitch, d, v) for s, pitch, d, v in p["notes"])
+        volume, controls = fold_volume(p["volumes"], p["controls"])
         tracks.append(Track(name=track_name, program=program, is_drum=is_drum, notes=notes, channel=ch,
-                            volume=100 if p["volume"] is None else p["volume"],
-                            pan=64 if p["pan"] is None else p["pan"], controls=tuple(p["controls"])))
+                            volume=volume, pan=64 if p["pan"] is None else p["pan"], controls=controls))
     song = Song(tracks=tuple(tracks), ppq=ppq, tempos=tuple(tempos), time_signatures=tuple(sigs),
                 key_signatures=tuple(keys), title=title)
     if tracks:
         song = song.replace(melody_index=guess_melody_index(song))
     return song
+
+
+def fold_volume(volumes: list[tuple[int, int]], controls) -> tuple[int, tuple[Control, ...]]:
+    """A part's channel-volume changes (tick, CC 7 value) -> (the track's volume, its controls).
+
+    The mixer owns CC 7 (the track's fader), so a part whose volume moves (a fade-out, a swell) keeps those moves
+    as expression (CC 11) under a fader at their loudest volume: the GM gain curves of CC 7 and CC 11 multiply, so
+    the expression 127 * v / loudest plays each volume v as it was. A part that has expression changes of its own
+    gets the product of both. The first volume counts from the start; one volume alone is just the fader."""
+    vols = sorted(volumes, key=lambda v: v[0])
+    if not vols:
+        return 100, tuple(controls)
+    loudest = max(v for _, v in vols)
+    if len({v for _, v in vols}) == 1 or loudest == 0:
+        return vols[0][1], tuple(controls)
+    vols[0] = (0, vols[0][1])
+    own = sorted((c for c in controls if c.number == EXPRESSION), key=lambda c: c.tick)
+    changes = sorted([(t, 0, v) for t, v in vols] + [(c.tick, 1, c.value) for c in own])
+    level, expression, out, last = vols[0][1], 127, [], 127
+    for i, (tick, which, value) in enumerate(changes):
+        if which == 0:
+            level = value
+        else:
+            expression = value
+        if i + 1 < len(changes) and changes[i + 1][0] == tick:
+            continue                                          # one change per tick: the last values there
+        folded = round(expression * level / loudest)
+        if folded != last:
+            out.append(Control(tick, EXPRESSION, folded))
+            last = folded
+    return loudest, tuple(c for c in controls if c.number != EXPRESSION) + tuple(out)
 
 
 def _split_by_program(p: dict) -> list[dict]:

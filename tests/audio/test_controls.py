@@ -3,6 +3,8 @@ in the real FluidSynth: they sound as written, and playback that starts, loops o
 controller where the song has it there (chasing), so nothing is held or bent that should not be."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from deepcomposer_desktop.audio.render import render_song
@@ -164,3 +166,29 @@ def test_the_song_ends_where_the_pedal_is_lifted_and_a_pedal_left_down_is_lifted
     assert r.sched.finished_at is not None and r.synth.channel_state(0, PEDAL) == 0
     assert rms(audio[int(1.2 * SR):]) < 0.01 * held and r.synth.active_voices == 0
     r.close()
+
+
+def test_a_volume_fade_in_a_midi_file_plays_as_written(soundfont):
+    # a file whose organ drops from volume 100 to 40 at 1 s: the track's fader is 100 and the drop comes back as
+    # expression, and the render sounds as the same organ does at a steady fader of 100, then of 40
+    import mido
+
+    from deepcomposer_desktop.midi.io import midi_bytes, read_midi
+    mf = mido.MidiFile(type=0, ticks_per_beat=BEAT)
+    mf.tracks.append(mido.MidiTrack([
+        mido.Message("program_change", program=16), mido.Message("control_change", control=7, value=100),
+        mido.Message("note_on", note=60, velocity=100), mido.Message("control_change", control=7, value=40,
+                                                                     time=2 * BEAT),
+        mido.Message("note_off", note=60, time=2 * BEAT)]))
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    faded = read_midi(buf.getvalue())
+    assert faded.tracks[0].volume == 100
+    got = render_song(faded, soundfont, SR, effects=False)
+    steady = [render_song(song_of(Track("Organ", 16, notes=(Note.make(60, 0, 4 * BEAT, 100),), volume=v)),
+                          soundfont, SR, effects=False) for v in (100, 40)]
+    early, late = slice(int(0.5 * SR), int(0.9 * SR)), slice(int(1.3 * SR), int(1.9 * SR))
+    assert abs(rms(got[early]) / rms(steady[0][early]) - 1) < 0.03
+    assert abs(rms(got[late]) / rms(steady[1][late]) - 1) < 0.03
+    assert rms(steady[1][late]) < 0.5 * rms(steady[0][late])          # the fade is heard at all
+    assert read_midi(midi_bytes(faded)) == faded                        # and exported as it plays

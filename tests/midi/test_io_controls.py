@@ -92,7 +92,7 @@ def keys_part(ch=0) -> mido.MidiTrack:
         (0, CC(ch, PEDAL, 127)), (0, CC(ch, EXPR, 100)),
         (0, on(ch, 60)),
         (240, CC(ch, MOD, 40)), (240, bend(ch, -8192)),
-        (480, bend(ch, 8191)), (480, CC(ch, 7, 50)), (480, CC(ch, 10, 100)),   # later mixer moves: not kept
+        (480, bend(ch, 8191)), (480, CC(ch, 7, 50)), (480, CC(ch, 10, 100)),   # a later volume: as expression
         (720, bend(ch, 0)),
         (960, off(ch, 60)), (960, CC(ch, PEDAL, 0)), (960, on(ch, 62)),
         (1440, off(ch, 62)), (1440, CC(ch, 123, 0)),                  # all notes off
@@ -100,8 +100,8 @@ def keys_part(ch=0) -> mido.MidiTrack:
 
 
 KEYS_CONTROLS = [(0, 101, 0), (0, 100, 0), (0, 6, 12), (0, 38, 0), (0, PEDAL, 127), (0, EXPR, 100),
-                 (240, MOD, 40), (240, PITCH_BEND, -8192), (480, PITCH_BEND, 8191), (720, PITCH_BEND, 0),
-                 (960, PEDAL, 0)]
+                 (240, MOD, 40), (240, PITCH_BEND, -8192), (480, PITCH_BEND, 8191), (480, EXPR, 56),
+                 (720, PITCH_BEND, 0), (960, PEDAL, 0)]                  # 56 = expression 100 x volume 50 / 90
 
 
 # --- reading --------------------------------------------------------------------------------------------------
@@ -274,3 +274,23 @@ def test_read_write_read_is_identity_for_controls(fmt, tmp_path):
     write_midi(second, path)
     third = read_midi(path)
     assert [t.controls for t in third.tracks] == [t.controls for t in first.tracks]
+
+
+def test_a_set_up_track_s_volume_and_pan_reach_the_notes_of_their_channel():
+    setup = mido_track([(0, CC(2, 7, 70)), (0, CC(2, 10, 20))], name="Setup")           # no notes: not a track
+    notes = mido_track([(0, on(2, 60)), (480, off(2, 60))], name="Lead")
+    t = read_midi(mido_file(setup, notes)).tracks
+    assert [(x.name, x.volume, x.pan) for x in t] == [("Lead", 70, 20)]
+
+
+def test_volume_moves_fold_into_the_part_s_own_expression():
+    # volume 100, 50 at 480, 100 again at 960; the part's own expression 64 from 240: the product of both
+    part = mido_track([(0, CC(0, 7, 100)), (0, on(0, 60)), (240, CC(0, EXPR, 64)), (480, CC(0, 7, 50)),
+                       (960, CC(0, 7, 100)), (1440, off(0, 60))])
+    t = read_midi(mido_file(part)).tracks[0]
+    assert t.volume == 100 and cc(t.controls) == [(240, EXPR, 64), (480, EXPR, 32), (960, EXPR, 64)]
+    # one volume only, or none: the fader, and the controls as they came
+    steady = mido_track([(0, CC(0, 7, 80)), (0, on(0, 60)), (240, CC(0, EXPR, 64)), (480, CC(0, 7, 80)),
+                         (1440, off(0, 60))])
+    t = read_midi(mido_file(steady)).tracks[0]
+    assert t.volume == 80 and cc(t.controls) == [(240, EXPR, 64)]
