@@ -138,9 +138,10 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     # programs seen per channel anywhere (type 0 files and conductor tracks set them globally)
     global_program: dict[int, int] = {}
     parts: list[dict] = []   # per (file track, channel): notes and settings
-    loose_controls: list[tuple[int, Control]] = []    # (channel, change) from file tracks without notes
-    loose_volumes: list[tuple[int, tuple[int, int]]] = []     # (channel, (tick, CC 7 value)) from them too
-    loose_pans: dict[int, int] = {}                   # channel -> its first pan there
+    Line = tuple[int, int]                            # (port, channel)
+    loose_controls: list[tuple[Line, Control]] = []   # (line, change) from file tracks without notes
+    loose_volumes: list[tuple[Line, tuple[int, int]]] = []    # (line, (tick, CC 7 value)) from them too
+    loose_pans: dict[Line, int] = {}                  # line -> its first pan there
 
     for ti, events in enumerate(smf_tracks):
         track_name = ""
@@ -156,6 +157,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 raw_notes[ch] = p["notes"]
             return p
 
+        port = 0                                     # the file track's MIDI port (meta event 0x21), if named
         for tick, status, a, b in events:
             kind = status & 0xF0
             if kind == 0x90 and b > 0:
@@ -183,6 +185,8 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                         keys.append(KeySignature(tick, key))
                 elif a == 0x03 and not track_name:
                     track_name = _text(b).strip()
+                elif a == 0x21 and len(b) == 1:
+                    port = b[0]
             elif kind == 0xC0:
                 p = part(status & 0x0F)
                 if p["program"] is None or not p["notes"]:
@@ -210,15 +214,16 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         if not with_notes and ti > 0 and track_name:
             # a named part with its instrument but no notes yet (a DAW's, or our own export of an empty track)
             with_notes = [p for p in by_channel.values() if p["program"] is not None][:1]
-        # controllers in a file track of their own (an automation track) join their channel's notes below
+        # controllers in a file track of their own (an automation track) join their channel's notes below; a
+        # channel is the port's: channel 1 of port 2 is not channel 1 of port 1
         kept = {id(p) for p in with_notes}
-        loose_controls.extend((p["channel"], c) for p in by_channel.values() if id(p) not in kept
-                              for c in p["controls"])
-        loose_volumes.extend((p["channel"], v) for p in by_channel.values() if id(p) not in kept
-                             for v in p["volumes"])
         for p in by_channel.values():
-            if id(p) not in kept and p["pan"] is not None:
-                loose_pans.setdefault(p["channel"], p["pan"])
+            p["line"] = (port, p["channel"])
+            if id(p) not in kept:
+                loose_controls.extend((p["line"], c) for c in p["controls"])
+                loose_volumes.extend((p["line"], v) for v in p["volumes"])
+                if p["pan"] is not None:
+                    loose_pans.setdefault(p["line"], p["pan"])
         for p in with_notes:
             p["name"] = track_name
             p["multi"] = len(with_notes) > 1
@@ -226,9 +231,9 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
 
     # a controller change is the channel's: every part playing on that channel hears it (a piano's left hand in a
     # file track of its own shares the pedal of the right hand's), as do parts an instrument change splits off
-    on_channel: dict[int, list[dict]] = defaultdict(list)
+    on_channel: dict[tuple[int, int], list[dict]] = defaultdict(list)
     for p in sorted(parts, key=lambda p: p["order"]):
-        on_channel[p["channel"]].append(p)
+        on_channel[p["line"]].append(p)
     for ch, c in loose_controls:
         for p in on_channel.get(ch, ()):
             p["controls"].append(c)              # Track sorts them by time, stably
@@ -315,30 +320,27 @@ def _split_by_program(p: dict) -> list[dict]:
     return [dict(p, notes=notes, program=prog, split=True) for prog, notes in by_program.items()]
 
 
-def assign_channels(tracks: tuple[Track, ...]) -> list[int]:
-    """A MIDI channel per track: drums on 10, kept channels where they are free, others in order (skipping 10)."""
-    free = [c for c in range(16) if c != DRUM_CHANNEL]
-    used: set[int] = set()
-    result: list[int | None] = []
+def assign_channels(tracks: tuple[Track, ...]) -> list[tuple[int, int]]:
+    """A (MIDI port, channel) per track, so that no two tracks share a channel: drums on channel 10, melodic
+    tracks on their own channels where those are free, the others in order (skipping 10). Port 0 holds 15 melodic
+    tracks and one drum track; more go on ports 1, 2 ... (the file names each track's port, meta event 0x21)."""
+    melodic = [c for c in range(16) if c != DRUM_CHANNEL]
+    used: set[tuple[int, int]] = set()
+    result: list[tuple[int, int] | None] = []
     for t in tracks:
         if t.is_drum:
-            result.append(DRUM_CHANNEL)
-        elif t.channel is not None and t.channel != DRUM_CHANNEL and t.channel not in used:
-            used.add(t.channel)
-            result.append(t.channel)
+            port = next(p for p in range(len(tracks) + 1) if (p, DRUM_CHANNEL) not in used)
+            result.append((port, DRUM_CHANNEL))
+        elif t.channel is not None and t.channel != DRUM_CHANNEL and (0, t.channel) not in used:
+            result.append((0, t.channel))
         else:
             result.append(None)
-    cursor = 0
-    for i, ch in enumerate(result):
-        if ch is None:
-            avail = [c for c in free if c not in used]
-            if avail:
-                ch = avail[0]
-                used.add(ch)
-            else:                        # more than 15 melodic parts: channels have to be shared
-                ch = free[cursor % len(free)]
-                cursor += 1
-            result[i] = ch
+            continue
+        used.add(result[-1])
+    for i, slot in enumerate(result):
+        if slot is None:
+            result[i] = next((p, c) for p in range(len(tracks) + 1) for c in melodic if (p, c) not in used)
+            used.add(result[i])
     return result  # type: ignore[return-value]
 
 
@@ -360,9 +362,12 @@ def midi_bytes(song: Song) -> bytes:
     for tc in song.tempos:
         conductor.append((tc.tick, 3, meta(0x51, tc.microseconds_per_beat.to_bytes(3, "big"))))
     chunks = [track_chunk(conductor)]
-    for track, ch in zip(song.tracks, assign_channels(song.tracks)):
+    slots = assign_channels(song.tracks)
+    ports = any(port for port, _ in slots)
+    for track, (port, ch) in zip(song.tracks, slots):
         events: list[tuple[int, int, bytes]] = [
             (0, 0, meta(0x03, track.name.encode("utf-8"))),
+            *([(0, 0, meta(0x21, bytes((port,))))] if ports else []),
             (0, 1, bytes((0xC0 | ch, track.program))),
             (0, 2, bytes((0xB0 | ch, 7, track.volume))),
             (0, 3, bytes((0xB0 | ch, 10, track.pan))),
