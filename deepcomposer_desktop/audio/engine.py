@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ..core.song import SUSTAIN, Song
+from ..core.song import CHANNEL_PRESSURE, SUSTAIN, Song
 from ..core.timing import TempoMap
 from .events import count_in_events, song_events, with_metronome
 from .mixer import Mix, apply_channels, audible_mask, mixes_of, setup_metronome
@@ -382,14 +382,21 @@ class PlaybackEngine:
             self._synth.pitch_bend(self._live_channel(track_index), max(0, min(16383, int(value) + 8192)))
 
     def live_control(self, control: int, value: int, track_index: int) -> None:
-        """A controller from a keyboard (mod wheel CC 1, expression, sustain ...), passed through."""
-        if self._synth is not None and 0 <= control <= 127:
-            self._synth.cc(self._live_channel(track_index), int(control), max(0, min(127, int(value))))
+        """A controller from a keyboard (mod wheel CC 1, expression, sustain ..., or its aftertouch:
+        CHANNEL_PRESSURE), passed through."""
+        if self._synth is None:
+            return
+        value = max(0, min(127, int(value)))
+        if 0 <= control <= 127:
+            self._synth.cc(self._live_channel(track_index), int(control), value)
+        elif control == CHANNEL_PRESSURE:
+            self._synth.channel_pressure(self._live_channel(track_index), value)
 
     def all_live_notes_off(self) -> None:
         if self._synth is not None:
             for chan in list(range(LIVE_CHANNEL_BASE, LIVE_CHANNEL_BASE + MAX_TRACKS)) + [FREE_LIVE_CHANNEL]:
                 self._synth.cc(chan, SUSTAIN, 0)
+                self._synth.channel_pressure(chan, 0)
                 self._synth.all_notes_off(chan)
 
     # --- feeder thread ------------------------------------------------------------------------------------------

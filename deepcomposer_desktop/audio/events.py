@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.song import PITCH_BEND, Song
+from ..core.song import CHANNEL_PRESSURE, PITCH_BEND, Song
 from ..core.timing import TempoMap
 
 METRONOME = -1
 NOTE_OFF, NOTE_ON = 0, 1
 # controller changes: CONTROL (pitch: the controller's number, value: 0-127), BEND (value -8192..8191) and
-# BEND_RANGE (value: semitones; from a track's RPN 0 data entry, which the sequencer could not keep in order)
-CONTROL, BEND, BEND_RANGE = 4, 5, 6
+# BEND_RANGE (value: semitones; from a track's RPN 0 data entry, which the sequencer could not keep in order),
+# PRESSURE (channel aftertouch, value 0-127)
+CONTROL, BEND, BEND_RANGE, PRESSURE = 4, 5, 6, 7
 _RPN_CCS = (6, 38, 96, 97, 98, 99, 100, 101)    # data entry, increment/decrement, NRPN and RPN selects
 CLICK_SEC = 0.05            # how long a click note is held
 ACCENT_PITCH, BEAT_PITCH = 76, 77          # GM drum kit: high / low wood block
@@ -26,7 +27,7 @@ EVENT_DTYPE = np.dtype([
     ("sec", np.float64),      # song time of this event
     ("end_sec", np.float64),  # for a note-on: when its note-off comes (else equal to sec)
     ("tick", np.int64),       # song tick of the note's start (identifies a note across song edits)
-    ("kind", np.int8),        # NOTE_OFF / NOTE_ON / CONTROL / BEND / BEND_RANGE
+    ("kind", np.int8),        # NOTE_OFF / NOTE_ON / CONTROL / BEND / BEND_RANGE / PRESSURE
     ("track", np.int16),      # track index, or METRONOME
     ("pitch", np.uint8),      # a note's pitch; a controller's number
     ("vel", np.uint8),
@@ -37,7 +38,7 @@ EVENT_DTYPE = np.dtype([
 # at equal times: note-offs, then controller changes (so a pedal pressed as a note ends does not hold it, and a
 # bend is in place before the note it bends), then note-ons
 _RANK = np.zeros(256, np.int8)
-_RANK[NOTE_ON], _RANK[CONTROL], _RANK[BEND], _RANK[BEND_RANGE] = 2, 1, 1, 1
+_RANK[NOTE_ON], _RANK[CONTROL], _RANK[BEND], _RANK[BEND_RANGE], _RANK[PRESSURE] = 2, 1, 1, 1, 1
 
 
 def _sorted(ev: np.ndarray) -> np.ndarray:
@@ -55,9 +56,9 @@ def _control_events(track, index: int, tmap: TempoMap) -> np.ndarray:
     number = np.fromiter((c.number for c in controls), np.int64, n)
     ev["sec"] = ev["end_sec"] = tmap.ticks_to_seconds(ticks)
     ev["tick"] = ticks
-    ev["kind"] = np.where(number == PITCH_BEND, BEND, CONTROL)
+    ev["kind"] = np.where(number == PITCH_BEND, BEND, np.where(number == CHANNEL_PRESSURE, PRESSURE, CONTROL))
     ev["track"] = index
-    ev["pitch"] = np.where(number == PITCH_BEND, 0, number)
+    ev["pitch"] = np.where(number >= PITCH_BEND, 0, number)
     ev["value"] = np.fromiter((c.value for c in controls), np.int16, n)
     ev["seq"] = np.arange(n)
     rpn = np.isin(number, _RPN_CCS)

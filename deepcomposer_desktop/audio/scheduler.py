@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.song import CONTROL_RESET, PITCH_BEND, SOSTENUTO, SUSTAIN
-from .events import BEND, BEND_RANGE, CONTROL, METRONOME, NOTE_OFF, NOTE_ON
+from .events import BEND, BEND_RANGE, CONTROL, METRONOME, NOTE_OFF, NOTE_ON, PRESSURE
 from .synth import Synth
 
 FLUID_BLOCK = 64           # FluidSynth renders (and dispatches sequencer events) in blocks of 64 frames
@@ -27,23 +27,28 @@ MAX_TRACKS = 126           # song channels 0..125, live channels 128..253
 METRONOME_CHANNEL = 254
 LIVE_CHANNEL_BASE = 128
 KIND_ALL_NOTES_OFF = 2
-BEND_KEY, RANGE_KEY = PITCH_BEND, PITCH_BEND + 1     # controller numbers of the bend and of its range, as keys
+# controller numbers of the bend, of its range and of the aftertouch, as keys
+BEND_KEY, RANGE_KEY, PRESSURE_KEY = PITCH_BEND, PITCH_BEND + 1, PITCH_BEND + 2
 # What a channel holds before any controller change (FluidSynth's reset values; 0 for the rest): a controller a
 # track uses goes back to it when playback starts before the track's first change of it.
-_RESET = np.zeros(RANGE_KEY + 1, np.int64)
+_RESET = np.zeros(PRESSURE_KEY + 1, np.int64)
 _RESET[list(CONTROL_RESET)] = list(CONTROL_RESET.values())
 _RESET[BEND_KEY], _RESET[RANGE_KEY] = 8192, 2          # pitch bend centre; a bend range of 2 semitones
 
 
 def _control_keys(ev: np.ndarray) -> np.ndarray:
-    """One number per (track, controller) of controller events: track * 256 + CC number, BEND_KEY or RANGE_KEY."""
-    number = np.where(ev["kind"] == BEND, BEND_KEY, np.where(ev["kind"] == BEND_RANGE, RANGE_KEY, ev["pitch"]))
+    """One number per (track, controller) of controller events: track * 256 + CC number, BEND_KEY, RANGE_KEY or
+    PRESSURE_KEY."""
+    kind = ev["kind"]
+    number = np.where(kind == BEND, BEND_KEY, np.where(kind == BEND_RANGE, RANGE_KEY,
+                                                       np.where(kind == PRESSURE, PRESSURE_KEY, ev["pitch"])))
     return ev["track"].astype(np.int64) * 256 + number
 
 
 def _kinds_of(numbers: np.ndarray) -> np.ndarray:
-    """The event kind that sets each controller key's number (a CC, the bend or the bend range)."""
-    return np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE, CONTROL))
+    """The event kind that sets each controller key's number (a CC, the bend, the bend range or the aftertouch)."""
+    return np.where(numbers == BEND_KEY, BEND, np.where(numbers == RANGE_KEY, BEND_RANGE,
+                                                        np.where(numbers == PRESSURE_KEY, PRESSURE, CONTROL)))
 
 
 def _last_of_each(keys: np.ndarray) -> np.ndarray:

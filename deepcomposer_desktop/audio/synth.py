@@ -64,6 +64,7 @@ class _Lib:
         self.noteon = p("fluid_synth_noteon", c_int, c_void_p, c_int, c_int, c_int)
         self.noteoff = p("fluid_synth_noteoff", c_int, c_void_p, c_int, c_int)
         self.cc = p("fluid_synth_cc", c_int, c_void_p, c_int, c_int, c_int)
+        self.channel_pressure = p("fluid_synth_channel_pressure", c_int, c_void_p, c_int, c_int)
         self.pitch_bend = p("fluid_synth_pitch_bend", c_int, c_void_p, c_int, c_int)
         self.get_pitch_bend = p("fluid_synth_get_pitch_bend", c_int, c_void_p, c_int, ctypes.POINTER(c_int))
         self.get_cc = p("fluid_synth_get_cc", c_int, c_void_p, c_int, c_int, ctypes.POINTER(c_int))
@@ -97,6 +98,7 @@ class _Lib:
         self.ev_cc = p("fluid_event_control_change", None, c_void_p, c_int, c_short, c_int)
         self.ev_pitch_bend = p("fluid_event_pitch_bend", None, c_void_p, c_int, c_int)
         self.ev_pitch_range = p("fluid_event_pitch_wheelsens", None, c_void_p, c_int, c_int)
+        self.ev_pressure = p("fluid_event_channel_pressure", None, c_void_p, c_int, c_int)
         self.ev_all_notes_off = p("fluid_event_all_notes_off", None, c_void_p, c_int)
         self.ev_all_sounds_off = p("fluid_event_all_sounds_off", None, c_void_p, c_int)
 
@@ -289,6 +291,10 @@ class Synth:
     def cc(self, chan: int, ctrl: int, value: int) -> None:
         self._lib.cc(self._synth, chan, ctrl, value)
 
+    def channel_pressure(self, chan: int, value: int) -> None:
+        """Aftertouch of the whole channel, 0..127."""
+        self._lib.channel_pressure(self._synth, chan, value)
+
     def pitch_bend(self, chan: int, value: int) -> None:
         """``value`` 0..16383, 8192 = centre (FluidSynth's convention)."""
         self._lib.pitch_bend(self._synth, chan, value)
@@ -326,7 +332,7 @@ class Synth:
     def schedule_notes(self, times_ms, kinds, chans, pitches, vels, sources) -> None:
         """Schedule a batch: kind 1 = note on, 0 = note off, 2 = all notes off (CC 123), 3 = all sounds off,
         4 = controller change (pitch: its number, vel: its value), 5 = pitch bend (vel: 0..16383, 8192 centre),
-        6 = pitch-bend range (vel: semitones)."""
+        6 = pitch-bend range (vel: semitones), 7 = channel aftertouch (vel: 0..127)."""
         lib, ev, seq = self._lib, self._event, self._seq
         with self._event_lock:
             lib.ev_dest(ev, self.synth_dest)
@@ -342,6 +348,8 @@ class Synth:
                     lib.ev_pitch_bend(ev, c, v)
                 elif k == 6:
                     lib.ev_pitch_range(ev, c, v)
+                elif k == 7:
+                    lib.ev_pressure(ev, c, v)
                 elif k == 2:
                     lib.ev_all_notes_off(ev, c)
                 else:

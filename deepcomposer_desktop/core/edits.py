@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable, Sequence
 
-from .song import (MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note, Song, SongError,
+from .song import (CHANNEL_PRESSURE, MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note, Song, SongError,
                    Track)
 
 
@@ -221,14 +221,14 @@ def carry_mixer(song: Song, source: Song) -> Song:
     return song.with_tracks(tracks)
 
 
-# controllers a new passage should not inherit: bend, mod wheel, and the sustain / sostenuto / soft pedals
-_AT_REST = {PITCH_BEND: 0, MOD_WHEEL: 0, SUSTAIN: 0, SOSTENUTO: 0, SOFT_PEDAL: 0}
+# controllers a new passage should not inherit: bend, mod wheel, aftertouch and the sustain / sostenuto / soft pedals
+_AT_REST = {PITCH_BEND: 0, MOD_WHEEL: 0, CHANNEL_PRESSURE: 0, SUSTAIN: 0, SOSTENUTO: 0, SOFT_PEDAL: 0}
 
 
 def append_passage(track: Track, notes: Iterable[Note], at_tick: int) -> Track:
     """``track`` continued by ``notes`` (a new passage from ``at_tick`` on, e.g. a model's continuation).
 
-    The passage starts with the bend centred and the mod wheel and pedals at rest where the track left them
+    The passage starts with the bend centred and the mod wheel, aftertouch and pedals at rest where the track left them
     otherwise. No two notes of one pitch overlap (a MIDI file cannot say which note-off ends which): among the
     new notes, two struck together become one and the earlier one ends where the next starts, and an old note
     still sounding when the passage plays its pitch ends there. Other old notes and controller changes are kept

@@ -56,6 +56,7 @@ _TICK = attrgetter("tick")
 
 
 PITCH_BEND = 128          # Control.number of a pitch-bend event (value -8192..8191, 0 = centre)
+CHANNEL_PRESSURE = 129    # Control.number of a (channel) aftertouch event (value 0..127)
 MOD_WHEEL, EXPRESSION, SUSTAIN, SOSTENUTO, SOFT_PEDAL = 1, 11, 64, 66, 67      # MIDI controller numbers
 # Controllers a track does not keep as events: the mixer owns volume and pan (CC 7/39, 10/42), the track's program
 # owns bank select (CC 0/32), and the channel-mode messages (CC 120-127) are the transport's business.
@@ -73,7 +74,7 @@ def reset_value(number: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Control:
     """A controller change (sustain pedal, mod wheel, expression ...) or, with ``number == PITCH_BEND``, a pitch
-    bend (-8192 .. 8191). Tracks keep them as they came, in time order; notes and edits do not move them."""
+    bend (-8192 .. 8191), or with ``number == CHANNEL_PRESSURE`` the keyboard's aftertouch (0 .. 127). Tracks keep them as they came, in time order; notes and edits do not move them."""
 
     tick: int
     number: int
@@ -81,7 +82,7 @@ class Control:
 
     def __post_init__(self) -> None:
         _check_int("Controller position", self.tick, 0, MAX_TICK)
-        _check_int("Controller number", self.number, 0, PITCH_BEND)
+        _check_int("Controller number", self.number, 0, CHANNEL_PRESSURE)
         if self.number == PITCH_BEND:
             _check_int("Pitch bend", self.value, -8192, 8191)
         else:
@@ -96,7 +97,7 @@ class Control:
 
 _CONTROL_NAMES = {1: "mod wheel", 2: "breath", 4: "foot pedal", 5: "portamento time", 11: "expression",
                   64: "sustain pedal", 65: "portamento", 66: "sostenuto pedal", 67: "soft pedal", 68: "legato",
-                  91: "reverb send", 93: "chorus send", PITCH_BEND: "pitch bend"}
+                  91: "reverb send", 93: "chorus send", PITCH_BEND: "pitch bend", CHANNEL_PRESSURE: "aftertouch"}
 
 
 def control_name(number: int) -> str:

@@ -18,7 +18,7 @@ from ..core.edits import untangle_notes
 from ..core.gm import program_name
 from ..core.safe_write import write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
-from ..core.song import (DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature,
+from ..core.song import (CHANNEL_PRESSURE, DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature,
                          Note, Song, SongError, TempoChange, TimeSignature, Track)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -203,6 +203,8 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 part(status & 0x0F)["controls"].append(Control(tick, a, b))
             elif kind == 0xE0:
                 part(status & 0x0F)["controls"].append(Control(tick, PITCH_BEND, (b << 7 | a) - 8192))
+            elif kind == 0xD0:
+                part(status & 0x0F)["controls"].append(Control(tick, CHANNEL_PRESSURE, a))
         end = events[-1][0] if events else 0
         # unterminated notes end where the track ends (at least one beat long)
         for (ch, pitch), q in pending.items():
@@ -381,6 +383,8 @@ def midi_bytes(song: Song) -> bytes:
             if c.number == PITCH_BEND:
                 v = c.value + 8192
                 events.append((c.tick, 4, bytes((0xE0 | ch, v & 0x7F, v >> 7))))
+            elif c.number == CHANNEL_PRESSURE:
+                events.append((c.tick, 4, bytes((0xD0 | ch, c.value))))
             else:
                 events.append((c.tick, 4, bytes((0xB0 | ch, c.number, c.value))))
         chunks.append(track_chunk(events))

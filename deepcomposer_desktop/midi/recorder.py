@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from ..core.edits import quantize_notes
-from ..core.song import (MOD_WHEEL, NOT_TRACK_CONTROLS, PITCH_BEND, KeySignature, Note, Song, SongError, Track,
-                         reset_value)
+from ..core.song import (CHANNEL_PRESSURE, MOD_WHEEL, NOT_TRACK_CONTROLS, PITCH_BEND, KeySignature, Note, Song,
+                         SongError, Track, reset_value)
 from ..core.song import Control as SongControl
 from ..core.timing import TempoMap
 
@@ -44,7 +44,7 @@ class Sustain:
 
 @dataclass(frozen=True, slots=True)
 class Control:
-    """Any other control change (CC 1 is the mod wheel)."""
+    """Any other control change (CC 1 is the mod wheel), or the keyboard's aftertouch (number CHANNEL_PRESSURE)."""
     time_sec: float
     number: int
     value: int
@@ -89,6 +89,8 @@ def decode(message, time_sec: float):
         return Control(time_sec, message[1] & 0x7F, message[2] & 0x7F, channel)
     if kind == 0xE0 and len(message) >= 3:
         return PitchBend(time_sec, ((message[2] & 0x7F) << 7 | (message[1] & 0x7F)) - 8192, channel)
+    if kind == 0xD0:
+        return Control(time_sec, CHANNEL_PRESSURE, message[1] & 0x7F, channel)
     return None
 
 
@@ -472,9 +474,10 @@ def _restored(before, take, end_tick: int) -> tuple[SongControl, ...]:
 
 
 def settle_controls(controls: list[SongControl], end_tick: int) -> tuple[SongControl, ...]:
-    """A take's controller changes, with the pitch bend centred and the mod wheel down where the take ends (if
-    they were still moved when it stopped), so the rest of the song plays in tune and without vibrato."""
-    wheels = [c for c in controls if c.number in (PITCH_BEND, MOD_WHEEL)]
+    """A take's controller changes, with the pitch bend centred and the mod wheel and aftertouch down where the
+    take ends (if they were still moved when it stopped), so the rest of the song plays in tune and without
+    vibrato."""
+    wheels = [c for c in controls if c.number in (PITCH_BEND, MOD_WHEEL, CHANNEL_PRESSURE)]
     return tuple(controls) + _restored((), wheels, end_tick)
 
 

@@ -192,3 +192,22 @@ def test_a_volume_fade_in_a_midi_file_plays_as_written(soundfont):
     assert abs(rms(got[late]) / rms(steady[1][late]) - 1) < 0.03
     assert rms(steady[1][late]) < 0.5 * rms(steady[0][late])          # the fade is heard at all
     assert read_midi(midi_bytes(faded)) == faded                        # and exported as it plays
+
+
+def _pitch_wobble(x: np.ndarray, start: float, end: float) -> float:
+    """Standard deviation, in cents, of the strongest partial between 300 and 1000 Hz over 50 ms windows."""
+    n = int(0.05 * SR)
+    peaks = [peak_hz(x[s:s + n]) for s in range(int(start * SR), int(end * SR) - n, n)]
+    return float(np.std(12 * 100 * np.log2(np.array(peaks) / 440.0)))
+
+
+def test_aftertouch_from_a_file_or_a_take_adds_vibrato_until_it_is_let_go(soundfont):
+    from deepcomposer_desktop.core.song import CHANNEL_PRESSURE
+    organ = lambda controls: song_of(Track("Organ", 16, notes=(Note.make(69, 0, 8 * BEAT, 100),),  # noqa: E731
+                                           controls=tuple(controls)))
+    plain = render_song(organ([]), soundfont, SR, effects=False)
+    pressed = render_song(organ([Control(0, CHANNEL_PRESSURE, 127), Control(4 * BEAT, CHANNEL_PRESSURE, 0)]),
+                          soundfont, SR, effects=False)
+    calm = _pitch_wobble(plain, 0.3, 1.9)
+    assert _pitch_wobble(pressed, 0.3, 1.9) > 2.5 * calm                 # FluidSynth: pressure -> vibrato depth
+    assert _pitch_wobble(pressed, 2.3, 3.9) < 1.5 * calm + 2             # let go at 2 s: steady again

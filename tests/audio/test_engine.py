@@ -279,6 +279,9 @@ def test_pitch_bend_and_controllers_pass_through_to_the_synth(null_engine):
     eng.live_control(1, 90, 0)                             # mod wheel
     assert eng._synth.channel_state(chan, 1) == 90
     eng.live_control(300, 5, 0)                            # nonsense is ignored
+    from deepcomposer_desktop.core.song import CHANNEL_PRESSURE
+    eng.live_control(CHANNEL_PRESSURE, 100, 0)              # aftertouch: FluidSynth's channel pressure call
+    assert eng._synth.channel_state(chan, 1) == 90
     eng.live_pitch_bend(-8192, 0)
     assert eng._synth.channel_state(chan) == 0             # all the way down
     eng.live_pitch_bend(0, 0)

@@ -24,8 +24,9 @@ def cc(controls) -> list[tuple[int, int, int]]:
 # --- validation -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, words", [
-    ((0, 129, 0), "Controller number"),
+    ((0, 130, 0), "Controller number"),
     ((0, -1, 0), "Controller number"),
+    ((0, 129, 128), "value"),                                   # aftertouch: 0..127
     ((-1, PEDAL, 0), "Controller position"),
     ((0, PEDAL, 128), "value"),
     ((0, PEDAL, -1), "value"),

@@ -318,3 +318,14 @@ def test_more_tracks_than_channels_go_on_further_ports_and_keep_their_own_contro
     assert read_midi(midi_bytes(back)) == back
     # 15 melodic tracks or fewer: no port events, as before
     assert b"\xff\x21" not in midi_bytes(song(*tracks[:15]))
+
+
+def test_aftertouch_is_read_and_written_as_channel_pressure():
+    from deepcomposer_desktop.core.song import CHANNEL_PRESSURE
+    part = mido_track([(0, on(4, 60)), (120, mido.Message("aftertouch", channel=4, value=70)),
+                       (240, mido.Message("polytouch", channel=4, note=60, value=50)),      # per key: not kept
+                       (480, mido.Message("aftertouch", channel=4, value=0)), (480, off(4, 60))])
+    t = read_midi(mido_file(part)).tracks[0]
+    assert cc(t.controls) == [(120, CHANNEL_PRESSURE, 70), (480, CHANNEL_PRESSURE, 0)]
+    written = mido.MidiFile(file=io.BytesIO(midi_bytes(song(t))))
+    assert [(m.channel, m.value) for m in written.tracks[1] if m.type == "aftertouch"] == [(4, 70), (4, 0)]

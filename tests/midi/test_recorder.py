@@ -40,6 +40,7 @@ def test_decode_channel_messages():
     assert decode([0xE0, 0, 64], 0.0) == PitchBend(0.0, 0)
     assert decode([0xE0, 0x7F, 0x7F], 0.0) == PitchBend(0.0, 8191)
     assert decode([0xE0, 0, 0], 0.0) == PitchBend(0.0, -8192)
+    assert decode([0xD2, 0x45], 0.0) == Control(0.0, 129, 0x45, 2)          # aftertouch: CHANNEL_PRESSURE
     for junk in ([0xF8], [], [0xF0, 1, 2, 0xF7], [0x90, 60], [0xC0, 5]):
         assert decode(junk, 0.0) is None
 
@@ -237,6 +238,16 @@ def test_pitch_bend_and_mod_wheel_are_recorded_as_the_takes_controllers():
         (1920, PITCH_BEND, -100), (2400, PITCH_BEND, 50)]
     assert len(apply_take(track, take, OVERDUB).controls) == 3 + 5
     assert takes_as_tracks(track, Recording((take,)))[0].controls == take.controls
+
+
+def test_aftertouch_is_recorded_and_let_go_where_the_take_ends():
+    from deepcomposer_desktop.core.song import CHANNEL_PRESSURE, Control as SongControl
+    rec = TakeRecorder(song(), start_tick=0, start_sec=10.0)
+    rec.feed([NoteOn(10.0, 60, 100), decode([0xD0, 40], 10.0 + BEAT), decode([0xD0, 90], 10.0 + 2 * BEAT),
+              NoteOff(10.0 + 3 * BEAT, 60)])
+    (take,) = rec.stop(10.0 + 4 * BEAT).takes
+    assert take.controls == (SongControl(480, CHANNEL_PRESSURE, 40), SongControl(960, CHANNEL_PRESSURE, 90),
+                             SongControl(1920, CHANNEL_PRESSURE, 0))      # still pressed: released at the end
 
 
 def test_replacing_a_passage_leaves_the_controllers_after_it_as_they_were():
