@@ -236,3 +236,25 @@ def test_cli_generate_writes_takes(genre, tmp_path):
     for k in (1, 2):
         assert len(read_midi(tmp_path / f"o-{k}.mid").tracks) == 3
     assert main(["generate", "-t", "gan", "--genre", "nope", "-i", str(src), "-o", str(tmp_path / "p.mid")]) != 0
+
+
+def test_a_pickup_bar_in_a_metre_of_its_own_keeps_the_band_on_the_bar_lines(genre):
+    # the same melody twice: once as a one-beat pickup written as a 1/4 bar before the 4/4, once in 4/4 from the
+    # start with three beats of rest before the pickup note: the model hears the same bars, so the band is the
+    # same, one 4/4 bar minus a beat earlier
+    from dataclasses import replace
+
+    from deepcomposer_desktop.core.song import TimeSignature
+    beat = 480
+    rested = melody_song([None, None, None] + ODE[:29])
+    pickup = rested.replace_track(0, rested.melody.with_notes(tuple(
+        replace(n, start_tick=n.start_tick - 3 * beat) for n in rested.melody.notes)))
+    pickup = pickup.replace(time_signatures=(TimeSignature(0, 1, 4), TimeSignature(beat, 4, 4)))
+    assert G.bar_phase(pickup) == beat and G.bar_phase(rested) == 0
+    a, = G.accompany(rested, genre, seed=4)
+    b, = G.accompany(pickup, genre, seed=4)
+    for ta, tb in zip(a.tracks[1:], b.tracks[1:]):
+        cut = 3 * beat                                 # notes held over the rest's end begin there
+        moved = sorted((n.pitch, max(0, n.start_tick - cut), n.end_tick - max(n.start_tick, cut))
+                       for n in ta.notes if n.end_tick > cut)
+        assert moved and sorted((n.pitch, n.start_tick, n.duration_tick) for n in tb.notes) == moved

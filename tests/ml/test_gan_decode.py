@@ -493,3 +493,34 @@ def test_gap_filling_keeps_one_note_parts_to_one_note():
     two = dict(prm, max_poly=2)
     f, _ = dec.decode_track(p, None, two)
     assert f[4, 57] and f[4, 59]                                         # a chord part may hold A under B
+
+
+def test_a_part_keeps_to_its_real_range():
+    # a bass whose generator likes a high C as much as its low one: the fitted range leaves only the low C
+    n, s = 8, 32
+    real = np.zeros((n, 2, s, 128), bool)
+    real[:, 0, :, 36] = True                                              # the real bass: C2 ...
+    real[:, 0, 16:, 43] = True                                            # ... and G2
+    real[:, 1, ::4, 38] = True                                            # drums: a snare (no range)
+    probs = np.full(real.shape, 0.02, np.float32)
+    probs[:, 0, :, 36] = probs[:, 0, :, 84] = 0.9                        # C2 and C6 alike
+    probs[:, 1, ::4, 38] = 0.9
+    params = dec.calibrate(probs, None, real, dec.run_starts(real), [False, True])
+    assert (params.low, params.high) == ((34, 0), (45, 127))
+    f, _ = dec.decode(probs[0], None, params)
+    assert f[0, :, 36].all() and not f[0, :, 46:].any()
+    assert dec.DecodeParams.from_dict(params.to_dict()) == params
+    # a model file from before ranges decodes as it did, and a refit gives it its range and keeps the rest
+    old = dec.DecodeParams.from_dict({k: v for k, v in params.to_dict().items() if k not in ("low", "high")})
+    assert (old.low, old.high) == ((0, 0), (127, 127)) and dec.decode(probs[0], None, old)[0][0, :, 84].all()
+    mel = np.zeros((n, s, 128), bool)
+    kept = dec.fit(probs, None, mel, real, real, [False, True], start=old, variation=0.0)
+    assert kept == params
+    assert dec.pitch_range(np.zeros((4, 16, 128), bool)) == (0, 127)
+    # ranges are in the song's own key: the model plays a melody moved to C major / A minor by ``shift``, so a
+    # window moved up 3 semitones keeps the bass to 37 .. 48 there (and it comes back down to 34 .. 45)
+    f, _ = dec.decode(probs[0], None, params, shift=3)
+    assert not f[0, :, 36].any() and not f[0, :, :37].any()
+    moved = np.full(n, 2)                                                 # real windows moved up 2 semitones
+    assert dec.pitch_range(real[:, 0], moved) == (32, 43)
+    assert dec.calibrate(probs, None, real, dec.run_starts(real), [False, True], shifts=moved).low == (32, 0)

@@ -83,6 +83,15 @@ def test_cli_train_from_a_midi_folder(tmp_path, capsys):
     assert main(["train", "gan", "--name", "my-genre", "--data", str(folder), "--out", str(out), "--preset", "tiny",
                  "--epochs", "1", "--device", "cpu"]) == 0
     assert (out / "gan-my-genre.pt").exists()
+    # ... with its model card: the figures measured on the held-out song against the real ones, and the command
+    card = (out / "gan-my-genre.md").read_text()
+    assert "| figure | real data | this model | real training songs (reference) |" in card
+    assert f"`deepcomposer train gan --name my-genre --data {folder} --preset tiny --device cpu --epochs 1`" in card
+    assert f"- `{folder}` (3 songs): licence as given by the user" in card and "models/DATA.md" not in card
+    assert "Only 2 held-out windows: too few songs" in card
+    assert "Model card written to" in capsys.readouterr().out
+    from deepcomposer_desktop.ml.registry import card_summary
+    assert card_summary(out / "gan-my-genre.md").startswith("My-genre accompaniment for a melody: drums, bass")
     assert main(["train", "gan", "--name", "Bad Name!", "--data", str(folder), "--out", str(out)]) != 0
     assert main(["train", "gan", "--name", "x", "--data", str(tmp_path / "missing")]) != 0
     # --start-from an installed genre (here the model just trained, installed in the user's folder)

@@ -54,14 +54,32 @@ def _strike_parts(meta: dict, tracks) -> str:
             f"strikes.")
 
 
-def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: str, notes: list[str]) -> str:
+def _ranges(meta: dict, tracks) -> str:
+    """The pitch range each pitched part keeps to (``decode.pitch_range``), or ""."""
+    from .decode import RANGE_MARGIN
+    dec = meta.get("decode") or {}
+    low, high = dec.get("low") or [], dec.get("high") or []
+    parts = [f"{t['name'].lower()} {lo}–{hi}" for t, lo, hi in zip(tracks, low, high)
+             if not t.get("is_drum") and (lo > 0 or hi < 127)]
+    if not parts:
+        return ""
+    return (f" Each pitched part keeps to the pitches its real part plays on those training melodies, "
+            f"{RANGE_MARGIN} semitones either side (MIDI numbers, melody in C major / A minor; generation then moves "
+            f"them to the melody's key): {', '.join(parts)}.")
+
+
+def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: str, notes: list[str],
+               source: str = "") -> str:
+    """The card's markdown. ``source``: the folder or cache a user's own genre was trained on (no ``sources`` in
+    the file's metadata: the shipped genres' data sets are described in ``models/DATA.md``)."""
     meta = model.meta
     genre = meta.get("genre") or model.name
     tracks = model.tracks
     names = ", ".join(f"{t['name'].lower()} ({_gm(int(t['program']), bool(t['is_drum']))})" for t in tracks)
     short = ", ".join(t["name"].lower() for t in tracks)
     sources = meta.get("sources", [])
-    src_names = ", ".join(s.get("folder", "?") for s in sources) or "see below"
+    src_names = ", ".join(s.get("folder", "?") for s in sources) or (
+        f"`{os.path.basename(os.path.normpath(source)) or source}`" if source else "see below")
     lines = [f"# GAN accompaniment: {genre}", "",
              f"{genre.capitalize()} accompaniment for a melody: {short}; trained on {src_names}.", "",
              f"New tracks: {names}.", "",
@@ -75,9 +93,12 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
     for s in sources:
         extra = f" — {s['note']}" if s.get("note") else ""
         lines.append(f"- `{s.get('folder', '?')}` ({s.get('songs', '?')} songs): licence {s.get('licence', '?')}{extra}")
-    lines += ["- Data preparation and per-set details: `models/DATA.md`.",
-              f"- Held out for the figures below: {len(idx)} 8-bar windows from "
-              f"{len(set(int(x) for x in data.song_id[idx]))} songs never seen in training (split by song).", ""]
+    if source and not sources:
+        lines.append(f"- `{source}` ({len(set(data.song_id.tolist()))} songs): your own files; their licence applies")
+    held_songs = len(set(int(x) for x in data.song_id[idx]))
+    lines += ([] if source else ["- Data preparation and per-set details: `models/DATA.md`."]) + [
+              f"- Held out for the figures below: {len(idx)} 8-bar windows from {held_songs} "
+              f"song{'' if held_songs == 1 else 's'} never seen in training (split by song).", ""]
     arch = model.arch
     params = sum(p.numel() for p in model.generator.parameters())
     tr = meta.get("train", {})
@@ -119,7 +140,7 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               + (f" The search also holds {_texture_parts(meta)} to the real part's {_texture_terms(meta)} "
                  f"(weight {meta['decode_texture']:g} against a card figure; the card's figures are means over "
                  f"the tracks)." if meta.get("decode_texture") else "")
-              + _strike_parts(meta, tracks),
+              + _strike_parts(meta, tracks) + _ranges(meta, tracks),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "
@@ -135,6 +156,53 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def write_trained_card(model_path, data, command: str, source: str = "", limit: int = 100) -> str:
+    """Measure a newly trained model on ``data``'s held-out songs and write its card next to it (``.md``);
+    returns the card's path. What ``deepcomposer train gan`` does when training ends."""
+    from .generate import load_model
+    model = load_model(model_path)
+    model.meta = dict(model.meta, genre=model.name)           # the name the user gave it, not the data's folder
+    idx = held_out(data, limit)
+    real = real_figures(data, idx)
+    figures = {"this model": generated_figures(model, data, idx), REFERENCE_LABEL: reference_figures(data, limit)}
+    notes = [] if len(idx) >= 20 else [f"Only {len(idx)} held-out windows: too few songs for these figures to say "
+                                      f"much; train on more songs for a fair measure."]
+    out = os.path.splitext(os.fspath(model_path))[0] + ".md"
+    text = build_card(model, data, idx, real, figures, command, notes, source=source)
+    tmp = out + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, out)
+    return out
+
+
+def read_card(path) -> dict:
+    """What a card written by this module measured and said: ``real`` and ``columns`` (label -> figures, every
+    column of its metrics table), ``notes`` (the free notes under the scores) and ``command`` (how it was trained)."""
+    from .evaluate import LABELS
+    keys = {v: k for k, v in LABELS.items()}
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("| figure | real data |"))
+    labels = [c.strip() for c in lines[head].strip("|").split("|")][2:]
+    real, columns = {}, {label: {} for label in labels}
+    i = head + 2
+    while i < len(lines) and lines[i].startswith("|"):
+        cells = [c.strip() for c in lines[i].strip("|").split("|")]
+        key = keys[cells[0]]
+        real[key] = math.nan if cells[1] == "n/a" else float(cells[1])
+        for label, cell in zip(labels, cells[2:]):
+            word = cell.split(" ")[0]
+            columns[label][key] = math.nan if word == "n/a" else float(word)
+        i += 1
+    end = next((j for j in range(i, len(lines)) if lines[j].startswith("## ")), len(lines))
+    scores = tuple(f"- {label}: " for label in labels)
+    notes = [ln[2:] for ln in lines[i:end] if ln.startswith("- ") and not ln.startswith(scores)]
+    command = next((ln.split("Command: `", 1)[1].rstrip("`") for ln in lines if "Command: `" in ln), "")
+    return {"real": real, "columns": columns, "notes": notes, "command": command,
+            "sections": "\n".join(lines[end:]).strip()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m deepcomposer_desktop.ml.gan.card")
     ap.add_argument("--model", required=True)
@@ -147,6 +215,10 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--out", required=True)
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--update", metavar="CARD",
+                    help="re-measure this model for an existing card (e.g. after a decoding change): keep that card's "
+                         "baseline columns, notes and command (--command is added to it as a further step); its "
+                         "real-data column must come out the same")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
@@ -157,6 +229,14 @@ def main(argv=None) -> int:
     idx = held_out(data, a.limit)
     real = real_figures(data, idx)
     figures = {"this model": generated_figures(model, data, idx)}
+    if a.update:
+        old = read_card(a.update)
+        if any(abs(v - real[k]) > 5e-4 for k, v in old["real"].items() if not math.isnan(v)):
+            raise SystemExit(f"{a.update} was measured on other windows than this card's")
+        figures.update((label, fig) for label, fig in old["columns"].items()
+                       if label not in ("this model", REFERENCE_LABEL))
+        a.command = "; then ".join(c for c in (old["command"], a.command) if c)
+        a.note = old["notes"] + a.note
     for spec in a.baseline:
         label, _, path = spec.rpartition("=")
         if os.path.exists(path):
@@ -171,6 +251,8 @@ def main(argv=None) -> int:
         figures[label] = {k: (math.nan if v is None else v) for k, v in got["models"][key].items()}
     figures[REFERENCE_LABEL] = reference_figures(data, a.limit)
     text = build_card(model, data, idx, real, figures, a.command, a.note)
+    if a.update and old["sections"]:                      # the card's own further sections, as they were
+        text += "\n" + old["sections"] + "\n"
     with open(a.out, "w") as fh:
         fh.write(text)
     if a.json:

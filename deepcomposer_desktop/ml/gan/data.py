@@ -33,6 +33,7 @@ class GanData:
     accomp_on: np.ndarray
     song_id: np.ndarray
     meta: dict = field(default_factory=dict)
+    shifts: np.ndarray | None = None     # semitones each window was moved to C major / A minor (normalise_keys)
 
     @property
     def tracks(self) -> list[dict]:
@@ -48,7 +49,8 @@ class GanData:
     def subset(self, idx) -> "GanData":
         idx = np.asarray(idx)
         return replace(self, melody=self.melody[idx], melody_on=self.melody_on[idx], accomp=self.accomp[idx],
-                       accomp_on=self.accomp_on[idx], song_id=self.song_id[idx])
+                       accomp_on=self.accomp_on[idx], song_id=self.song_id[idx],
+                       shifts=None if self.shifts is None else self.shifts[idx])
 
 
 def load_cache_data(path) -> GanData:
@@ -133,7 +135,7 @@ def normalise_keys(data: GanData) -> tuple[GanData, np.ndarray]:
         mel[i], mon[i] = shift_pitches(data.melody[i], s), shift_pitches(data.melody_on[i], s)
         acc[i, pitched] = shift_pitches(data.accomp[i, pitched], s)
         aon[i, pitched] = shift_pitches(data.accomp_on[i, pitched], s)
-    return replace(data, melody=mel, melody_on=mon, accomp=acc, accomp_on=aon), shifts
+    return replace(data, melody=mel, melody_on=mon, accomp=acc, accomp_on=aon, shifts=shifts), shifts
 
 
 def to_two_bars(data: GanData) -> GanData:

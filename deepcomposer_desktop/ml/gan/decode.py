@@ -4,7 +4,8 @@ Ours, per track: (1) a bar stays silent when its activity (mean over steps of th
 probability) is below ``bar_gate``; (2) a cell sounds when its frame probability passes ``threshold`` and is
 among the ``max_poly`` likeliest pitches at that step; (3) gaps of up to ``fill_gap`` steps inside a held pitch
 are closed; (4) a note starts where a run begins or where the onset probability passes ``onset_threshold``;
-(5) notes shorter than ``min_len`` steps are dropped. Before all that, a pitched track may keep only the
+(5) notes shorter than ``min_len`` steps are dropped. Before all that, a pitched track keeps to the real part's
+pitch range (``low`` .. ``high``: a bass line never climbs into the melody's register), and may keep only the
 ``bar_pcs`` pitch classes that the whole band (all pitched tracks' probabilities) favours in each bar: the parts
 agree on the bar's harmony (12 = off; 0 marks a drum track, which neither votes nor is filtered); a drum track
 mixes in the real hit grid with ``prior_weight`` and then scales each drum's probability at each sixteenth of the
@@ -21,14 +22,14 @@ runs merged.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
-              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk", "tie")
+              "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk", "tie", "low", "high")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
 ROW_KEYS = ("strike",)                   # one value per sixteenth of the bar (or None)
 
@@ -52,13 +53,15 @@ class DecodeParams:
     legato: tuple = ()           # one-note parts: a note shorter than this that follows another joins it (0: off)
     walk: tuple = ()             # one-note parts: one note per this many steps (4: a quarter-note walk; 0: off)
     tie: tuple = ()              # with walk: a cell that keeps the pitch holds the note on instead of re-striking
+    low: tuple = ()              # pitched tracks: the lowest pitch the part may play (the real part's, less a margin)
+    high: tuple = ()             # ... and the highest (0 and 127: no limit)
 
     def __post_init__(self) -> None:
         n = len(self.threshold)
         for k, default in (("onset_threshold", 0.5), ("max_poly", 128), ("bar_gate", 0.0), ("fill_gap", 0),
                            ("min_len", 1), ("prior", None), ("bar_pcs", 12), ("prior_weight", 0.5),
                            ("phase_gain", None), ("strike", None), ("strike_weight", 0.0), ("legato", 0),
-                           ("walk", 0), ("tie", 0)):
+                           ("walk", 0), ("tie", 0), ("low", 0), ("high", 127)):
             v = tuple(getattr(self, k))
             if len(v) != n:
                 object.__setattr__(self, k, v[:n] + (default,) * (n - len(v[:n])))
@@ -67,7 +70,7 @@ class DecodeParams:
         object.__setattr__(self, "threshold", tuple(self.threshold))
 
     def to_dict(self) -> dict:
-        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato", "walk", "tie")
+        ints = ("max_poly", "fill_gap", "min_len", "bar_pcs", "legato", "walk", "tie", "low", "high")
         out = {k: [int(x) if k in ints else float(x) for x in v] for k, v in asdict(self).items()
                if k not in GRID_KEYS + ROW_KEYS}
         for k in ROW_KEYS:
@@ -211,10 +214,66 @@ def band_rank(frame_probs: np.ndarray, bar_pcs) -> np.ndarray | None:
     return bar_pc_rank(frame_probs[..., k > 0, :, :])
 
 
+RANGE_MARGIN = 2        # semitones a part may go beyond the lowest / highest pitch of the real part it learned from
+# Ranges are pitches in the song's own key: the model plays in C major / A minor (the melody moved there by a
+# "shift" of -6..5 semitones), so a window moved by ``shift`` keeps the part to low + shift .. high + shift, and the
+# part comes back in the melody's key exactly where real players of that key play it.
+
+
+def _leading(shift, leading: tuple) -> np.ndarray:
+    """A shift (a number, or one per window) shaped to broadcast over probabilities (*leading, S, P)."""
+    return np.broadcast_to(np.asarray(shift, np.int64), leading)[..., None, None]
+
+
+def pitch_range(real_frames: np.ndarray, shifts=None, margin: int = RANGE_MARGIN) -> tuple[int, int]:
+    """(low, high) for a part from its real rolls (N, S, P) of windows moved by ``shifts`` (N,) (None: not moved),
+    in the song's own key: the pitches it sounds there, widened by ``margin``; (0, 127) when it never sounds."""
+    frames = np.asarray(real_frames)
+    used = frames.reshape(len(frames), -1, frames.shape[-1]).any(axis=1)              # (N, P)
+    if not used.any():
+        return 0, 127
+    back = np.zeros(len(frames), np.int64) if shifts is None else np.asarray(shifts, np.int64)
+    pitch = np.arange(frames.shape[-1])[None, :] - back[:, None]                       # each pitch in the song's key
+    return (max(0, int(pitch[used].min()) - margin), min(127, int(pitch[used].max()) + margin))
+
+
+def keep_range(probs: np.ndarray | None, low: int, high: int, shift=0) -> np.ndarray | None:
+    """Probabilities (..., S, P) of windows moved by ``shift`` (a number or one per window) with every pitch outside
+    ``low`` .. ``high`` (in the song's own key) at zero."""
+    if probs is None or (low <= 0 and high >= 127):
+        return probs
+    off = _leading(shift, probs.shape[:-2])
+    pitch = np.arange(probs.shape[-1])
+    return probs * ((pitch >= low + off) & (pitch <= high + off))
+
+
+def in_ranges(probs: np.ndarray | None, params: "DecodeParams", shift=0) -> np.ndarray | None:
+    """Probabilities (..., T, S, P) with each track kept to its ``low`` .. ``high`` range (see ``keep_range``)."""
+    if probs is None or all(lo <= 0 and hi >= 127 for lo, hi in zip(params.low, params.high)):
+        return probs
+    out = probs.copy()
+    for t, (lo, hi) in enumerate(zip(params.low, params.high)):
+        out[..., t, :, :] = keep_range(probs[..., t, :, :], lo, hi, shift)
+    return out
+
+
+def with_ranges(params: "DecodeParams", real: np.ndarray, is_drum, shifts=None) -> "DecodeParams":
+    """``params`` with every pitched track that has no range yet (0 .. 127) given its real part's range, from the
+    real rolls (N, T, S, P) of windows moved by ``shifts``: a model file from before ranges, refitted."""
+    low, high = list(params.low), list(params.high)
+    for t, drum in enumerate(is_drum):
+        if not drum and low[t] <= 0 and high[t] >= 127:
+            low[t], high[t] = pitch_range(real[:, t], shifts)
+    return replace(params, low=tuple(low), high=tuple(high))
+
+
 def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
-                 rank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 rank: np.ndarray | None = None, shift=0) -> tuple[np.ndarray, np.ndarray]:
     """One track: probabilities (..., S, P) -> (frames, onsets) bool, with parameters ``p`` (DecodeParams.track);
-    ``rank``: the band's pitch-class ranking per bar (``band_rank``), used when the track's ``bar_pcs`` < 12."""
+    ``rank``: the band's pitch-class ranking per bar (``band_rank``), used when the track's ``bar_pcs`` < 12;
+    ``shift``: how far the windows were moved to C major / A minor (for the pitch range)."""
+    low, high = int(p.get("low", 0)), int(p.get("high", 127))
+    probs, onset_probs = keep_range(probs, low, high, shift), keep_range(onset_probs, low, high, shift)
     k = int(p.get("bar_pcs", 12))
     if rank is not None and 0 < k < 12:
         probs = _keep_bar_pcs(probs, rank, k)
@@ -316,14 +375,16 @@ def _drum_grid(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict):
 
 
 def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None,
-           params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, onsets) bool (T, S, P) from probabilities (T, S, P)."""
+           params: DecodeParams, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, onsets) bool (T, S, P) from probabilities (T, S, P) of a melody moved by ``shift`` semitones to
+    C major / A minor."""
+    frame_probs, onset_probs = in_ranges(frame_probs, params, shift), in_ranges(onset_probs, params, shift)
     frames = np.zeros(frame_probs.shape, bool)
     onsets = np.zeros(frame_probs.shape, bool)
-    rank = band_rank(frame_probs, params.bar_pcs)
+    rank = band_rank(frame_probs, params.bar_pcs)               # out-of-range pitches do not vote either
     for t in range(frame_probs.shape[0]):
         frames[t], onsets[t] = decode_track(frame_probs[t], None if onset_probs is None else onset_probs[t],
-                                            params.track(t), rank)
+                                            params.track(t), rank, shift)
     return frames, onsets
 
 
@@ -408,16 +469,19 @@ def _note_stats(frames: np.ndarray, onsets: np.ndarray) -> tuple[float, float]:
 
 
 def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.ndarray, real_on: np.ndarray,
-              is_drum=None) -> DecodeParams:
-    """Parameters from generated probabilities (N, T, S, P) and the real rolls (N, T, S, P) of the same melodies."""
+              is_drum=None, shifts=None) -> DecodeParams:
+    """Parameters from generated probabilities (N, T, S, P) and the real rolls (N, T, S, P) of the same melodies,
+    windows moved by ``shifts`` (N,) to C major / A minor (None: not moved)."""
+    shift = 0 if shifts is None else np.asarray(shifts)
     n_tracks = frame_probs.shape[1]
     drums = np.zeros(n_tracks, bool) if is_drum is None else np.asarray(is_drum, bool)
     cols = {k: [] for k in PARAM_KEYS}
     for t in range(n_tracks):
         r, ro = real[:, t], real_on[:, t] & real[:, t]
         k = _polyphony_cap(r)
-        p = frame_probs[:, t]
-        po = None if onset_probs is None else onset_probs[:, t]
+        low, high = (0, 127) if drums[t] else pitch_range(r, shifts)
+        p = keep_range(frame_probs[:, t], low, high, shift)
+        po = None if onset_probs is None else keep_range(onset_probs[:, t], low, high, shift)
         prior = phase_prior(ro) if drums[t] and ro.any() else None
         if prior:
             p = apply_prior(p, prior)
@@ -459,7 +523,7 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
         row = {"threshold": th, "onset_threshold": best[1], "max_poly": k, "bar_gate": gate, "fill_gap": best[0],
                "min_len": best[2], "prior": prior, "bar_pcs": 0 if drums[t] else 12, "prior_weight": 0.5,
                "phase_gain": None, "strike": None if drums[t] else strike_rates(r, ro), "strike_weight": 0.0,
-               "legato": 0, "walk": 0, "tie": 0}
+               "legato": 0, "walk": 0, "tie": 0, "low": low, "high": high}
         if drums[t] and ro.any():
             row["phase_gain"] = fit_phase_gain(frame_probs[:, t], ro, row)
         for key in PARAM_KEYS:
@@ -563,7 +627,7 @@ def _candidates(p: dict, drum: bool, poly_cap: int = 12) -> list[dict]:
 def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray,
            real: np.ndarray, real_on: np.ndarray, is_drum, rounds: int = 3, log=None,
            deadline: float | None = None, texture: float = 0.0,
-           texture_tracks=None, should_stop=None) -> tuple[DecodeParams, dict]:
+           texture_tracks=None, should_stop=None, shifts=None) -> tuple[DecodeParams, dict]:
     """Coordinate search on each track's decoding parameters so that the figures of ``ml.metrics`` (all of them,
     as the model cards report them) come as close as possible to those of the real accompaniment of the same
     melodies. Inputs as :func:`calibrate` plus the melodies (N, S, P). Past ``deadline`` (a ``time.time()``
@@ -580,12 +644,14 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     for t in range(n_tracks):                   # older files: say which tracks are drums (they do not vote)
         if drums[t]:
             tracks[t]["bar_pcs"] = 0
+    shift = 0 if shifts is None else np.asarray(shifts)
+    frame_probs, onset_probs = in_ranges(frame_probs, params, shift), in_ranges(onset_probs, params, shift)
     voters = np.array([not d for d in drums])
     rank = bar_pc_rank(frame_probs[:, voters]) if voters.any() else None
     caps = [_polyphony_cap(real[:, t]) for t in range(n_tracks)]
 
     def dec(t, p):
-        return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank)
+        return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank, shift)
 
     def late():
         return (deadline is not None and time.time() > deadline) or (should_stop is not None and should_stop())
@@ -633,17 +699,19 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
 def fit(frame_probs: np.ndarray, onset_probs: np.ndarray | None, melody: np.ndarray, real: np.ndarray,
         real_on: np.ndarray, is_drum, refine_rounds: int = 0, log=None, variation: float = VARIATION,
         deadline: float | None = None, texture: float = 0.0, texture_tracks=None,
-        start: DecodeParams | None = None, should_stop=None) -> DecodeParams:
+        start: DecodeParams | None = None, should_stop=None, shifts=None) -> DecodeParams:
     """:func:`calibrate` (or, given ``start``, a model file's own parameters), then (``refine_rounds`` > 0)
     :func:`refine`: what a model file's decoding comes from. Both see the generator's probabilities (N, T, S, P) as
-    generation decodes them: with each window's take noise (:func:`vary`, seeded by the window's index)."""
+    generation decodes them: with each window's take noise (:func:`vary`, seeded by the window's index).
+    ``shifts``: how far each window was moved to C major / A minor (``GanData.shifts``), for the pitch ranges."""
     if variation > 0:
         frame_probs = np.stack([vary(x, k, variation, is_drum) for k, x in enumerate(frame_probs)])
-    params = start if start is not None else calibrate(frame_probs, onset_probs, real, real_on, is_drum)
+    params = with_ranges(start, real, [bool(x) for x in is_drum], shifts) if start is not None \
+        else calibrate(frame_probs, onset_probs, real, real_on, is_drum, shifts)
     if refine_rounds > 0:
         params, figs = refine(params, frame_probs, onset_probs, melody, real, real_on, is_drum, rounds=refine_rounds,
                               log=log, deadline=deadline, texture=texture, texture_tracks=texture_tracks,
-                              should_stop=should_stop)
+                              should_stop=should_stop, shifts=shifts)
         if log:
             log(f"figures on the calibration windows: {figs}")
     return params

@@ -170,7 +170,7 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
     acc_p /= weight[None, :, None]
     if ours:
         acc_o /= weight[None, :, None]
-        frames, onsets = decode(vary(acc_p, seed, variation, model.is_drum), acc_o, model.decode)
+        frames, onsets = decode(vary(acc_p, seed, variation, model.is_drum), acc_o, model.decode, shift)
     else:
         frames = acc_p > 0.5                     # DeepComposer: tanh > 0
         onsets = run_starts(frames)
@@ -215,15 +215,19 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
     ppq = song.ppq if song.ppq % 4 == 0 else 480
     melody = song.melody if ppq == song.ppq else rescale_track(song.melody, song.ppq, ppq)
     st = ppq // 4
-    steps = -(-melody.end_tick // st)
+    # the model's bars are 4/4 bars from its first step: a song that opens with a shorter bar (a pickup written
+    # as 1/4 or 2/4 before the 4/4) gets that much silence in front, so that its bar lines are the model's
+    pad = (-bar_phase(song) * ppq // song.ppq // st) % 16
+    steps = pad + -(-melody.end_tick // st)
     steps = max(16, -(-steps // 16) * 16)                       # whole bars of 16 steps
-    roll, on = track_to_roll(melody, ppq, 4, steps)
+    roll, on = track_to_roll(melody, ppq, 4, steps, start_tick=-pad * st)
     results = []
     shared = {} if shared is None else shared
     for k in range(takes):
         span = (k / takes, (k + 1) / takes)
         frames, onsets = accompany_rolls(model, roll > 0, on, seed=seed + k, progress=progress,
                                          should_stop=should_stop, span=span, shared=shared)
+        frames, onsets = frames[:, pad:], onsets[:, pad:]
         new = []
         for i, info in enumerate(model.tracks):
             drum = bool(info.get("is_drum"))
@@ -234,6 +238,13 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
         results.append(song.with_tracks(tuple(song.tracks) + tuple(new), melody_index=song.melody_index))
     report(progress, 1.0, "done")
     return results
+
+
+def bar_phase(song) -> int:
+    """The tick where the song's first 4/4 bar begins (0 when it starts in 4/4, or never is): the bars before it are
+    a pickup in a shorter metre."""
+    four = next((ts for ts in song.time_signatures if ts.bar_ticks(song.ppq) == 4 * song.ppq), None)
+    return 0 if four is None else four.tick
 
 
 def cli_generate(args) -> int:

@@ -14,7 +14,8 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
                 log=None, texture: float = 0.0, texture_tracks=None, keep: bool = False) -> dict:
     """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict.
 
-    ``refine_rounds`` > 0: then search each track's parameters so that every music figure of the model card comes
+    ``keep`` without ``refine_rounds``: the file's own decoding, with each pitched part that has no pitch range yet
+    kept to its real part's range on those windows (``decode.with_ranges``). ``refine_rounds`` > 0: then search each track's parameters so that every music figure of the model card comes
     close to the real one on those windows (``decode.refine``); ``texture`` > 0: each pitched part's own notes per
     bar, pitch classes per bar and polyphony count too, with that weight (``decode.texture_figures``); only the
     parts named in ``texture_tracks`` (track names or numbers from 1) when given. ``keep``: the search starts from
@@ -55,11 +56,14 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
             raise ValueError(f"{model_path} has no decoding of its own to start from; leave out --keep")
         start = DecodeParams.from_dict(payload["meta"]["decode"])
     params = fit(pf, po, part.melody, part.accomp, part.accomp_on, part.is_drum, refine_rounds, log, texture=texture,
-                 texture_tracks=chosen, start=start)
-    meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0, decode_noise=VARIATION,
-                decode_texture=texture if refine_rounds > 0 else 0.0,
-                decode_texture_terms=list(TEXTURE_TERMS) if texture > 0 and refine_rounds > 0 else None,
-                decode_texture_tracks=[data.tracks[t]["name"] for t in chosen] if chosen is not None else None)
+                 texture_tracks=chosen, start=start, shifts=part.shifts)
+    if keep and refine_rounds <= 0:             # the file's own decoding, given only what it lacked (pitch ranges)
+        meta = dict(payload["meta"], decode=params.to_dict())
+    else:
+        meta = dict(payload["meta"], decode=params.to_dict(), decode_refined=refine_rounds > 0,
+                    decode_noise=VARIATION, decode_texture=texture if refine_rounds > 0 else 0.0,
+                    decode_texture_terms=list(TEXTURE_TERMS) if texture > 0 and refine_rounds > 0 else None,
+                    decode_texture_tracks=[data.tracks[t]["name"] for t in chosen] if chosen is not None else None)
     save_checkpoint(out_path, technique="gan", name=payload.get("name", ""), model_args=payload["model_args"],
                     state_dict=payload["state_dict"], meta=meta)
     return params.to_dict()
@@ -97,7 +101,8 @@ def main(argv=None) -> int:
                     help="with --texture: only these parts (comma-separated track names or numbers from 1)")
     ap.add_argument("--keep", action="store_true",
                     help="with --refine: start the search from the model file's own decoding, not a fresh "
-                         "calibration")
+                         "calibration; without --refine: keep that decoding and only give each pitched part its "
+                         "real part's pitch range if it has none")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)

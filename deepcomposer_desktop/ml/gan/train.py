@@ -327,7 +327,8 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 po.append(o.cpu().numpy())
         pf, po = np.concatenate(pf), np.concatenate(po)
         decode = fit(pf, po, data.melody[idx], data.accomp[idx], data.accomp_on[idx], data.is_drum, refine_rounds,
-                     deadline=refine_deadline, should_stop=should_stop)   # Pause / Cancel end the fit at once
+                     deadline=refine_deadline, should_stop=should_stop,   # Pause / Cancel end the fit at once
+                     shifts=None if data.shifts is None else data.shifts[idx])
         G.train()
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(), "decode_refined": refine_rounds > 0,
@@ -374,23 +375,30 @@ def _rolls_to_song(melody, melody_on, frames, onsets, tracks):
 
 
 # --- entry points ---------------------------------------------------------------------------------------------------
+def read_training_data(data_spec, melody_track=None, progress: ProgressFn = None, should_stop: StopFn = None):
+    """A folder of MIDI files or a .npz cache -> GanData; a lone MIDI file is refused with what to do instead."""
+    if is_midi_file(data_spec):
+        raise GanDataError(f"{os.path.basename(os.fspath(data_spec))} is a MIDI file, not a training cache: train on "
+                           "a folder of MIDI files (put it in a folder, with more songs like it) or on a .npz cache "
+                           "built by `python -m deepcomposer_desktop.ml.data.build`")
+    report(progress, 0.0, "reading the training data")
+    return load_training_data(data_spec, melody_track, should_stop=should_stop)
+
+
 def run_training(data_spec, name: str, out_dir, preset: str | None = None, overrides: dict | None = None,
                  device: str = "auto", resume: bool = False, melody_track=None, progress: ProgressFn = None,
                  should_stop: StopFn = None, log=None, keep_state: bool = True,
                  deadline: float | None = None, init_from=None) -> Path:
-    """Load ``data_spec`` (cache or MIDI folder), hold out songs, and train; returns the model file."""
+    """Load ``data_spec`` (cache or MIDI folder, or GanData already read), hold out songs, and train; returns the
+    model file."""
     if not NAME_RE.match(name or ""):
         raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
     preset = preset or "default"
     if preset not in PRESETS:
         raise ModelError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     cfg = PRESETS[preset].with_overrides(**(overrides or {}))
-    if is_midi_file(data_spec):
-        raise GanDataError(f"{os.path.basename(os.fspath(data_spec))} is a MIDI file, not a training cache: train on "
-                           "a folder of MIDI files (put it in a folder, with more songs like it) or on a .npz cache "
-                           "built by `python -m deepcomposer_desktop.ml.data.build`")
-    report(progress, 0.0, "reading the training data")
-    data = load_training_data(data_spec, melody_track, should_stop=should_stop)
+    data = data_spec if isinstance(data_spec, GanData) else \
+        read_training_data(data_spec, melody_track, progress, should_stop)
     train_idx, _ = split_by_song(data)
     steps = data.melody.shape[1]
     if preset == "deepcomposer":
@@ -446,15 +454,37 @@ def cli_train(args) -> int:
         claim_model_path("gan", args.name, out, replace=args.resume or getattr(args, "overwrite", False))
     except ModelError as exc:
         raise CliError(str(exc)) from None
+    progress = _console_progress()
     try:
-        path = run_training(args.data, args.name, out, preset, overrides, device, args.resume,
-                            getattr(args, "melody_track", None), progress=_console_progress(), init_from=init_from)
+        data = read_training_data(args.data, getattr(args, "melody_track", None), progress)
+        path = run_training(data, args.name, out, preset, overrides, device, args.resume, progress=progress,
+                            init_from=init_from)
     except (ModelError, GanDataError) as exc:
         raise CliError(str(exc)) from None
     except Cancelled:
         raise CliError("Training stopped; the model so far is saved (continue with --resume)") from None
     print(f"Model written to {path}" + ("" if args.out else f"; the genre '{args.name}' is now in the list"))
+    print("Measuring it on the held-out songs for its model card ...", flush=True)
+    from .card import write_trained_card
+    try:
+        card = write_trained_card(path, data, _command(args, preset, device), source=os.fspath(args.data))
+    except (OSError, ModelError, ValueError) as exc:
+        print(f"warning: no model card written ({exc})", file=sys.stderr)
+    else:
+        print(f"Model card written to {card}")
     return 0
+
+
+def _command(args, preset: str, device: str) -> str:
+    """The ``deepcomposer train gan`` command line that trained a model, as its card records it."""
+    import shlex
+    words = ["deepcomposer", "train", "gan", "--name", args.name, "--data", os.fspath(args.data), "--preset", preset,
+             "--device", device]
+    for opt in ("epochs", "lr", "update_ratio", "batch_size", "minutes", "melody_track", "start_from"):
+        value = getattr(args, opt, None)
+        if value is not None:
+            words += ["--" + opt.replace("_", "-"), str(value)]
+    return shlex.join(words + (["--resume"] if args.resume else []))
 
 
 def main(argv=None) -> int:
