@@ -258,3 +258,24 @@ def test_a_pickup_bar_in_a_metre_of_its_own_keeps_the_band_on_the_bar_lines(genr
         moved = sorted((n.pitch, max(0, n.start_tick - cut), n.end_tick - max(n.start_tick, cut))
                        for n in ta.notes if n.end_tick > cut)
         assert moved and sorted((n.pitch, n.start_tick, n.duration_tick) for n in tb.notes) == moved
+
+
+def test_the_band_accents_the_bar_and_the_beats(genre):
+    out, = G.accompany(melody_song(ODE), genre, seed=1)
+    heard = 0
+    for track in out.tracks[1:]:
+        by_pos = {}                                                     # (pitch, sixteenth of the bar) -> velocities
+        for n in track.notes:
+            by_pos.setdefault((n.pitch, n.start_tick // 120 % 16), set()).add(n.velocity)
+        for pitch in {p for p, _ in by_pos}:
+            one = by_pos.get((pitch, 0), set())
+            between = set().union(*(v for (p, pos), v in by_pos.items() if p == pitch and pos % 2))
+            if one and between:
+                assert min(one) > max(between)                          # each drum or pitch: bar line over 16ths
+                heard += 1
+    assert heard and len({n.velocity for t in out.tracks[1:] for n in t.notes}) > 2
+    # the accents follow the song's bar lines: a one-beat pickup bar moves them
+    notes = G.accented([Note.make(60, 0, 120), Note.make(60, 480, 120)], 120, 12, False)
+    assert [n.velocity for n in notes] == [83, 90]                      # beat 4 of the model's bar, then its 1
+    hats = G.accented([Note.make(42, 0, 60), Note.make(36, 0, 60)], 120, 0, True)
+    assert hats[0].velocity < hats[1].velocity

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -231,13 +230,32 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
         new = []
         for i, info in enumerate(model.tracks):
             drum = bool(info.get("is_drum"))
-            notes = roll_to_notes(frames[i], ppq, 4, onsets=onsets[i], velocity=90 if drum else 80)
+            notes = accented(roll_to_notes(frames[i], ppq, 4, onsets=onsets[i]), st, pad, drum)
             tr = Track(name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128,
                        is_drum=drum, notes=tuple(notes), channel=9 if drum else None)
             new.append(tr if ppq == song.ppq else rescale_track(tr, ppq, song.ppq))
         results.append(song.with_tracks(tuple(song.tracks) + tuple(new), melody_index=song.melody_index))
     report(progress, 1.0, "done")
     return results
+
+
+# the band's dynamics (the model gives notes, not velocities): louder on the bar and the beats than between them
+_PITCHED_BASE, _HIT_BASE, _CYMBAL_BASE = 80, 96, 78
+_CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 55, 57, 59})      # hi-hats, crashes, rides: under kick and snare
+
+
+def accented(notes, step: int, pad: int, drum: bool) -> list:
+    """``notes`` with velocities by where they fall in the bar (``step``: ticks per sixteenth; ``pad``: sixteenths
+    of silence the model saw before the song, so that its bars are the song's): the downbeat strongest, then beat
+    3, the other beats, the off-beat eighths, the sixteenths between; drums' cymbals under the kick and snare."""
+    from dataclasses import replace
+    out = []
+    for n in notes:
+        pos = (n.start_tick // step + pad) % 16
+        lift = 10 if pos == 0 else 6 if pos == 8 else 3 if pos % 4 == 0 else 0 if pos % 2 == 0 else -8
+        base = (_CYMBAL_BASE if n.pitch in _CYMBALS else _HIT_BASE) if drum else _PITCHED_BASE
+        out.append(replace(n, velocity=max(1, min(127, base + lift))))
+    return out
 
 
 def bar_phase(song) -> int:
@@ -249,10 +267,10 @@ def bar_phase(song) -> int:
 
 def cli_generate(args) -> int:
     """``deepcomposer generate --technique gan --genre G --input IN --out OUT [--seed S] [--takes N] [--wav W]``."""
-    import sys
-    from ...cli import CliError, load_input, save_output
+    from ...cli import CliError, check_generate, end_progress_line, load_input, progress_printer, save_output
     from ..common import Cancelled
     song = load_input(args.input)
+    outs = check_generate(args, {"genre"})
     if getattr(args, "track", None) is not None:
         if not 1 <= args.track <= len(song.tracks):
             raise CliError(f"--track must be between 1 and {len(song.tracks)}")
@@ -261,18 +279,13 @@ def cli_generate(args) -> int:
     if args.genre not in genres:
         raise CliError(f"No GAN model for genre '{args.genre}'. Installed: {', '.join(genres) or 'none'}")
 
-    def progress(frac, msg):
-        print(f"\r{frac * 100:5.1f}% {msg:<40}", end="", file=sys.stderr, flush=True)
     try:
-        results = accompany(song, args.genre, takes=args.takes, seed=args.seed, progress=progress)
+        results = accompany(song, args.genre, takes=args.takes, seed=args.seed, progress=progress_printer())
     except (ModelError, Cancelled, ValueError) as exc:
         raise CliError(str(exc) or "cancelled") from None
-    print(file=sys.stderr)
-    outs = [args.out] if len(results) == 1 else \
-        [str(Path(args.out).with_name(f"{Path(args.out).stem}-{i + 1}{Path(args.out).suffix or '.mid'}"))
-         for i in range(len(results))]
+    end_progress_line()
     for res, out in zip(results, outs):
-        save_output(res, out)
+        save_output(res, str(out))
         added = res.tracks[len(song.tracks):]
         print(f"{out}: {len(added)} new tracks: " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in added))
     if getattr(args, "wav", None):
