@@ -6,7 +6,9 @@ underrun; it can only delay the feeder, which has a quarter second of slack. Mix
 direct synth calls (ctypes releases the GIL), heard in the next rendered block.
 
 Threads:
-- caller threads (GUI, MIDI input): every public method; they take ``_lock`` briefly (never the audio thread).
+- caller threads (GUI, MIDI input): every public method; they take ``_lock`` briefly (never the audio thread). The
+  live calls take only ``_live_lock``, which ``close`` also holds while it takes the synth away, so a live note
+  from the MIDI thread never reaches a freed synth (and is a no-op once the engine is closed).
 - feeder thread (``_feed``): wakes every ~10 ms, pumps the scheduler, notices the song end and a dead device.
 - FluidSynth's audio thread (C): renders blocks and dispatches due sequencer events; never touches Python.
 ``position_tick`` and ``is_playing`` are safe from any thread.
@@ -37,7 +39,9 @@ WATCHDOG_SEC = 2.0             # the output clock stood still this long: the dev
 WATCHDOG_ARM_SEC = 0.05        # ... armed once the clock has run this much past the output's buffer: a sound server
                                # can fill the buffer, then take ~2 s to start the stream on a busy machine
 METRONOME_EXTRA_BARS = 256     # with the click on, playback runs on this far past the song's end (recording)
-FREE_LIVE_CHANNEL = 255        # live notes when no valid track is selected: piano
+FREE_LIVE_CHANNEL = 127        # live notes when no valid track is selected: piano. Not 255: FluidSynth 2.3 takes
+                               # 255 for a free voice's channel, so a bend or aftertouch there touches free voices
+                               # (a segfault in a synth created after another was freed)
 GIL_SWITCH_SEC = 0.0005        # a live note's thread waits at most about this long behind a busy Python thread
 
 
@@ -62,6 +66,7 @@ class PlaybackEngine:
         self.last_live_call_sec = 0.0           # how long the last live_note_on took (for the benchmark)
         self._lookahead = int(lookahead_sec * self.samplerate)
         self._lock = threading.RLock()
+        self._live_lock = threading.Lock()      # live calls vs. close() freeing the synth: held only briefly
         self._wake = threading.Event()
         self._closed = False
         self._song = Song()
@@ -354,50 +359,57 @@ class PlaybackEngine:
             raise ValueError(f"Count-in must be 0 to 8 bars, got {bars}")
         self._count_in_bars = bars
 
-    # --- live notes (any thread; direct synth calls, no lock) ---------------------------------------------------
+    # --- live notes (any thread; direct synth calls under ``_live_lock``, which close() takes too) --------------
     def _live_channel(self, track_index: int) -> int:
         if isinstance(track_index, int) and 0 <= track_index < min(len(self._mixes), MAX_TRACKS):
             return live_channel(track_index)
         return FREE_LIVE_CHANNEL
 
     def live_note_on(self, pitch: int, velocity: int, track_index: int) -> None:
-        if self._synth is None:
-            return
         t0 = time.perf_counter()
-        if 0 <= pitch <= 127:
-            self._synth.noteon(self._live_channel(track_index), int(pitch), max(1, min(127, int(velocity))))
+        with self._live_lock:
+            if self._synth is None:
+                return
+            if 0 <= pitch <= 127:
+                self._synth.noteon(self._live_channel(track_index), int(pitch), max(1, min(127, int(velocity))))
         self.last_live_call_sec = time.perf_counter() - t0
 
     def live_note_off(self, pitch: int, track_index: int) -> None:
-        if self._synth is not None and 0 <= pitch <= 127:
-            self._synth.noteoff(self._live_channel(track_index), int(pitch))
+        with self._live_lock:
+            if self._synth is not None and 0 <= pitch <= 127:
+                self._synth.noteoff(self._live_channel(track_index), int(pitch))
 
     def set_sustain(self, on: bool, track_index: int) -> None:
-        if self._synth is not None:
-            self._synth.cc(self._live_channel(track_index), SUSTAIN, 127 if on else 0)
+        with self._live_lock:
+            if self._synth is not None:
+                self._synth.cc(self._live_channel(track_index), SUSTAIN, 127 if on else 0)
 
     def live_pitch_bend(self, value: int, track_index: int) -> None:
         """Pitch bend from a keyboard: ``value`` -8192..8191 (0 = centre)."""
-        if self._synth is not None:
-            self._synth.pitch_bend(self._live_channel(track_index), max(0, min(16383, int(value) + 8192)))
+        with self._live_lock:
+            if self._synth is not None:
+                self._synth.pitch_bend(self._live_channel(track_index), max(0, min(16383, int(value) + 8192)))
 
     def live_control(self, control: int, value: int, track_index: int) -> None:
         """A controller from a keyboard (mod wheel CC 1, expression, sustain ..., or its aftertouch:
         CHANNEL_PRESSURE), passed through."""
-        if self._synth is None:
-            return
         value = max(0, min(127, int(value)))
-        if 0 <= control <= 127:
-            self._synth.cc(self._live_channel(track_index), int(control), value)
-        elif control == CHANNEL_PRESSURE:
-            self._synth.channel_pressure(self._live_channel(track_index), value)
+        with self._live_lock:
+            if self._synth is None:
+                return
+            if 0 <= control <= 127:
+                self._synth.cc(self._live_channel(track_index), int(control), value)
+            elif control == CHANNEL_PRESSURE:
+                self._synth.channel_pressure(self._live_channel(track_index), value)
 
     def all_live_notes_off(self) -> None:
-        if self._synth is not None:
-            for chan in list(range(LIVE_CHANNEL_BASE, LIVE_CHANNEL_BASE + MAX_TRACKS)) + [FREE_LIVE_CHANNEL]:
-                self._synth.cc(chan, SUSTAIN, 0)
-                self._synth.channel_pressure(chan, 0)
-                self._synth.all_notes_off(chan)
+        """Release every live note on every track's live channel, with the pedal up and no aftertouch."""
+        with self._live_lock:
+            if self._synth is not None:
+                for chan in list(range(LIVE_CHANNEL_BASE, LIVE_CHANNEL_BASE + MAX_TRACKS)) + [FREE_LIVE_CHANNEL]:
+                    self._synth.cc(chan, SUSTAIN, 0)
+                    self._synth.channel_pressure(chan, 0)
+                    self._synth.all_notes_off(chan)
 
     # --- feeder thread ------------------------------------------------------------------------------------------
     def _feed(self) -> None:
@@ -454,9 +466,10 @@ class PlaybackEngine:
             self._thread.join(timeout=2.0)
         with self._lock:
             self._playing = False
-            if self._synth is not None:
-                self._synth.close()
-                self._synth = None
+            with self._live_lock:           # waits for a live call in progress; later ones see no synth
+                synth, self._synth = self._synth, None
+            if synth is not None:
+                synth.close()
             self._sched = None
         self.available = False
 

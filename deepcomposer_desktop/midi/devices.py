@@ -17,11 +17,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
+from ..core.song import CHANNEL_PRESSURE, MOD_WHEEL, PITCH_BEND
 from .recorder import ChordExpander, DeviceLost, NoteOff, NoteOn, PitchBend, Sustain, Control, decode
 
 NO_MIDI = "no MIDI input available"
 QUEUE_SIZE_LIMIT = 4096     # rtmidi's input ring buffer (RtMidi's own default is 100 messages)
 CLIENT_NAME = "DeepComposer Desktop"
+ALL_OFF_CONTROLS = frozenset({120, 123})                # All Sound Off, All Notes Off
+PANIC_CONTROLS = ALL_OFF_CONTROLS | {121}               # ... and Reset All Controllers: a keyboard's panic button
+WHEELS = frozenset({MOD_WHEEL, CHANNEL_PRESSURE})       # controllers put back to 0 when the keyboard lets go
 
 
 class MidiUnavailable(OSError):
@@ -155,7 +159,10 @@ class EngineSink:
     pitch bend and other controllers (the mod wheel) go to ``live_pitch_bend(value, track)`` /
     ``live_control(cc, value, track)`` when the engine has them. ``engine`` is the engine, or a function returning
     the current one (so a window that swaps engines needs no re-wiring). ``track_index`` may be changed from the
-    GUI thread at any time. Called on the MIDI callback thread."""
+    GUI thread at any time: a key or the pedal held meanwhile is released on the track it went down on (the sink
+    remembers where each note and the pedal went), and a pedal still down holds the new track's notes too. A
+    panic controller (All Notes Off, All Sound Off) calls ``all_live_notes_off`` when the engine has it.
+    Called on the MIDI callback thread (by ``MidiInputManager``, under its lock)."""
 
     def __init__(self, engine, track_index: int = 0) -> None:
         if callable(engine) and not hasattr(engine, "live_note_on"):
@@ -163,24 +170,45 @@ class EngineSink:
         else:
             self._get = lambda: engine
         self.track_index = track_index
+        self._held: dict[int, int] = {}       # sounding pitch -> the track its note-on went to
+        self._pedal: set[int] = set()         # the tracks the pedal went down on
 
     def __call__(self, ev) -> None:
         engine, kind, track = self._get(), type(ev), self.track_index
         if engine is None:
             return
         if kind is NoteOn:
+            was = self._held.get(ev.pitch)
+            if was is not None and was != track:      # struck again after a track change: the old one stops
+                engine.live_note_off(ev.pitch, was)
+            if self._pedal and track not in self._pedal:
+                engine.set_sustain(True, track)
+                self._pedal.add(track)
             engine.live_note_on(ev.pitch, ev.velocity, track)
+            self._held[ev.pitch] = track
         elif kind is NoteOff:
-            engine.live_note_off(ev.pitch, track)
+            engine.live_note_off(ev.pitch, self._held.pop(ev.pitch, track))
         elif kind is Sustain:
             engine.set_sustain(ev.on, track)
+            if ev.on:
+                self._pedal.add(track)
+                return
+            for other in self._pedal:
+                if other != track:
+                    engine.set_sustain(False, other)
+            self._pedal.clear()
         elif kind is PitchBend:
             bend = getattr(engine, "live_pitch_bend", None)
             if bend is not None:
                 bend(ev.value, track)
         elif kind is Control:
+            all_off = getattr(engine, "all_live_notes_off", None) if ev.number in ALL_OFF_CONTROLS else None
             control = getattr(engine, "live_control", None)
-            if control is not None:
+            if all_off is not None:
+                all_off()
+                self._held.clear()
+                self._pedal.clear()
+            elif control is not None:
                 control(ev.number, ev.value, track)
 
 
@@ -190,8 +218,10 @@ class MidiInputManager:
     """One open MIDI input at a time, its queue of timestamped events, and the port list.
 
     Threads: ``_callback`` runs on rtmidi's input thread (timestamp, decode, chord mode, queue, sink; it never
-    touches the Song or Qt). Everything else — ``refresh``, ``open``, ``close``, ``drain``, ``set_chord_table``,
-    the ``sink`` attribute — belongs to one owner thread (the GUI thread, or the CLI's main thread).
+    touches the Song or Qt); a panic controller (CC 120, 121, 123) lets go of every held key, the pedal and the
+    wheels, as an unplugged keyboard does. Everything else — ``refresh``, ``open``, ``close``, ``drain``,
+    ``set_chord_table``, the ``sink`` attribute — belongs to one owner thread (the GUI thread, or the CLI's main
+    thread).
     """
 
     def __init__(self, backend: PortBackend | None = None, sink: Callable | None = None,
@@ -212,6 +242,8 @@ class MidiInputManager:
         self._chords = ChordExpander(None)
         self._lock = threading.Lock()   # held by the callback and by whoever changes chord/held-note state
         self._next_try = 0.0
+        self._open_failed = False       # auto-open of a listed port failed: not retried until the list changes
+        self._wheels: dict[int, int] = {}   # PITCH_BEND / MOD_WHEEL / CHANNEL_PRESSURE -> last value (under _lock)
 
     # -- rtmidi's thread --
     def _callback(self, event, data=None) -> None:
@@ -219,14 +251,32 @@ class MidiInputManager:
         ev = decode(event[0], now)
         if ev is None:
             return
+        kind = type(ev)
         with self._lock:
-            if type(ev) is NoteOn:
-                out = [NoteOn(now, p, ev.velocity, ev.channel) for p in self._chords.press(ev.pitch)]
-            elif type(ev) is NoteOff:
-                out = [NoteOff(now, p, ev.channel) for p in self._chords.release(ev.pitch)]
+            if kind is NoteOn:
+                out = [NoteOn(now, p, ev.velocity, ev.channel) for p in self._chords.press(ev.pitch, ev.channel)]
+            elif kind is NoteOff:
+                out = [NoteOff(now, p, ev.channel) for p in self._chords.release(ev.pitch, ev.channel)]
+            elif kind is Control and ev.number in PANIC_CONTROLS:     # panic: let go of everything, then pass it on
+                out = self._off_events(now)
+                out.append(ev)
             else:
+                if kind is PitchBend:
+                    self._wheels[PITCH_BEND] = ev.value
+                elif kind is Control and ev.number in WHEELS:
+                    self._wheels[ev.number] = ev.value
                 out = (ev,)
             self._emit(out)
+
+    def _off_events(self, now: float) -> list:
+        """Events that let go of what the keyboard holds: its notes, the pedal, and a moved pitch bend, mod wheel
+        or aftertouch (back to rest). Forgets them. Called under ``_lock``."""
+        events = [NoteOff(now, p) for p in self._chords.release_all()] + [Sustain(now, False)]
+        for number, value in self._wheels.items():
+            if value:
+                events.append(PitchBend(now, 0) if number == PITCH_BEND else Control(now, number, 0))
+        self._wheels.clear()
+        return events
 
     def _emit(self, events) -> None:
         sink = self.sink
@@ -248,7 +298,8 @@ class MidiInputManager:
 
     def refresh(self) -> list:
         """Poll the port list (call about once a second): notices a new or vanished port, reconnects the last
-        used one, and reports a vanished open port as ``DeviceLost`` (after switching its notes off).
+        used one, and reports a vanished open port as ``DeviceLost`` (after switching its notes off). A listed
+        port that cannot be opened is reported once, and tried again only when the port list changes.
         Returns the notices, which are also queued for ``drain``."""
         notices: list = []
         if not self.available and self.clock() < self._next_try:
@@ -268,18 +319,20 @@ class MidiInputManager:
         self.available, self.problem = True, ""
         if ports != self.ports:
             self.ports = ports
+            self._open_failed = False
             notices.append(PortsChanged(ports))
         names = {stable_name(p) for p in ports}
         if self.current is not None and stable_name(self.current) not in names:
             notices.append(self._lose_current())
-        if self.current is None:
+        if self.current is None and not self._open_failed:
             target = self._auto_target(ports)
             if target is not None:
                 try:
                     self._open(target)
                     notices.append(PortOpened(target, reconnected=bool(self.last_port)))
                     self.last_port = stable_name(target)
-                except MidiUnavailable as exc:
+                except MidiUnavailable as exc:      # busy or broken: said once, tried again when the ports change
+                    self._open_failed = True
                     notices.append(Problem(str(exc)))
         self._queue.extend(notices)
         return notices
@@ -293,8 +346,8 @@ class MidiInputManager:
         return None
 
     def open(self, port: str | None) -> None:
-        """Switch to ``port`` (a listed name, or one without ALSA's numbers) and remember it as the last used; None closes the input and
-        remembers that no keyboard is wanted. Raises MidiUnavailable if it cannot be opened."""
+        """Switch to ``port`` (a listed name, or one without ALSA's numbers) and remember it as the last used; None
+        closes the input and remembers that no keyboard is wanted. Raises MidiUnavailable if it cannot be opened."""
         self.close()
         if port is None:
             self.last_port = ""
@@ -310,7 +363,8 @@ class MidiInputManager:
         self.current = port
 
     def close(self) -> None:
-        """Close the open input (callback cleared first) and switch off any note it left sounding."""
+        """Close the open input (callback cleared first) and switch off any note it left sounding, its pedal, and
+        a pitch bend, mod wheel or aftertouch it left moved."""
         handle, self._handle, self.current = self._handle, None, None
         if handle is not None:
             self.backend.close(handle)
@@ -324,8 +378,7 @@ class MidiInputManager:
 
     def _all_off(self, now: float) -> None:
         with self._lock:
-            events = [NoteOff(now, p) for p in self._chords.release_all()] + [Sustain(now, False)]
-            self._emit(events)
+            self._emit(self._off_events(now))
 
     def drain(self) -> list:
         """Everything queued since the last drain, oldest first (input events and notices)."""

@@ -72,25 +72,28 @@ MOD_WHEEL_CC = 1
 
 
 def decode(message, time_sec: float):
-    """One MIDI channel message (a sequence of ints/bytes) as an event, or None for anything else (sysex, clock…)."""
+    """One MIDI channel message (a sequence of ints/bytes) as an event, or None for anything else (sysex, clock…)
+    and for a malformed message (a data byte above 127: dropped, not masked into another note)."""
     if len(message) < 2:
         return None
     status = message[0]
+    if not all(0 <= b <= 0x7F for b in message[1:]):
+        return None
     kind, channel = status & 0xF0, status & 0x0F
     if kind == 0x90 and len(message) >= 3:
         if message[2] == 0:
-            return NoteOff(time_sec, message[1] & 0x7F, channel)
-        return NoteOn(time_sec, message[1] & 0x7F, message[2] & 0x7F, channel)
+            return NoteOff(time_sec, message[1], channel)
+        return NoteOn(time_sec, message[1], message[2], channel)
     if kind == 0x80:
-        return NoteOff(time_sec, message[1] & 0x7F, channel)
+        return NoteOff(time_sec, message[1], channel)
     if kind == 0xB0 and len(message) >= 3:
         if message[1] == SUSTAIN_CC:
             return Sustain(time_sec, message[2] >= 64, channel)
-        return Control(time_sec, message[1] & 0x7F, message[2] & 0x7F, channel)
+        return Control(time_sec, message[1], message[2], channel)
     if kind == 0xE0 and len(message) >= 3:
-        return PitchBend(time_sec, ((message[2] & 0x7F) << 7 | (message[1] & 0x7F)) - 8192, channel)
+        return PitchBend(time_sec, (message[2] << 7 | message[1]) - 8192, channel)
     if kind == 0xD0:
-        return Control(time_sec, CHANNEL_PRESSURE, message[1] & 0x7F, channel)
+        return Control(time_sec, CHANNEL_PRESSURE, message[1], channel)
     return None
 
 
@@ -131,7 +134,8 @@ def chord_table(key: str | KeySignature | None) -> tuple[tuple[int, ...], ...]:
 
 class ChordExpander:
     """Chord mode's state: which output notes each held key started, with reference counts so that two held
-    keys sharing a note (C-E-G and E-G-B) do not cut each other off.
+    keys sharing a note (C-E-G and E-G-B) do not cut each other off. A key held down on several MIDI channels at
+    once (a layered or split controller) is one key: it sounds once and stops when its last channel lets go.
 
     Not thread-safe: used from the MIDI callback thread only (``MidiInputManager``), or in tests.
     """
@@ -140,11 +144,18 @@ class ChordExpander:
         self.table = table            # None: chord mode off (keys pass through unchanged)
         self._held: dict[int, tuple[int, ...]] = {}
         self._count = [0] * 128
+        self._channels = [0] * 128    # key -> bit mask of the MIDI channels holding it down
 
-    def press(self, pitch: int) -> tuple[int, ...]:
-        """Notes to switch on for a key going down (already sounding ones are not struck twice)."""
+    def press(self, pitch: int, channel: int = 0) -> tuple[int, ...]:
+        """Notes to switch on for a key going down on ``channel`` (already sounding ones are not struck twice;
+        nothing for a key another channel already holds)."""
+        bit = 1 << channel
+        others = self._channels[pitch] & ~bit
+        self._channels[pitch] |= bit
+        if others:
+            return ()
         if pitch in self._held:               # a repeated note-on without its note-off
-            self.release(pitch)
+            self._release_key(pitch)
         notes = self.table[pitch] if self.table is not None else (pitch,)
         self._held[pitch] = notes
         started = []
@@ -154,8 +165,18 @@ class ChordExpander:
             self._count[p] += 1
         return tuple(started)
 
-    def release(self, pitch: int) -> tuple[int, ...]:
-        """Notes to switch off for a key going up (those no other held key still needs)."""
+    def release(self, pitch: int, channel: int = 0) -> tuple[int, ...]:
+        """Notes to switch off for a key going up on ``channel`` (those no other held key still needs; nothing
+        while another channel still holds the key)."""
+        held, bit = self._channels[pitch], 1 << channel
+        if not held & bit:                    # let go on a channel that did not press it (its channel changed)
+            bit = held & -held
+        self._channels[pitch] = held & ~bit
+        if self._channels[pitch]:
+            return ()
+        return self._release_key(pitch)
+
+    def _release_key(self, pitch: int) -> tuple[int, ...]:
         notes = self._held.pop(pitch, None)
         if notes is None:
             return (pitch,) if self._count[pitch] == 0 else ()
@@ -171,6 +192,7 @@ class ChordExpander:
         sounding = tuple(p for p in range(128) if self._count[p] > 0)
         self._held.clear()
         self._count = [0] * 128
+        self._channels = [0] * 128
         return sounding
 
 

@@ -342,3 +342,136 @@ def test_the_loop_keeps_its_bars_when_the_tempo_changes(null_engine):
     eng.set_song(song.replace(tempos=(TempoChange(0, 60.0),)))        # stopped: bar 1 now lasts 4 s
     eng.play(0)
     assert wait_until(lambda: eng.position_tick > 1700, 5)  # it wrapped at tick 960 before
+
+
+# --- live input from a MIDI keyboard (the MIDI callback thread) ------------------------------------------------
+
+KEYS = "Keystation 49:Keystation 49 MIDI 1 20:0"
+
+
+def run_child(code: str, *args: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh Python: a segfault there fails the test instead of ending the test run."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-c", code, *args], capture_output=True,
+                          text=True, timeout=60, cwd=repo)
+
+
+CLOSE_WHILE_PLAYING_LIVE = r'''
+import sys, threading
+from deepcomposer_desktop.audio.engine import PlaybackEngine
+from deepcomposer_desktop.core.song import CHANNEL_PRESSURE, Song, Track
+errors = []
+for _ in range(int(sys.argv[2])):
+    eng = PlaybackEngine(soundfont=sys.argv[1], device="null")
+    eng.set_song(Song(tracks=(Track("Piano"),)))
+    started, done = threading.Event(), threading.Event()
+    def keyboard():
+        started.set()
+        try:
+            while not done.is_set():
+                for p in range(40, 80):
+                    eng.live_note_on(p, 100, 0); eng.set_sustain(True, 0); eng.live_pitch_bend(p * 50, 0)
+                    eng.live_control(1, p, 0); eng.live_control(CHANNEL_PRESSURE, p, 0)
+                    eng.live_note_off(p, 0); eng.set_sustain(False, 0)
+        except Exception as exc:
+            errors.append(repr(exc))
+    thread = threading.Thread(target=keyboard)
+    thread.start()
+    started.wait()
+    eng.close()                 # Settings OK (a new engine) or quitting, while the keyboard plays
+    done.set()
+    thread.join()
+    eng.live_note_on(60, 100, 0); eng.live_note_off(60, 0); eng.all_live_notes_off()    # closed: no-ops
+print("errors:", errors)
+'''
+
+
+def test_live_notes_from_another_thread_while_the_engine_closes(soundfont):
+    r = run_child(CLOSE_WHILE_PLAYING_LIVE, soundfont, "20")
+    assert r.returncode == 0, r.stderr[-3000:]           # was SIGSEGV in Synth.noteon / noteoff
+    assert "errors: []" in r.stdout, r.stdout
+
+
+FREE_CHANNEL_IN_A_SECOND_ENGINE = r'''
+import sys
+from deepcomposer_desktop.audio.engine import PlaybackEngine
+from deepcomposer_desktop.core.song import CHANNEL_PRESSURE
+PlaybackEngine(soundfont=sys.argv[1], device="null").close()
+eng = PlaybackEngine(soundfont=sys.argv[1], device="null")      # an engine after another, as after Settings OK
+eng.live_pitch_bend(4000, -1)                                   # no track selected: the spare piano channel
+eng.live_control(CHANNEL_PRESSURE, 90, -1)
+eng.all_live_notes_off()
+eng.close()
+print("ok")
+'''
+
+
+def test_bend_and_aftertouch_without_a_track_in_a_second_engine(soundfont):
+    r = run_child(FREE_CHANNEL_IN_A_SECOND_ENGINE, soundfont)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]     # was SIGSEGV on channel 255
+
+
+def keyboard_into(engine):
+    """A fake keyboard through the real MIDI input path (manager, EngineSink) into ``engine``."""
+    from deepcomposer_desktop.midi.devices import EngineSink, FakeMidiSystem, MidiInputManager, PortBackend
+    system = FakeMidiSystem([KEYS])
+    sink = EngineSink(engine, 0)
+    mgr = MidiInputManager(PortBackend(system.factory), sink=sink)
+    mgr.refresh()
+    assert mgr.current == KEYS
+    return system, mgr, sink
+
+
+def test_a_key_and_the_pedal_held_across_a_track_change_are_released_on_their_track(null_engine):
+    from deepcomposer_desktop.audio.engine import live_channel
+    from deepcomposer_desktop.core.song import SUSTAIN
+    eng = null_engine
+    eng.set_song(organ())                                  # track 0: organ (sounds while held), track 1: bass
+    system, mgr, sink = keyboard_into(eng)
+    system.send(KEYS, [0xB0, 64, 127])                     # pedal down
+    system.send(KEYS, [0x90, 60, 100])                     # key down on the organ
+    assert wait_until(lambda: eng._synth.active_voices >= 1, 1.0)
+    sink.track_index = 1                                   # the input track changes (another track, a new file)
+    system.send(KEYS, [0x80, 60, 0])
+    system.send(KEYS, [0xB0, 64, 0])
+    assert eng._synth.channel_state(live_channel(0), SUSTAIN) == 0
+    assert eng._synth.channel_state(live_channel(1), SUSTAIN) == 0
+    assert wait_until(lambda: eng._synth.active_voices == 0, 3.0)        # the organ note was stuck
+    mgr.shutdown()
+
+
+def test_unplugging_or_switching_the_keyboard_centres_the_bend_and_lowers_the_mod_wheel(null_engine):
+    from deepcomposer_desktop.audio.engine import live_channel
+    eng = null_engine
+    eng.set_song(organ())
+    system, mgr, sink = keyboard_into(eng)
+    chan = live_channel(0)
+    system.send(KEYS, [0xE0, 0, 0x70])                     # bent up
+    system.send(KEYS, [0xB0, 1, 100])                      # mod wheel up
+    system.send(KEYS, [0xD0, 80])                          # aftertouch
+    assert eng._synth.channel_state(chan) != 8192 and eng._synth.channel_state(chan, 1) == 100
+    system.unplug(KEYS)
+    mgr.refresh()
+    assert eng._synth.channel_state(chan) == 8192 and eng._synth.channel_state(chan, 1) == 0
+    other = "Other:Other 24:0"
+    system.plug(other)
+    system.plug(KEYS)
+    mgr.refresh()                                          # the keyboard is back
+    system.send(KEYS, [0xE0, 0x7F, 0x7F])
+    system.send(KEYS, [0xB0, 1, 64])
+    mgr.open(other)                                        # another input chosen in the settings
+    assert eng._synth.channel_state(chan) == 8192 and eng._synth.channel_state(chan, 1) == 0
+    mgr.shutdown()
+
+
+def test_a_panic_button_silences_keys_held_under_the_pedal(null_engine):
+    eng = null_engine
+    eng.set_song(organ())
+    system, mgr, sink = keyboard_into(eng)
+    system.send(KEYS, [0xB0, 64, 127])
+    system.send(KEYS, [0x90, 60, 100])
+    system.send(KEYS, [0x90, 64, 100])
+    assert wait_until(lambda: eng._synth.active_voices >= 2, 1.0)
+    system.send(KEYS, [0xB0, 123, 0])                      # All Notes Off, the note-offs never come
+    assert wait_until(lambda: eng._synth.active_voices == 0, 3.0)
+    mgr.shutdown()

@@ -244,3 +244,124 @@ def test_stable_names():
     assert stable_name("Keystation 49 1", "win32") == "Keystation 49"
     assert stable_name("Keystation 49 1", "linux") == "Keystation 49 1"
     assert stable_name("IAC Driver Bus 1", "darwin") == "IAC Driver Bus 1"
+
+
+def test_notes_and_the_pedal_are_released_on_the_track_they_went_down_on():
+    engine = RecordingEngine()
+    sink = EngineSink(engine, track_index=0)
+    system, mgr, _ = make(sink=sink)
+    mgr.refresh()
+    system.send(KEYS, [0xB0, 64, 127])
+    system.send(KEYS, [0x90, 60, 100])
+    sink.track_index = 1                           # the input track changes while the key and the pedal are down
+    system.send(KEYS, [0x90, 62, 100])             # a new key: on the new track, held by the pedal there too
+    system.send(KEYS, [0x80, 60, 0])
+    system.send(KEYS, [0x80, 62, 0])
+    system.send(KEYS, [0xB0, 64, 0])
+    assert engine.calls == [("sustain", True, 0), ("on", 60, 100, 0),
+                            ("sustain", True, 1), ("on", 62, 100, 1),
+                            ("off", 60, 0), ("off", 62, 1),
+                            ("sustain", False, 1), ("sustain", False, 0)]
+    engine.calls.clear()
+    system.send(KEYS, [0x90, 64, 100])             # struck again after a change: the old track's note stops
+    sink.track_index = 2
+    system.send(KEYS, [0x90, 64, 90])
+    system.send(KEYS, [0x80, 64, 0])
+    assert engine.calls == [("on", 64, 100, 1), ("off", 64, 1), ("on", 64, 90, 2), ("off", 64, 2)]
+
+
+def test_unplug_and_port_switch_put_the_bend_mod_wheel_and_aftertouch_back_at_rest():
+    engine = RecordingEngine()
+    other = "Other:Other 24:0"
+    system, mgr, clock = make(ports=(KEYS, other), sink=EngineSink(engine))
+    mgr.refresh()
+    for msg in ([0xE0, 0, 0x70], [0xB0, 1, 100], [0xD0, 80]):
+        system.send(KEYS, msg)
+    mgr.drain()
+    engine.calls.clear()
+    clock.now = 2.0
+    mgr.open(other)                                # switched in the settings while bent
+    assert engine.calls == [("sustain", False, 0), ("bend", 0, 0), ("cc", 1, 0, 0), ("cc", 129, 0, 0)]
+    assert mgr.drain()[:4] == [Sustain(2.0, False), PitchBend(2.0, 0), Control(2.0, 1, 0), Control(2.0, 129, 0)]
+    system.send(other, [0xE0, 0, 0x10])
+    system.send(other, [0xB0, 1, 0])              # the mod wheel is already down: not sent again
+    engine.calls.clear()
+    system.unplug(other)
+    mgr.refresh()
+    assert engine.calls == [("sustain", False, 0), ("bend", 0, 0)]
+
+
+def test_panic_controllers_let_go_of_held_keys_the_pedal_and_the_wheels():
+    engine = RecordingEngine()
+    system, mgr, clock = make(sink=EngineSink(engine))
+    mgr.refresh()
+    for msg in ([0xB0, 64, 127], [0x90, 60, 100], [0x90, 64, 100], [0xE0, 0, 0x70]):
+        system.send(KEYS, msg)
+    mgr.drain()
+    clock.now = 1.0
+    system.send(KEYS, [0xB0, 123, 0])              # All Notes Off: the keyboard sends no note-offs
+    assert mgr.drain() == [NoteOff(1.0, 60), NoteOff(1.0, 64), Sustain(1.0, False), PitchBend(1.0, 0),
+                           Control(1.0, 123, 0)]
+    system.send(KEYS, [0x80, 60, 0])               # a late note-off just passes through
+    system.send(KEYS, [0x90, 60, 100])             # the key is free again: struck, not a repeat
+    system.send(KEYS, [0xB0, 121, 0])              # Reset All Controllers
+    assert mgr.drain() == [NoteOff(1.0, 60), NoteOn(1.0, 60, 100), NoteOff(1.0, 60), Sustain(1.0, False),
+                           Control(1.0, 121, 0)]
+    for number in (120, 123):                      # nothing held: only the pedal up and the panic itself
+        system.send(KEYS, [0xB0, number, 0])
+        assert mgr.drain() == [Sustain(1.0, False), Control(1.0, number, 0)]
+    assert ("cc", 121, 0, 0) in engine.calls        # an engine without all_live_notes_off gets them passed on
+    assert engine.calls[-1] == ("cc", 123, 0, 0)
+
+
+def test_malformed_data_bytes_are_dropped_not_masked():
+    engine = RecordingEngine()
+    system, mgr, _ = make(sink=EngineSink(engine))
+    mgr.refresh()
+    mgr.drain()
+    for msg in ([0x90, 200, 100], [0x90, 62, 128], [0x90, 63, 255], [0xB0, 64, 200], [0xE0, 0, 0x80]):
+        system.send(KEYS, msg)
+    assert engine.calls == [] and mgr.drain() == []
+
+
+def test_a_key_held_on_several_channels_sounds_once_and_is_recorded_once():
+    song = Song(tracks=(Track("Melody"),))
+    engine = RecordingEngine()
+    system, mgr, clock = make(sink=EngineSink(engine))
+    mgr.refresh()
+    mgr.drain()
+    rec = TakeRecorder(song, start_tick=0, start_sec=0.0)
+    for ch in range(16):                           # a layered controller: the same key on every channel
+        system.send(KEYS, [0x90 | ch, 65, 70])
+    clock.now = 0.5
+    for ch in range(16):
+        system.send(KEYS, [0x80 | ch, 65, 0])
+    assert engine.calls == [("on", 65, 70, 0), ("off", 65, 0)]
+    rec.feed(mgr.drain())
+    (take,) = rec.stop(1.0).takes
+    assert [(n.pitch, n.start_tick, n.duration_tick) for n in take.notes] == [(65, 0, 480)]
+
+
+def test_a_port_that_cannot_be_opened_is_not_retried_every_poll():
+    from deepcomposer_desktop.midi.devices import FakeMidiIn
+
+    class BusyMidiIn(FakeMidiIn):
+        def open_port(self, index, name=""):
+            raise OSError("MidiInWinMM::openPort: error creating Windows MM MIDI input port.")
+
+    system = FakeMidiSystem([KEYS])
+    made = []
+
+    def factory(queue_size_limit=100):
+        made.append(BusyMidiIn(system, queue_size_limit))
+        return made[-1]
+    mgr = MidiInputManager(PortBackend(factory))
+    problems = [n for n in mgr.refresh() if isinstance(n, Problem)]
+    assert len(problems) == 1 and "Cannot open MIDI input" in problems[0].message and mgr.current is None
+    for _ in range(5):                             # one poll a second: no new client, no repeated message
+        assert mgr.refresh() == []
+    assert len(made) == 2                          # the port lister and the one failed try
+    system.plug("Other:Other 24:0")                # the port list changed: worth another try
+    notices = mgr.refresh()
+    assert any(isinstance(n, Problem) for n in notices) and len(made) == 3
+    assert mgr.refresh() == []

@@ -208,6 +208,28 @@ def test_chord_expander_reference_counts():
     assert off.press(61) == (61,) and off.release(61) == (61,)
 
 
+def test_a_key_held_on_several_channels_is_one_key():
+    ex = ChordExpander(None)
+    assert [ex.press(65, ch) for ch in range(16)] == [(65,)] + [()] * 15     # sounds once
+    assert [ex.release(65, ch) for ch in range(15)] == [()] * 15            # still held on channel 15
+    assert ex.release(65, 15) == (65,) and ex.release_all() == ()             # released once
+    assert ex.press(60, 2) == (60,) and ex.press(60, 2) == (60,)            # struck again on its channel
+    assert ex.press(60, 5) == () and ex.release(60, 9) == ()                # let go on a channel it changed to
+    assert ex.release(60, 2) == (60,)
+    chords = ChordExpander(chord_table("C"))
+    assert chords.press(60, 0) == (60, 64, 67) and chords.press(60, 1) == ()
+    assert chords.release(60, 0) == () and chords.release(60, 1) == (60, 64, 67)
+
+
+def test_data_bytes_above_127_make_a_message_malformed():
+    for bad in ([0x90, 200, 100], [0x90, 62, 128], [0x90, 63, 255], [0x80, 200, 0], [0xB0, 64, 200],
+                [0xB0, 130, 5], [0xE0, 0, 0x80], [0xD0, 200], bytes([0x91, 60, 0x90])):
+        assert decode(bad, 0.0) is None, bad
+    rec = TakeRecorder(song(), start_tick=0, start_sec=0.0)       # velocity 128 was a NoteOn of velocity 0
+    rec.feed([decode([0x90, 62, 128], 0.1), decode([0x90, 64, 127], 0.1), decode([0x80, 64, 0], 0.6)])
+    assert shape(rec.stop(1.0).takes[0].notes) == [(64, 96, 480)]
+
+
 def test_expand_chords_then_record():
     events = expand_chords(play((60, 0, 1), (62, 1, 1)), "C")
     rec = TakeRecorder(song(), start_tick=0, start_sec=0.0)
