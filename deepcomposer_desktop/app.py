@@ -39,6 +39,14 @@ def make_app():
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshot:
+        most = 8192                           # pixels a side: a bigger picture only exhausts memory
+        size = args.size.strip().lower().split("x")
+        if len(size) != 2 or not all(v.isascii() and v.isdigit() and 0 < int(v) <= most for v in size):
+            print(f"deepcomposer-desktop: --size takes WIDTHxHEIGHT in pixels (each at most {most}), "
+                  f"e.g. 1400x860, not {args.size!r}", file=sys.stderr)
+            return 2
+        w, h = (int(v) for v in size)
     preload()
     app = make_app()
     from .ui.main_window import MainWindow
@@ -48,23 +56,28 @@ def main(argv: list[str] | None = None) -> int:
     window.save_layout_on_close = not shot
     target = args.open_file or args.file
     if target and not window.open_path(target, background=not shot) and shot:
+        why = window.statusBar().currentMessage() or f"Cannot open {target}"
+        print(f"deepcomposer-desktop: {why}", file=sys.stderr)
         return 2
     if shot:
-        try:
-            w, h = (int(v) for v in args.size.lower().split("x"))
-        except ValueError:
-            w, h = 1400, 860
         try:                                      # fill the techniques panel (imports torch: fine here)
             from .workers import probe_techniques
             window.techniques.set_availability(probe_techniques())
         except Exception:  # noqa: BLE001 - a screenshot without the models is still a screenshot
             pass
+        least = window.minimumSizeHint().expandedTo(window.minimumSize())
+        if w < least.width() or h < least.height():
+            print(f"deepcomposer-desktop: --size {w}x{h} is smaller than the window can be: it needs at least "
+                  f"{least.width()}x{least.height()}", file=sys.stderr)
+            return 2
         window.resize(w, h)
         window.show()
         for _ in range(5):
             app.processEvents()
         window.center_roll()
         app.processEvents()
+        if (window.width(), window.height()) != (w, h):
+            print(f"Note: the window took {window.width()}x{window.height()}, not {w}x{h}", file=sys.stderr)
         ok = window.grab().save(args.screenshot)
         window.close()
         if not ok:

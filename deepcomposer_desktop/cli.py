@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import sys
+import time
 from pathlib import Path
 
 from .core.gm import program_name
@@ -60,6 +62,127 @@ def positive(hi: float = float("inf")):
                                              f", not {text}")
         return value
     return parse
+
+
+def tempo(text: str) -> float:
+    """An argparse type: a tempo in BPM that a Song (and a MIDI file) can hold."""
+    from .core.song import MAX_BPM, MIN_BPM
+    value = _number(text)
+    if not (math.isfinite(value) and MIN_BPM <= value <= MAX_BPM):
+        raise argparse.ArgumentTypeError(f"must be from {MIN_BPM:.2f} to {MAX_BPM:g} BPM (a MIDI file holds no "
+                                         f"slower tempo), not {text}")
+    return value
+
+
+_progress_open = False          # a progress line on stderr waits for its newline
+
+
+def progress_printer(width: int = 40, every: float = 0.0):
+    """A progress callback ``(fraction, message)`` that rewrites one stderr line (at most once per ``every``
+    seconds, and always at 100%); :func:`end_progress_line` ends it, as ``main`` does before an error."""
+    last = [-math.inf]
+
+    def progress(frac: float, msg: str) -> None:
+        global _progress_open
+        now = time.monotonic()
+        if now - last[0] < every and frac < 1.0:
+            return
+        last[0] = now
+        print(f"\r{frac * 100:5.1f}% {msg:<{width}}", end="", file=sys.stderr, flush=True)
+        _progress_open = True
+    return progress
+
+
+def end_progress_line() -> None:
+    """End the progress line (if one is open) so that what comes next starts on a line of its own."""
+    global _progress_open
+    if _progress_open:
+        _progress_open = False
+        print(file=sys.stderr, flush=True)
+
+
+def take_paths(out: str, takes: int) -> list[Path]:
+    """The files ``generate`` writes: ``out`` for one take, ``NAME-1.mid`` ... ``NAME-N.mid`` for several."""
+    out = Path(out)
+    if takes == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.mid'}") for i in range(takes)]
+
+
+def _same_file_key(path) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def check_outputs(outputs, inputs=()) -> None:
+    """Refuse, before any work, output files that cannot be written or that would clobber each other or an input.
+
+    ``outputs``: (option, path) pairs, e.g. ("--out", "x.mid"); ``inputs``: paths or sample names read (names
+    that are no file are skipped). Raises CliError naming the option.
+    """
+    seen: dict[str, str] = {}
+    ins = [p for p in inputs if p and Path(p).exists()]
+    for option, path in outputs:
+        if not path or not str(path).strip():
+            raise CliError(f"The output file name is empty ({option})")
+        path = Path(path)
+        folder = path.parent
+        if path.is_dir():
+            raise CliError(f"{option} {path} is a folder: name a file")
+        if not folder.is_dir():
+            raise CliError(f"Cannot write {path}: there is no folder {folder}")
+        key = _same_file_key(path)
+        if key in seen:
+            raise CliError(f"{option} and {seen[key]} name the same file ({path}): give each output its own name")
+        for source in ins:
+            if key == _same_file_key(source) or (path.exists() and os.path.samefile(path, source)):
+                raise CliError(f"{option} {path} is the input file: writing it would destroy the input; "
+                               "choose another name")
+        seen[key] = option
+
+
+GENERATE_OPTIONS = {"technique", "input", "out", "seed", "takes", "wav", "track"}     # what every technique reads
+
+
+def check_generate(args, used: set[str]) -> list[Path]:
+    """The checks ``generate`` makes before it runs a model: no option that the technique ignores (``used``: the
+    dests it reads besides :data:`GENERATE_OPTIONS`), and --out (each take's file) and --wav writable, apart
+    from each other and from the input. Returns the take files. Raises CliError."""
+    refuse_unused(args, GENERATE_OPTIONS | used, f"the {args.technique} technique")
+    paths = take_paths(args.out, args.takes)
+    wav = getattr(args, "wav", None)
+    check_outputs([("--out", p) for p in paths] + ([("--wav", wav)] if wav is not None else []), [args.input])
+    return paths
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """The ``dest`` of every option that ``argv`` sets itself (not by default), and of every positional."""
+    parser = build_parser()
+
+    def suppress(p: argparse.ArgumentParser) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    suppress(sub)
+            elif action.option_strings:       # positionals keep theirs (an optional one checks it in choices)
+                action.default = argparse.SUPPRESS
+        p._defaults.clear()
+    suppress(parser)
+    try:
+        return set(vars(parser.parse_args(argv))) - {"command"}
+    except SystemExit:                        # cannot happen once the same argv has parsed; check nothing then
+        return set()
+
+
+def refuse_unused(args, used: set[str], what: str) -> None:
+    """Refuse options that ``what`` (e.g. "the gan technique") would ignore: those the user gave (``main`` records
+    them in ``args.given_options``) whose dest is not in ``used``. Raises CliError with one line naming them."""
+    given = getattr(args, "given_options", None)
+    if given is None:
+        return
+    unused = sorted(given - used)
+    if unused:
+        names = ", ".join("--" + d.replace("_", "-") for d in unused)
+        raise CliError(f"{names}: not used by {what}; leave {'it' if len(unused) == 1 else 'them'} out")
 
 
 def load_input(spec: str) -> Song:
@@ -191,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="a .mid file, project, or built-in sample name (e.g. ode_to_joy)")
     p.add_argument("--out", "-o", required=True, help="the MIDI file to write")
     p.add_argument("--transpose", type=int, default=0, help="semitones to transpose pitched tracks by")
-    p.add_argument("--tempo", type=float, default=None, help="replace the tempo map by one tempo (BPM)")
+    p.add_argument("--tempo", type=tempo, default=None,
+                   help="replace the tempo map by one tempo, 3.58-1000 BPM (a MIDI file holds no slower one)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="measure speed figures and print them as a table (asserts nothing)")
@@ -216,14 +340,26 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:                 # --help, or a bad argument (argparse has said why): its status
         return exc.code if isinstance(exc.code, int) else 2
+    args.given_options = given_options(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()                    # here, where a closed pipe is caught, not at exit
+        return code
     except CliError as exc:
+        end_progress_line()
         print(f"deepcomposer: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        end_progress_line()
         print("deepcomposer: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                   # `deepcomposer models | head -1`: the reader has gone; quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())     # Python's own flush at exit would fail again
+        os.close(devnull)
+        return 141                            # 128 + SIGPIPE, as a shell reports a command stopped by it
+    finally:
+        end_progress_line()
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def test_bad_settings_and_damaged_projects_are_one_line_with_status_2(tmp_path, 
     cases = [(["convert", "ode_to_joy", "-o", ""], "output file name is empty"),
              (["info", ""], "No input given"),
              (["render", "ode_to_joy", "-o", str(tmp_path / "x.wav"), "--soundfont", ""], "--soundfont needs"),
-             (["convert", "ode_to_joy", "-o", out, "--tempo", "0"], "between 1 and 1000"),
+             (["convert", "ode_to_joy", "-o", out, "--tempo", "0"], "--tempo: must be from 3.58 to 1000 BPM"),
              (["info", str(deep)], "damaged"),
              (["info", str(inf)], "damaged"),
              (["generate", "-t", "arcnn", "-i", "ode_to_joy", "-o", out, "--seed", "99999999999999999999"],
@@ -110,6 +110,8 @@ def test_models_list_export_import(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["models"]) == 0
     assert "friends-chorale" in capsys.readouterr().out
+    assert main(["models", "import", str(shared), "--name", "friends-chorale"]) == 2         # taken: says how
+    assert "--overwrite replaces it; --name NAME imports it under another name" in capsys.readouterr().err
     bad = tmp_path / "bad.dcmodel"
     bad.write_bytes(b"not a model")
     assert main(["models", "import", str(bad)]) == 2

@@ -26,8 +26,11 @@ def _track_index(song, spec: str) -> int:
 def cmd_render(args) -> int:
     import sys
 
-    from ..cli import CliError, load_input
-    from .render import RenderError, render_to_wav, silent_tracks_note, stem_tracks, write_stems
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..cli import CliError, check_outputs, load_input
+    from .render import RenderError, render_to_wav, silent_tracks_note, stem_file_names, stem_tracks, write_stems
     from .soundfont import find_soundfont
 
     if not args.out and not args.stems:
@@ -40,7 +43,16 @@ def cmd_render(args) -> int:
         raise CliError(f"{args.input} has no notes to render")
     solo = sorted({_track_index(song, s) for s in args.solo or ()})
     mute = sorted({_track_index(song, s) for s in args.mute or ()})
+    muted = [i for i in solo if song.tracks[i].mute and i not in mute]
+    if muted:                                 # an explicit --solo plays the track even where the project mutes it
+        song = song.with_tracks(tuple(replace(t, mute=False) if i in muted else t for i, t in enumerate(song.tracks)))
+        print("Note: --solo plays " + ", ".join(f"track {i + 1} ({song.tracks[i].name})" for i in muted)
+              + ", muted in the project", file=sys.stderr)
     heard = stem_tracks(song, solo, mute)
+    outputs = [("--out", args.out)] if args.out else []
+    if args.stems and Path(args.stems).is_dir():
+        outputs += [("--stems", Path(args.stems) / name) for name in stem_file_names(song, heard)]
+    check_outputs(outputs, inputs=(args.input, args.soundfont))
     if not heard and not args.metronome:
         raise CliError("No track would sound: every track is muted, or the chosen ones have no notes")
     names = ", ".join(f"{i + 1} {song.tracks[i].name}" for i in heard) or "none"
@@ -78,7 +90,8 @@ def register(sub) -> None:
                    help="also (or instead) write one 32-bit float WAV per track into FOLDER, named '01 Melody.wav' "
                         "...; they line up from 0 and add up to the mix (the metronome is left out)")
     p.add_argument("--solo", action="append", metavar="TRACK",
-                   help="render only this track (1-based number or name); repeat for several")
+                   help="render only this track (1-based number or name), even one the project mutes; repeat "
+                        "for several")
     p.add_argument("--mute", action="append", metavar="TRACK", help="leave this track out; repeatable")
     p.add_argument("--soundfont", metavar="FILE", help="a .sf2/.sf3 file (default: search the usual places)")
     p.add_argument("--rate", type=whole(8000, MAX_RATE), default=44100,

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable, Sequence
 
-from .song import (CHANNEL_PRESSURE, MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note, Song, SongError,
-                   Track)
+from .song import (CHANNEL_PRESSURE, MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note, Song,
+                   SongError, Track)
 
 
 def transpose_notes(notes: Iterable[Note], semitones: int) -> tuple[Note, ...]:

@@ -16,7 +16,8 @@ class ProjectError(SongError):
 
 def song_to_dict(song: Song, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A dict that ``json.dump`` writes; notes are compact ``[pitch, start, duration, velocity]`` lists, controller
-    changes ``[tick, number, value]`` (number 128: pitch bend, 129: aftertouch). Files from before controllers load without them."""
+    changes ``[tick, number, value]`` (number 128: pitch bend, 129: aftertouch). Files from before controllers
+    load without them."""
     return {
         "format": FORMAT,
         "version": VERSION,

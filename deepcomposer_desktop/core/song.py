@@ -74,7 +74,8 @@ def reset_value(number: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Control:
     """A controller change (sustain pedal, mod wheel, expression ...) or, with ``number == PITCH_BEND``, a pitch
-    bend (-8192 .. 8191), or with ``number == CHANNEL_PRESSURE`` the keyboard's aftertouch (0 .. 127). Tracks keep them as they came, in time order; notes and edits do not move them."""
+    bend (-8192 .. 8191), or with ``number == CHANNEL_PRESSURE`` the keyboard's aftertouch (0 .. 127). Tracks
+    keep them as they came, in time order; notes and edits do not move them."""
 
     tick: int
     number: int
@@ -104,6 +105,10 @@ def control_name(number: int) -> str:
     return _CONTROL_NAMES.get(number, f"CC {number}")
 
 
+MIN_BPM = 60_000_000 / 0xFFFFFF   # about 3.58: a MIDI tempo holds at most 16,777,215 microseconds per beat
+MAX_BPM = 1000.0
+
+
 @dataclass(frozen=True, slots=True)
 class TempoChange:
     tick: int
@@ -111,8 +116,9 @@ class TempoChange:
 
     def __post_init__(self) -> None:
         _check_int("Tempo position", self.tick, 0, MAX_TICK)
-        if not isinstance(self.bpm, (int, float)) or not 1.0 <= float(self.bpm) <= 1000.0:
-            raise SongError(f"Tempo must be between 1 and 1000 BPM, got {self.bpm!r}")
+        if not isinstance(self.bpm, (int, float)) or not MIN_BPM <= float(self.bpm) <= MAX_BPM:
+            raise SongError(f"Tempo must be between {MIN_BPM:.2f} and {MAX_BPM:g} BPM (a MIDI file holds no "
+                            f"slower tempo), got {self.bpm!r}")
 
     @property
     def microseconds_per_beat(self) -> int:

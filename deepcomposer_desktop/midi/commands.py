@@ -103,13 +103,12 @@ def register(sub) -> None:
     p = sub.add_parser("midi-ports", help="list MIDI input ports (hardware keyboards, virtual ports)")
     p.set_defaults(func=cmd_midi_ports)
 
-    from ..cli import between, positive, whole
+    from ..cli import between, positive, tempo, whole
     p = sub.add_parser("midi-record", help="record a MIDI keyboard into a MIDI file")
     p.add_argument("--out", "-o", required=True, help="the MIDI file to write")
     p.add_argument("--port", help="port number or name (default: the first keyboard)")
     p.add_argument("--seconds", type=positive(24 * 3600), help="stop after this long (default: Ctrl+C)")
-    p.add_argument("--bpm", type=between(1, 1000), default=120.0, help="tempo of the written file, 1-1000 "
-                                                                        "(default 120)")
+    p.add_argument("--bpm", type=tempo, default=120.0, help="tempo of the written file, 3.58-1000 (default 120)")
     p.add_argument("--count-in", type=whole(0, 16), default=0, metavar="BARS",
                    help="bars to wait before recording, 0-16")
     p.add_argument("--quantize", choices=("1/8", "1/16", "1/8T"), help="input quantize grid")

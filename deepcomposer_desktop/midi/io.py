@@ -18,8 +18,8 @@ from ..core.edits import untangle_notes
 from ..core.gm import program_name
 from ..core.safe_write import write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
-from ..core.song import (CHANNEL_PRESSURE, DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control, KeySignature,
-                         Note, Song, SongError, TempoChange, TimeSignature, Track)
+from ..core.song import (CHANNEL_PRESSURE, DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control,
+                         KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_EVENTS = 5_000_000

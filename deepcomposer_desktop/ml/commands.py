@@ -33,7 +33,7 @@ def cmd_models(args) -> int:
     except ModuleNotFoundError:
         raise CliError("No model registry in this build") from None
     if args.action in ("export", "import"):
-        from ..model_files import export_model, import_model
+        from ..model_files import ModelExists, export_model, import_model
         try:
             if args.action == "export":
                 if len(args.args) != 2 or "/" not in args.args[0]:
@@ -44,6 +44,8 @@ def cmd_models(args) -> int:
                 if len(args.args) != 1:
                     raise CliError("usage: deepcomposer models import FILE [--name NAME] [--overwrite]")
                 print(f"Installed {import_model(args.args[0], name=args.name, overwrite=args.overwrite)}")
+        except ModelExists as exc:
+            raise CliError(f"{exc} (--overwrite replaces it; --name NAME imports it under another name)") from None
         except ModelError as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:

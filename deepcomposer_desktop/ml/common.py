@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -76,25 +78,31 @@ def is_midi_file(path) -> bool:
         return False
 
 
-def claim_model_path(technique: str, name: str, out, replace: bool = False) -> Path:
+def claim_model_path(technique: str, name: str, out, replace: bool = False, resume_from=None) -> Path:
     """Where ``train`` will write the model ``<technique>-<name>.pt`` in the folder ``out`` (created here).
 
-    Refuses a name that is not a model name, a model of that name already in ``out``, and - when ``out`` is the
-    user's model folder - a name that a shipped model has (the new one would hide it from every later generate),
-    unless ``replace`` (``--overwrite`` or ``--resume``). Raises ModelError with a message for the user.
+    Refuses a name that is not a model name, a model of that name already in ``out`` (unless ``replace``:
+    ``--overwrite``, or ``--resume``), and - when ``out`` is the user's model folder - a name that a shipped model
+    has (the new one would hide it from every later generate) unless ``replace`` (``--overwrite``; ``--resume``
+    is not enough). ``resume_from``: with ``--resume``, the file the run continues from; refused when missing.
+    Raises ModelError with a message for the user.
     """
     from ..model_files import NAME_RE
     if not NAME_RE.match(name or ""):
         raise ModelError("Name the model with lower-case letters, digits, '-' or '_' (e.g. my-genre)")
     out = Path(out)
     dest = out / f"{technique}-{name}.pt"
-    if not replace:
-        if dest.exists():
-            raise ModelError(f"A model called '{name}' is already in {out}: choose another --name, continue it "
-                             "with --resume, or pass --overwrite to train a new one in its place")
-        if hides_shipped(dest):
-            raise ModelError(f"The {technique} model '{name}' ships with the app, and one trained under that name "
-                             "would take its place: choose another --name, or pass --overwrite to replace it")
+    if not replace and resume_from is None and dest.exists():
+        raise ModelError(f"A model called '{name}' is already in {out}: choose another --name, continue it "
+                         "with --resume, or pass --overwrite to train a new one in its place")
+    if not replace and hides_shipped(dest):
+        raise ModelError(f"The {technique} model '{name}' ships with the app, and one trained under that name "
+                         "would take its place: choose another --name, or pass --overwrite to replace it"
+                         + (" (with --resume to continue your run)" if resume_from is not None else ""))
+    if resume_from is not None and not Path(resume_from).is_file():
+        raise ModelError(f"Nothing to resume: there is no {Path(resume_from).name} from an earlier run of '{name}' "
+                         f"in {Path(resume_from).parent}; leave out --resume to train from the start"
+                         + (" (with --overwrite to replace the model there)" if dest.exists() else ""))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -112,6 +120,30 @@ def hides_shipped(dest: Path) -> bool:
         return (SHIPPED_DIR / dest.name).exists() and dest.parent.resolve() == user_models_dir().resolve()
     except OSError:
         return False
+
+
+@contextmanager
+def sigint_stops(message: str = "Stopping: saving the model so far (Ctrl+C again to quit at once)"):
+    """Within the block, Ctrl+C (SIGINT) asks the run to stop as Cancel does: yields a StopFn that turns true;
+    a second Ctrl+C raises KeyboardInterrupt. The old handler comes back after. Main thread only (elsewhere the
+    StopFn just stays false)."""
+    import signal
+    import threading
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop.is_set
+        return
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"\n{message}", file=sys.stderr, flush=True)
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop.is_set
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 MAX_INPUT_BARS = 1024         # 34 minutes at 120 BPM in 4/4: far beyond a song, far below what exhausts memory

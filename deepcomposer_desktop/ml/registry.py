@@ -45,7 +45,8 @@ def model_dirs() -> list[tuple[Path, bool]]:
 
 
 def card_summary(card: Path) -> str:
-    """First non-heading, non-empty line of a markdown card, stripped of markup (\"\" if unreadable)."""
+    """First non-heading, non-empty line of a markdown card, stripped of markup (\"\" if unreadable); a longer one
+    is cut at a word and ends in "…" (160 characters at most)."""
     try:
         text = card.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -55,8 +56,10 @@ def card_summary(card: Path) -> str:
         if not line or line.startswith(("#", "|", "---", "```", "<!--")):
             continue
         line = line.lstrip(">*-_ ").replace("**", "").replace("`", "").strip()
+        if len(line) > 160:                    # cut at a word, and say so
+            line = line[:160].rsplit(None, 1)[0].rstrip(",;:-–—( ")[:159] + "…"
         if line:
-            return line[:160]
+            return line
     return ""
 
 

@@ -79,7 +79,7 @@ def test_midi_record_unknown_port(monkeypatch, capsys):
 @pytest.mark.parametrize("option, value, says", [
     ("--seconds", "-1", "must be above 0"), ("--seconds", "nan", "must be above 0"),
     ("--count-in", "100000000", "must be from 0 to 16"), ("--count-in", "-2", "must be from 0 to 16"),
-    ("--bpm", "0", "must be from 1 to 1000"), ("--strength", "1.5", "must be from 0 to 1"),
+    ("--bpm", "0", "must be from 3.58 to 1000 BPM"), ("--strength", "1.5", "must be from 0 to 1"),
     ("--program", "128", "must be from 0 to 127")])
 def test_midi_record_refuses_nonsense_before_it_records(monkeypatch, capsys, option, value, says):
     Rig(monkeypatch)                         # -1 s wrote an empty file, nan recorded until Ctrl+C, a huge count-in

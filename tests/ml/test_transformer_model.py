@@ -189,3 +189,24 @@ def test_bad_input_raises_clear_errors(model_path):
     drum_melody = song().replace(melody_index=2)
     with pytest.raises(ExtendError):
         extend(drum_melody, model=str(model_path))
+
+
+def test_each_part_continues_in_its_own_range_and_texture(model_path):
+    # an untrained model writes anything anywhere: the limits keep the melody near its register and the
+    # two-note chord part at two notes at once
+    from deepcomposer_desktop.ml.transformer.generate import part_limits
+    s = song(bars=4)
+    assert part_limits(s.tracks[0]) == ((55, 71), 1) and part_limits(s.tracks[1]) == ((43, 60), 2)
+    for seed in range(3):
+        out = extend(s, bars=4, tracks="all", seed=seed, model=str(model_path))[0]
+        for i, (lo, hi), cap in ((0, (55, 71), 1), (1, (43, 60), 2)):
+            new = out.tracks[i].notes[len(s.tracks[i].notes):]
+            assert all(lo <= n.pitch <= hi for n in new), (seed, i, sorted({n.pitch for n in new}))
+            starts = [n.start_tick for n in new]
+            assert all(starts.count(t) <= cap for t in set(starts))
+    net = tiny_model()
+    header = T.header_tokens((4, 4), 120, [0, 0])
+    body = T.encode_bars(T.song_to_piece(s, [0, 1]).bars)
+    free = sample_bars(net, header, body, 4, 2, 48, seed=1)
+    bars, _ = T.decode_bars(free, 2)
+    assert any(not 43 <= p <= 71 for bar in bars for _, _, p, _, _ in bar)   # without them it wanders

@@ -276,8 +276,9 @@ def cli_generate(args) -> int:
     [--iterations N] [--temperature T] [--seed S] [--takes N] [--track N] [--wav W]``."""
     import time
 
-    from ...cli import CliError, load_input, save_output
+    from ...cli import CliError, check_generate, load_input, save_output
     song = load_input(args.input)
+    paths = check_generate(args, {"model", "max_add", "max_remove", "iterations", "temperature"})
     if not song.tracks:
         raise CliError(f"{args.input} has no tracks")
     index = song.melody_index if args.track is None else args.track - 1
@@ -285,7 +286,6 @@ def cli_generate(args) -> int:
         raise CliError(f"--track must be between 1 and {len(song.tracks)}, got {args.track}")
     if args.takes < 1:
         raise CliError(f"--takes must be at least 1, got {args.takes}")
-    out = Path(args.out)
     model = None
     if getattr(args, "model", None):
         from ..registry import find_model
@@ -303,7 +303,7 @@ def cli_generate(args) -> int:
             raise CliError(str(exc)) from None
         result = song.with_tracks(song.tracks + (track,))
         first = first or result
-        path = out if args.takes == 1 else out.with_name(f"{out.stem}-{take + 1}{out.suffix or '.mid'}")
+        path = paths[take]
         save_output(result, str(path))
         added, removed = note_changes(song.tracks[index], track, song.ppq)
         print(f"{path}: new track {track.name!r}: {len(track.notes)} notes, {added} added, {removed} removed "

@@ -295,11 +295,14 @@ def cli_train(args) -> int:
     """`deepcomposer train arcnn [--preset tiny|cpu|default|gpu] [--data CACHE] [--out DIR] [--name N] ...`
 
     Installs ``arcnn-N.pt`` (N: ``--name``, default ``my-bach``) in ``--out`` (default: the user's model folder),
-    with the run's checkpoints in ``arcnn-N-run/``. Refuses to replace a model of that name (or to hide the shipped
-    one) unless ``--overwrite`` or ``--resume``.
+    with the run's checkpoints in ``arcnn-N-run/``. Refuses to replace a model of that name unless ``--overwrite``
+    or ``--resume``, and to hide the shipped one unless ``--overwrite``. Ctrl+C stops as Cancel does.
     """
-    from ...cli import CliError
+    from ...cli import CliError, refuse_unused
+    from ..common import sigint_stops
     from ..registry import user_models_dir
+    refuse_unused(args, {"technique", "name", "data", "out", "epochs", "lr", "batch_size", "resume", "overwrite",
+                         "device", "preset", "minutes"}, "train arcnn")
     preset = args.preset or "default"
     if preset not in PRESETS:
         raise CliError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -314,17 +317,26 @@ def cli_train(args) -> int:
     try:
         device = resolve_device(args.device)
         data = read_cache(args.data or DEFAULT_OUT)
-        dest = claim_model_path("arcnn", name, out, replace=args.resume or getattr(args, "overwrite", False))
+        dest = claim_model_path("arcnn", name, out, replace=getattr(args, "overwrite", False),
+                                resume_from=out / f"arcnn-{name}-run" / "last.pt" if args.resume else None)
     except ModelError as exc:
         raise CliError(str(exc)) from None
     if args.epochs:
         n = len(windows(data["train"], cfg.steps)[1])
         tcfg.max_steps = max(1, args.epochs * n // tcfg.batch_size)
         tcfg.minutes = max(tcfg.minutes, 24 * 60.0)
+    if getattr(args, "minutes", None):
+        tcfg.minutes = args.minutes
     run_dir = out / f"arcnn-{name}-run"
     try:
-        best = train(cfg, tcfg, run_dir, cache=data, device=device, resume=args.resume, name=name)
+        with sigint_stops() as stop:          # Ctrl+C: as Cancel in the app (the model so far is kept)
+            best = train(cfg, tcfg, run_dir, cache=data, device=device, resume=args.resume, name=name,
+                         should_stop=stop)
         dest = export(best, dest, name)
+    except Cancelled:
+        if (run_dir / "best.pt").is_file():
+            export(run_dir / "best.pt", dest, name)
+        raise CliError("Training stopped; the model so far is saved (continue with --resume)") from None
     except ModelError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:

@@ -428,10 +428,13 @@ def _console_progress():
 def cli_train(args) -> int:
     """``deepcomposer train gan --name my-genre --data FOLDER|cache.npz [--epochs --lr --update-ratio
     --batch-size --resume --device --preset --out]``."""
-    from ...cli import CliError
+    from ...cli import CliError, end_progress_line, progress_printer
+    from ..common import sigint_stops
     from ..registry import user_models_dir
     if not args.name or not args.data:
         raise CliError("train gan needs --name (e.g. my-genre) and --data (a folder of MIDI files or a cache)")
+    if args.resume and getattr(args, "start_from", None):
+        raise CliError("--start-from: not used with --resume (the run continues from its own checkpoint)")
     try:
         device = resolve_device(args.device)
     except ModelError as exc:
@@ -439,6 +442,33 @@ def cli_train(args) -> int:
     preset = args.preset or ("default" if device.startswith("cuda") else "laptop")
     overrides = {"epochs": args.epochs, "lr": args.lr, "update_ratio": args.update_ratio,
                  "batch_size": args.batch_size, "minutes": getattr(args, "minutes", None)}
+    out = Path(args.out) if args.out else user_models_dir()
+    state = out / f"gan-{args.name}.state"
+    if args.resume and state.is_file() and (out / f"gan-{args.name}.pt").is_file():
+        # the saved run's recipe (and, unless --preset, the preset its architecture came from); flags given win
+        from dataclasses import fields
+
+        from ..checkpoint import load_checkpoint
+        try:
+            saved = load_checkpoint(out / f"gan-{args.name}.pt", "gan")
+        except ModelError as exc:
+            raise CliError(str(exc)) from None
+        recipe = (saved.get("meta") or {}).get("train") or {}
+        names = {f.name for f in fields(TrainConfig)}
+        overrides = {**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe.items() if k in names},
+                     **{k: v for k, v in overrides.items() if v is not None}}
+        if not args.preset:
+            arch = saved.get("model_args") or {}
+            preset = next((p for p in ("tiny", "small") if list(arch.get("channels", ())) ==
+                           list(ARCH_PRESETS[p]["channels"])), "deepcomposer" if arch.get("kind") == "deepcomposer"
+                          else preset)
+        taken = [f"{k.replace('_', ' ')} {recipe[k]:g}" for k in ("epochs", "lr", "update_ratio", "batch_size",
+                                                                   "minutes")
+                 if getattr(args, k, None) is None and isinstance(recipe.get(k), (int, float))
+                 and (k != "minutes" or recipe[k] > 0)]
+        if taken:
+            print(f"Resuming with the saved run's settings: {', '.join(taken)}"
+                  + ("" if args.preset else f", preset {preset}") + " (give a flag again to change one)", flush=True)
     init_from = None
     if getattr(args, "start_from", None):
         from ..registry import find_model
@@ -449,20 +479,22 @@ def cli_train(args) -> int:
     if device == "cpu":
         from ..common import limit_threads
         limit_threads()
-    out = Path(args.out) if args.out else user_models_dir()
     try:
-        claim_model_path("gan", args.name, out, replace=args.resume or getattr(args, "overwrite", False))
+        claim_model_path("gan", args.name, out, replace=getattr(args, "overwrite", False),
+                         resume_from=state if args.resume else None)
     except ModelError as exc:
         raise CliError(str(exc)) from None
-    progress = _console_progress()
+    progress = progress_printer(50, every=1.0)
     try:
         data = read_training_data(args.data, getattr(args, "melody_track", None), progress)
-        path = run_training(data, args.name, out, preset, overrides, device, args.resume, progress=progress,
-                            init_from=init_from)
+        with sigint_stops() as stop:          # Ctrl+C: as Cancel in the app (the model so far is saved)
+            path = run_training(data, args.name, out, preset, overrides, device, args.resume, progress=progress,
+                                should_stop=stop, init_from=init_from)
     except (ModelError, GanDataError) as exc:
         raise CliError(str(exc)) from None
     except Cancelled:
         raise CliError("Training stopped; the model so far is saved (continue with --resume)") from None
+    end_progress_line()
     print(f"Model written to {path}" + ("" if args.out else f"; the genre '{args.name}' is now in the list"))
     print("Measuring it on the held-out songs for its model card ...", flush=True)
     from .card import write_trained_card

@@ -7,7 +7,6 @@ positions only move forward inside a bar, only existing tracks), decodes and app
 from __future__ import annotations
 
 import math
-import sys
 import threading
 from pathlib import Path
 
@@ -97,9 +96,11 @@ def filter_logits(logits, top_k: int = 0, top_p: float = 1.0):
 
 def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: int, bar_steps: int, *,
                 top_k: int = 0, top_p: float = 0.95, temperature: float = 1.0, seed: int = 0, use_cache: bool = True,
-                progress=None, should_stop: StopFn = None) -> list[int]:
+                progress=None, should_stop: StopFn = None, ranges=None, caps=None) -> list[int]:
     """Sample tokens after ``header + body`` until ``n_bars`` new bars are complete; returns the new tokens
-    (starting with BAR). ``use_cache=False`` recomputes the whole window each step (for tests)."""
+    (starting with BAR). ``use_cache=False`` recomputes the whole window each step (for tests). ``ranges``: per
+    slot, the (lowest, highest) pitch it may play; ``caps``: per slot, how many notes it may strike at once (a
+    bass line stays one note at a time); None: no limit."""
     import torch
     block = net.cfg.block_size
     allowed = _grammar(n_slots)
@@ -112,6 +113,12 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
     out: list[int] = []
     last_type = types[active[-1]]
     cur_pos, bars_done = -1, 0
+    slot, struck = 0, {}                                          # the slot being written; notes per slot here
+    pitch_ok = None
+    if ranges is not None:                                        # (slots, 128): the pitches each slot may play
+        pitch_ok = torch.zeros(n_slots, 128, dtype=torch.bool)
+        for k, (lo, hi) in enumerate(ranges):
+            pitch_ok[k, max(0, lo):min(127, hi) + 1] = True
     bar_cap = 64 + 48 * n_slots                                   # a bar longer than this is closed by force
     max_tokens = n_bars * (bar_cap + 8)
     in_bar = 0
@@ -131,6 +138,14 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
                 mask = allowed[last_type].clone()
             mask[T.POS0:T.POS0 + cur_pos + 1] = False
             mask[T.POS0 + min(bar_steps, T.MAX_BAR_STEPS):T.TRK0] = False
+            if pitch_ok is not None:
+                mask[T.PITCH0:T.DUR0] &= pitch_ok[slot]
+            if caps is not None:
+                full = [k for k in range(n_slots) if struck.get(k, 0) >= caps[k]]
+                for k in full:                                    # no more notes for a slot that has struck its
+                    mask[T.TRK0 + k] = False                      # most at this position
+                if slot in full and last_type != T.T_TRK:
+                    mask[T.VEL0:T.DUR0] = False
             lg = logits.float().masked_fill(~mask, float("-inf"))
             if not torch.isfinite(lg).any():
                 break
@@ -140,9 +155,13 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
                 if bars_done == n_bars:
                     break
                 bars_done += 1
-                cur_pos, in_bar = -1, 0
+                cur_pos, in_bar, slot, struck = -1, 0, 0, {}
             elif T.POS0 <= tok < T.TRK0:
-                cur_pos = tok - T.POS0
+                cur_pos, struck = tok - T.POS0, {}
+            elif T.TRK0 <= tok < T.VEL0:
+                slot = min(tok - T.TRK0, n_slots - 1)
+            elif T.PITCH0 <= tok < T.DUR0:
+                struck[slot] = struck.get(slot, 0) + 1
             out.append(tok)
             in_bar += 1
             last_type = types[tok]
@@ -163,6 +182,19 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
 
 
 # --- the public entry point -------------------------------------------------------------------------------------
+RANGE_MARGIN = 5          # semitones a continued part may go beyond the lowest / highest pitch it played
+
+
+def part_limits(track) -> tuple[tuple[int, int], int]:
+    """What a part's continuation keeps to: its pitch range widened by a fourth each way, and the most notes it
+    struck at once (a bass line stays a line, a chord part stays chords of at most its own size)."""
+    pitches = [n.pitch for n in track.notes]
+    if not pitches:
+        return (0, 127), 8
+    at_once: dict[int, int] = {}
+    for n in track.notes:
+        at_once[n.start_tick] = at_once.get(n.start_tick, 0) + 1
+    return (max(0, min(pitches) - RANGE_MARGIN), min(127, max(pitches) + RANGE_MARGIN)), max(at_once.values())
 def plan_bars(song, seconds: float, bars: int | None):
     """(first new bar number, its tick, bar length in ticks, number of new bars) for an extension."""
     from ...core.timing import TempoMap
@@ -220,13 +252,14 @@ def extend(song, seconds: float = 30.0, bars: int | None = None, context_bars: i
     piece = T.song_to_piece(song, slots, max(0, n_in - int(context_bars)), n_in)
     header = T.header_tokens(piece.meter, piece.bpm, piece.families)
     body = T.encode_bars(piece.bars)
+    ranges, caps = zip(*(part_limits(song.tracks[ti]) for ti in slots))
     results = []
     for take in range(int(takes)):
         def prog(f, take=take):
             report(progress, (take + f) / takes, f"take {take + 1} of {takes}: composing")
         new = sample_bars(net, header, body, n_new, len(slots), bar_steps, top_k=int(top_k), top_p=float(top_p),
                           temperature=float(temperature), seed=int(seed) + take, progress=prog,
-                          should_stop=should_stop)
+                          should_stop=should_stop, ranges=ranges, caps=caps)
         bars_out, _ = T.decode_bars(new, len(slots))
         per_slot = T.piece_notes(bars_out, song.ppq, first_tick, bar_ticks, len(slots))
         tracks_out = list(song.tracks)
@@ -243,37 +276,43 @@ def cli_generate(args) -> int:
     [--track N] [--wav W]``."""
     import time
 
-    from ...cli import CliError, load_input, save_output
-    from ...core.timing import song_duration_seconds
+    from ...cli import CliError, check_generate, end_progress_line, load_input, progress_printer, save_output
+    from ...core.timing import TempoMap, song_duration_seconds
     from ..common import limit_threads
     song = load_input(args.input)
+    paths = check_generate(args, {"model", "temperature", "seconds", "bars", "context_bars", "top_k", "top_p",
+                                  "tracks"})
+    if {"seconds", "bars"} <= (getattr(args, "given_options", None) or set()):
+        raise CliError("--seconds and --bars both set the length: give one of them")
     limit_threads(1)                      # one-token steps: more threads only add overhead
     if getattr(args, "track", None) is not None:
         if not 1 <= args.track <= len(song.tracks):
             raise CliError(f"--track must be between 1 and {len(song.tracks)}")
         song = song.replace(melody_index=args.track - 1)
 
-    def progress(frac, msg):
-        print(f"\r{frac * 100:5.1f}% {msg:<40}", end="", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
         results = extend(song, seconds=args.seconds, bars=args.bars, context_bars=args.context_bars,
                          tracks=args.tracks, top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
-                         takes=args.takes, seed=args.seed, progress=progress,
+                         takes=args.takes, seed=args.seed, progress=progress_printer(),
                          model=getattr(args, "model", None) or None)
     except (ModelError, ExtendError, Cancelled) as exc:
-        print(file=sys.stderr)
         raise CliError(str(exc) or "cancelled") from None
-    print(file=sys.stderr)
-    out = Path(args.out)
+    end_progress_line()
     before = song_duration_seconds(song)
-    for take, result in enumerate(results):
-        path = out if len(results) == 1 else out.with_name(f"{out.stem}-{take + 1}{out.suffix or '.mid'}")
+    tm = TempoMap.of(song)
+    _, first_tick, bar_ticks, n_new = plan_bars(song, args.seconds, args.bars)
+    start = tm.tick_to_seconds(first_tick)            # where the continuation begins (the bar after the input)
+    asked = args.seconds if args.bars is None else tm.tick_to_seconds(first_tick + n_new * bar_ticks) - start
+    retry = "try another --seed or a higher --temperature"
+    for path, result in zip(paths, results):
         save_output(result, str(path))
         added = result.note_count - song.note_count
+        covered = song_duration_seconds(result) - start
         print(f"{path}: {added} notes added, {before:.1f} s -> {song_duration_seconds(result):.1f} s"
-              + (" (the model ended the piece here: try another --seed or a higher --temperature)" if added == 0
-                 else ""))
+              + (f" (the model ended the piece here: {retry})" if added == 0 else
+                 f" (the model ended the piece early: its continuation lasts {max(0.0, covered):.1f} s of the "
+                 f"{asked:.1f} s asked; {retry})" if covered < asked / 2 else ""))
     print(f"({time.perf_counter() - t0:.1f} s)")
     if getattr(args, "wav", None):
         try:

@@ -321,11 +321,14 @@ def cli_train(args) -> int:
     """`deepcomposer train transformer [--name N] [--data CACHE.npz] [--out DIR] [--preset cpu|gpu|tiny] ...`
 
     Installs ``transformer-N.pt`` (N: ``--name``, default ``my-extend``) in ``--out`` (default: the user's model
-    folder), from the run's best checkpoint (``transformer-N-run/``). Refuses to replace a model of that name (or
-    to hide the shipped one) unless ``--overwrite`` or ``--resume``.
+    folder), from the run's best checkpoint (``transformer-N-run/``). Refuses to replace a model of that name unless
+    ``--overwrite`` or ``--resume``, and to hide the shipped one unless ``--overwrite``. Ctrl+C stops as Cancel does.
     """
-    from ...cli import CliError
+    from ...cli import CliError, refuse_unused
+    from ..common import sigint_stops
     from ..registry import user_models_dir
+    refuse_unused(args, {"technique", "name", "data", "out", "epochs", "lr", "batch_size", "resume", "overwrite",
+                         "device", "preset", "minutes"}, "train transformer")
     preset = args.preset or "cpu"
     if preset not in PRESETS:
         raise CliError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -337,17 +340,21 @@ def cli_train(args) -> int:
     try:
         device = resolve_device(args.device)
         cache = read_cache(cache_path)
-        dest = claim_model_path("transformer", name, out, replace=args.resume or getattr(args, "overwrite", False))
+        dest = claim_model_path("transformer", name, out, replace=getattr(args, "overwrite", False),
+                                resume_from=out / f"transformer-{name}-run" / "last.pt" if args.resume else None)
     except (ModelError, CacheError) as exc:
         raise CliError(str(exc)) from None
     run = out / f"transformer-{name}-run"
     cfg = config_from(preset, cache=str(cache_path.resolve()), out=str(run), name=name,
                       lr=args.lr, batch_size=args.batch_size, device=device, resume=args.resume,
-                      max_epochs=args.epochs)
+                      max_epochs=args.epochs, minutes=getattr(args, "minutes", None))
     try:
-        last = train(cfg, cache=cache)
+        with sigint_stops() as stop:          # Ctrl+C: as Cancel in the app (the run ends and saves)
+            last = train(cfg, should_stop=stop, cache=cache)
         best = run / "best.pt"
         dest = install(best if best.is_file() else last, dest, name)
+        if stop():
+            raise CliError(f"Training stopped; the model so far is saved in {dest} (continue with --resume)")
     except (ModelError, CacheError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
