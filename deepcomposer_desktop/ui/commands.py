@@ -10,7 +10,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ..core.song import Song, Track
 
-# merge ids: consecutive commands with the same id and target merge into one undo step (slider drags)
+# merge ids: consecutive commands with the same id, target and gesture (``merge_key``, see gestures.Gesture) merge
+# into one undo step: one drag of a slider, not two drags of it
 MERGE_VOLUME, MERGE_PAN, MERGE_TEMPO, MERGE_RENAME = 1, 2, 3, 4
 
 
@@ -50,12 +51,13 @@ class SongDocument(QObject):
             return
         self.undo_stack.push(SongCommand(self, self._song, new_song, text, merge_id, merge_key, views))
 
-    def apply_track(self, index: int, new_track: Track, text: str, merge_id: int = -1) -> None:
+    def apply_track(self, index: int, new_track: Track, text: str, merge_id: int = -1,
+                    merge_key: object = None) -> None:
         """Push one undoable step replacing track ``index`` (stores old and new Track)."""
         old = self._song.tracks[index]
         if old == new_track:
             return
-        self.undo_stack.push(TrackCommand(self, index, old, new_track, text, merge_id))
+        self.undo_stack.push(TrackCommand(self, index, old, new_track, text, merge_id, merge_key))
 
 
 class SongCommand(QUndoCommand):
@@ -84,7 +86,7 @@ class SongCommand(QUndoCommand):
         return self._merge_id
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, SongCommand) or other.merge_key != self.merge_key:
+        if not isinstance(other, SongCommand) or other.merge_key is None or other.merge_key != self.merge_key:
             return False
         self.new = other.new
         self.setText(other.text())                 # "Tempo 100 BPM", not the first value of the drag
@@ -95,10 +97,10 @@ class TrackCommand(QUndoCommand):
     """Replace one track (notes edited, mute/solo/volume/program/name changed)."""
 
     def __init__(self, doc: SongDocument, index: int, old: Track, new: Track, text: str,
-                 merge_id: int = -1) -> None:
+                 merge_id: int = -1, merge_key: object = None) -> None:
         super().__init__(text)
         self.doc, self.index, self.old, self.new = doc, index, old, new
-        self._merge_id = merge_id
+        self._merge_id, self.merge_key = merge_id, merge_key
 
     def redo(self) -> None:
         self.doc._set(self.doc.song.replace_track(self.index, self.new), "redo")
@@ -110,7 +112,8 @@ class TrackCommand(QUndoCommand):
         return self._merge_id
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, TrackCommand) or other.index != self.index:
+        if not isinstance(other, TrackCommand) or other.index != self.index or other.merge_key is None \
+                or other.merge_key != self.merge_key:                 # another gesture: a step of its own
             return False
         self.new = other.new
         return True

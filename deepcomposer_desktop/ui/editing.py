@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..core.gm import program_name
-from ..core.song import TempoChange, TimeSignature, Track
+from ..core.song import MAX_BPM, MIN_BPM, Song, TempoChange, TimeSignature, Track
 from .commands import MERGE_PAN, MERGE_TEMPO, MERGE_VOLUME
 from .transport import snap_ticks
 
@@ -41,7 +41,16 @@ class EditingMixin:
             new, text, merge = replace(t, pan=int(value)), f"Pan of {label}", MERGE_PAN
         else:
             return
-        self.doc.apply_track(index, new, text, merge)
+        key = self.tracks.gesture(index, field) if merge != -1 else None      # one drag, not two, is one step
+        self.doc.apply_track(index, new, text, merge if key is not None else -1, key)
+
+    def _follow_current_track(self, old: Song, new: Song) -> None:
+        """Keep the roll on the track it edits while tracks above it come and go (delete, duplicate, undo, redo):
+        the same Track object in ``new``; else, as before, the same row (that track edited, or it went)."""
+        if 0 <= self.current_track < len(old.tracks):
+            was = old.tracks[self.current_track]
+            self.current_track = next((i for i, t in enumerate(new.tracks) if t is was), self.current_track)
+        self.current_track = max(0, min(self.current_track, len(new.tracks) - 1))
 
     def track_action(self, index: int, what: str) -> None:
         song, t = self.song, self.song.tracks[index]
@@ -80,13 +89,15 @@ class EditingMixin:
 
     def set_tempo(self, bpm: float) -> None:
         """Scale every tempo change by the same ratio (the song's sections keep their proportions), as far as the
-        1-1000 BPM range lets every one of them go (clamping each on its own lost the ratio for good)."""
+        3.58-1000 BPM range lets every one of them go (clamping each on its own lost the ratio for good)."""
         song = self.song
         slowest, fastest = min(tc.bpm for tc in song.tempos), max(tc.bpm for tc in song.tempos)
-        ratio = min(max(bpm / song.tempos[0].bpm, 1.0 / slowest), 1000.0 / fastest)
-        tempos = tuple(TempoChange(tc.tick, max(1.0, min(1000.0, tc.bpm * ratio))) for tc in song.tempos)
+        ratio = min(max(bpm / song.tempos[0].bpm, MIN_BPM / slowest), MAX_BPM / fastest)
+        tempos = tuple(TempoChange(tc.tick, max(MIN_BPM, min(MAX_BPM, tc.bpm * ratio))) for tc in song.tempos)
         shown = tempos[0].bpm
-        self.doc.apply(song.replace(tempos=tempos), f"Tempo {shown:g} BPM", MERGE_TEMPO, "tempo")
+        key = self.transport.tempo_gesture.token()          # arrows held, the wheel: one step; each value typed: one
+        self.doc.apply(song.replace(tempos=tempos), f"Tempo {shown:g} BPM", MERGE_TEMPO if key is not None else -1,
+                       key)
         if shown != bpm:
             self.transport.show_song(self.song)         # the box shows how far it went
 

@@ -4,6 +4,7 @@ autosave and crash recovery, the audio engine start-up and generation jobs on wo
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -143,9 +144,11 @@ class FilesMixin:
         self._take_base = self._gen_input
         self._take_technique = technique
         self._takes = takes
-        self._apply_take(0)
+        self._apply_take(0, first=True)
         self.techniques.set_takes(len(takes))
-        self._generation_over(f"Done: {len(takes)} take{'s' if len(takes) > 1 else ''}")
+        self._generation_over(f"Done: {len(takes)} take{'s' if len(takes) > 1 else ''}" + (
+            f"; {self._take_base.melody.name!r} is muted so that you hear the enhanced melody (unmute it to "
+            f"compare)" if technique == "arcnn" else ""))
 
     def _merged(self, base: Song, take) -> tuple[Song, str]:
         t = self._take_technique
@@ -164,11 +167,15 @@ class FilesMixin:
             n += 1
         return take.tracks[:n]
 
-    def _apply_take(self, i: int) -> None:
+    def _apply_take(self, i: int, first: bool = False) -> None:
         song, text = self._merged(self._take_base, self._takes[i])
         suffix = f" (take {i + 1})" if len(self._takes) > 1 else ""
         # mute, solo, volume, pan, names and instruments as they are now (set while listening to a take)
-        self.doc.apply(carry_mixer(song, self.song), text + suffix)
+        song = carry_mixer(song, self.song)
+        if first and self._take_technique == "arcnn":       # the enhanced melody plays in the original's place
+            index = self._take_base.melody_index
+            song = song.replace_track(index, replace(song.tracks[index], mute=True))
+        self.doc.apply(song, text + suffix)
         self._take_song = self.song
 
     def choose_take(self, i: int) -> None:
@@ -462,7 +469,18 @@ class FilesMixin:
         if self.midi is not None and s.midi_input != midi_before:
             from ..midi.devices import stable_name
             port = next((p for p in self.midi.ports if stable_name(p) == s.midi_input), None)
-            self.midi.open_port(port)
+            if port is None and s.midi_input:
+                self._wait_for_keyboard(s.midi_input)
+            else:
+                self.midi.open_port(port)
+
+    def _wait_for_keyboard(self, name: str) -> None:
+        """The keyboard chosen in Settings is not connected now: close the open one and remember the choice, so
+        that it opens when it is plugged in (the next port poll)."""
+        self.midi.manager.close()
+        self.midi.manager.last_port = name
+        self.midi.port_changed.emit("")
+        self.midi.message.emit(f"MIDI keyboard {name!r} is not connected now; it opens when you plug it in")
 
     # --- recovery --------------------------------------------------------------------------------------------------
     def offer_recovery(self) -> None:

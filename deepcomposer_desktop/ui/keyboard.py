@@ -1,5 +1,6 @@
 """On-screen piano keyboard: mouse (click, glissando, velocity from where the key is struck), computer keys as a
-piano (A W S E D F T G Y H U J K O L P ; '), octave shift, sustain, and keys lit from any source. GUI thread only.
+piano (A W S E D F T G Y H U J K O L P ; '), octave shift, sustain, and keys lit from any source (``sounding_pitches``:
+the keys a playing song lights). GUI thread only.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtGui import QColor, QFont, QLinearGradient, QMouseEvent, QPainter,
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..core.gm import pitch_name
+from ..core.song import Song, Track
 
 BLACK_PCS = {1, 3, 6, 8, 10}
 # the usual DAW layout: home row = white keys, row above = black keys; offsets from the keyboard's base C
@@ -39,6 +41,7 @@ class PianoKeyboard(QWidget):
         self._lowest = lowest
         self.velocity = 100               # for computer keys
         self._mouse_pitch: int | None = None
+        self._gliding = False               # the left button went down on the keys and is still down
         self._computer_down: dict[int, int] = {}   # Qt key -> pitch sounding
         self._lit: set[int] = set()
         self._playback: frozenset[int] = frozenset()
@@ -60,7 +63,8 @@ class PianoKeyboard(QWidget):
         return min(127, self._lowest + 12 * self.octaves)
 
     def shift_octave(self, delta: int) -> None:
-        new = max(0, min(127 - 12 * self.octaves, self._lowest + 12 * delta))
+        top = (127 - 12 * self.octaves) // 12 * 12         # the highest C that still shows every octave: A stays a C
+        new = max(0, min(top, self._lowest + 12 * delta))
         if new != self._lowest:
             self.release_all(pedal=False)
             self._lowest = new
@@ -135,25 +139,29 @@ class PianoKeyboard(QWidget):
             return super().mousePressEvent(e)
         pos = e.position()
         pitch = self.key_at(pos.x(), pos.y())
+        self._gliding = True
         if pitch is not None:
             self._mouse_pitch = pitch
             self._press(pitch, self.velocity_at(pitch, pos.y()))
 
     def mouseMoveEvent(self, e: QMouseEvent) -> None:
-        if self._mouse_pitch is None or not (e.buttons() & Qt.LeftButton):
+        if not self._gliding or not (e.buttons() & Qt.LeftButton):    # off the keys and back: the glide goes on
             return
         pos = e.position()
         pitch = self.key_at(pos.x(), pos.y())
         if pitch != self._mouse_pitch:          # glissando: leave one key, strike the next
-            self._release(self._mouse_pitch)
+            if self._mouse_pitch is not None:
+                self._release(self._mouse_pitch)
             self._mouse_pitch = pitch
             if pitch is not None:
                 self._press(pitch, self.velocity_at(pitch, pos.y()))
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:
-        if e.button() == Qt.LeftButton and self._mouse_pitch is not None:
-            self._release(self._mouse_pitch)
-            self._mouse_pitch = None
+        if e.button() == Qt.LeftButton:
+            self._gliding = False
+            if self._mouse_pitch is not None:
+                self._release(self._mouse_pitch)
+                self._mouse_pitch = None
 
     # --- computer keyboard (the main window forwards key events here) --------------------------------------------
     def computer_key_press(self, key: int, auto_repeat: bool = False) -> bool:
@@ -182,6 +190,11 @@ class PianoKeyboard(QWidget):
             return False
         self.update()
         return True
+
+    def holds(self, key: int) -> bool:
+        """Whether computer key ``key`` is down on the keyboard now (a note key or the Tab pedal): its release must
+        reach ``computer_key_release`` wherever the focus went meanwhile."""
+        return key in self._computer_down or (key == SUSTAIN_KEY and self._sustain_key_down)
 
     def computer_key_release(self, key: int, auto_repeat: bool = False) -> bool:
         if auto_repeat:
@@ -263,3 +276,27 @@ class PianoKeyboard(QWidget):
             p.setBrush(QColor(255, 179, 71, 200))
             p.drawRect(QRectF(0, 0, self.width(), 3))
         p.end()
+
+
+def sounding_pitches(song: Song, tick: int) -> set[int]:
+    """Pitches the audible tracks sound at ``tick`` (lights the on-screen keyboard during playback)."""
+    soloed = any(t.solo for t in song.tracks)
+    out: set[int] = set()
+    for t in song.tracks:
+        if t.is_drum or t.mute or (soloed and not t.solo):
+            continue
+        for n in _notes_near(t, tick):
+            if n.start_tick <= tick < n.end_tick:
+                out.add(n.pitch)
+    return out
+
+
+def _notes_near(track: Track, tick: int, window: int = 1 << 30):
+    import bisect
+    notes = track.notes
+    hi = bisect.bisect_right(notes, tick, key=lambda n: n.start_tick)
+    # walk back until notes can no longer reach tick (bounded by the longest reasonable note)
+    lo = hi
+    while lo > 0 and tick - notes[lo - 1].start_tick < 16 * 1920:
+        lo -= 1
+    return notes[lo:hi]

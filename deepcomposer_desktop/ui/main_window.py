@@ -20,9 +20,10 @@ from .dialogs import Banner, PianoRollPlaceholder
 from .dragout import DragOutHandle
 from .editing import EditingMixin
 from .files import FilesMixin
-from .keyboard import PianoKeyboard
+from .keyboard import PianoKeyboard, sounding_pitches
+from .live_notes import LiveNotes
 from .panels import add_dock, connect_midi, install_panels, install_training_menu, shutdown_panels
-from .playback import PlaybackController, sounding_pitches
+from .playback import PlaybackController
 from .record_options import RecordOptions, build_record_menu, take_into_song
 from .settings import AppSettings
 from .style import DARK_STYLE
@@ -66,6 +67,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.doc = SongDocument(load_sample(list_samples()[1].slug), self)
         self.playback = PlaybackController(self)
         self._build_widgets()
+        self.live = LiveNotes(self.playback, self.keyboard)
         self.midi = None
         self._recorded: tuple[Song, object] | None = None     # (song as last seen, the track recorded into)
         self._build_actions()
@@ -293,6 +295,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         pb.position_changed.connect(self._on_position)
         pb.playing_changed.connect(self._on_playing_changed)
         pb.engine_status.connect(self._on_engine_status)
+        pb.recording_interrupted.connect(self.end_recording)      # the engine restarts: the take goes in first
         tk = self.tracks
         tk.track_edited.connect(self.edit_track)
         tk.track_action.connect(self.track_action)
@@ -326,8 +329,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
 
     def _on_song_changed(self, song: Song, reason: str) -> None:
         self._follow_recorded_track(song, reason)
-        if self.current_track >= len(song.tracks):
-            self.current_track = max(0, len(song.tracks) - 1)
+        self._follow_current_track(self.tracks.song, song)
         self.tracks.current = self.current_track
         self.tracks.set_song(song)
         self.transport.show_song(song)
@@ -387,7 +389,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
             self.keyboard.set_playback_keys(())
 
     def _on_engine_status(self, problem: str) -> None:
-        self.audio_label.setText(f"Audio off: {problem}" if problem else "Audio ready")
+        working = getattr(self.playback.engine, "available", False)
+        self.audio_label.setText(("Audio ready" if working else "Audio off") + (f": {problem}" if problem else ""))
         self.audio_label.setToolTip(problem)
         if problem:
             self.statusBar().showMessage(problem, 8000)
@@ -397,10 +400,10 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         return self.song.melody_index
 
     def live_note_on(self, pitch: int, velocity: int) -> None:
-        self.playback.live_note_on(pitch, velocity, self.input_track)
+        self.live.note_on(pitch, velocity, self.input_track)
 
     def live_note_off(self, pitch: int) -> None:
-        self.playback.live_note_off(pitch, self.input_track)
+        self.live.note_off(pitch, self.input_track)             # to the track the note-on went to
 
     def start_midi(self) -> None:
         """Open hardware MIDI input (after the window shows: rtmidi's import and port scan take a moment)."""
@@ -409,7 +412,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         except Exception as exc:  # noqa: BLE001 - no MIDI module: the rest of the app works
             self.statusBar().showMessage(f"MIDI input not available: {exc}", 5000)
             return
-        self.midi = MidiInput(self, settings=self.settings.q, engine=lambda: self.playback.engine)
+        # started once connected: its first poll says "connected" or why there is no MIDI input
+        self.midi = MidiInput(self, settings=self.settings.q, engine=lambda: self.playback.engine, start=False)
         self.menuBar().insertMenu(self.transport_menu.menuAction(), build_midi_menu(self.midi, self))
         self.midi.note_on.connect(self.hardware_note_on)
         self.midi.note_off.connect(self.hardware_note_off)
@@ -418,10 +422,12 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.midi.control.connect(self.hardware_control)
         self.midi.pitch_bend.connect(self.hardware_bend)
         self.midi.device_lost.connect(self.midi_device_lost)
+        self.playback.clock = self.midi.manager.clock          # hardware events' time_sec -> song ticks
         connect_midi(self)
         if self.song.tracks:
             self.midi.set_track(self.song.melody_index)
             self.midi.set_song_key(self.song.key)
+        self.midi.start()
 
     def midi_device_lost(self, port: str) -> None:
         """The keyboard vanished: a recording stops cleanly and keeps the take so far."""
@@ -432,16 +438,15 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     def _status_message(self, message: str) -> None:
         self.statusBar().showMessage(message, 5000)
 
-    def hardware_note_on(self, pitch: int, velocity: int) -> None:
-        """A note from a MIDI keyboard (the synth already heard it on the MIDI thread): light and record it."""
+    def hardware_note_on(self, pitch: int, velocity: int, time_sec: float | None = None) -> None:
+        """A note from a MIDI keyboard (the synth already heard it on the MIDI thread): light and record it where
+        it was played (``time_sec``: when, on the MIDI input's clock; None: now)."""
         self.keyboard.set_key_lit(pitch, True)
-        if self.playback.recording is not None:
-            self.playback.recording.note_on(pitch, velocity, self.playback.position)
+        self._to_take("note_on", pitch, velocity, time_sec=time_sec)
 
-    def hardware_note_off(self, pitch: int) -> None:
+    def hardware_note_off(self, pitch: int, time_sec: float | None = None) -> None:
         self.keyboard.set_key_lit(pitch, False)
-        if self.playback.recording is not None:
-            self.playback.recording.note_off(pitch, self.playback.position)
+        self._to_take("note_off", pitch, time_sec=time_sec)
 
     def _show_sustain(self, on: bool) -> None:
         self.sustain_btn.blockSignals(True)
@@ -450,22 +455,15 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
 
     def _sustain(self, on: bool) -> None:
         self._show_sustain(on)
-        self.playback.set_sustain(on, self.input_track)
+        self.live.sustain(on, self.input_track)
         self._to_take("sustain", on)
 
     def preview_note(self, pitch: int, velocity: int) -> None:
-        track = self.current_track
-        self.playback.engine.live_note_on(pitch, velocity, track)
-        self.keyboard.set_key_lit(pitch, True)
-
-        def off() -> None:
-            self.playback.engine.live_note_off(pitch, track)
-            self.keyboard.set_key_lit(pitch, False)
-        QTimer.singleShot(250, self.keyboard, off)     # cancelled if the window goes first
+        self.live.preview(pitch, velocity, self.current_track)
 
     def set_recording(self, on: bool) -> None:
         if on:
-            self.playback.start_recording(self.input_track)
+            self.playback.start_recording(self.input_track, pedal=self.sustain_btn.isChecked())
             self._recorded = (self.song, self.song.tracks[self.input_track])
             self.statusBar().showMessage(f"Recording into {self.song.melody.name} — play the keyboard; "
                                          "press ● or Stop to finish")
@@ -517,20 +515,21 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         if index is not None:
             self._recorded = (song, song.tracks[index])
 
-    def _to_take(self, what: str, *args) -> None:
-        """Pass a pedal or controller move to the recording in progress (``Recording.sustain`` / ``.control``)."""
+    def _to_take(self, what: str, *args, time_sec: float | None = None) -> None:
+        """Pass a key, pedal or controller move played at ``time_sec`` (None: now) to the recording in progress
+        (``Recording.note_on`` / ``.sustain`` / ``.control`` ...), at the tick it was played at."""
         if self.playback.recording is not None:
-            getattr(self.playback.recording, what)(*args, self.playback.position)
+            getattr(self.playback.recording, what)(*args, self.playback.take_tick(time_sec))
 
-    def hardware_control(self, number: int, value: int) -> None:
-        self._to_take("control", number, value)
+    def hardware_control(self, number: int, value: int, time_sec: float | None = None) -> None:
+        self._to_take("control", number, value, time_sec=time_sec)
 
-    def hardware_bend(self, value: int) -> None:
-        self._to_take("control", PITCH_BEND, value)
+    def hardware_bend(self, value: int, time_sec: float | None = None) -> None:
+        self._to_take("control", PITCH_BEND, value, time_sec=time_sec)
 
-    def hardware_sustain(self, on: bool) -> None:
+    def hardware_sustain(self, on: bool, time_sec: float | None = None) -> None:
         self._show_sustain(on)
-        self._to_take("sustain", on)
+        self._to_take("sustain", on, time_sec=time_sec)
 
     def update_octave_label(self) -> None:
         lo = self.keyboard.lowest
@@ -546,6 +545,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         t = e.type()
         if t not in (QEvent.KeyPress, QEvent.KeyRelease) or not self.isActiveWindow():
             return False
+        if t == QEvent.KeyRelease and self.keyboard.holds(e.key()):  # let go with Ctrl down or in a text field
+            return self.keyboard.computer_key_release(e.key(), e.isAutoRepeat())
         focus = QApplication.focusWidget()
         if obj is not (focus or self) or isinstance(focus, TEXT_INPUTS) or \
                 (isinstance(focus, QComboBox) and focus.isEditable()):
@@ -615,8 +616,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         shutdown_panels(self)
         if self.save_layout_on_close:
             self.settings.save_layout(self.saveGeometry(), self.saveState())
-        self.playback.close()
-        if self.midi is not None:
+        if self.midi is not None:               # first: no live note may reach a closed engine
             self.midi.shutdown()
+        self.playback.close()
         self.close_files()
         super().closeEvent(e)

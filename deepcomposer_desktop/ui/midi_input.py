@@ -21,18 +21,20 @@ SETTINGS_KEY = "midi/input"        # the same key as ui.settings.AppSettings.mid
 class MidiInput(QObject):
     """Hardware keyboard input for the window.
 
-    Signals (GUI thread): ``note_on(pitch, velocity)``, ``note_off(pitch)``, ``sustain(bool)``,
-    ``control(cc, value)``, ``pitch_bend(value -8192..8191)`` — for lighting keys, the synth already heard them;
-    ``devices_changed(list of port names)``, ``port_changed(str, "" when none)``, ``message(str)`` (status-bar
-    text), ``device_lost(str)``, ``recording_stopped(object)`` (a ``recorder.Recording``, after ``stop_recording``
-    or when the keyboard vanished mid-take).
+    Signals (GUI thread): ``note_on(pitch, velocity, time_sec)``, ``note_off(pitch, time_sec)``,
+    ``sustain(bool, time_sec)``, ``control(cc, value, time_sec)``, ``pitch_bend(value -8192..8191, time_sec)`` —
+    for lighting keys and recording, the synth already heard them; ``time_sec`` is when it was played, on
+    ``manager.clock`` (a slot may take fewer arguments); ``devices_changed(list of port names)``,
+    ``port_changed(str, "" when none)``, ``message(str)`` (status-bar text), ``device_lost(str)``,
+    ``recording_stopped(object)`` (a ``recorder.Recording``, after ``stop_recording`` or when the keyboard
+    vanished mid-take).
     """
 
-    note_on = Signal(int, int)
-    note_off = Signal(int)
-    sustain = Signal(bool)
-    control = Signal(int, int)
-    pitch_bend = Signal(int)
+    note_on = Signal(int, int, float)
+    note_off = Signal(int, float)
+    sustain = Signal(bool, float)
+    control = Signal(int, int, float)
+    pitch_bend = Signal(int, float)
     devices_changed = Signal(list)
     port_changed = Signal(str)
     message = Signal(str)
@@ -148,15 +150,15 @@ class MidiInput(QObject):
         for ev in events:
             kind = type(ev)
             if kind is NoteOn:
-                self.note_on.emit(ev.pitch, ev.velocity)
+                self.note_on.emit(ev.pitch, ev.velocity, ev.time_sec)
             elif kind is NoteOff:
-                self.note_off.emit(ev.pitch)
+                self.note_off.emit(ev.pitch, ev.time_sec)
             elif kind is Sustain:
-                self.sustain.emit(ev.on)
+                self.sustain.emit(ev.on, ev.time_sec)
             elif kind is Control:
-                self.control.emit(ev.number, ev.value)
+                self.control.emit(ev.number, ev.value, ev.time_sec)
             elif kind is PitchBend:
-                self.pitch_bend.emit(ev.value)
+                self.pitch_bend.emit(ev.value, ev.time_sec)
             elif kind is PortsChanged:
                 self.devices_changed.emit(list(ev.ports))
             elif kind is PortOpened:

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.song import NOT_TRACK_CONTROLS, SUSTAIN, Control, Note, Song, SongError, Track
+from ..core.song import NOT_TRACK_CONTROLS, SUSTAIN, Control, Note, Song, SongError
 from ..core.timing import TempoMap
+from ..midi.recorder import count_in_seconds
 
 TRACK_STATE_FIELDS = ("mute", "solo", "volume", "pan", "program")
+PRE_ROLL_SEC = 0.25     # a note struck up to this long before beat 1 lands on it (TakeRecorder's pre_roll_sec)
 
 
 class NullEngine:
@@ -94,7 +96,8 @@ class NullEngine:
 @dataclass
 class Recording:
     """What is played while recording, in song ticks (GUI thread): notes, held on while the sustain pedal is down
-    (as :class:`midi.recorder.TakeRecorder` does), and the controllers moved (pitch bend, mod wheel ...)."""
+    (as :class:`midi.recorder.TakeRecorder` does), and the controllers moved (pitch bend, mod wheel ...).
+    A tick of None (see :meth:`PlaybackController.take_tick`) is the count-in: only the pedal's state counts."""
 
     track_index: int                                # -1 once the track is gone (deleted while recording)
     start_tick: int
@@ -107,6 +110,7 @@ class Recording:
     sustained: set[int] = field(default_factory=set)         # keys up, held by the pedal
     controls: list[Control] = field(default_factory=list)
     pass_controls: list[list[Control]] = field(default_factory=list)
+    beat_one_sec: float = 0.0          # PlaybackController.clock's time at which the transport passes start_tick
 
     def _follow(self, tick: int) -> None:
         """A jump backwards while looping means the loop wrapped: the pass so far becomes a take."""
@@ -122,7 +126,9 @@ class Recording:
     def _clamp(self, tick: int) -> int:
         return max(self.start_tick if self.loop is None else self.loop[0], tick)  # count-in lands on beat 1
 
-    def note_on(self, pitch: int, velocity: int, tick: int) -> None:
+    def note_on(self, pitch: int, velocity: int, tick: int | None) -> None:
+        if tick is None:
+            return
         tick = self._clamp(tick)
         self._follow(tick)
         if pitch in self.open_notes:
@@ -130,26 +136,30 @@ class Recording:
         self.sustained.discard(pitch)
         self.open_notes[pitch] = (tick, velocity)
 
-    def note_off(self, pitch: int, tick: int) -> None:
+    def note_off(self, pitch: int, tick: int | None) -> None:
+        if tick is None:
+            return
         self._follow(tick)
         if self.pedal and pitch in self.open_notes:
             self.sustained.add(pitch)
         else:
             self._close(pitch, tick)
 
-    def sustain(self, on: bool, tick: int) -> None:
+    def sustain(self, on: bool, tick: int | None) -> None:
         """The sustain pedal: released keys sound on until it is lifted."""
-        self._follow(tick)
         self.pedal = bool(on)
+        if tick is None:
+            return
+        self._follow(tick)
         if not on:
             for pitch in sorted(self.sustained):
                 self._close(pitch, tick)
             self.sustained.clear()
 
-    def control(self, number: int, value: int, tick: int) -> None:
+    def control(self, number: int, value: int, tick: int | None) -> None:
         """A controller change (``number`` PITCH_BEND for the bend, -8192..8191); the mixer's own (volume, pan
         ...) are not the track's to keep."""
-        if number in NOT_TRACK_CONTROLS or number == SUSTAIN:
+        if number in NOT_TRACK_CONTROLS or number == SUSTAIN or tick is None:
             return
         tick = self._clamp(tick)
         self._follow(tick)
@@ -189,8 +199,9 @@ def play_in_place(owner, song: Song) -> None:
 
 
 def state_changes(old: Song, new: Song) -> dict[int, dict] | None:
-    """Per-track mixer changes between two songs, or None when anything else (notes, tracks, tempo) changed."""
-    if len(old.tracks) != len(new.tracks) or old.tempos != new.tempos or old.ppq != new.ppq:
+    """Per-track mixer changes between two songs, or None when anything else (notes, tracks, tempo, metre) changed."""
+    if len(old.tracks) != len(new.tracks) or old.tempos != new.tempos or old.ppq != new.ppq or \
+            old.time_signatures != new.time_signatures:             # the metronome follows the metre
         return None
     changes: dict[int, dict] = {}
     for i, (a, b) in enumerate(zip(old.tracks, new.tracks)):
@@ -208,15 +219,19 @@ class PlaybackController(QObject):
     """Owns the engine (or a NullEngine) and the playhead timer.
 
     Signals (GUI thread): ``position_changed(tick)`` every timer tick while playing (and after seeks),
-    ``playing_changed(bool)``, ``engine_status(str)`` ("" when audio works, else the problem in plain words),
+    ``playing_changed(bool)``, ``engine_status(str)`` (what is wrong in plain words: that audio is off and why,
+    or what a working engine had to do instead, such as using the default soundfont; "" when all is well),
     ``guest_ended(owner)`` when an edit of the project ended another song playing in its place (see
-    :meth:`play_guest`).
+    :meth:`play_guest`), ``recording_interrupted()`` when a new engine arrives while recording (the owner ends the
+    take now, as Stop does; one it leaves running is ended without its take before the swap).
     """
 
     position_changed = Signal(int)
     playing_changed = Signal(bool)
     engine_status = Signal(str)
     guest_ended = Signal(object)
+    recording_interrupted = Signal()
+    clock = staticmethod(time.perf_counter)      # the MIDI input's clock (its events' time_sec): see position_at
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -239,6 +254,7 @@ class PlaybackController(QObject):
     # --- engine ----------------------------------------------------------------------------------------------------
     def attach_engine(self, engine) -> None:
         """Use ``engine`` from now on (a real PlaybackEngine, or anything with its interface)."""
+        self._end_take()
         old = self.engine
         # an engine that is not "available" may still run silently (no sound device): keep it, so the
         # transport and live notes work; one without any output at all (no FluidSynth) is swapped for a clock
@@ -267,10 +283,20 @@ class PlaybackController(QObject):
         engine.seek(pos)
         if owner is not None:
             self.guest_ended.emit(owner)
-        self.engine_status.emit("" if getattr(engine, "available", False) else
+        # a working engine may still have a problem to tell (e.g. the chosen soundfont replaced by the default)
+        self.engine_status.emit(getattr(engine, "problem", "") if getattr(engine, "available", False) else
                                 (getattr(engine, "problem", "") or "Audio output is not available"))
 
+    def _end_take(self) -> None:
+        """Before the engine changes: a take in progress ends on the engine it was recorded against (the window
+        puts it into the song, as Stop does)."""
+        if self.recording is not None:
+            self.recording_interrupted.emit()
+            if self.recording is not None:
+                self.stop_recording()
+
     def engine_failed(self, problem: str) -> None:
+        self._end_take()
         self.engine = NullEngine(problem)
         self.engine.set_song(self.song)
         self.engine_status.emit(problem)
@@ -411,16 +437,45 @@ class PlaybackController(QObject):
     def set_sustain(self, on: bool, track_index: int) -> None:
         self.engine.set_sustain(on, track_index)
 
-    def start_recording(self, track_index: int) -> None:
+    def position_at(self, time_sec: float) -> int:
+        """The song tick the transport was at when ``self.clock()`` read ``time_sec`` (a moment ago: a MIDI
+        event's ``time_sec``); while the count-in plays, the start tick, as ``position`` says."""
+        tick = self.position
+        age = self.clock() - time_sec
+        if age <= 0 or not self.is_playing or getattr(self.engine, "count_in_active", False):
+            return tick
+        tm = TempoMap.of(self.song)
+        sec = tm.tick_to_seconds(tick) - age
+        if self.looping and tick >= self.loop_range[0]:
+            lo, hi = (tm.tick_to_seconds(t) for t in self.loop_range)
+            if sec < lo:                             # the loop wrapped since
+                sec = hi - (lo - sec) % (hi - lo)
+        return int(round(tm.seconds_to_tick(max(sec, 0.0))))
+
+    def take_tick(self, time_sec: float | None = None) -> int | None:
+        """Where an event played at ``time_sec`` (``self.clock()``'s time; None: now) goes in the recording: None
+        during the count-in, the start tick when struck up to PRE_ROLL_SEC before it, as TakeRecorder does."""
+        rec = self.recording
+        time_sec = self.clock() if time_sec is None else time_sec
+        if rec is not None and time_sec < rec.beat_one_sec:
+            return None if time_sec < rec.beat_one_sec - PRE_ROLL_SEC else rec.start_tick
+        return self.position_at(time_sec)
+
+    def start_recording(self, track_index: int, pedal: bool = False) -> None:
+        """Record from the position (the loop's start when outside it) after the count-in; ``pedal``: the sustain
+        pedal is down already."""
         start = self.position
         loop = self.loop_range if self.looping else None
         if loop is not None and not loop[0] <= start < loop[1]:
             start = loop[0]
             self.seek(start)
-        self.recording = Recording(track_index, start, loop=loop)
+        self.recording = Recording(track_index, start, loop=loop, pedal=bool(pedal))
         self.engine.set_metronome(True)
         self.engine.set_count_in(self.count_in_bars)
         self.engine.play(start)
+        lead = count_in_seconds(self.song, start, self.count_in_bars) \
+            if getattr(self.engine, "count_in_active", False) else 0.0      # engines without one start at once
+        self.recording.beat_one_sec = self.clock() + lead + getattr(self.engine, "output_latency_sec", 0.0)
         self.play_from = start
         self._tick()
 
@@ -453,27 +508,3 @@ class PlaybackController(QObject):
                 self.engine.stop()          # ran past the end
                 self.engine.seek(self.play_from)
                 self._tick(force=True)
-
-
-def sounding_pitches(song: Song, tick: int) -> set[int]:
-    """Pitches the audible tracks sound at ``tick`` (lights the on-screen keyboard during playback)."""
-    soloed = any(t.solo for t in song.tracks)
-    out: set[int] = set()
-    for t in song.tracks:
-        if t.is_drum or t.mute or (soloed and not t.solo):
-            continue
-        for n in _notes_near(t, tick):
-            if n.start_tick <= tick < n.end_tick:
-                out.add(n.pitch)
-    return out
-
-
-def _notes_near(track: Track, tick: int, window: int = 1 << 30):
-    import bisect
-    notes = track.notes
-    hi = bisect.bisect_right(notes, tick, key=lambda n: n.start_tick)
-    # walk back until notes can no longer reach tick (bounded by the longest reasonable note)
-    lo = hi
-    while lo > 0 and tick - notes[lo - 1].start_tick < 16 * 1920:
-        lo -= 1
-    return notes[lo:hi]

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QWidget)
+
+from ..audio.soundfont import SoundfontError, validate
 
 MAX_RECENT = 10
 BLOCK_SIZES = (64, 128, 192, 256, 512, 1024, 2048)
@@ -110,12 +112,13 @@ def _audio_devices() -> list[str]:
         return []
 
 
-def _midi_inputs() -> list[str]:
+def _midi_inputs() -> tuple[list[str], str]:
+    """The MIDI input names now, and "" or why none can be listed (no MIDI system, no rtmidi)."""
     try:
         from ..midi.devices import PortBackend, stable_name
-        return [stable_name(p) for p in PortBackend().list_ports()]
-    except Exception:
-        return []
+        return [stable_name(p) for p in PortBackend().list_ports()], ""
+    except Exception as exc:  # noqa: BLE001 - MidiUnavailable, or rtmidi missing: the dialog says why
+        return [], str(exc) or type(exc).__name__
 
 
 class SettingsDialog(QDialog):
@@ -147,18 +150,29 @@ class SettingsDialog(QDialog):
         self.block.setCurrentIndex(self.block.findData(settings.block_size))
         self.midi = QComboBox()
         self.midi.addItem("None", "")
-        for name in _midi_inputs():
+        midi_names, midi_problem = _midi_inputs()
+        for name in midi_names:
             self.midi.addItem(name, name)
         i = self.midi.findData(settings.midi_input)
         if i < 0 and settings.midi_input:
             self.midi.addItem(f"{settings.midi_input} (not connected)", settings.midi_input)
             i = self.midi.count() - 1
         self.midi.setCurrentIndex(max(0, i))
+        self._midi_shown = self.midi.currentData()     # written on OK only when changed: never chosen stays automatic
+        self.midi_problem = QLabel(midi_problem)
+        self.midi_problem.setWordWrap(True)
+        self.midi_problem.setVisible(bool(midi_problem))
+        self.problem = QLabel()                        # why OK was refused
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color:#e05050;")
+        self.problem.hide()
         form = QFormLayout(self)
         form.addRow("Soundfont (.sf2/.sf3)", sf_row)
         form.addRow("Audio output", self.device)
         form.addRow("Audio block size", self.block)
         form.addRow("MIDI input", self.midi)
+        form.addRow("", self.midi_problem)
+        form.addRow(self.problem)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -172,9 +186,19 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         s = self.settings
-        s.soundfont = self.soundfont.text().strip()
+        soundfont = self.soundfont.text().strip()
+        if soundfont and soundfont != s.soundfont:     # a new choice must be usable; "" is the default soundfont
+            try:
+                validate(soundfont)
+            except SoundfontError as exc:
+                self.problem.setText(f"{exc} Choose another soundfont, or clear the field for the default one.")
+                self.problem.show()
+                self.soundfont.setFocus()
+                return
+        s.soundfont = soundfont
         s.audio_device = self.device.currentData() or ""
         s.block_size = self.block.currentData()
-        s.midi_input = self.midi.currentData() or ""
+        if self.midi.currentData() != self._midi_shown:
+            s.midi_input = self.midi.currentData() or ""
         s.sync()
         super().accept()

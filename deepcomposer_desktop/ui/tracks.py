@@ -13,6 +13,7 @@ from ..core.analysis import controls_summary
 from ..core.gm import FAMILIES, PROGRAM_NAMES
 from ..core.song import Song, Track
 from .dragout import DragOutHandle, single_track_song
+from .gestures import Gesture
 
 PALETTE = ("#4fa3ff", "#ff7a59", "#7bd88f", "#ffcc4d", "#c58cff", "#4dd8d8", "#ff6fa8", "#a0c060",
            "#e0a070", "#8fa8ff")
@@ -77,6 +78,7 @@ class TrackRow(QFrame):
         self.pan.setRange(0, 127)
         self.pan.setFixedSize(26, 26)
         self.pan.setToolTip("Pan (double-click to centre)")
+        self.gestures = {"volume": Gesture(self.volume), "pan": Gesture(self.pan, reset=64)}   # undo steps
         self.dup_btn = _tool("❏", "Duplicate track")
         self.del_btn = _tool("✕", "Delete track")
         self.grip = DragOutHandle(lambda: (single_track_song(panel.song, self.index),
@@ -123,6 +125,10 @@ class TrackRow(QFrame):
     def mousePressEvent(self, e) -> None:
         self.panel.set_current(self.index)
         super().mousePressEvent(e)
+
+    def drop_typing(self) -> None:
+        """Forget a name typed and not committed: the row shows another track now (undo, redo)."""
+        self._typing = False
 
     def _renamed(self) -> None:
         self._typing = False
@@ -247,7 +253,10 @@ class TracksPanel(QWidget):
 
     # --- song ------------------------------------------------------------------------------------------------------
     def set_song(self, song: Song) -> None:
-        self.song = song
+        old, self.song = self.song, song
+        for row in self.rows:               # a name being typed is for the track its row showed, no other
+            if row._typing and not _same_track(old, song, row.index):
+                row.drop_typing()
         n = len(song.tracks)
         while len(self.rows) > n:
             row = self.rows.pop()
@@ -261,6 +270,12 @@ class TracksPanel(QWidget):
             self.current = max(0, n - 1)
         self._refresh()
 
+    def gesture(self, index: int, field: str) -> object | None:
+        """Which gesture the change of ``field`` ("volume", "pan") on row ``index`` being made now belongs to (see
+        ``gestures.Gesture``); None: an edit of its own."""
+        g = self.rows[index].gestures.get(field) if 0 <= index < len(self.rows) else None
+        return g.token() if g is not None else None
+
     def set_current(self, index: int) -> None:
         if 0 <= index < len(self.song.tracks) and index != self.current:
             self.current = index
@@ -270,3 +285,15 @@ class TracksPanel(QWidget):
     def _refresh(self) -> None:
         for i, (row, track) in enumerate(zip(self.rows, self.song.tracks)):
             row.show_track(track, self.color(i), i == self.song.melody_index, i == self.current)
+
+
+def _same_track(old: Song, new: Song, index: int) -> bool:
+    """Whether row ``index`` shows the same track in ``new`` as in ``old``: the very Track still there, or, when it is
+    nowhere in ``new``, a track of the same name at the same row of as many (that track edited: muted, moved ...)."""
+    if index >= len(old.tracks) or index >= len(new.tracks):
+        return False
+    was = old.tracks[index]
+    at = next((i for i, t in enumerate(new.tracks) if t is was), None)
+    if at is not None:
+        return at == index
+    return len(old.tracks) == len(new.tracks) and new.tracks[index].name == was.name

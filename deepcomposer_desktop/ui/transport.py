@@ -8,8 +8,9 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget,
                                QFrame)
 
-from ..core.song import Song
+from ..core.song import MAX_BPM, MIN_BPM, Song
 from ..core.timing import TempoMap
+from .gestures import Gesture
 
 # snap choices: label -> fraction of a quarter note (None = off)
 SNAP_CHOICES: tuple[tuple[str, tuple[int, int] | None], ...] = (
@@ -96,11 +97,12 @@ class TransportBar(QWidget):
         self.position.setStyleSheet("QLabel { background:#111; color:#7fe07f; border:1px solid #333;"
                                     " border-radius:4px; padding:2px 8px; }")
         self.tempo = QDoubleSpinBox()
-        self.tempo.setRange(1.0, 1000.0)            # what a song may hold (a file can have 480 BPM)
+        self.tempo.setRange(MIN_BPM, MAX_BPM)       # what a song (and a MIDI file) may hold
         self.tempo.setDecimals(1)
         self.tempo.setSuffix(" BPM")
         self.tempo.setToolTip("Tempo")
         self.tempo.setKeyboardTracking(False)
+        self.tempo_gesture = Gesture(self.tempo)     # which changes are one undo step
         self.ts_num = QSpinBox()
         self.ts_num.setRange(1, 32)
         self.ts_num.setToolTip("Beats per bar")

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from deepcomposer_desktop.core.song import Note
+from deepcomposer_desktop.core.song import PITCH_BEND, Note
+from deepcomposer_desktop.core.timing import TempoMap
+from deepcomposer_desktop.midi.devices import FakeMidiSystem, MidiInputManager, PortBackend
 from deepcomposer_desktop.midi.recorder import OVERDUB, REPLACE
+
+from tests.ui.conftest import SpyEngine
 
 
 def play(window, spy_engine, qtbot, key, start, end):
@@ -183,3 +187,144 @@ def test_a_song_opened_without_asking_ends_the_recording_without_its_take(window
     assert window.playback.recording is None and not window.transport.record_btn.isChecked()
     assert window.doc.undo_stack.count() == 0
     assert "recording in progress was stopped" in window.statusBar().currentMessage()
+
+
+KEYS = "Keystation 49:Keystation 49 MIDI 1 20:0"
+
+
+class Clock:
+    """The MIDI input's clock (seconds, as time.perf_counter), in the test's hands."""
+
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingInEngine(SpyEngine):
+    """The spy with the count-in the real engine plays: ``count_in_active`` from ``play`` until the test ends it."""
+
+    count_in_active = False
+    bars = 0
+
+    def set_count_in(self, bars: int) -> None:
+        self.bars = bars
+
+    def play(self, from_tick=None) -> None:
+        super().play(from_tick)
+        self.count_in_active = self.bars > 0
+
+
+def plug_keyboard(window, qtbot, monkeypatch):
+    """A MIDI keyboard (FakeMidiSystem) opened by the window's own ``start_midi``, with its input clock in the
+    test's hands and its queue drained only when the test calls ``window.midi.drain()``."""
+    import deepcomposer_desktop.ui.midi_input as midi_input
+    system, clock = FakeMidiSystem([KEYS]), Clock()
+    monkeypatch.setattr(midi_input, "MidiInputManager", lambda last_port=None: MidiInputManager(
+        PortBackend(system.factory), last_port=last_port, clock=clock))
+    qtbot.waitUntil(lambda: window.midi is not None)       # the start-up's own MIDI input first
+    window.midi.shutdown()
+    window.start_midi()
+    window.midi.drain_timer.stop()
+    window.midi.poll_timer.stop()
+    assert window.midi.current_port == KEYS
+    return system, clock
+
+
+def ticks(song):
+    """Seconds after tick 0 -> song tick."""
+    tm = TempoMap.of(song)
+    return lambda sec: round(tm.seconds_to_tick(sec))
+
+
+def test_midi_events_are_recorded_when_played_not_when_a_busy_gui_reads_them(window, spy_engine, qtbot,
+                                                                               monkeypatch):
+    system, clock = plug_keyboard(window, qtbot, monkeypatch)
+    window.new_project()
+    tick = ticks(window.song)
+    clock.now = 100.0
+    begin_take(window, spy_engine, qtbot)                   # tick 0 at 100 s
+    for sec, msg in [(0.05, [0x90, 72, 100]), (0.10, [0xB0, 64, 127]), (0.15, [0x80, 72, 0]),
+                     (0.20, [0x90, 74, 90]), (0.25, [0xE0, 0, 80]), (0.275, [0xB0, 1, 64]),
+                     (0.30, [0xB0, 64, 0]), (0.35, [0x80, 74, 0])]:
+        clock.now = 100.0 + sec
+        system.send(KEYS, msg)
+    clock.now, spy_engine.forced_position = 100.45, tick(0.45)    # the GUI was busy: it reads them only now
+    window.midi.drain()
+    spy_engine.forced_position = tick(1.0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    t = window.song.melody
+    assert t.notes == (Note.make(72, tick(0.05), tick(0.30) - tick(0.05), 100),      # the pedal held it
+                       Note.make(74, tick(0.20), tick(0.35) - tick(0.20), 90))        # (was both at 0.45 s)
+    assert [(c.tick, c.number, c.value) for c in t.controls] == [
+        (tick(0.25), PITCH_BEND, 2048), (tick(0.275), 1, 64), (tick(1.0), PITCH_BEND, 0), (tick(1.0), 1, 0)]
+
+
+def test_notes_of_the_count_in_are_dropped_and_one_struck_just_before_beat_one_lands_on_it(make_window, qtbot,
+                                                                                           monkeypatch):
+    engine = CountingInEngine()
+    window = make_window(engine=engine)
+    system, clock = plug_keyboard(window, qtbot, monkeypatch)
+    window.new_project()
+    tick = ticks(window.song)                               # 120 bpm, 4/4: one bar of count-in is 2 s
+
+    def play(sec, msg):                                     # heard at once (beat 1 at 102 s)
+        clock.now = sec
+        engine.forced_position = tick(max(0.0, sec - 102.0))
+        engine.count_in_active = sec < 102.0
+        system.send(KEYS, msg)
+        window.midi.drain()
+
+    window.record_options.mode, window.record_options.grid = OVERDUB, "off"
+    window.transport.count_in.setCurrentIndex(1)            # 1 bar
+    clock.now, engine.forced_position = 100.0, 0
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert engine.count_in_active
+    play(100.5, [0x90, 60, 100])                            # a warm-up note well inside the count-in: dropped
+    play(100.8, [0x80, 60, 0])
+    play(100.9, [0xE0, 0, 80])                              # ... and the bend with it
+    play(101.9, [0x90, 62, 100])                            # 0.1 s early: on beat 1, with its real length
+    play(102.25, [0x80, 62, 0])
+    play(102.5, [0x90, 64, 100])
+    play(103.0, [0x80, 64, 0])
+    engine.forced_position = tick(1.25)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert window.song.melody.notes == (Note.make(62, 0, tick(0.25), 100), Note.make(64, tick(0.5), tick(0.5), 100))
+    assert window.song.melody.controls == ()
+
+
+def test_a_sustain_pedal_already_down_when_record_is_pressed_holds_the_notes(window, spy_engine, qtbot,
+                                                                             monkeypatch):
+    system, clock = plug_keyboard(window, qtbot, monkeypatch)
+    window.new_project()
+    tick = ticks(window.song)
+    clock.now = 99.0
+    system.send(KEYS, [0xB0, 64, 127])                      # the pedal goes down before Record
+    window.midi.drain()
+    assert window.sustain_btn.isChecked()
+    clock.now = 100.0
+    begin_take(window, spy_engine, qtbot)
+    for sec, msg in [(0.1, [0x90, 60, 100]), (0.3, [0x80, 60, 0]), (1.0, [0xB0, 64, 0])]:
+        clock.now, spy_engine.forced_position = 100.0 + sec, tick(sec)
+        system.send(KEYS, msg)
+        window.midi.drain()
+    spy_engine.forced_position = tick(1.5)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert window.song.melody.notes == (Note.make(60, tick(0.1), tick(0.9), 100),)   # to the pedal (was 0.2 s)
+
+
+def test_an_engine_restart_while_recording_ends_the_take_into_the_song_first(window, spy_engine, qtbot):
+    window.new_project()
+    begin_take(window, spy_engine, qtbot, [(0, "hardware_note_on", 60, 100), (480, "hardware_note_off", 60),
+                                           (600, "hardware_note_on", 62, 90)])
+    spy_engine.forced_position = 960
+    restarted = SpyEngine()
+    window.playback.attach_engine(restarted)                # Settings: another buffer size, the engine restarts
+    assert window.playback.recording is None and not window.transport.record_btn.isChecked()
+    assert window.song.melody.notes == (Note.make(60, 0, 480, 100), Note.make(62, 600, 360, 90))
+    assert window.playback.engine is restarted and not restarted.is_playing
+    window.hardware_note_on(64, 100)                        # playing on records nothing more
+    window.hardware_note_off(64)
+    assert window.song.melody.notes == (Note.make(60, 0, 480, 100), Note.make(62, 600, 360, 90))
+    window.undo_action.trigger()
+    assert window.song.melody.notes == ()

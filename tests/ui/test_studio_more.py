@@ -2,6 +2,8 @@
 a worker, and one real generation (Transformer) through the Generate button."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -29,7 +31,7 @@ def test_playback_lights_the_keys_it_sounds(window, spy_engine, qtbot):
 
 
 def test_muted_tracks_do_not_light_keys(window):
-    from deepcomposer_desktop.ui.playback import sounding_pitches
+    from deepcomposer_desktop.ui.keyboard import sounding_pitches
     song = Song(tracks=(Track(notes=(Note.make(60, 0, 480),)), Track(notes=(Note.make(64, 0, 480),), mute=True)))
     assert sounding_pitches(song, 100) == {60}
     assert sounding_pitches(song.replace_track(0, song.tracks[0].__class__(notes=(Note.make(60, 0, 480),),
@@ -113,7 +115,8 @@ def test_settings_dialog_writes_settings_and_restarts_audio(window, settings, mo
     dlg = SettingsDialog(settings, window)
     qtbot.addWidget(dlg)
     dlg.block.setCurrentIndex(dlg.block.findData(1024))
-    dlg.soundfont.setText("/usr/share/sounds/sf2/TimGM6mb.sf2")
+    import pretty_midi
+    dlg.soundfont.setText(str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"))
     dlg.accept()
     assert settings.block_size == 1024 and settings.soundfont.endswith("TimGM6mb.sf2")
 

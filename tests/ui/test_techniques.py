@@ -84,6 +84,27 @@ def test_generate_merges_as_one_undo_step_and_takes_can_be_switched(window, monk
     assert window.song == before
 
 
+def test_an_enhanced_melody_plays_in_the_original_s_place(window, monkeypatch, qtbot):
+    from dataclasses import replace
+
+    def fake_arcnn(technique, song, track_index, progress=None, should_stop=None, **options):
+        """Stands in for ml.arcnn.generate.enhance: a new track, the melody less its first note."""
+        melody = song.tracks[track_index]
+        return replace(melody, name=melody.name + " (enhanced)", notes=melody.notes[1:])
+    monkeypatch.setattr(workers, "run_technique", fake_arcnn)
+    panel = window.techniques
+    panel.set_availability({"gan": {}, "arcnn": {"available": True}, "transformer": {}})
+    panel.tabs.setCurrentIndex(1)
+    before = window.song
+    qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(window.song.tracks) == len(before.tracks) + 1, timeout=10_000)
+    melody = before.melody_index
+    assert window.song.tracks[melody].mute and not window.song.tracks[-1].mute        # you hear the new one
+    assert "muted so that you hear the enhanced melody" in window.statusBar().currentMessage()
+    window.doc.undo_stack.undo()
+    assert window.song == before
+
+
 def test_cancel_leaves_the_song_alone(window, monkeypatch, qtbot):
     started = threading.Event()
 

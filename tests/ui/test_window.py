@@ -41,9 +41,15 @@ def test_solo_volume_drag_is_one_undo_step(window, qtbot):
     qtbot.mouseClick(row.solo_btn, Qt.LeftButton)
     assert window.song.tracks[0].solo
     steps = window.doc.undo_stack.count()
-    for v in (90, 80, 70, 60):          # a slider drag: many values, one step
-        row.volume.setValue(v)
-    assert window.song.tracks[0].volume == 60
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+    opt = QStyleOptionSlider()
+    row.volume.initStyleOption(opt)
+    grip = row.volume.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, row.volume).center()
+    qtbot.mousePress(row.volume, Qt.LeftButton, pos=grip)
+    for dx in (5, 10, 15, 20):          # a slider drag: many values, one step
+        qtbot.mouseMove(row.volume, grip - QPoint(dx, 0))
+    qtbot.mouseRelease(row.volume, Qt.LeftButton, pos=grip - QPoint(20, 0))
+    assert window.song.tracks[0].volume < 90
     assert window.doc.undo_stack.count() == steps + 1
     window.doc.undo_stack.undo()
     assert window.song.tracks[0].volume == 100
@@ -266,3 +272,10 @@ def test_the_name_field_always_ends_up_showing_the_tracks_name(window, qtbot):
     qtbot.keyClicks(row.name_edit, " ")
     qtbot.keyClick(row.name_edit, Qt.Key_Return)            # a blank name is refused: the field showed " "
     assert window.song.tracks[0].name == name and row.name_edit.text() == name
+
+
+def test_the_slowest_tempo_the_box_offers_is_one_a_song_can_hold(window):
+    from deepcomposer_desktop.core.song import MIN_BPM
+    box = window.transport.tempo
+    box.setValue(box.minimum())                              # it offered 1 BPM, which a MIDI file cannot hold
+    assert box.minimum() >= MIN_BPM and window.song.tempos[0].bpm >= MIN_BPM

@@ -111,6 +111,7 @@ class PianoRollEditor(QWidget):
         old_notes = self.notes
         old_selected = [old_notes[i] for i in sorted(self.selection)] if same_track else []
         self.tools.cancel()
+        self.lane.cancel()                  # a velocity drag's note indices are the old notes' (Delete, undo)
         self.song, self.track_index = song, track_index
         if song.ppq != self.coords.ppq:
             old_ppq = self.coords.ppq

@@ -191,12 +191,16 @@ def move(notes: Sequence[Note], indices: Sequence[int], dt: int, dp: int, descri
 
 
 def resized(notes: Sequence[Note], indices: Sequence[int], d_end: int, min_dur: int = 1) -> list[Note]:
-    return [replace(notes[i], duration_tick=max(min(min_dur, notes[i].duration_tick), notes[i].duration_tick + d_end))
-            for i in indices]
+    """The notes with their ends moved by ``d_end``: never shorter than ``min_dur`` (or than they are), never ending
+    past the last tick a song holds."""
+    return [replace(n, duration_tick=max(1, min(MAX_TICK - n.start_tick,
+                                                max(min(min_dur, n.duration_tick), n.duration_tick + d_end))))
+            for n in (notes[i] for i in indices)]
 
 
 def resize(notes: Sequence[Note], indices: Sequence[int], d_end: int, min_dur: int = 1) -> Edit | None:
-    """Move the end of every note in ``indices`` by ``d_end`` ticks (never shorter than ``min_dur`` or 1 tick)."""
+    """Move the end of every note in ``indices`` by ``d_end`` ticks (never shorter than ``min_dur`` or 1 tick, never
+    past MAX_TICK)."""
     if not indices or d_end == 0:
         return None
     new = resized(notes, indices, d_end, min_dur)

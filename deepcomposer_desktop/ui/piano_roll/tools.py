@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 
-from ...core.song import Note
+from ...core.song import MAX_TICK, Note
 from . import ops
 from .coords import snap_ceil, snap_floor, snap_round
 
@@ -117,8 +117,8 @@ class RollTools:
             ed.view.viewport().update()
             return
         snap = ed.snap
-        start = max(0, snap_floor(self._press_tick, snap))
-        self._draw_note = Note(start, self._press_pitch, ed.draw_length(), ed.draw_velocity)
+        start = max(0, min(MAX_TICK - 1, snap_floor(self._press_tick, snap)))     # a note ends by the last tick
+        self._draw_note = Note(start, self._press_pitch, min(ed.draw_length(), MAX_TICK - start), ed.draw_velocity)
         self.overlay = [self._draw_note]
         self.mode = Mode.DRAW
         ed.set_selection(set())
@@ -154,7 +154,7 @@ class RollTools:
             self.overlay = ops.resized(ed.notes, self._indices, d_end, snap or 1)
         elif self.mode == Mode.DRAW and self._draw_note is not None:
             n = self._draw_note
-            end = max(n.start_tick + ed.draw_length(), snap_ceil(c.x_to_tick(pos.x()), snap))
+            end = min(MAX_TICK, max(n.start_tick + ed.draw_length(), snap_ceil(c.x_to_tick(pos.x()), snap)))
             self._draw_note = Note(n.start_tick, n.pitch, max(1, end - n.start_tick), n.velocity)
             self.overlay = [self._draw_note]
         elif self.mode == Mode.BAND:
@@ -175,11 +175,11 @@ class RollTools:
             elif mode == Mode.RESIZE:
                 snap = None if mods & Qt.KeyboardModifier.AltModifier else ed.snap
                 edit = ops.resize(ed.notes, self._indices, self._delta[0], snap or 1)
-                if edit is not None:
-                    ed.remember_length(ed.notes[self._grab].duration_tick + self._delta[0])
+                if edit is not None:                            # the length it got, clamped as the edit was
+                    ed.remember_length(ops.resized(ed.notes, [self._grab], self._delta[0], snap or 1)[0].duration_tick)
                 ed.apply_edit(edit)
             elif mode == Mode.DRAW and self._draw_note is not None:
-                if self._draw_note.duration_tick != ed.draw_length():
+                if self._draw_note.duration_tick != ed.draw_length() and self._draw_note.end_tick < MAX_TICK:
                     ed.remember_length(self._draw_note.duration_tick)
                 ed.apply_edit(ops.add_note(ed.notes, self._draw_note))
             elif mode == Mode.BAND and self.band is not None:

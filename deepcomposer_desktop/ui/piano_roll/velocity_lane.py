@@ -199,3 +199,10 @@ class VelocityLane(QWidget):
             self.ed.draw_velocity = v                    # new notes get the velocity last set here
             self.ed.set_velocities(changes)
         self.update()
+
+    def cancel(self) -> None:
+        """Drop a drag under way without an edit (the notes changed under it: its note indices mean other notes)."""
+        if self._last_x is not None or self.changes:
+            self.changes, self._last_x = {}, None
+            self._changes_version += 1
+            self.update()

@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea
 
+from ...core.song import MAX_TICK
 from . import painting
 from .ops import NoteIndex
 from .painting import PALETTE
@@ -55,7 +56,7 @@ class RollView(QAbstractScrollArea):
     def content_width(self) -> float:
         c, ed = self.ed.coords, self.ed
         bar = ed.grid.bar_at(ed.song_end)
-        return (bar.start_tick + SCROLL_MARGIN_BARS * bar.length_tick) * c.px_per_tick
+        return min(MAX_TICK, bar.start_tick + SCROLL_MARGIN_BARS * bar.length_tick) * c.px_per_tick   # the last tick
 
     def update_scrollbars(self) -> None:
         """Scroll ranges from the song length and zoom; keeps ``coords`` and the scrollbars in step."""
