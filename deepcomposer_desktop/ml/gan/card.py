@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     figures = {"this model": generated_figures(model, data, idx)}
     if a.update:
         old = read_card(a.update)
-        if any(abs(v - real[k]) > 5e-4 for k, v in old["real"].items() if not math.isnan(v)):
+        if any(abs(v - real[k]) > 5e-4 + 1e-9 for k, v in old["real"].items() if not math.isnan(v)):   # 3 decimals
             raise SystemExit(f"{a.update} was measured on other windows than this card's")
         figures.update((label, fig) for label, fig in old["columns"].items()
                        if label not in ("this model", REFERENCE_LABEL))

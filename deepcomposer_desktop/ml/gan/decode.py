@@ -237,14 +237,35 @@ def pitch_range(real_frames: np.ndarray, shifts=None, margin: int = RANGE_MARGIN
     return (max(0, int(pitch[used].min()) - margin), min(127, int(pitch[used].max()) + margin))
 
 
+def fold_map(low: int, high: int, pitches: int = 128) -> np.ndarray:
+    """For each pitch, where it goes to be inside ``low`` .. ``high``: itself, or moved by whole octaves (the same
+    note an octave or two down or up, as an arranger would write it), or -1 when no octave of it fits."""
+    target = np.arange(pitches)
+    target = np.where(target > high, target - 12 * -(-(target - high) // 12), target)
+    target = np.where(target < low, target + 12 * -(-(low - target) // 12), target)
+    return np.where((target >= low) & (target <= high), target, -1)
+
+
 def keep_range(probs: np.ndarray | None, low: int, high: int, shift=0) -> np.ndarray | None:
-    """Probabilities (..., S, P) of windows moved by ``shift`` (a number or one per window) with every pitch outside
-    ``low`` .. ``high`` (in the song's own key) at zero."""
+    """Probabilities (..., S, P) of windows moved by ``shift`` (a number or one per window) kept to ``low`` ..
+    ``high`` (in the song's own key): what the model gives a pitch outside goes to the same note an octave or more
+    inside (the stronger of the two stays), so the part keeps its harmony and rhythm in its own register."""
     if probs is None or (low <= 0 and high >= 127):
         return probs
-    off = _leading(shift, probs.shape[:-2])
-    pitch = np.arange(probs.shape[-1])
-    return probs * ((pitch >= low + off) & (pitch <= high + off))
+    out = np.zeros_like(probs)
+    shifts = np.broadcast_to(np.asarray(shift, np.int64), probs.shape[:-2])
+    for sh in np.unique(shifts):
+        rows = shifts == sh                                                  # windows moved by this shift
+        src = probs[rows] if probs.ndim > 2 else probs
+        dst = np.zeros_like(src)
+        target = fold_map(low + int(sh), high + int(sh), probs.shape[-1])
+        for t in np.unique(target[target >= 0]):
+            dst[..., t] = src[..., target == t].max(axis=-1)
+        if probs.ndim > 2:
+            out[rows] = dst
+        else:
+            out = dst
+    return out
 
 
 def in_ranges(probs: np.ndarray | None, params: "DecodeParams", shift=0) -> np.ndarray | None:
@@ -265,6 +286,11 @@ def with_ranges(params: "DecodeParams", real: np.ndarray, is_drum, shifts=None) 
         if not drum and low[t] <= 0 and high[t] >= 127:
             low[t], high[t] = pitch_range(real[:, t], shifts)
     return replace(params, low=tuple(low), high=tuple(high))
+
+
+def _ranged(p: dict) -> dict:
+    """A track's parameters for probabilities already kept to its range (``in_ranges``): no second folding."""
+    return dict(p, low=0, high=127)
 
 
 def decode_track(probs: np.ndarray, onset_probs: np.ndarray | None, p: dict,
@@ -384,7 +410,7 @@ def decode(frame_probs: np.ndarray, onset_probs: np.ndarray | None,
     rank = band_rank(frame_probs, params.bar_pcs)               # out-of-range pitches do not vote either
     for t in range(frame_probs.shape[0]):
         frames[t], onsets[t] = decode_track(frame_probs[t], None if onset_probs is None else onset_probs[t],
-                                            params.track(t), rank, shift)
+                                            _ranged(params.track(t)), rank)
     return frames, onsets
 
 
@@ -651,7 +677,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     caps = [_polyphony_cap(real[:, t]) for t in range(n_tracks)]
 
     def dec(t, p):
-        return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], p, rank, shift)
+        return decode_track(frame_probs[:, t], None if onset_probs is None else onset_probs[:, t], _ranged(p), rank)
 
     def late():
         return (deadline is not None and time.time() > deadline) or (should_stop is not None and should_stop())
