@@ -279,3 +279,20 @@ def test_the_band_accents_the_bar_and_the_beats(genre):
     assert [n.velocity for n in notes] == [83, 90]                      # beat 4 of the model's bar, then its 1
     hats = G.accented([Note.make(42, 0, 60), Note.make(36, 0, 60)], 120, 0, True)
     assert hats[0].velocity < hats[1].velocity
+
+
+def test_a_melody_far_from_the_models_register_is_heard_where_its_melodies_sit():
+    from dataclasses import replace
+
+    from deepcomposer_desktop.ml.gan.decode import DecodeParams
+    net = _ConstantWindows()
+    net.arch = tiny_arch(key_normalise=True)
+    model = G.GanModel("c", net.arch, net, DecodeParams((0.1, 0.9), (0.9, 0.9), (1, 1)), TRACKS,
+                       {"melody_median": 72})
+    low = np.zeros((64, 128), bool)
+    low[:, 36] = low[::2, 40] = True                               # two octaves and more below
+    assert model.octave_for(low) == 36 and model.octave_for(np.zeros((64, 128), bool)) == 0
+    assert replace(model, meta={}).octave_for(low) == 0            # a file without the figure: as before
+    G.accompany_rolls(model, low, variation=0.0)
+    heard = net.seen[0][0].numpy()                                 # the first window the model was given
+    assert heard.any(axis=0).nonzero()[0].tolist() == [72, 76]     # two octaves up: C5 and E5

@@ -68,6 +68,15 @@ def _ranges(meta: dict, tracks) -> str:
             f"them to the melody's key): {', '.join(parts)}.")
 
 
+def _register(meta: dict) -> str:
+    """How the melody is moved to the register the model learned (``GanModel.octave_for``), or ""."""
+    median = meta.get("melody_median")
+    if median is None:
+        return ""
+    return (f" Before the model hears a melody, it is moved by whole octaves towards the register of the melodies "
+            f"it learned from (their median pitch: MIDI {int(median)}); the melody itself is not changed.")
+
+
 def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: str, notes: list[str],
                source: str = "") -> str:
     """The card's markdown. ``source``: the folder or cache a user's own genre was trained on (no ``sources`` in
@@ -140,7 +149,7 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
               + (f" The search also holds {_texture_parts(meta)} to the real part's {_texture_terms(meta)} "
                  f"(weight {meta['decode_texture']:g} against a card figure; the card's figures are means over "
                  f"the tracks)." if meta.get("decode_texture") else "")
-              + _strike_parts(meta, tracks) + _ranges(meta, tracks),
+              + _strike_parts(meta, tracks) + _ranges(meta, tracks) + _register(meta),
               f"- Trained: {meta.get('created', '?')}. Command: `{command}`", ""]
     lines += ["## Metrics on held-out melodies", "",
               "Figures on the generated accompaniment (one take per melody, seed = window number) next to the same "

@@ -138,6 +138,12 @@ def normalise_keys(data: GanData) -> tuple[GanData, np.ndarray]:
     return replace(data, melody=mel, melody_on=mon, accomp=acc, accomp_on=aon, shifts=shifts), shifts
 
 
+def melody_median(data: GanData) -> int:
+    """The median pitch of the melodies' sounding cells (the register a model trained on them expects)."""
+    weights = data.melody.sum(axis=(0, 1)).astype(np.float64)
+    return int(np.searchsorted(np.cumsum(weights) / max(weights.sum(), 1.0), 0.5)) if weights.any() else 69
+
+
 def to_two_bars(data: GanData) -> GanData:
     """Cut every window into 2-bar windows (the DeepComposer baseline's input size); silent melodies dropped."""
     n, s = data.melody.shape[:2]

@@ -35,6 +35,17 @@ class GanModel:
     def is_drum(self) -> list[bool]:
         return [bool(t.get("is_drum")) for t in self.tracks]
 
+    def octave_for(self, melody: np.ndarray) -> int:
+        """Semitones (whole octaves) that bring a melody roll (S, P), already in C major / A minor, to the register
+        of the melodies the model learned from (``meta["melody_median"]``): a tune written two octaves down is
+        heard where such tunes sit, so the band answers it as it learned to. 0 for files without that figure."""
+        target = self.meta.get("melody_median")
+        weights = melody.sum(axis=0)
+        if target is None or not weights.any():
+            return 0
+        median = int(np.searchsorted(np.cumsum(weights) / weights.sum(), 0.5))
+        return 12 * int(round((float(target) - median) / 12))
+
 
 _cache: dict[tuple[str, float], GanModel] = {}
 _cache_lock = threading.Lock()
@@ -128,6 +139,8 @@ def accompany_rolls(model: GanModel, melody: np.ndarray, melody_on: np.ndarray |
     ours = arch.kind == "unet"
     shift = key_shift(melody) if arch.key_normalise else 0
     mel, mon = shift_pitches(melody, shift), shift_pitches(melody_on, shift)
+    octave = model.octave_for(mel) if ours else 0        # the input only: the band's ranges are its own
+    mel, mon = shift_pitches(mel, octave), shift_pitches(mon, octave)
     hop = window // 2 if ours else window
     starts = _window_starts(length, window, hop)
     padded = starts[-1] + window

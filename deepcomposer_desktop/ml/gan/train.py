@@ -23,7 +23,8 @@ from ...model_files import NAME_RE
 from ..common import (Cancelled, ModelError, ProgressFn, StopFn, check_stop, claim_model_path, is_midi_file, report,
                       resolve_device)
 from .config import ARCH_PRESETS, PRESETS, GanArch, TrainConfig, deepcomposer_arch
-from .data import GanData, GanDataError, load_training_data, normalise_keys, split_by_song, to_two_bars
+from .data import (GanData, GanDataError, load_training_data, melody_median, normalise_keys, split_by_song,
+                   to_two_bars)
 
 REFINE_ROUNDS = 2         # final save: coordinate-search rounds fitting the decoding to the music figures
 FIT_SHARE, FIT_MAX_S = 0.15, 120.0   # a run with a time budget keeps this much of it for that fit
@@ -333,7 +334,7 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
     src = data.meta
     return {"tracks": [dict(t) for t in data.tracks], "decode": decode.to_dict(), "decode_refined": refine_rounds > 0,
             "decode_noise": VARIATION if arch.kind == "unet" else 0.0,
-            "genre": src.get("genre", ""), "sources": src.get("sources", []),
+            "genre": src.get("genre", ""), "sources": src.get("sources", []), "melody_median": melody_median(data),
             "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
             "iterations": it, "epochs": round(it / per_epoch, 2), "train_windows": len(data),
             "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
