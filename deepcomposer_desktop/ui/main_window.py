@@ -468,6 +468,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
             self.statusBar().showMessage(f"Recording into {self.song.melody.name} — play the keyboard; "
                                          "press ● or Stop to finish")
             return
+        if self.midi is not None:
+            self.midi.drain()                           # what the keyboard played up to now goes in the take
         end = self.playback.position
         result = self.playback.stop_recording()
         if result is None:

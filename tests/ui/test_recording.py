@@ -328,3 +328,18 @@ def test_an_engine_restart_while_recording_ends_the_take_into_the_song_first(win
     assert window.song.melody.notes == (Note.make(60, 0, 480, 100), Note.make(62, 600, 360, 90))
     window.undo_action.trigger()
     assert window.song.melody.notes == ()
+
+
+def test_stop_takes_in_what_the_keyboard_played_just_before_it(window, spy_engine, qtbot, monkeypatch):
+    # a note released a moment before Stop, still in the queue (the GUI reads it every 10 ms): it is in the take
+    system, clock = plug_keyboard(window, qtbot, monkeypatch)
+    window.new_project()
+    tick = ticks(window.song)
+    clock.now = 100.0
+    begin_take(window, spy_engine, qtbot)
+    for sec, msg in [(0.10, [0x90, 67, 100]), (0.40, [0x80, 67, 0])]:
+        clock.now = 100.0 + sec
+        system.send(KEYS, msg)
+    clock.now, spy_engine.forced_position = 100.5, tick(0.5)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)      # no drain in between
+    assert window.song.melody.notes == (Note.make(67, tick(0.10), tick(0.40) - tick(0.10), 100),)
