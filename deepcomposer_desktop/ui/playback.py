@@ -427,12 +427,17 @@ class PlaybackController(QObject):
     def live_note_on(self, pitch: int, velocity: int, track_index: int) -> None:
         self.engine.live_note_on(pitch, velocity, track_index)
         if self.recording is not None:
-            self.recording.note_on(pitch, velocity, self.position)
+            self.recording.note_on(pitch, velocity, self._live_tick())
 
     def live_note_off(self, pitch: int, track_index: int) -> None:
         self.engine.live_note_off(pitch, track_index)
         if self.recording is not None:
-            self.recording.note_off(pitch, self.position)
+            self.recording.note_off(pitch, self._live_tick())
+
+    def _live_tick(self) -> int | None:
+        """Where a note of the on-screen or computer keyboard goes in the recording: here, or nowhere during the
+        count-in (as for a MIDI keyboard)."""
+        return None if getattr(self.engine, "count_in_active", False) else self.position
 
     def set_sustain(self, on: bool, track_index: int) -> None:
         self.engine.set_sustain(on, track_index)

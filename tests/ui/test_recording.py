@@ -343,3 +343,31 @@ def test_stop_takes_in_what_the_keyboard_played_just_before_it(window, spy_engin
     clock.now, spy_engine.forced_position = 100.5, tick(0.5)
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)      # no drain in between
     assert window.song.melody.notes == (Note.make(67, tick(0.10), tick(0.40) - tick(0.10), 100),)
+
+
+def test_on_screen_keys_played_in_the_count_in_are_dropped_too(make_window, qtbot, monkeypatch):
+    engine = CountingInEngine()
+    window = make_window(engine=engine)
+    _system, clock = plug_keyboard(window, qtbot, monkeypatch)         # the studio's clock, as for a keyboard
+    window.new_project()
+    tick = ticks(window.song)
+
+    def at(sec):
+        clock.now = sec
+        engine.forced_position = tick(max(0.0, sec - 102.0))
+        engine.count_in_active = sec < 102.0
+
+    window.record_options.mode, window.record_options.grid = OVERDUB, "off"
+    window.transport.count_in.setCurrentIndex(1)            # 1 bar: beat 1 at 102 s
+    at(100.0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    at(100.5)
+    window.keyboard.note_on.emit(60, 100)                   # clicked during the count-in: not a note of the take
+    at(100.8)
+    window.keyboard.note_off.emit(60)
+    at(102.5)
+    window.keyboard.note_on.emit(64, 100)
+    at(103.0)
+    window.keyboard.note_off.emit(64)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert window.song.melody.notes == (Note.make(64, tick(0.5), tick(0.5), 100),)
