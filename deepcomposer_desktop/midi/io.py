@@ -140,7 +140,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     parts: list[dict] = []   # per (file track, channel): notes and settings
     Line = tuple[int, int]                            # (port, channel)
     loose_controls: list[tuple[Line, Control]] = []   # (line, change) from file tracks without notes
-    loose_volumes: list[tuple[Line, tuple[int, int]]] = []    # (line, (tick, CC 7 value)) from them too
+    loose_volumes: list[tuple[Line, tuple]] = []      # (line, (tick, place in the file, CC 7 value)) from them too
     loose_pans: dict[Line, int] = {}                  # line -> its first pan there
 
     for ti, events in enumerate(smf_tracks):
@@ -158,7 +158,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             return p
 
         port = 0                                     # the file track's MIDI port (meta event 0x21), if named
-        for tick, status, a, b in events:
+        for at, (tick, status, a, b) in enumerate(events):
             kind = status & 0xF0
             if kind == 0x90 and b > 0:
                 ch = status & 0x0F
@@ -194,7 +194,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 p["programs"].append((tick, a))
                 global_program.setdefault(status & 0x0F, a)
             elif kind == 0xB0 and a == 7:
-                part(status & 0x0F)["volumes"].append((tick, b))
+                part(status & 0x0F)["volumes"].append((tick, (ti, at), b))
             elif kind == 0xB0 and a == 10:
                 p = part(status & 0x0F)
                 if p["pan"] is None:
@@ -214,8 +214,11 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             title = track_name
         with_notes = [p for p in by_channel.values() if p["notes"]]
         if not with_notes and ti > 0 and track_name:
-            # a named part with its instrument but no notes yet (a DAW's, or our own export of an empty track)
+            # a named part with its instrument but no notes yet (a DAW's, or our own export of an empty track);
+            # if another file track plays on its channel it is that channel's set-up track instead (below)
             with_notes = [p for p in by_channel.values() if p["program"] is not None][:1]
+            for p in with_notes:
+                p["empty"] = True
         # controllers in a file track of their own (an automation track) join their channel's notes below; a
         # channel is the port's: channel 1 of port 2 is not channel 1 of port 1
         kept = {id(p) for p in with_notes}
@@ -231,6 +234,14 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             p["multi"] = len(with_notes) > 1
             parts.append(p)
 
+    played = {p["line"] for p in parts if p["notes"]}
+    setup = [p for p in parts if p.get("empty") and p["line"] in played]       # named set-up tracks
+    parts = [p for p in parts if not any(p is q for q in setup)]
+    for p in setup:
+        loose_controls.extend((p["line"], c) for c in p["controls"])
+        loose_volumes.extend((p["line"], v) for v in p["volumes"])
+        if p["pan"] is not None:
+            loose_pans.setdefault(p["line"], p["pan"])
     # a controller change is the channel's: every part playing on that channel hears it (a piano's left hand in a
     # file track of its own shares the pedal of the right hand's), as do parts an instrument change splits off
     on_channel: dict[tuple[int, int], list[dict]] = defaultdict(list)
@@ -248,7 +259,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     for ps in on_channel.values():
         if len(ps) > 1:
             shared = list(dict.fromkeys(c for p in ps for c in p["controls"]))
-            volumes = sorted({v for p in ps for v in p["volumes"]}, key=lambda v: v[0])
+            volumes = sorted({v for p in ps for v in p["volumes"]})
             for p in ps:
                 p["controls"], p["volumes"] = shared, volumes
     parts = [piece for p in parts for piece in _split_by_program(p)]
@@ -275,24 +286,31 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     return song
 
 
-def fold_volume(volumes: list[tuple[int, int]], controls) -> tuple[int, tuple[Control, ...]]:
-    """A part's channel-volume changes (tick, CC 7 value) -> (the track's volume, its controls).
+def fold_volume(volumes: list[tuple], controls) -> tuple[int, tuple[Control, ...]]:
+    """A part's channel-volume changes (tick, place in the file, CC 7 value) -> (the track's volume, its controls).
 
     The mixer owns CC 7 (the track's fader), so a part whose volume moves (a fade-out, a swell) keeps those moves
     as expression (CC 11) under a fader at their loudest volume: the GM gain curves of CC 7 and CC 11 multiply, so
     the expression 127 * v / loudest plays each volume v as it was. A part that has expression changes of its own
-    gets the product of both. The first volume counts from the start; one volume alone is just the fader."""
-    vols = sorted(volumes, key=lambda v: v[0])
+    gets the product of both. The first volume counts from the start; one volume alone is just the fader. Of
+    several changes at one tick the last in the file counts, as a synth plays them."""
+    vols: list[tuple[int, int]] = []
+    for tick, _, value in sorted(volumes):
+        if vols and vols[-1][0] == tick:
+            vols[-1] = (tick, value)
+        else:
+            vols.append((tick, value))
     if not vols:
         return 100, tuple(controls)
     loudest = max(v for _, v in vols)
     if len({v for _, v in vols}) == 1 or loudest == 0:
         return vols[0][1], tuple(controls)
     vols[0] = (0, vols[0][1])
-    own = sorted((c for c in controls if c.number == EXPRESSION), key=lambda c: c.tick)
-    changes = sorted([(t, 0, v) for t, v in vols] + [(c.tick, 1, c.value) for c in own])
+    own = sorted((c for c in controls if c.number == EXPRESSION), key=lambda c: c.tick)       # stable: file order
+    changes = sorted([(t, 0, i, v) for i, (t, v) in enumerate(vols)] + [(c.tick, 1, i, c.value)
+                                                                          for i, c in enumerate(own)])
     level, expression, out, last = vols[0][1], 127, [], 127
-    for i, (tick, which, value) in enumerate(changes):
+    for i, (tick, which, _, value) in enumerate(changes):
         if which == 0:
             level = value
         else:

@@ -329,3 +329,27 @@ def test_aftertouch_is_read_and_written_as_channel_pressure():
     assert cc(t.controls) == [(120, CHANNEL_PRESSURE, 70), (480, CHANNEL_PRESSURE, 0)]
     written = mido.MidiFile(file=io.BytesIO(midi_bytes(song(t))))
     assert [(m.channel, m.value) for m in written.tracks[1] if m.type == "aftertouch"] == [(4, 70), (4, 0)]
+
+
+def test_of_two_volumes_at_one_moment_the_later_in_the_file_counts():
+    one = mido_track([(0, CC(0, 7, 127)), (0, CC(0, 7, 100)), (0, on(0, 60)), (960, off(0, 60))])
+    assert read_midi(mido_file(one)).tracks[0].volume == 100               # was 127: sorted by value
+    # a set-up track's volume, then the part's own at the same tick: the part's (later in the file) counts
+    setup = mido_track([(0, CC(0, 7, 120))])
+    own = mido_track([(0, CC(0, 7, 50)), (0, on(0, 60)), (960, off(0, 60))], name="Piano")
+    assert read_midi(mido_file(setup, own)).tracks[0].volume == 50
+    # 100, then 60 at once, then 100 again from beat 3: the first two beats play at 60
+    moves = mido_track([(0, CC(0, 7, 100)), (0, CC(0, 7, 60)), (0, on(0, 60)), (960, CC(0, 7, 100)),
+                        (1920, off(0, 60))])
+    t = read_midi(mido_file(moves)).tracks[0]
+    assert t.volume == 100 and cc(t.controls) == [(0, EXPR, 76), (960, EXPR, 127)]
+
+
+def test_a_named_set_up_track_without_notes_sets_up_its_channel_instead_of_becoming_a_track():
+    setup = mido_track([(0, mido.Message("program_change", channel=0, program=0)), (0, CC(0, 7, 40)),
+                        (0, CC(0, 10, 0))], name="Setup")
+    notes = mido_track([(0, on(0, 60)), (480, off(0, 60))], name="Piano")
+    t = read_midi(mido_file(setup, notes)).tracks
+    assert [(x.name, x.volume, x.pan) for x in t] == [("Piano", 40, 0)]
+    alone = read_midi(mido_file(setup), require_notes=False).tracks           # a part with no notes yet: kept
+    assert [x.name for x in alone] == ["Setup"]
