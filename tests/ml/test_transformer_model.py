@@ -210,3 +210,24 @@ def test_each_part_continues_in_its_own_range_and_texture(model_path):
     free = sample_bars(net, header, body, 4, 2, 48, seed=1)
     bars, _ = T.decode_bars(free, 2)
     assert any(not 43 <= p <= 71 for bar in bars for _, _, p, _, _ in bar)   # without them it wanders
+
+
+def test_a_bar_longer_than_the_models_window_is_read_from_its_end():
+    # one bar of 48 notes in 8 parts: more tokens than the tiny model's 96-token window (a crash before)
+    notes = tuple(Note.make(40 + 3 * k + i % 3, i * 40, 40, 80) for k in range(8) for i in range(48))
+    tracks = tuple(Track(f"Part {k}", 0, notes=tuple(n for n in notes if 40 + 3 * k <= n.pitch < 43 + 3 * k))
+                   for k in range(8))
+    s = Song(tracks=tracks, tempos=(TempoChange(0, 120.0),), time_signatures=(TimeSignature(0, 4, 4),))
+    net = tiny_model()
+    header = T.header_tokens((4, 4), 120, [0] * 8)
+    body = T.encode_bars(T.song_to_piece(s, list(range(8))).bars)
+    assert len(header) + len(body) > TINY.block_size
+    out = sample_bars(net, header, body, 1, 8, 48, seed=0)
+    assert out[0] == T.BAR
+
+
+def test_a_humanised_chord_counts_as_a_chord():
+    from deepcomposer_desktop.ml.transformer.generate import part_limits
+    rolled = Track("Keys", 0, notes=tuple(Note.make(p, b * 1920 + 4 * i, 1800) for b in range(2)
+                                          for i, p in enumerate((48, 52, 55, 60))))
+    assert part_limits(rolled, 480)[1] == 4                      # four notes 4 ticks apart: one chord of four

@@ -109,6 +109,10 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
     body = list(body)
     while len(header) + len(body) > block - 32 and T.BAR in body[1:]:
         body = body[body.index(T.BAR, 1):]                       # drop the oldest context bars
+    if len(header) + len(body) > block - 32:                     # one bar longer than the window: its last notes
+        cut = len(header) + len(body) - (block - 32)
+        starts = [i for i in range(max(1, cut), len(body)) if T.POS0 <= body[i] < T.TRK0]
+        body = [T.BAR] + (body[starts[0]:] if starts else [])
     active = header + body
     out: list[int] = []
     last_type = types[active[-1]]
@@ -185,16 +189,21 @@ def sample_bars(net, header: list[int], body: list[int], n_bars: int, n_slots: i
 RANGE_MARGIN = 5          # semitones a continued part may go beyond the lowest / highest pitch it played
 
 
-def part_limits(track) -> tuple[tuple[int, int], int]:
+def part_limits(track, ppq: int = 480) -> tuple[tuple[int, int], int]:
     """What a part's continuation keeps to: its pitch range widened by a fourth each way, and the most notes it
-    struck at once (a bass line stays a line, a chord part stays chords of at most its own size)."""
+    struck at once, counted per sixteenth (a rolled or humanised chord is one chord; a bass line stays a line, a
+    chord part stays chords of at most its own size)."""
     pitches = [n.pitch for n in track.notes]
     if not pitches:
         return (0, 127), 8
-    at_once: dict[int, int] = {}
+    sixteenth = max(1, ppq // 4)
+    at_once: dict[int, set] = {}
     for n in track.notes:
-        at_once[n.start_tick] = at_once.get(n.start_tick, 0) + 1
-    return (max(0, min(pitches) - RANGE_MARGIN), min(127, max(pitches) + RANGE_MARGIN)), max(at_once.values())
+        at_once.setdefault(int(round(n.start_tick / sixteenth)), set()).add(n.pitch)
+    return ((max(0, min(pitches) - RANGE_MARGIN), min(127, max(pitches) + RANGE_MARGIN)),
+            max(len(p) for p in at_once.values()))
+
+
 def plan_bars(song, seconds: float, bars: int | None):
     """(first new bar number, its tick, bar length in ticks, number of new bars) for an extension."""
     from ...core.timing import TempoMap
@@ -252,7 +261,7 @@ def extend(song, seconds: float = 30.0, bars: int | None = None, context_bars: i
     piece = T.song_to_piece(song, slots, max(0, n_in - int(context_bars)), n_in)
     header = T.header_tokens(piece.meter, piece.bpm, piece.families)
     body = T.encode_bars(piece.bars)
-    ranges, caps = zip(*(part_limits(song.tracks[ti]) for ti in slots))
+    ranges, caps = zip(*(part_limits(song.tracks[ti], song.ppq) for ti in slots))
     results = []
     for take in range(int(takes)):
         def prog(f, take=take):
