@@ -103,6 +103,13 @@ def test_zero_caps_give_back_the_input_as_played(tiny):
     for add, remove, iterations in ((0, 0, 50), (50, 20, 0)):
         out = enhance(song, 0, max_add_pct=add, max_remove_pct=remove, iterations=iterations, model=tiny)
         assert out.notes == song.tracks[0].notes
+    # at a resolution the model does not work in (1001 ticks a beat: worked at 480 and back), just as exact
+    odd = Song(tracks=(Track(name="Melody", notes=tuple(Note.make(n.pitch, n.start_tick * 1001 // 480 + 1,
+                                                                  n.duration_tick * 1001 // 480, n.velocity)
+                                                        for n in notes)),), ppq=1001)
+    assert enhance(odd, 0, max_add_pct=0, max_remove_pct=0, iterations=20, model=tiny).notes == odd.tracks[0].notes
+    some = enhance(odd, 0, max_add_pct=30, max_remove_pct=10, iterations=60, temperature=2.0, model=tiny)
+    assert any(n in odd.tracks[0].notes for n in some.notes)                 # the notes it left whole, as played
 
 
 def test_repeated_notes_stay_separate(tiny):

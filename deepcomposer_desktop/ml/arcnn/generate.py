@@ -224,38 +224,38 @@ def enhance(song: Song, track_index: int, max_add_pct: float = 50.0, max_remove_
 
     new_on = on.copy()
     new_on[:, cols[valid]] = sub[:, valid]
-    notes = _merge_changes(work.notes, on, new_on, vel, onsets, ppq, default_vel)
+    notes = _merge_changes(list(zip(work.notes, track.notes)), on, new_on, vel, onsets, ppq, default_vel, song.ppq)
     result = replace(track, name=_enhanced_name(track.name), notes=notes, mute=False, solo=False)
-    if ppq != song.ppq:
-        result = _rescale(result, ppq, song.ppq)
     report(progress, 1.0, "Done")
     return result
 
 
 def _merge_changes(original, on: np.ndarray, new_on: np.ndarray, vel: np.ndarray, onsets: np.ndarray, ppq: int,
-                   default_vel: int) -> tuple:
-    """The enhanced notes: every original note the model left whole stays exactly as played (its timing, length
-    and velocity off the grid included); what is left of a note the model cut into comes back on the 16th grid;
-    the cells the model added become new notes at ``default_vel``. ``on`` / ``new_on``: the (steps, 128) cells
-    before and after, ``vel`` / ``onsets`` the input's rolls (``track_to_roll``)."""
+                   default_vel: int, song_ppq: int) -> tuple:
+    """The enhanced notes, at ``song_ppq``: every original note the model left whole stays exactly as played (its
+    timing, length and velocity off the grid included); what is left of a note the model cut into comes back on
+    the 16th grid; the cells the model added become new notes at ``default_vel``. ``original``: (the note at the
+    working ``ppq``, the same note as played) pairs; ``on`` / ``new_on``: the (steps, 128) cells before and after,
+    ``vel`` / ``onsets`` the input's rolls (``track_to_roll``)."""
     from ...core.edits import untangle_notes
     from ...core.grid import step_ticks
     st = step_ticks(ppq, STEPS_PER_BEAT)
     removed, new = on & ~new_on, new_on & ~on
     if not removed.any() and not new.any():
-        return tuple(original)                                # nothing changed: the melody as it was played
+        return tuple(played for _, played in original)        # nothing changed: the melody as it was played
     whole, cut_into = [], np.zeros_like(on)
-    for n in original:
+    for n, played in original:
         s = int(round(n.start_tick / st))
         e = min(len(on), max(s + 1, int(round(n.end_tick / st))))
         if s >= len(on) or not removed[s:e, n.pitch].any():
-            whole.append(n)
+            whole.append(played)
         else:
             cut_into[s:e, n.pitch] = True
     rest = cut_into & new_on
     left = roll_to_notes(np.where(rest, vel, 0).astype(np.uint8), ppq, STEPS_PER_BEAT, onsets=onsets & rest)
     added = roll_to_notes(np.where(new, default_vel, 0).astype(np.uint8), ppq, STEPS_PER_BEAT)
-    return tuple(untangle_notes(whole + left + added))
+    written = _rescale(Track(notes=tuple(left + added)), ppq, song_ppq).notes
+    return tuple(untangle_notes(whole + list(written)))
 
 
 def _rescale(track: Track, from_ppq: int, to_ppq: int) -> Track:
