@@ -250,7 +250,8 @@ def test_a_pickup_bar_in_a_metre_of_its_own_keeps_the_band_on_the_bar_lines(genr
     pickup = rested.replace_track(0, rested.melody.with_notes(tuple(
         replace(n, start_tick=n.start_tick - 3 * beat) for n in rested.melody.notes)))
     pickup = pickup.replace(time_signatures=(TimeSignature(0, 1, 4), TimeSignature(beat, 4, 4)))
-    assert G.bar_phase(pickup) == beat and G.bar_phase(rested) == 0
+    assert G.bar_grid(pickup, 480, 20)[:6].tolist() == [12, 13, 14, 15, 16, 17]           # the pickup: a bar's end
+    assert G.bar_grid(rested, 480, 20).tolist() == list(range(32))
     a, = G.accompany(rested, genre, seed=4)
     b, = G.accompany(pickup, genre, seed=4)
     for ta, tb in zip(a.tracks[1:], b.tracks[1:]):
@@ -275,9 +276,9 @@ def test_the_band_accents_the_bar_and_the_beats(genre):
                 heard += 1
     assert heard and len({n.velocity for t in out.tracks[1:] for n in t.notes}) > 2
     # the accents follow the song's bar lines: a one-beat pickup bar moves them
-    notes = G.accented([Note.make(60, 0, 120), Note.make(60, 480, 120)], 120, 12, False)
+    notes = G.accented([Note.make(60, 0, 120), Note.make(60, 480, 120)], 120, np.arange(12, 44), False)
     assert [n.velocity for n in notes] == [83, 90]                      # beat 4 of the model's bar, then its 1
-    hats = G.accented([Note.make(42, 0, 60), Note.make(36, 0, 60)], 120, 0, True)
+    hats = G.accented([Note.make(42, 0, 60), Note.make(36, 0, 60)], 120, np.arange(16), True)
     assert hats[0].velocity < hats[1].velocity
 
 
@@ -296,3 +297,19 @@ def test_a_melody_far_from_the_models_register_is_heard_where_its_melodies_sit()
     G.accompany_rolls(model, low, variation=0.0)
     heard = net.seen[0][0].numpy()                                 # the first window the model was given
     assert heard.any(axis=0).nonzero()[0].tolist() == [72, 76]     # two octaves up: C5 and E5
+
+
+def test_a_two_four_bar_in_the_middle_keeps_the_bars_after_it_on_the_model_s_bar_lines(genre):
+    from deepcomposer_desktop.core.song import TimeSignature
+    bar = 1920
+    song = melody_song(ODE).replace(time_signatures=(TimeSignature(0, 4, 4), TimeSignature(bar, 2, 4),
+                                                     TimeSignature(bar + 960, 4, 4)))
+    where = G.bar_grid(song, 480, 48)
+    assert where[16:24].tolist() == list(range(16, 24))               # the 2/4 bar: the start of a model bar
+    assert where[24] == 32                                            # the next 4/4 bar: a model downbeat
+    out, = G.accompany(song, genre, seed=1)
+    after = bar + 960                                                 # the first 4/4 bar after the 2/4 bar
+    on_one = {n.velocity for t in out.tracks[1:] for n in t.notes if n.start_tick == after}
+    on_three = {n.velocity for t in out.tracks[1:] for n in t.notes if n.start_tick == after + 960}
+    assert on_one <= {90, 106, 88} and on_three <= {86, 102, 84} and on_one | on_three   # accents on its bar
+    assert all(n.start_tick < after + 7 * bar for t in out.tracks[1:] for n in t.notes)

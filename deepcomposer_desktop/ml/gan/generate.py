@@ -227,23 +227,22 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
     ppq = song.ppq if song.ppq % 4 == 0 else 480
     melody = song.melody if ppq == song.ppq else rescale_track(song.melody, song.ppq, ppq)
     st = ppq // 4
-    # the model's bars are 4/4 bars from its first step: a song that opens with a shorter bar (a pickup written
-    # as 1/4 or 2/4 before the 4/4) gets that much silence in front, so that its bar lines are the model's
-    pad = (-bar_phase(song) * ppq // song.ppq // st) % 16
-    steps = pad + -(-melody.end_tick // st)
-    steps = max(16, -(-steps // 16) * 16)                       # whole bars of 16 steps
-    roll, on = track_to_roll(melody, ppq, 4, steps, start_tick=-pad * st)
+    where = bar_grid(song, ppq, -(-melody.end_tick // st))    # each song step's place in the model's 4/4 bars
+    song_roll, song_on = track_to_roll(melody, ppq, 4, len(where))
+    roll = np.zeros((max(16, int(where[-1]) // 16 * 16 + 16), 128), song_roll.dtype)
+    on = np.zeros(roll.shape, bool)
+    roll[where], on[where] = song_roll, song_on
     results = []
     shared = {} if shared is None else shared
     for k in range(takes):
         span = (k / takes, (k + 1) / takes)
         frames, onsets = accompany_rolls(model, roll > 0, on, seed=seed + k, progress=progress,
                                          should_stop=should_stop, span=span, shared=shared)
-        frames, onsets = frames[:, pad:], onsets[:, pad:]
+        frames, onsets = frames[:, where], onsets[:, where]
         new = []
         for i, info in enumerate(model.tracks):
             drum = bool(info.get("is_drum"))
-            notes = accented(roll_to_notes(frames[i], ppq, 4, onsets=onsets[i]), st, pad, drum)
+            notes = accented(roll_to_notes(frames[i], ppq, 4, onsets=onsets[i]), st, where, drum)
             tr = Track(name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128,
                        is_drum=drum, notes=tuple(notes), channel=9 if drum else None)
             new.append(tr if ppq == song.ppq else rescale_track(tr, ppq, song.ppq))
@@ -257,25 +256,38 @@ _PITCHED_BASE, _HIT_BASE, _CYMBAL_BASE = 80, 96, 78
 _CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 55, 57, 59})      # hi-hats, crashes, rides: under kick and snare
 
 
-def accented(notes, step: int, pad: int, drum: bool) -> list:
-    """``notes`` with velocities by where they fall in the bar (``step``: ticks per sixteenth; ``pad``: sixteenths
-    of silence the model saw before the song, so that its bars are the song's): the downbeat strongest, then beat
-    3, the other beats, the off-beat eighths, the sixteenths between; drums' cymbals under the kick and snare."""
+def accented(notes, step: int, where: np.ndarray, drum: bool) -> list:
+    """``notes`` with velocities by where they fall in the bar (``step``: ticks per sixteenth; ``where``: each
+    song step's place in the model's bars, ``bar_grid``): the downbeat strongest, then beat 3, the other beats,
+    the off-beat eighths, the sixteenths between; drums' cymbals under the kick and snare."""
     from dataclasses import replace
     out = []
     for n in notes:
-        pos = (n.start_tick // step + pad) % 16
+        pos = int(where[min(n.start_tick // step, len(where) - 1)]) % 16
         lift = 10 if pos == 0 else 6 if pos == 8 else 3 if pos % 4 == 0 else 0 if pos % 2 == 0 else -8
         base = (_CYMBAL_BASE if n.pitch in _CYMBALS else _HIT_BASE) if drum else _PITCHED_BASE
         out.append(replace(n, velocity=max(1, min(127, base + lift))))
     return out
 
 
-def bar_phase(song) -> int:
-    """The tick where the song's first 4/4 bar begins (0 when it starts in 4/4, or never is): the bars before it are
-    a pickup in a shorter metre."""
-    four = next((ts for ts in song.time_signatures if ts.bar_ticks(song.ppq) == 4 * song.ppq), None)
-    return 0 if four is None else four.tick
+def bar_grid(song, ppq: int, used_steps: int) -> np.ndarray:
+    """Where each sixteenth of the song (at ``ppq``), bar by bar up to the bar that holds step ``used_steps - 1``,
+    goes in the model's bars of 16 steps: each song bar starts a model bar, so the model's bar lines are the
+    song's. A shorter bar (2/4, 1/4) fills the start of its model bar and the rest stays silent, except a first bar
+    that short: a pickup, which fills the end (the beat before the downbeat)."""
+    st = ppq // 4
+    where: list[int] = []
+    bar = model_bar = 0
+    while len(where) < max(1, used_steps):
+        start = int(round(song.bar_start_tick(bar) * ppq / song.ppq / st))
+        length = int(round(song.bar_start_tick(bar + 1) * ppq / song.ppq / st)) - start
+        bar += 1
+        if length <= 0:
+            continue
+        first = 16 * model_bar + (16 - length if bar == 1 and length < 16 else 0)
+        where.extend(range(first, first + length))
+        model_bar += -(-length // 16)
+    return np.asarray(where, np.int64)
 
 
 def cli_generate(args) -> int:
