@@ -1,6 +1,5 @@
 """`deepcomposer train`: --resume never hides a shipped model nor starts afresh unsaid, resumes with the saved
 recipe, Ctrl+C stops as Cancel does (the model so far is saved), --minutes reaches the Transformer."""
-import json
 import os
 import signal
 import threading
@@ -12,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 from deepcomposer_desktop.cli import main  # noqa: E402
 from tests.ml.gan_fixtures import write_synthetic_cache  # noqa: E402
+from tests.ml.test_arcnn_train import fake_jsb_cache  # noqa: E402
 from tests.ml.test_transformer_train import _cache as transformer_cache  # noqa: E402
 
 
@@ -27,24 +27,7 @@ def models(tmp_path, monkeypatch):
 
 
 def arcnn_cache(root):
-    """A fake JSB folder (random 4-voice 'chorales' in the JSON layout) and its cache."""
-    import numpy as np
-
-    from deepcomposer_desktop.ml.arcnn import data as D
-    rng = np.random.default_rng(0)
-
-    def chorale(n):
-        frames, voices = [], [72, 67, 60, 48]
-        for t in range(n):
-            if t % 4 == 0:
-                voices = [v + int(rng.integers(-2, 3)) for v in voices]
-            frames.append(list(voices))
-        return frames
-    raw = {"train": [chorale(40 + 4 * i) for i in range(6)], "valid": [chorale(36), chorale(20)],
-           "test": [chorale(48), chorale(33)]}
-    (root / "jsb_chorales_czhuang").mkdir(parents=True)
-    (root / D.JSB_FILE).write_text(json.dumps(raw))
-    return D.build_cache(root, root / "cache")
+    return fake_jsb_cache(root)[0]
 
 
 def test_resume_needs_overwrite_to_hide_a_shipped_model_and_something_to_resume(tmp_path, models, capsys):

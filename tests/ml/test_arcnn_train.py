@@ -16,10 +16,8 @@ from deepcomposer_desktop.ml.checkpoint import load_checkpoint  # noqa: E402
 SMALL = ArcnnConfig(steps=32, low_pitch=40, n_pitches=48, levels=2, filters=4, max_filters=8, dropout=0.0)
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A fake JSB folder (random 4-voice 'chorales' in the JSON layout) and its cache."""
-    root = tmp_path_factory.mktemp("data")
+def fake_jsb_cache(root):
+    """A fake JSB folder under ``root`` (random 4-voice 'chorales' in the JSON layout) and its cache: (path, raw)."""
     rng = np.random.default_rng(0)
 
     def chorale(n):
@@ -32,10 +30,14 @@ def cache(tmp_path_factory):
 
     raw = {"train": [chorale(40 + 4 * i) for i in range(6)], "valid": [chorale(36), chorale(20)],
            "test": [chorale(48), chorale(33)]}
-    (root / "jsb_chorales_czhuang").mkdir()
+    (root / "jsb_chorales_czhuang").mkdir(parents=True)
     (root / D.JSB_FILE).write_text(json.dumps(raw))
-    path = D.build_cache(root, root / "cache")
-    return path, raw
+    return D.build_cache(root, root / "cache"), raw
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return fake_jsb_cache(tmp_path_factory.mktemp("data"))
 
 
 def test_cache_round_trip(cache):

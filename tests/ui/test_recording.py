@@ -216,8 +216,9 @@ class CountingInEngine(SpyEngine):
 
 
 def plug_keyboard(window, qtbot, monkeypatch):
-    """A MIDI keyboard (FakeMidiSystem) opened by the window's own ``start_midi``, with its input clock in the
-    test's hands and its queue drained only when the test calls ``window.midi.drain()``."""
+    """A new project and a MIDI keyboard (FakeMidiSystem) opened by the window's own ``start_midi``, with its
+    input clock in the test's hands and its queue drained only when the test calls ``window.midi.drain()``:
+    (system, clock, seconds -> tick)."""
     import deepcomposer_desktop.ui.midi_input as midi_input
     system, clock = FakeMidiSystem([KEYS]), Clock()
     monkeypatch.setattr(midi_input, "MidiInputManager", lambda last_port=None: MidiInputManager(
@@ -228,7 +229,8 @@ def plug_keyboard(window, qtbot, monkeypatch):
     window.midi.drain_timer.stop()
     window.midi.poll_timer.stop()
     assert window.midi.current_port == KEYS
-    return system, clock
+    window.new_project()
+    return system, clock, ticks(window.song)
 
 
 def ticks(song):
@@ -239,9 +241,7 @@ def ticks(song):
 
 def test_midi_events_are_recorded_when_played_not_when_a_busy_gui_reads_them(window, spy_engine, qtbot,
                                                                                monkeypatch):
-    system, clock = plug_keyboard(window, qtbot, monkeypatch)
-    window.new_project()
-    tick = ticks(window.song)
+    system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)
     clock.now = 100.0
     begin_take(window, spy_engine, qtbot)                   # tick 0 at 100 s
     for sec, msg in [(0.05, [0x90, 72, 100]), (0.10, [0xB0, 64, 127]), (0.15, [0x80, 72, 0]),
@@ -264,9 +264,7 @@ def test_notes_of_the_count_in_are_dropped_and_one_struck_just_before_beat_one_l
                                                                                            monkeypatch):
     engine = CountingInEngine()
     window = make_window(engine=engine)
-    system, clock = plug_keyboard(window, qtbot, monkeypatch)
-    window.new_project()
-    tick = ticks(window.song)                               # 120 bpm, 4/4: one bar of count-in is 2 s
+    system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)     # 120 bpm, 4/4: a bar of count-in is 2 s
 
     def play(sec, msg):                                     # heard at once (beat 1 at 102 s)
         clock.now = sec
@@ -295,9 +293,7 @@ def test_notes_of_the_count_in_are_dropped_and_one_struck_just_before_beat_one_l
 
 def test_a_sustain_pedal_already_down_when_record_is_pressed_holds_the_notes(window, spy_engine, qtbot,
                                                                              monkeypatch):
-    system, clock = plug_keyboard(window, qtbot, monkeypatch)
-    window.new_project()
-    tick = ticks(window.song)
+    system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)
     clock.now = 99.0
     system.send(KEYS, [0xB0, 64, 127])                      # the pedal goes down before Record
     window.midi.drain()
@@ -332,9 +328,7 @@ def test_an_engine_restart_while_recording_ends_the_take_into_the_song_first(win
 
 def test_stop_takes_in_what_the_keyboard_played_just_before_it(window, spy_engine, qtbot, monkeypatch):
     # a note released a moment before Stop, still in the queue (the GUI reads it every 10 ms): it is in the take
-    system, clock = plug_keyboard(window, qtbot, monkeypatch)
-    window.new_project()
-    tick = ticks(window.song)
+    system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)
     clock.now = 100.0
     begin_take(window, spy_engine, qtbot)
     for sec, msg in [(0.10, [0x90, 67, 100]), (0.40, [0x80, 67, 0])]:
@@ -348,9 +342,7 @@ def test_stop_takes_in_what_the_keyboard_played_just_before_it(window, spy_engin
 def test_on_screen_keys_played_in_the_count_in_are_dropped_too(make_window, qtbot, monkeypatch):
     engine = CountingInEngine()
     window = make_window(engine=engine)
-    _system, clock = plug_keyboard(window, qtbot, monkeypatch)         # the studio's clock, as for a keyboard
-    window.new_project()
-    tick = ticks(window.song)
+    _system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)    # the studio's clock, as for a keyboard
 
     def at(sec):
         clock.now = sec
