@@ -382,6 +382,8 @@ class PlaybackController(QObject):
         self._tick()
 
     def pause(self) -> None:
+        """Pause; a take in progress ends here, into the song (as Stop does)."""
+        self._end_take()                            # recording stops paused
         self.engine.pause()
         self._tick()
 
@@ -396,6 +398,7 @@ class PlaybackController(QObject):
         self._tick(force=True)
 
     def seek(self, tick: int) -> None:
+        self._end_take()                            # a take in progress ends where it was, into the song
         self.engine.seek(max(0, int(tick)))
         if not self.is_playing:
             self.play_from = max(0, int(tick))
@@ -435,9 +438,11 @@ class PlaybackController(QObject):
             self.recording.note_off(pitch, self._live_tick())
 
     def _live_tick(self) -> int | None:
-        """Where a note of the on-screen or computer keyboard goes in the recording: here, or nowhere during the
-        count-in (as for a MIDI keyboard)."""
-        return None if getattr(self.engine, "count_in_active", False) else self.position
+        """Where a note of the on-screen or computer keyboard goes in the recording, as one from a MIDI keyboard
+        played now: nowhere during the count-in, except just before beat 1, which lands on it (``take_tick``)."""
+        if getattr(self.engine, "count_in_active", False):
+            return self.take_tick()
+        return self.position
 
     def set_sustain(self, on: bool, track_index: int) -> None:
         self.engine.set_sustain(on, track_index)

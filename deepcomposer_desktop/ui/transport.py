@@ -97,8 +97,8 @@ class TransportBar(QWidget):
         self.position.setStyleSheet("QLabel { background:#111; color:#7fe07f; border:1px solid #333;"
                                     " border-radius:4px; padding:2px 8px; }")
         self.tempo = QDoubleSpinBox()
-        self.tempo.setRange(MIN_BPM, MAX_BPM)       # what a song (and a MIDI file) may hold
-        self.tempo.setDecimals(1)
+        self.tempo.setDecimals(2)                   # before the range: Qt rounds the range to the decimals
+        self.tempo.setRange(MIN_BPM, MAX_BPM)       # what a song (and a MIDI file) may hold: 3.58-1000
         self.tempo.setSuffix(" BPM")
         self.tempo.setToolTip("Tempo")
         self.tempo.setKeyboardTracking(False)

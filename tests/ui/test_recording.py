@@ -1,6 +1,7 @@
 """Recording in the studio: replace vs overdub, input quantize with strength, loop recording that keeps every take."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from deepcomposer_desktop.core.song import PITCH_BEND, Note
@@ -363,3 +364,43 @@ def test_on_screen_keys_played_in_the_count_in_are_dropped_too(make_window, qtbo
     window.keyboard.note_off.emit(64)
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
     assert window.song.melody.notes == (Note.make(64, tick(0.5), tick(0.5), 100),)
+
+
+@pytest.mark.parametrize("how", ["pause", "seek"])
+def test_pausing_or_seeking_while_recording_ends_the_take_into_the_song(window, spy_engine, qtbot, how):
+    begin_take(window, spy_engine, qtbot)
+    window.keyboard.setFocus()
+    play(window, spy_engine, qtbot, Qt.Key_A, 0, 480)
+    spy_engine.forced_position = 960
+    if how == "pause":
+        window.play_action.trigger()                          # Space
+    else:
+        window.playback.seek(3840)                            # a click in the ruler
+    assert window.playback.recording is None and not window.transport.record_btn.isChecked()
+    low = window.keyboard.lowest
+    assert [(n.pitch, n.start_tick, n.duration_tick) for n in window.song.melody.notes
+            if n.pitch == low] == [(low, 0, 480)]
+    play(window, spy_engine, qtbot, Qt.Key_D, 960, 960)      # keys played while it stands: only heard
+    assert not any(n.pitch == low + 4 for n in window.song.melody.notes)
+
+
+def test_a_computer_key_struck_just_before_beat_one_lands_on_it_as_a_midi_key_does(make_window, qtbot, monkeypatch):
+    engine = CountingInEngine()
+    window = make_window(engine=engine)
+    _system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)
+
+    def at(sec):
+        clock.now = sec
+        engine.forced_position = tick(max(0.0, sec - 102.0))
+        engine.count_in_active = sec < 102.0
+
+    window.record_options.mode, window.record_options.grid = OVERDUB, "off"
+    window.transport.count_in.setCurrentIndex(1)            # 1 bar: beat 1 at 102 s
+    at(100.0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    at(101.9)
+    window.keyboard.note_on.emit(62, 100)                   # 0.1 s early
+    at(102.25)
+    window.keyboard.note_off.emit(62)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    assert window.song.melody.notes == (Note.make(62, 0, tick(0.25), 100),)

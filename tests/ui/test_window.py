@@ -279,3 +279,5 @@ def test_the_slowest_tempo_the_box_offers_is_one_a_song_can_hold(window):
     box = window.transport.tempo
     box.setValue(box.minimum())                              # it offered 1 BPM, which a MIDI file cannot hold
     assert box.minimum() >= MIN_BPM and window.song.tempos[0].bpm >= MIN_BPM
+    box.setValue(3.58)                                       # the slowest, as typed (with one decimal: 3.6)
+    assert window.song.tempos[0].bpm == 3.58
