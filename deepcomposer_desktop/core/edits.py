@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable, Sequence
 
-from .song import (CHANNEL_PRESSURE, MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note, Song,
-                   SongError, Track)
+from .song import (CHANNEL_PRESSURE, MAX_TICK, MOD_WHEEL, PITCH_BEND, SOFT_PEDAL, SOSTENUTO, SUSTAIN, Control, Note,
+                   Song, SongError, Track)
 
 
 def transpose_notes(notes: Iterable[Note], semitones: int) -> tuple[Note, ...]:
@@ -37,7 +37,8 @@ def quantize_notes(notes: Iterable[Note], grid_tick: int, strength: float = 1.0,
                    quantize_end: bool = False) -> tuple[Note, ...]:
     """Move note starts toward the nearest multiple of ``grid_tick`` by ``strength`` (0..1).
 
-    Durations are kept unless ``quantize_end``, which also snaps note ends (never below one grid step).
+    Durations are kept unless ``quantize_end``, which also snaps note ends (never below one grid step). A note
+    ends by the last tick a song holds: where the nearest grid line would end it past, it goes to the one below.
     """
     if grid_tick <= 0:
         raise SongError(f"Quantize grid must be positive, got {grid_tick}")
@@ -52,7 +53,11 @@ def quantize_notes(notes: Iterable[Note], grid_tick: int, strength: float = 1.0,
             end_target = max(target + grid_tick, int(round(n.end_tick / grid_tick)) * grid_tick)
             end = int(round(n.end_tick + (end_target - n.end_tick) * strength))
             dur = max(1, end - start)
-        out.append(replace(n, start_tick=max(0, start), duration_tick=dur))
+        start = max(0, start)
+        if start + dur > MAX_TICK:
+            start = min(n.start_tick, MAX_TICK - dur) // grid_tick * grid_tick
+            dur = min(dur, MAX_TICK - start)
+        out.append(replace(n, start_tick=start, duration_tick=dur))
     return tuple(out)
 
 

@@ -38,7 +38,7 @@ class Note:
     def __post_init__(self) -> None:
         _check_int("Note pitch", self.pitch, 0, 127)
         _check_int("Note start", self.start_tick, 0, MAX_TICK)
-        _check_int("Note length", self.duration_tick, 1, MAX_TICK)
+        _check_int("Note length", self.duration_tick, 1, MAX_TICK - self.start_tick)    # it ends by the last tick
         _check_int("Note velocity", self.velocity, 1, 127)
 
     @property

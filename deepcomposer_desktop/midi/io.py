@@ -275,7 +275,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             base = track_name or program_name(program, is_drum)
             track_name = f"{base} (ch {ch + 1})" if p["multi"] and track_name else base
         p["notes"].sort()
-        notes = tuple(Note(s, pitch, d, v) for s, pitch, d, v in p["notes"])
+        notes = tuple(Note(s, pitch, min(d, MAX_TICK - s), v) for s, pitch, d, v in p["notes"] if s < MAX_TICK)
         volume, controls = fold_volume(p["volumes"], p["controls"])
         tracks.append(Track(name=track_name, program=program, is_drum=is_drum, notes=notes, channel=ch,
                             volume=volume, pan=64 if p["pan"] is None else p["pan"], controls=controls))

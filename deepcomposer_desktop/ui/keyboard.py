@@ -98,6 +98,13 @@ class PianoKeyboard(QWidget):
             self.sustain_changed.emit(on)
             self.update()
 
+    def show_sustain(self, on: bool) -> None:
+        """The pedal went down or up elsewhere (a MIDI keyboard's): shown, and the state the button and Tab change
+        next, with no ``sustain_changed`` (the synth heard it already)."""
+        if on != self._sustain:
+            self._sustain = on
+            self.update()
+
     # --- geometry (one mapping for painting and hit-testing) -------------------------------------------------------
     def _white_pitches(self) -> list[int]:
         return [p for p in range(self._lowest, self.highest + 1) if p % 12 not in BLACK_PCS]
@@ -205,8 +212,9 @@ class PianoKeyboard(QWidget):
                 self._release(pitch)
             return True
         if key == SUSTAIN_KEY:
-            self._sustain_key_down = False
-            self.set_sustain(False)
+            if self._sustain_key_down:           # a Tab pressed elsewhere (a text field) leaves a latched pedal
+                self._sustain_key_down = False
+                self.set_sustain(False)
             return True
         return False
 

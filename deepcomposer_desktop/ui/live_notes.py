@@ -17,7 +17,7 @@ class LiveNotes:
     def __init__(self, playback, keyboard) -> None:
         self.playback, self.keyboard = playback, keyboard
         self._held: dict[int, list[int]] = {}       # pitch -> the tracks its sounding note-ons went to, oldest first
-        self._pedal_track: int | None = None        # the track the pedal went down on
+        self._pedal: set[int] = set()               # the tracks the pedal is down on (on screen or a MIDI keyboard's)
 
     def note_on(self, pitch: int, velocity: int, track: int) -> None:
         self._held.setdefault(pitch, []).append(track)
@@ -33,12 +33,24 @@ class LiveNotes:
         self.playback.live_note_off(pitch, track)
 
     def sustain(self, on: bool, track: int) -> None:
-        """The pedal down on ``track``; up on the track it went down on."""
+        """The pedal down on ``track``; up on every track it went down on (``track`` when none is on record)."""
         if on:
-            self._pedal_track = track
-        elif self._pedal_track is not None:
-            track, self._pedal_track = self._pedal_track, None
-        self.playback.set_sustain(on, track)
+            self._pedal.add(track)
+            self.playback.set_sustain(True, track)
+            return
+        for down in sorted(self._pedal) or [track]:
+            self.playback.set_sustain(False, down)
+        self._pedal.clear()
+
+    def hardware_pedal(self, on: bool, track: int) -> None:
+        """A MIDI keyboard's pedal, which the synth heard already on ``track``: down, it goes up with the on-screen
+        pedal; up, it lifts the on-screen pedal too (on the tracks that one went down on)."""
+        if on:
+            self._pedal.add(track)
+            return
+        self._pedal.discard(track)                  # the MIDI input lifted it there
+        if self._pedal:
+            self.sustain(False, track)
 
     def preview(self, pitch: int, velocity: int, track: int) -> None:
         """Sound ``pitch`` on ``track`` for PREVIEW_MS (a note drawn or clicked in the roll), unless a key holds it

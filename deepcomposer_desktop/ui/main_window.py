@@ -494,7 +494,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
 
     def _follow_recorded_track(self, song: Song, reason: str) -> None:
         """Keep a recording pointed at its track while tracks are added, deleted or moved (by edits, undo,
-        redo); another song replacing this one ends it, its take dropped with the song it belonged to."""
+        redo), and at it again when an undo brings it back after a delete; another song replacing this one ends
+        it, its take dropped with the song it belonged to."""
         rec = self.playback.recording
         if rec is None:
             return
@@ -507,11 +508,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
             return
         old, track = self._recorded
         self._recorded = (song, track)
-        if not 0 <= rec.track_index < len(old.tracks):
-            return
-        was = old.tracks[rec.track_index]
-        index = next((i for i, t in enumerate(song.tracks) if t is was), None)
-        if index is None and len(song.tracks) == len(old.tracks):
+        index = next((i for i, t in enumerate(song.tracks) if t is track), None)   # moved, or back by undo
+        if index is None and 0 <= rec.track_index < len(old.tracks) == len(song.tracks):
             index = rec.track_index                            # the same tracks, this one edited
         rec.track_index = -1 if index is None else index
         if index is not None:
@@ -530,7 +528,11 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self._to_take("control", PITCH_BEND, value, time_sec=time_sec)
 
     def hardware_sustain(self, on: bool, time_sec: float | None = None) -> None:
+        """The MIDI keyboard's pedal (the synth heard it already): the Sustain button and the keyboard show it, and
+        letting it go lifts a pedal put down on screen too, so all three agree."""
         self._show_sustain(on)
+        self.keyboard.show_sustain(on)
+        self.live.hardware_pedal(on, self.input_track)
         self._to_take("sustain", on, time_sec=time_sec)
 
     def update_octave_label(self) -> None:

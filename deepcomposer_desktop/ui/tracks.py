@@ -4,7 +4,7 @@ undoable commands. GUI thread only.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QDial, QFrame, QHBoxLayout, QLineEdit, QScrollArea,
                                QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget, QLabel)
@@ -115,6 +115,7 @@ class TrackRow(QFrame):
         self.name_edit.editingFinished.connect(self._renamed)
         self._typing = False                 # a name typed and not yet committed (Enter or leaving the field)
         self.name_edit.textEdited.connect(lambda _: setattr(self, "_typing", True))
+        self.name_edit.installEventFilter(self)                 # Escape: put the name back, commit nothing
         self.program_box.activated.connect(self._program_chosen)
         act = panel.track_action.emit
         self.melody_btn.clicked.connect(lambda: act(self.index, "melody"))
@@ -129,6 +130,15 @@ class TrackRow(QFrame):
     def drop_typing(self) -> None:
         """Forget a name typed and not committed: the row shows another track now (undo, redo)."""
         self._typing = False
+
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:
+        """Escape in the name field cancels the rename: the track's name comes back and leaving commits nothing."""
+        if obj is self.name_edit and e.type() == QEvent.Type.KeyPress and e.key() == Qt.Key.Key_Escape:
+            self.drop_typing()
+            if self.index < len(self.panel.song.tracks):
+                self.name_edit.setText(self.panel.song.tracks[self.index].name)
+            return True
+        return super().eventFilter(obj, e)
 
     def _renamed(self) -> None:
         self._typing = False

@@ -209,3 +209,13 @@ def test_concat_starts_the_second_song_on_a_bar_line_after_a_metre_change():
     assert joined.tracks[0].notes[-1].start_tick == 3360
     far = song(track("A", [(60, 2**30, 480, 90)]))
     assert far.bar_count() == 2**30 // 1920 + 1 and far.bar_at(2**30) == 2**30 // 1920       # no loop per bar
+
+
+def test_a_note_ends_by_the_last_tick_a_song_holds():
+    from deepcomposer_desktop.core.edits import quantize_notes
+    from deepcomposer_desktop.core.song import MAX_TICK, Note, SongError
+    assert Note(MAX_TICK - 480, 60, 480).end_tick == MAX_TICK
+    with pytest.raises(SongError, match="Note length"):
+        Note(MAX_TICK - 100, 60, 480)                     # its end could not be written to a MIDI file
+    near = Note(MAX_TICK - 10, 64, 10)                    # the nearest grid line would end it past: the one below
+    assert quantize_notes([near], 480)[0].end_tick <= MAX_TICK

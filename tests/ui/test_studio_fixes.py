@@ -270,3 +270,133 @@ def test_the_roll_ends_at_the_last_tick_a_song_holds(window):
     QTest.mouseClick(vp, L, Qt.NoModifier, QPoint(vp.width() - 2, edge.y() - 30))   # SongError: start past it
     notes = window.song.tracks[0].notes
     assert len(notes) == 3 and all(n.end_tick <= MAX_TICK for n in notes)
+
+
+def test_moves_copies_and_quantizing_near_the_last_tick_end_notes_by_it(window, qtbot, tmp_path):
+    from deepcomposer_desktop.midi.io import read_midi
+    pr = show_notes(window, [Note(0, 60, 480), Note(MAX_TICK - 580, 62, 480)], pitch=62)
+    pr.set_selection([1])
+    roll = roll_focus(window, qtbot)
+    QTest.keyClick(roll, Qt.Key_Right)                              # a 120-tick nudge with 100 left: it ends there
+    assert window.song.tracks[0].notes[-1] == Note(MAX_TICK - 480, 62, 480)
+    QTest.keyClick(roll, Qt.Key_D, Qt.ControlModifier)              # no room for a copy after it: nothing
+    assert len(window.song.tracks[0].notes) == 2
+    path = tmp_path / "far.mid"
+    assert window.export_midi(str(path)) and len(read_midi(str(path)).tracks[0].notes) == 2   # it opens again
+    pr = show_notes(window, [Note(MAX_TICK - 10, 64, 10)], pitch=64)
+    pr.select_all()
+    QTest.keyClick(roll_focus(window, qtbot), Qt.Key_Q)             # the nearest grid line would end it past
+    assert window.song.tracks[0].notes[0].end_tick <= MAX_TICK
+    pr = show_notes(window, [Note(MAX_TICK - 3000, 60, 1000)])
+    pr.zoom_x(1e9)
+    bar = pr.view.horizontalScrollBar()
+    bar.setValue(bar.maximum())
+    vp = pr.view.viewport()
+    grab = at(window, MAX_TICK - 2800, 60) + QPoint(0, 2)
+    drag(vp, grab, QPoint(vp.width() - 2, grab.y()))                # dragged right as far as the view goes
+    assert window.doc.undo_stack.undoText() == "Move notes"
+    assert window.song.tracks[0].notes[0].end_tick == MAX_TICK
+
+
+def test_escape_in_a_track_name_field_cancels_the_rename(window, qtbot):
+    row, st = window.tracks.rows[0], window.doc.undo_stack
+    before, steps = window.song.tracks[0].name, st.count()
+    QTest.mouseClick(row.name_edit, L)
+    row.name_edit.selectAll()
+    QTest.keyClicks(row.name_edit, "Oops")
+    QTest.keyClick(row.name_edit, Qt.Key_Escape)
+    assert row.name_edit.text() == before
+    roll_focus(window, qtbot)                                       # leaving the field commits nothing
+    assert window.song.tracks[0].name == before and st.count() == steps
+    QTest.mouseClick(row.name_edit, L)
+    row.name_edit.selectAll()
+    QTest.keyClicks(row.name_edit, "Lead")
+    QTest.keyClick(row.name_edit, Qt.Key_Return)                    # a rename after it still commits
+    assert window.song.tracks[0].name == "Lead" and st.count() == steps + 1
+
+
+def pedal_keyboard(window, qtbot, monkeypatch):
+    """A MIDI keyboard (FakeMidiSystem) on the window's own MIDI input: returns send(message), read at once."""
+    import deepcomposer_desktop.ui.midi_input as midi_input
+    from deepcomposer_desktop.midi.devices import FakeMidiSystem, MidiInputManager, PortBackend
+    port = "Keys:Keys MIDI 1 20:0"
+    system = FakeMidiSystem([port])
+    monkeypatch.setattr(midi_input, "MidiInputManager", lambda last_port=None: MidiInputManager(
+        PortBackend(system.factory), last_port=last_port))
+    qtbot.waitUntil(lambda: window.midi is not None)
+    window.midi.shutdown()
+    window.start_midi()
+    window.midi.drain_timer.stop()
+    window.midi.poll_timer.stop()
+
+    def send(msg):
+        system.send(port, msg)
+        window.midi.drain()
+    return send
+
+
+def pedals_down(spy_engine) -> list[int]:
+    """The tracks whose sustain pedal is down on the synth."""
+    last = {}
+    for (on, track), _ in spy_engine.named("set_sustain"):
+        last[track] = on
+    return sorted(t for t, on in last.items() if on)
+
+
+def test_the_sustain_button_keyboard_and_synth_pedal_agree_whichever_pedal_moves(window, spy_engine, qtbot,
+                                                                                 monkeypatch):
+    send = pedal_keyboard(window, qtbot, monkeypatch)
+    down, up = [0xB0, 64, 127], [0xB0, 64, 0]
+    window.doc.load(Song(tracks=(Track("A"), Track("B")), title="T"))
+
+    def agree(on):
+        assert window.sustain_btn.isChecked() is on and window.keyboard.sustain is on
+        assert bool(pedals_down(spy_engine)) is on
+    window.sustain_btn.click()                                      # latched on A
+    window.tracks.rows[1].melody_btn.click()                        # the MIDI keyboard plays B now
+    send(down)
+    agree(True)
+    send(up)                                                        # A's pedal was left down
+    agree(False)
+    send(down)
+    window.sustain_btn.click()                                      # the button lifts the keyboard's pedal
+    agree(False)
+    send(up)
+    agree(False)
+    roll = roll_focus(window, qtbot)
+    QTest.keyPress(roll, Qt.Key_Tab)
+    send(down)
+    send(up)
+    agree(False)
+    QTest.keyRelease(roll, Qt.Key_Tab)
+    agree(False)
+    send(down)
+    QTest.keyClick(roll, Qt.Key_Tab)                                # Tab down and up lifts it too
+    agree(False)
+    send(up)
+    agree(False)
+
+
+def test_letting_go_of_a_tab_pressed_in_a_text_field_keeps_a_latched_pedal(window, spy_engine, qtbot):
+    window.sustain_btn.click()
+    name = window.tracks.rows[0].name_edit
+    name.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is name)
+    QTest.keyPress(name, Qt.Key_Tab)                                # moves the focus on: not the pedal
+    QTest.keyRelease(roll_focus(window, qtbot), Qt.Key_Tab)
+    assert window.sustain_btn.isChecked() and window.keyboard.sustain and pedals_down(spy_engine) == [0]
+
+
+def test_a_take_goes_back_into_its_track_when_undo_brings_the_track_back(window, spy_engine, qtbot):
+    window.doc.load(Song(tracks=(Track("Lead"), Track("Bass")), title="T"))
+    window.transport.count_in.setCurrentIndex(0)
+    spy_engine.forced_position = 0
+    qtbot.mouseClick(window.transport.record_btn, L)               # into Lead
+    window.hardware_note_on(60, 100)
+    window.tracks.rows[0].del_btn.click()                           # oops ...
+    window.undo_action.trigger()                                    # ... back again
+    spy_engine.forced_position = 480
+    window.hardware_note_off(60)
+    spy_engine.forced_position = 960
+    qtbot.mouseClick(window.transport.record_btn, L)
+    assert [(t.name, len(t.notes)) for t in window.song.tracks] == [("Lead", 1), ("Bass", 0)]

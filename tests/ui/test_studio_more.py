@@ -241,7 +241,7 @@ def test_a_note_near_the_last_tick_can_be_zoomed_to_duplicated_and_nudged(window
     assert window.piano_roll.view.horizontalScrollBar().maximum() < 2**31
     pr.set_selection([1])
     pr.nudge_selected(2000)                                 # SongError out of the slot: clamped at the last tick
-    assert [n.start_tick for n in window.song.tracks[0].notes] == [0, MAX_TICK]
+    assert [n.end_tick for n in window.song.tracks[0].notes] == [480, MAX_TICK]   # it ends there, not starts
     pr.set_selection([1])
     pr.duplicate_selected()                                 # no room after it: nothing happens
     assert len(window.song.tracks[0].notes) == 2

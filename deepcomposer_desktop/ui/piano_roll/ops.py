@@ -164,15 +164,15 @@ def delete(notes: Sequence[Note], indices: Iterable[int]) -> Edit | None:
 
 
 def clamp_move(notes: Sequence[Note], indices: Sequence[int], dt: int, dp: int) -> tuple[int, int]:
-    """Limit a move so that no selected note starts before 0 or after the last tick a song holds, or leaves the
-    MIDI pitch range."""
+    """Limit a move so that no selected note starts before 0 or ends after the last tick a song holds, or leaves
+    the MIDI pitch range."""
     if not indices:
         return 0, 0
     min_start = min(notes[i].start_tick for i in indices)
-    max_start = max(notes[i].start_tick for i in indices)
+    max_end = max(notes[i].end_tick for i in indices)
     lo_p = min(notes[i].pitch for i in indices)
     hi_p = max(notes[i].pitch for i in indices)
-    dt = max(-min_start, min(MAX_TICK - max_start, dt))
+    dt = max(-min_start, min(max(0, MAX_TICK - max_end), dt))   # a note already past the end moves no further
     dp = max(-lo_p, min(MAX_PITCH - hi_p, dp))
     return dt, dp
 
@@ -218,8 +218,8 @@ def duplicate(notes: Sequence[Note], indices: Sequence[int], snap: int | None) -
     span = last - first
     if snap:
         span = max(snap, -(-span // snap) * snap)
-    if max(notes[i].start_tick for i in indices) + span > MAX_TICK:
-        return None                           # past the last tick a song can hold: nothing to duplicate into
+    if last + span > MAX_TICK:
+        return None                           # a copy would end past the last tick a song holds: no room for it
     copies = [replace(notes[i], start_tick=notes[i].start_tick + span) for i in indices]
     return _rebuild(notes, (), copies, copies, "Duplicate notes")
 
@@ -235,11 +235,12 @@ def transpose(notes: Sequence[Note], indices: Sequence[int], semitones: int) -> 
 
 
 def quantize(notes: Sequence[Note], indices: Sequence[int], grid: int) -> Edit | None:
-    """Snap selected note starts to the nearest multiple of ``grid``; lengths kept. None if nothing changes."""
+    """Snap selected note starts to the nearest multiple of ``grid`` (the one below where the nearest would end a
+    note past MAX_TICK); lengths kept. None if nothing changes."""
     from ...core.edits import quantize_notes
     if not indices or grid <= 0:
         return None
-    new = list(quantize_notes([notes[i] for i in indices], grid))
+    new = list(quantize_notes([notes[i] for i in indices], grid))        # (they end by MAX_TICK)
     if all(a == notes[i] for a, i in zip(new, indices)):
         return None
     return _rebuild(notes, indices, new, new, "Quantize notes")
