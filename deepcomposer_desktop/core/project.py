@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .song import Control, KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track
+from .song import MAX_TICK, Control, KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track
 
 FORMAT = "deepcomposer-desktop-project"
 VERSION = 1
@@ -48,7 +48,9 @@ def song_from_dict(data: Any) -> Song:
     try:
         tracks = []
         for t in data["tracks"]:
-            notes = tuple(Note(start_tick=int(n[1]), pitch=int(n[0]), duration_tick=int(n[2]), velocity=int(n[3]))
+            # a note that ends past the last tick (earlier versions let a nudge put one there) ends on it
+            notes = tuple(Note(start_tick=int(n[1]), pitch=int(n[0]), velocity=int(n[3]),
+                               duration_tick=min(int(n[2]), max(1, MAX_TICK - int(n[1]))))
                           for n in t["notes"])
             controls = tuple(Control(int(c[0]), int(c[1]), int(c[2])) for c in t.get("controls", ()))
             tracks.append(Track(name=str(t["name"]), program=int(t["program"]), is_drum=bool(t["is_drum"]),

@@ -219,3 +219,12 @@ def test_a_note_ends_by_the_last_tick_a_song_holds():
         Note(MAX_TICK - 100, 60, 480)                     # its end could not be written to a MIDI file
     near = Note(MAX_TICK - 10, 64, 10)                    # the nearest grid line would end it past: the one below
     assert quantize_notes([near], 480)[0].end_tick <= MAX_TICK
+
+
+def test_a_project_note_saved_past_the_last_tick_opens_ending_on_it():
+    # earlier versions let a nudge leave such a note in a project: the project opens, the note ends on the last tick
+    from deepcomposer_desktop.core.project import song_from_dict, song_to_dict
+    from deepcomposer_desktop.core.song import MAX_TICK, Note, Song, Track
+    data = song_to_dict(Song(tracks=(Track("Piano", notes=(Note(MAX_TICK - 480, 60, 480),)),)))
+    data["tracks"][0]["notes"][0][2] = 900                                   # [pitch, start, duration, velocity]
+    assert song_from_dict(data).tracks[0].notes == (Note(MAX_TICK - 480, 60, 480),)
