@@ -313,10 +313,15 @@ class AuditionPanel(QWidget):
     def _displaced(self, owner) -> None:
         """An edit of the project ended the take playing in its place: the project plays again."""
         if owner is self:
-            self._switch_timer.stop()
-            self.playing_key = self.pending_switch = None
-            self._show_states()
-            self.arrangement_changed.emit(None)
+            self._project_back()
+
+    def _project_back(self) -> None:
+        """No take plays any more: the project does (an edit of it ended the take)."""
+        self._switch_timer.stop()
+        self.playing_key = self.pending_switch = None
+        self._show_states()
+        self.arrangement_changed.emit(None)
+        self.status.setText("The project plays again: it was edited while a take played")
 
     def project_changed(self, _song=None, reason: str = "edit") -> None:
         """Connect to the document's ``song_changed``. Another song loaded: these takes were for the old one and go.
@@ -329,10 +334,7 @@ class AuditionPanel(QWidget):
             self._source = None
             self._say("Another song is open: Generate all to audition it")
         if self.stage is None and (self.playing_key is not None or self.pending_switch is not None):
-            self._switch_timer.stop()
-            self.playing_key = self.pending_switch = None
-            self._show_states()
-            self.arrangement_changed.emit(None)
+            self._project_back()
 
     def _show_states(self) -> None:
         for k, card in self.cards.items():

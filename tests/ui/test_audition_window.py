@@ -105,6 +105,7 @@ def test_a_mixer_change_while_a_take_plays_waits_for_the_project(qtbot, wired, s
     w.doc.apply(w.song.with_tracks(w.song.tracks[:1]), "delete a track")    # a real edit: the project plays
     assert spy_engine.named("swap_song")[-1][0][0] is w.song and w.audition.playing_key is None
     assert spy_engine.named("swap_song")[-2][0][0] is take.song
+    assert w.audition.status.text().startswith("The project plays again")     # it said "Playing jazz 1" on
 
 
 def test_generate_all_while_a_take_plays_puts_the_project_back(qtbot, wired, spy_engine):
