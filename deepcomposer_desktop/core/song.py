@@ -306,6 +306,15 @@ class Song:
         return self.time_signatures[0].bar_ticks(self.ppq)
 
     @property
+    def meter_index(self) -> int:
+        """Which time signature the song is in: the first, or the second when the first is a pickup (one bar,
+        shorter than the next metre's, which begins right after it)."""
+        sigs = self.time_signatures
+        if len(sigs) > 1 and sigs[1].tick == sigs[0].bar_ticks(self.ppq) < sigs[1].bar_ticks(self.ppq):
+            return 1
+        return 0
+
+    @property
     def key(self) -> KeySignature | None:
         return self.key_signatures[0] if self.key_signatures else None
 

@@ -102,8 +102,12 @@ class EditingMixin:
             self.transport.show_song(self.song)         # the box shows how far it went
 
     def set_time_signature(self, num: int, den: int) -> None:
+        """The song's metre (after a pickup bar, if it opens with one: the pickup stays)."""
         song = self.song
-        sigs = (TimeSignature(0, num, den),) + song.time_signatures[1:]
+        i = song.meter_index
+        sigs = list(song.time_signatures)
+        sigs[i] = TimeSignature(sigs[i].tick, num, den)
+        sigs = tuple(sigs)
         self.doc.apply(song.replace(time_signatures=sigs), f"Time signature {num}/{den}")
 
     def set_snap(self, label: str) -> None:

@@ -160,7 +160,7 @@ class TransportBar(QWidget):
             w.blockSignals(True)
         try:
             self.tempo.setValue(song.tempos[0].bpm)
-            ts = song.time_signatures[0]
+            ts = song.time_signatures[song.meter_index]        # after a pickup bar: the song's own metre
             self.ts_num.setValue(ts.numerator)
             i = self.ts_den.findData(ts.denominator)
             if i < 0:

@@ -281,3 +281,14 @@ def test_the_slowest_tempo_the_box_offers_is_one_a_song_can_hold(window):
     assert box.minimum() >= MIN_BPM and window.song.tempos[0].bpm >= MIN_BPM
     box.setValue(3.58)                                       # the slowest, as typed (with one decimal: 3.6)
     assert window.song.tempos[0].bpm == 3.58
+
+
+def test_a_song_with_a_pickup_bar_shows_and_changes_its_own_metre(window):
+    from deepcomposer_desktop.core.song import TimeSignature
+    window.doc.load(window.song.replace(time_signatures=(TimeSignature(0, 1, 4), TimeSignature(480, 4, 4))))
+    assert window.transport.ts_num.value() == 4                        # not the pickup's 1/4
+    window.set_time_signature(3, 4)
+    assert window.song.time_signatures == (TimeSignature(0, 1, 4), TimeSignature(480, 3, 4))   # the pickup stays
+    assert window.song.bar_start_tick(2) == 480 + 1440
+    window.doc.undo_stack.undo()
+    assert window.song.time_signatures[1] == TimeSignature(480, 4, 4)
