@@ -205,9 +205,13 @@ class AuditionPanel(QWidget):
             return
         self.generate_btn.setText("Generate all genres")
         secs = self.run.seconds if self.run else 0.0
-        text = f"{len(self.takes)} takes in {secs:.2f} s. Click a card or press 1-9 to hear it."
-        if self.errors:
-            text += f" {len(self.errors)} failed: {next(iter(self.errors.values()))}"
+        first_error = next(iter(self.errors.values()), "")
+        if not self.takes and self.errors:                      # nothing to hear: only why
+            text = f"No takes: {first_error}"
+        else:
+            text = f"{len(self.takes)} takes in {secs:.2f} s. Click a card or press 1-9 to hear it."
+            if self.errors:
+                text += f" {len(self.errors)} failed: {first_error}"
         self._say(text)
         self.audition_finished.emit()
 

@@ -256,3 +256,17 @@ def test_the_generate_button_cancels_a_running_audition(qtbot, panel):
     panel.run.wait(timeout=60)
     qtbot.wait(100)
     assert len(panel.takes) < len(GENRES) * 8                      # the rest never ran
+
+
+def test_a_song_every_genre_refuses_says_why_without_offering_cards(qtbot, tiny_models, engine):
+    from deepcomposer_desktop.core.song import TimeSignature
+    waltz = project_song().replace(time_signatures=(TimeSignature(0, 3, 4),))
+    p = AuditionPanel(lambda: engine, lambda: waltz, genres_getter=lambda: list(GENRES), max_workers=2)
+    qtbot.addWidget(p)
+    try:
+        with qtbot.waitSignal(p.audition_finished, timeout=120_000):
+            assert p.generate_all(1)
+        assert p.status.text().startswith("No takes: ") and "3/4" in p.status.text()
+        assert "Click a card" not in p.status.text()                   # there is none to click
+    finally:
+        p.shutdown()
