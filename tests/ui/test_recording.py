@@ -340,7 +340,8 @@ def test_stop_takes_in_what_the_keyboard_played_just_before_it(window, spy_engin
     assert window.song.melody.notes == (Note.make(67, tick(0.10), tick(0.40) - tick(0.10), 100),)
 
 
-def test_on_screen_keys_played_in_the_count_in_are_dropped_too(make_window, qtbot, monkeypatch):
+def test_on_screen_keys_in_the_count_in_are_dropped_but_one_just_before_beat_one_lands_on_it(make_window, qtbot,
+                                                                                                monkeypatch):
     engine = CountingInEngine()
     window = make_window(engine=engine)
     _system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)    # the studio's clock, as for a keyboard
@@ -354,16 +355,16 @@ def test_on_screen_keys_played_in_the_count_in_are_dropped_too(make_window, qtbo
     window.transport.count_in.setCurrentIndex(1)            # 1 bar: beat 1 at 102 s
     at(100.0)
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    at(100.5)
-    window.keyboard.note_on.emit(60, 100)                   # clicked during the count-in: not a note of the take
-    at(100.8)
-    window.keyboard.note_off.emit(60)
-    at(102.5)
-    window.keyboard.note_on.emit(64, 100)
-    at(103.0)
-    window.keyboard.note_off.emit(64)
+    for sec, pitch, on in [(100.5, 60, True), (100.8, 60, False),      # clicked in the count-in: not in the take
+                           (101.9, 62, True), (102.25, 62, False),     # 0.1 s early, as a MIDI key: on beat 1
+                           (102.5, 64, True), (103.0, 64, False)]:
+        at(sec)
+        if on:
+            window.keyboard.note_on.emit(pitch, 100)
+        else:
+            window.keyboard.note_off.emit(pitch)
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    assert window.song.melody.notes == (Note.make(64, tick(0.5), tick(0.5), 100),)
+    assert window.song.melody.notes == (Note.make(62, 0, tick(0.25), 100), Note.make(64, tick(0.5), tick(0.5), 100))
 
 
 @pytest.mark.parametrize("how", ["pause", "seek"])
@@ -382,25 +383,3 @@ def test_pausing_or_seeking_while_recording_ends_the_take_into_the_song(window, 
             if n.pitch == low] == [(low, 0, 480)]
     play(window, spy_engine, qtbot, Qt.Key_D, 960, 960)      # keys played while it stands: only heard
     assert not any(n.pitch == low + 4 for n in window.song.melody.notes)
-
-
-def test_a_computer_key_struck_just_before_beat_one_lands_on_it_as_a_midi_key_does(make_window, qtbot, monkeypatch):
-    engine = CountingInEngine()
-    window = make_window(engine=engine)
-    _system, clock, tick = plug_keyboard(window, qtbot, monkeypatch)
-
-    def at(sec):
-        clock.now = sec
-        engine.forced_position = tick(max(0.0, sec - 102.0))
-        engine.count_in_active = sec < 102.0
-
-    window.record_options.mode, window.record_options.grid = OVERDUB, "off"
-    window.transport.count_in.setCurrentIndex(1)            # 1 bar: beat 1 at 102 s
-    at(100.0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    at(101.9)
-    window.keyboard.note_on.emit(62, 100)                   # 0.1 s early
-    at(102.25)
-    window.keyboard.note_off.emit(62)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    assert window.song.melody.notes == (Note.make(62, 0, tick(0.25), 100),)
