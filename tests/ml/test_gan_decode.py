@@ -527,3 +527,11 @@ def test_a_part_keeps_to_its_real_range():
     moved = np.full(n, 2)                                                 # real windows moved up 2 semitones
     assert dec.pitch_range(real[:, 0], moved) == (32, 43)
     assert dec.calibrate(probs, None, real, dec.run_starts(real), [False, True], shifts=moved).low == (32, 0)
+
+
+def test_a_fit_that_silences_a_part_is_charged_for_the_figures_it_loses():
+    # with no pitched note the pitch figures are undefined: they must count as far off, not drop out of the loss
+    real = {"in_scale_rate": 0.9, "polyphony": 1.2, "note_density": 4.0}
+    silent = {"in_scale_rate": float("nan"), "polyphony": float("nan"), "note_density": 0.0}
+    rough = {"in_scale_rate": 0.6, "polyphony": 1.6, "note_density": 3.0}
+    assert dec._figure_loss(real, silent) > dec._figure_loss(real, rough)

@@ -593,6 +593,8 @@ def _figure_loss(real: dict, figs: dict, texture: float = 0.0) -> float:
     loss = 0.0
     for k, r in real.items():
         d = deviation(figs.get(k, float("nan")), r)
+        if d != d and r == r:           # the real part has the figure, the fit none (e.g. no pitched note at all):
+            d = 1.0                     # as far off as can be, not left out (silence must not be the best fit)
         if d == d:                                                       # not nan
             w = texture if k.startswith(TEXTURE_PREFIX) else 1.0
             loss += w * (d + 4.0 * max(0.0, d - REFINE_MARGIN))
