@@ -4,6 +4,7 @@ file fixable) or a built-in data set, and what was found in it. GUI thread only;
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
@@ -121,6 +122,9 @@ class DataPanel(QGroupBox):
         self.changed.emit()
 
     def _show_scan(self, scan, rebuild: bool) -> None:
+        if not os.path.isdir(self.folder_edit.text()):          # moved or deleted while it was read
+            self._scan_failed("the folder is gone (moved or deleted while it was read)")
+            return
         self.scan = scan
         rep = scan.report
         if scan.error:

@@ -174,3 +174,21 @@ def test_opening_the_studio_does_not_load_torch():
             "deepcomposer_desktop.model_files; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_a_folder_deleted_while_it_is_read_is_not_offered_for_training(qtbot, window, tmp_path, monkeypatch):
+    import shutil
+
+    from deepcomposer_desktop import training_data
+    folder = write_songs(tmp_path / "gone", n=2)
+    real_scan = training_data.scan_folder
+
+    def scan_then_gone(*args, **kwargs):                    # the files were read, then the folder was deleted
+        result = real_scan(*args, **kwargs)
+        shutil.rmtree(folder)
+        return result
+    monkeypatch.setattr(training_data, "scan_folder", scan_then_gone)
+    window.set_folder(str(folder))
+    qtbot.waitUntil(lambda: window.state == "idle" and "Reading" not in window.data.found.text(), timeout=60000)
+    assert "the folder is gone" in window.data.found.text()
+    assert window.scan is None and not window.train_btn.isEnabled()
