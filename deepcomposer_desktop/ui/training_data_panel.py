@@ -131,7 +131,8 @@ class DataPanel(QGroupBox):
             self.found.setText(f"<b>Nothing to learn from yet:</b> {html.escape(scan.error)}")
         else:
             inst = "; ".join(f"{role}: {', '.join(names[:3])}" for role, names in rep["instruments"].items() if names)
-            self.found.setText(f"<b>{rep['songs']} songs</b> of {rep['files']} files, {rep['bars']} bars, "
+            songs = f"{rep['songs']} song{'' if rep['songs'] == 1 else 's'}"
+            self.found.setText(f"<b>{songs}</b> of {rep['files']} files, {rep['bars']} bars, "
                                f"{rep['windows']} 8-bar pieces to learn from. Instruments — "
                                f"{html.escape(inst) or 'none besides the melody'}."
                                + (f" {len(rep['skipped'])} files skipped (see Status)." if rep["skipped"] else ""))
