@@ -494,8 +494,8 @@ def card_text(spec: TrainingSpec, data, reference: dict, figures: dict, windows:
     lines += [f"- {t.get('name')}: GM program {t.get('program')}" + (" (drums)" if t.get("is_drum") else "")
               + (f" — {t.get('origin')}" if t.get("origin") else "") for t in data.tracks]
     lines += ["", "## Training", "", f"- Data: `{spec.source}` (the user's own files; their licence applies)",
-              f"- Preset {spec.preset}, {spec.epochs} epoch{'' if spec.epochs == 1 else 's'}, learning rate {spec.lr:g}, "
-              f"{spec.update_ratio} critic steps per generator step, batch {spec.batch_size}, device {spec.device}",
+              f"- Preset {spec.preset}, {spec.epochs} epoch{'' if spec.epochs == 1 else 's'}, "
+              f"learning rate {spec.lr:g}, {spec.update_ratio} critic steps per generator step, batch {spec.batch_size}, device {spec.device}",
               f"- Finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
     if figures:
         lines += ["## Metrics on held-out melodies", "",
