@@ -71,6 +71,9 @@ SUSTAIN_CC = 64
 MOD_WHEEL_CC = 1
 
 
+PRE_ROLL_SEC = 0.25     # a note struck up to this long before beat 1 (the count-in's end) lands on it
+
+
 def decode(message, time_sec: float):
     """One MIDI channel message (a sequence of ints/bytes) as an event, or None for anything else (sysex, clock…)
     and for a malformed message (a data byte above 127: dropped, not masked into another note)."""
@@ -287,7 +290,7 @@ class TakeRecorder:
 
     def __init__(self, song: Song, *, start_tick: int, start_sec: float, loop: tuple[int, int] | None = None,
                  stop_tick: int | None = None, quantize: InputQuantize | None = None, apply_sustain: bool = True,
-                 latency_sec: float = 0.0, pre_roll_sec: float = 0.25) -> None:
+                 latency_sec: float = 0.0, pre_roll_sec: float = PRE_ROLL_SEC) -> None:
         if start_tick < 0:
             raise SongError("Recording cannot start before the song does")
         self.ppq = song.ppq

@@ -11,10 +11,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.song import NOT_TRACK_CONTROLS, SUSTAIN, Control, Note, Song, SongError
 from ..core.timing import TempoMap
-from ..midi.recorder import count_in_seconds
+from ..midi.recorder import PRE_ROLL_SEC, count_in_seconds
 
 TRACK_STATE_FIELDS = ("mute", "solo", "volume", "pan", "program")
-PRE_ROLL_SEC = 0.25     # a note struck up to this long before beat 1 lands on it (TakeRecorder's pre_roll_sec)
 
 
 class NullEngine:
@@ -246,6 +245,7 @@ class PlaybackController(QObject):
         self.guest: object | None = None      # who has another song playing in the project's place (a take ...)
         self._was_playing = False
         self._last_tick = -1
+        self._tempo_map: tuple = (None, None)         # (song, its TempoMap) for position_at
         self.timer = QTimer(self)
         self.timer.setInterval(16)
         self.timer.timeout.connect(self._tick)
@@ -454,7 +454,9 @@ class PlaybackController(QObject):
         age = self.clock() - time_sec
         if age <= 0 or not self.is_playing or getattr(self.engine, "count_in_active", False):
             return tick
-        tm = TempoMap.of(self.song)
+        if self._tempo_map[0] is not self.song:          # one map per song, not one per MIDI event (bend streams)
+            self._tempo_map = (self.song, TempoMap.of(self.song))
+        tm = self._tempo_map[1]
         sec = tm.tick_to_seconds(tick) - age
         if self.looping and tick >= self.loop_range[0]:
             lo, hi = (tm.tick_to_seconds(t) for t in self.loop_range)

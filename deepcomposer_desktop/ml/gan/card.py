@@ -178,10 +178,8 @@ def write_trained_card(model_path, data, command: str, source: str = "", limit: 
                                       f"much; train on more songs for a fair measure."]
     out = os.path.splitext(os.fspath(model_path))[0] + ".md"
     text = build_card(model, data, idx, real, figures, command, notes, source=source)
-    tmp = out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, out)
+    from ...core.safe_write import write_atomically
+    write_atomically(out, lambda fh: fh.write(text.encode("utf-8")))
     return out
 
 

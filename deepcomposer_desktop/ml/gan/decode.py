@@ -220,11 +220,6 @@ RANGE_MARGIN = 2        # semitones a part may go beyond the lowest / highest pi
 # part comes back in the melody's key exactly where real players of that key play it.
 
 
-def _leading(shift, leading: tuple) -> np.ndarray:
-    """A shift (a number, or one per window) shaped to broadcast over probabilities (*leading, S, P)."""
-    return np.broadcast_to(np.asarray(shift, np.int64), leading)[..., None, None]
-
-
 def pitch_range(real_frames: np.ndarray, shifts=None, margin: int = RANGE_MARGIN) -> tuple[int, int]:
     """(low, high) for a part from its real rolls (N, S, P) of windows moved by ``shifts`` (N,) (None: not moved),
     in the song's own key: the pitches it sounds there, widened by ``margin``; (0, 127) when it never sounds."""
@@ -247,13 +242,13 @@ def fold_map(low: int, high: int, pitches: int = 128) -> np.ndarray:
 
 
 def keep_range(probs: np.ndarray | None, low: int, high: int, shift=0) -> np.ndarray | None:
-    """Probabilities (..., S, P) of windows moved by ``shift`` (a number or one per window) kept to ``low`` ..
+    """Probabilities (..., S, P) of windows moved by ``shift`` (a number, one per window, or None: 0) kept to ``low`` ..
     ``high`` (in the song's own key): what the model gives a pitch outside goes to the same note an octave or more
     inside (the stronger of the two stays), so the part keeps its harmony and rhythm in its own register."""
     if probs is None or (low <= 0 and high >= 127):
         return probs
     out = np.zeros_like(probs)
-    shifts = np.broadcast_to(np.asarray(shift, np.int64), probs.shape[:-2])
+    shifts = np.broadcast_to(np.asarray(0 if shift is None else shift, np.int64), probs.shape[:-2])
     for sh in np.unique(shifts):
         rows = shifts == sh                                                  # windows moved by this shift
         src = probs[rows] if probs.ndim > 2 else probs
@@ -498,7 +493,6 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
               is_drum=None, shifts=None) -> DecodeParams:
     """Parameters from generated probabilities (N, T, S, P) and the real rolls (N, T, S, P) of the same melodies,
     windows moved by ``shifts`` (N,) to C major / A minor (None: not moved)."""
-    shift = 0 if shifts is None else np.asarray(shifts)
     n_tracks = frame_probs.shape[1]
     drums = np.zeros(n_tracks, bool) if is_drum is None else np.asarray(is_drum, bool)
     cols = {k: [] for k in PARAM_KEYS}
@@ -506,8 +500,8 @@ def calibrate(frame_probs: np.ndarray, onset_probs: np.ndarray | None, real: np.
         r, ro = real[:, t], real_on[:, t] & real[:, t]
         k = _polyphony_cap(r)
         low, high = (0, 127) if drums[t] else pitch_range(r, shifts)
-        p = keep_range(frame_probs[:, t], low, high, shift)
-        po = None if onset_probs is None else keep_range(onset_probs[:, t], low, high, shift)
+        p = keep_range(frame_probs[:, t], low, high, shifts)
+        po = None if onset_probs is None else keep_range(onset_probs[:, t], low, high, shifts)
         prior = phase_prior(ro) if drums[t] and ro.any() else None
         if prior:
             p = apply_prior(p, prior)
@@ -672,8 +666,7 @@ def refine(params: DecodeParams, frame_probs: np.ndarray, onset_probs: np.ndarra
     for t in range(n_tracks):                   # older files: say which tracks are drums (they do not vote)
         if drums[t]:
             tracks[t]["bar_pcs"] = 0
-    shift = 0 if shifts is None else np.asarray(shifts)
-    frame_probs, onset_probs = in_ranges(frame_probs, params, shift), in_ranges(onset_probs, params, shift)
+    frame_probs, onset_probs = in_ranges(frame_probs, params, shifts), in_ranges(onset_probs, params, shifts)
     voters = np.array([not d for d in drums])
     rank = bar_pc_rank(frame_probs[:, voters]) if voters.any() else None
     caps = [_polyphony_cap(real[:, t]) for t in range(n_tracks)]

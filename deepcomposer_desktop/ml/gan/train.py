@@ -415,17 +415,6 @@ def run_training(data_spec, name: str, out_dir, preset: str | None = None, overr
                      keep_state=keep_state, deadline=deadline, init_from=init_from)
 
 
-def _console_progress():
-    last = [0.0]
-
-    def progress(frac: float, msg: str) -> None:
-        now = time.time()
-        if now - last[0] > 1.0 or frac >= 1.0:
-            last[0] = now
-            print(f"\r{frac * 100:5.1f}% {msg:<50}", end="", file=sys.stderr, flush=True)
-    return progress
-
-
 def cli_train(args) -> int:
     """``deepcomposer train gan --name my-genre --data FOLDER|cache.npz [--epochs --lr --update-ratio
     --batch-size --resume --device --preset --out]``."""
