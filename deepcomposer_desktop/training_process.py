@@ -446,7 +446,7 @@ def arrange(model, song, seed: int = 0, bars: int = SAMPLE_BARS):
     from .core.edits import rescale_track
     from .core.grid import roll_to_notes, track_to_roll
     from .core.song import Track
-    from .ml.gan.generate import accompany_rolls
+    from .ml.gan.generate import accompany_rolls, split_sections
     melody = song.melody
     if melody is None or not melody.notes:
         return None
@@ -460,10 +460,10 @@ def arrange(model, song, seed: int = 0, bars: int = SAMPLE_BARS):
     tracks = [cut]
     for i, info in enumerate(model.tracks):
         drum = bool(info.get("is_drum"))
-        tracks.append(Track(name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128,
-                            is_drum=drum, notes=tuple(roll_to_notes(frames[i], ppq, 4, onsets=onsets[i],
-                                                                    velocity=90 if drum else 80)),
-                            channel=9 if drum else None))
+        tracks.extend(split_sections(Track(
+            name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128, is_drum=drum,
+            notes=tuple(roll_to_notes(frames[i], ppq, 4, onsets=onsets[i], velocity=90 if drum else 80)),
+            channel=9 if drum else None), info))
     return song.replace(tracks=tuple(tracks), melody_index=0, ppq=ppq)
 
 

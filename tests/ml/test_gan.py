@@ -109,6 +109,34 @@ def test_accompany_keeps_melody_and_adds_tracks(genre):
     assert song.tracks == (song.tracks[0],)                                       # input untouched
 
 
+def test_a_part_with_sections_is_played_by_the_instrument_of_each_note_s_register():
+    sections = [{"name": "Low", "program": 70, "from": 0}, {"name": "Mid", "program": 71, "from": 55},
+                {"name": "High", "program": 73, "from": 72}]
+    info = dict(TRACKS[0], sections=sections)
+    part = Track("Winds", 73, notes=tuple(Note.make(p, i * 120, 240) for i, p in enumerate((40, 54, 55, 71, 72, 90))))
+    high, mid, low = G.split_sections(part, info)
+    assert [(t.name, t.program) for t in (high, mid, low)] == [("High", 73), ("Mid", 71), ("Low", 70)]
+    assert [[n.pitch for n in t.notes] for t in (high, mid, low)] == [[72, 90], [55, 71], [40, 54]]
+    assert sorted(n for t in (high, mid, low) for n in t.notes) == sorted(part.notes)      # nothing lost or moved
+    high, mid, low = G.split_sections(part.with_notes([Note.make(60, 0, 240)]), info)
+    assert (len(high.notes), len(mid.notes), len(low.notes)) == (0, 1, 0)        # a section stays, even empty
+    assert G.split_sections(part, TRACKS[0]) == (part,)
+
+
+@pytest.mark.parametrize("sections", [[{"name": "Low", "program": 70, "from": 12}],
+                                      [{"name": "Low", "program": 70, "from": 0}, {"name": "Hi", "program": 73,
+                                                                                   "from": 0}],
+                                      [{"name": "Low", "program": 128, "from": 0}], ["Low"], "Low"])
+def test_a_model_file_with_malformed_sections_is_refused(tmp_path, sections):
+    from deepcomposer_desktop.ml.checkpoint import save_checkpoint
+    arch = tiny_arch()
+    save_checkpoint(tmp_path / "gan-x.pt", technique="gan", name="x", model_args=arch.to_dict(),
+                    state_dict=build_generator(arch).state_dict(),
+                    meta={"tracks": [dict(TRACKS[0], sections=sections), TRACKS[1]]})
+    with pytest.raises(ModelError, match="section"):
+        G.load_model(tmp_path / "gan-x.pt")
+
+
 def test_takes_are_reproducible_from_their_seed(genre):
     song = melody_song(ODE)
     takes = G.accompany(song, genre, takes=3, seed=10)

@@ -23,8 +23,8 @@ def test_every_part_stays_in_its_real_register_in_any_key_and_octave(genre):
     if not path.is_file():
         pytest.skip(f"no shipped {genre} model")
     model = load_model(path)
-    ranges = {t["name"]: (lo, hi) for t, lo, hi in zip(model.tracks, model.decode.low, model.decode.high)
-              if not t.get("is_drum")}
+    ranges = {name: (lo, hi) for t, lo, hi in zip(model.tracks, model.decode.low, model.decode.high)
+              if not t.get("is_drum") for name in [t["name"]] + [s["name"] for s in t.get("sections", [])]}
     assert all(0 < lo and hi < 127 for lo, hi in ranges.values())          # every pitched part has its range
     melody = load_sample("ode_to_joy")
     for semitones in (-19, 6, 17):                     # far down, F sharp, far up: the band stays where it plays
@@ -34,7 +34,22 @@ def test_every_part_stays_in_its_real_register_in_any_key_and_octave(genre):
             if track.is_drum:
                 continue
             lo, hi = ranges[track.name]
-            assert track.notes and all(lo <= n.pitch <= hi for n in track.notes), (genre, semitones, track.name)
+            assert all(lo <= n.pitch <= hi for n in track.notes), (genre, semitones, track.name)
+        whole = {part["name"] for part in model.tracks}                   # a section may be empty, a part not
+        assert all(t.notes for t in out.tracks[1:] if t.name in whole), (genre, semitones)
+
+
+def test_the_symphony_woodwinds_play_on_the_instruments_of_their_register():
+    from deepcomposer_desktop.ml.gan.generate import accompany
+    if not (MODELS / "gan-symphony.pt").is_file():
+        pytest.skip("no shipped symphony model")
+    out, = accompany(load_sample("ode_to_joy"), "symphony", seed=1)
+    band = {t.name: t for t in out.tracks[1:]}
+    assert list(band) == ["Low strings", "High strings", "Flutes", "Clarinets", "Bassoons", "Brass & timpani"]
+    assert [band[n].program for n in ("Flutes", "Clarinets", "Bassoons")] == [73, 71, 70]
+    assert band["Flutes"].notes and all(n.pitch >= 72 for n in band["Flutes"].notes)
+    assert band["Clarinets"].notes and all(55 <= n.pitch < 72 for n in band["Clarinets"].notes)
+    assert band["Bassoons"].notes and all(n.pitch < 55 for n in band["Bassoons"].notes)
 
 
 def test_the_chorale_voices_keep_their_order():

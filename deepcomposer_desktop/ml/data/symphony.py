@@ -22,10 +22,14 @@ from .rolls import monophonic, notes_to_roll
 ORCHESTRA = "hauptstimme_orchestra/data"
 QUARTETS = "openscore_string_quartets/scores"
 FAMILIES = ("low strings", "high strings", "woodwinds", "brass")
+# the woodwinds are learned as one part and played by register: bassoons below G3, clarinets to B4, flutes above
+WOODWIND_SECTIONS = [{"name": "Bassoons", "program": 70, "from": 0}, {"name": "Clarinets", "program": 71, "from": 55},
+                     {"name": "Flutes", "program": 73, "from": 72}]
 TRACKS = [
     track_info("Low strings", 42, False, "real: cellos and double basses of the score"),
     track_info("High strings", 48, False, "real: violins and violas of the score"),
-    track_info("Woodwinds", 73, False, "real: flutes, oboes, clarinets, bassoons of the score"),
+    dict(track_info("Woodwinds", 73, False, "real: flutes, oboes, clarinets, bassoons of the score"),
+         sections=WOODWIND_SECTIONS),
     track_info("Brass & timpani", 61, False, "real: horns, trumpets, trombones, tuba and timpani of the score"),
 ]
 QUARTET_TRACKS = [

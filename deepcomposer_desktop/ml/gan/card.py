@@ -18,6 +18,18 @@ from .evaluate import (REFERENCE_LABEL, generated_figures, held_out, markdown_ta
                        score)
 
 
+def _instrument(track: dict) -> str:
+    """A card track's GM instrument, or its sections' by register (``generate.sections_of``)."""
+    from ...core.gm import pitch_name
+    from .generate import sections_of
+    sections = sections_of(track)
+    if not sections:
+        return _gm(int(track["program"]), bool(track["is_drum"]))
+    return "by register: " + ", ".join(f"{name.lower()} ({_gm(program, False)}" + (f") from {pitch_name(low)}"
+                                                                                     if low else ") below")
+                                       for low, name, program in sections)
+
+
 def _gm(program: int, drum: bool) -> str:
     if drum:
         return "drum kit (GM channel 10)"
@@ -84,7 +96,7 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
     meta = model.meta
     genre = meta.get("genre") or model.name
     tracks = model.tracks
-    names = ", ".join(f"{t['name'].lower()} ({_gm(int(t['program']), bool(t['is_drum']))})" for t in tracks)
+    names = ", ".join(f"{t['name'].lower()} ({_instrument(t)})" for t in tracks)
     short = ", ".join(t["name"].lower() for t in tracks)
     sources = meta.get("sources", [])
     src_names = ", ".join(s.get("folder", "?") for s in sources) or (
@@ -97,7 +109,7 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
         origin = t.get("origin", "")
         if origin.startswith("rule"):
             origin = "**rule-derived**: " + origin.split(":", 1)[1].strip()
-        lines.append(f"| {t['name']} | {_gm(int(t['program']), bool(t['is_drum']))} | {origin} |")
+        lines.append(f"| {t['name']} | {_instrument(t)} | {origin} |")
     lines += ["", "## Data and licences", ""]
     for s in sources:
         extra = f" — {s['note']}" if s.get("note") else ""

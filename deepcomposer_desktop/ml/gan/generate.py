@@ -78,6 +78,11 @@ def model_from_payload(payload: dict, path: str = "") -> GanModel:
         if isinstance(program, bool) or not isinstance(program, int) or not 0 <= program <= 127:
             raise ModelError(f"{os.path.basename(path)}: a track of its card has no valid General MIDI program "
                              f"({t!r})")
+    for t in tracks:
+        try:
+            sections_of(t)
+        except ValueError as exc:
+            raise ModelError(f"{os.path.basename(path)}: {exc}") from None
     dec = DecodeParams.from_dict(meta.get("decode"))
     if len(dec.threshold) != arch.n_tracks:
         dec = DecodeParams.plain(arch.n_tracks)
@@ -245,10 +250,48 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
             notes = accented(roll_to_notes(frames[i], ppq, 4, onsets=onsets[i]), st, where, drum)
             tr = Track(name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128,
                        is_drum=drum, notes=tuple(notes), channel=9 if drum else None)
-            new.append(tr if ppq == song.ppq else rescale_track(tr, ppq, song.ppq))
+            new.extend(t if ppq == song.ppq else rescale_track(t, ppq, song.ppq) for t in split_sections(tr, info))
         results.append(song.with_tracks(tuple(song.tracks) + tuple(new), melody_index=song.melody_index))
     report(progress, 1.0, "done")
     return results
+
+
+def sections_of(info: dict) -> list[tuple[int, str, int]]:
+    """A part's sections as (lowest pitch, name, GM program), highest section first; [] when the part is one
+    track. A card's track may list ``"sections": [{"name": "Bassoons", "program": 70, "from": 0}, ...]``: a
+    section plays the part's notes from its ``from`` pitch up to the next section's (an orchestral part learned
+    as one, e.g. the woodwinds, played by the instruments whose register each note is in). Raises ValueError for
+    a malformed list (the first section must start at pitch 0, the rest higher and higher)."""
+    raw = info.get("sections") if isinstance(info, dict) else None
+    if not raw:
+        return []
+    out = []
+    for sec in raw if isinstance(raw, list) else [raw]:
+        low, name, program = (sec.get(k) for k in ("from", "name", "program")) if isinstance(sec, dict) else (
+            None, None, None)
+        if not (isinstance(name, str) and name and all(isinstance(v, int) and not isinstance(v, bool)
+                                                       and 0 <= v <= 127 for v in (low, program))):
+            raise ValueError(f"a section of its track {info.get('name')!r} is not a name, GM program and lowest "
+                             f"pitch ({sec!r})")
+        out.append((low, name, program))
+    if out[0][0] != 0 or any(a[0] >= b[0] for a, b in zip(out, out[1:])):
+        raise ValueError(f"the sections of its track {info.get('name')!r} must start at pitch 0 and rise")
+    return out[::-1]
+
+
+def split_sections(track, info: dict) -> tuple:
+    """``track`` as one track per section of ``info`` (``sections_of``), each note in the section whose register
+    holds its pitch, highest section first; empty sections are kept, so every take of a genre has the same
+    tracks. ``(track,)`` when the part has no sections."""
+    from dataclasses import replace
+    sections = sections_of(info)
+    if not sections:
+        return (track,)
+    out, rest = [], list(track.notes)
+    for low, name, program in sections:
+        out.append(replace(track, name=name, program=program, notes=tuple(n for n in rest if n.pitch >= low)))
+        rest = [n for n in rest if n.pitch < low]
+    return tuple(out)
 
 
 # the band's dynamics (the model gives notes, not velocities): louder on the bar and the beats than between them
