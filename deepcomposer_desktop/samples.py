@@ -100,10 +100,15 @@ def list_samples() -> tuple[Sample, ...]:
 
 
 def find_sample(name: str) -> Sample:
-    """Look a sample up by slug or (case-insensitive) title prefix. Raises KeyError if none matches."""
-    key = name.lower().replace(" ", "_").removesuffix(".mid")
+    """Look a sample up by slug or (case-insensitive) title prefix of 3 letters or more. A name that looks like a
+    file (a folder in it, or a file suffix) matches only a slug exactly (``ode_to_joy.mid``): a mistyped or moved
+    file never opens some other melody. Raises KeyError if none matches."""
+    lower = name.lower().replace(" ", "_")
+    key = lower.removesuffix(".mid")
+    file_like = "/" in name or "\\" in name or key != lower or "." in key
     for s in SAMPLES:
-        if s.slug == key or s.title.lower().replace(" ", "_").startswith(key):
+        if s.slug == key or (not file_like and len(key) >= 3 and
+                             s.title.lower().replace(" ", "_").startswith(key)):
             return s
     raise KeyError(f"No sample melody called {name!r}; try: {', '.join(s.slug for s in SAMPLES)}")
 

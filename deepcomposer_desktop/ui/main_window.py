@@ -45,6 +45,9 @@ def data_location() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home() / ".deepcomposer")
 
 
+DROP_SUFFIXES = (".mid", ".midi", ".kar", ".smf", ".dcproj")
+
+
 class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     """``MainWindow(settings=None, data_dir=None, engine=None, start_audio=True, ask_on_close=True)``.
 
@@ -63,6 +66,7 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         self.current_track = 0
         self.snap_label = DEFAULT_SNAP
         self.setWindowTitle("DeepComposer Desktop")
+        self.setAcceptDrops(True)               # a MIDI file or project dropped on the window opens
         self.setStyleSheet(DARK_STYLE)
         self.doc = SongDocument(load_sample(list_samples()[1].slug), self)
         self.playback = PlaybackController(self)
@@ -217,7 +221,8 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         samples = f.addMenu("Open &sample melody")
         for s in list_samples():
             a = samples.addAction(s.title)
-            a.triggered.connect(lambda _=False, slug=s.slug: self.open_path(slug))
+            a.triggered.connect(lambda _=False, slug=s.slug: self.confirm_discard("opening a sample melody") and
+                                self.open_path(slug))
         self._action("&Import MIDI…", self.import_dialog, "Ctrl+I", f)
         f.addSeparator()
         self.save_action = self._action("&Save", self.save, QKeySequence.Save, f)
@@ -609,6 +614,35 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         super().changeEvent(e)
         if e.type() == QEvent.ActivationChange and not self.isActiveWindow():
             self.keyboard.release_all()         # key releases would go to another window: no stuck notes
+
+    @staticmethod
+    def _dropped_file(e) -> Path | None:
+        """The MIDI file or project a drag from outside the app carries (its first), or None: a track dragged out
+        of this window and back is not opened."""
+        mime = e.mimeData()
+        if e.source() is not None or not mime.hasUrls():
+            return None
+        path = next((Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()), None)
+        return path if path is not None and path.suffix.lower() in DROP_SUFFIXES else None
+
+    def dragEnterEvent(self, e) -> None:
+        if self._dropped_file(e) is not None:
+            e.acceptProposedAction()
+        else:
+            e.ignore()
+
+    def dragMoveEvent(self, e) -> None:
+        self.dragEnterEvent(e)
+
+    def dropEvent(self, e) -> None:
+        path = self._dropped_file(e)
+        if path is None:
+            e.ignore()
+            return
+        e.acceptProposedAction()
+        # after the drop returns: a question asked inside it would hold the file manager's drag
+        QTimer.singleShot(0, lambda: self.confirm_discard(f"opening {path.name}") and
+                          self.open_path(str(path), ask_melody=True))
 
     def closeEvent(self, e) -> None:
         if self.ask_on_close and not self.confirm_discard("closing"):

@@ -1,0 +1,81 @@
+"""Opening never throws work away unasked and never opens something else than what was named: the sample menu asks
+about unsaved changes, a missing file is an error (not a sample whose title starts alike), and a MIDI file dropped
+on the window opens after the same question."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from deepcomposer_desktop.midi.io import write_midi
+from deepcomposer_desktop.samples import find_sample, load_sample
+
+
+def _sample_action(window, title):
+    menu = next(a.menu() for a in window.menuBar().actions()[0].menu().actions()
+                if a.menu() is not None and "sample" in a.text().lower())
+    return next(a for a in menu.actions() if a.text() == title)
+
+
+def test_opening_a_sample_melody_asks_about_unsaved_work(make_window, monkeypatch):
+    w = make_window()
+    w.transport.tempo.setValue(97.0)
+    edited = w.song
+    answers = [QMessageBox.Cancel, QMessageBox.Discard]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    _sample_action(w, "Greensleeves").trigger()
+    assert w.song is edited and w.isWindowModified()             # Cancel: the work stays, still unsaved
+    _sample_action(w, "Greensleeves").trigger()
+    assert w.song.title == "Greensleeves" and not answers
+
+
+@pytest.mark.parametrize("name", ["a.mid", "mary.mid", "Twinkle.mid", "greens.dcproj", "songs/ode", "", "od"])
+def test_a_name_that_looks_like_a_file_or_is_too_short_is_no_sample(name):
+    with pytest.raises(KeyError):
+        find_sample(name)
+
+
+def test_sample_names_still_work():
+    assert find_sample("ode_to_joy.mid").slug == "ode_to_joy"
+    assert find_sample("greens").slug == "greensleeves" and find_sample("Amazing Grace").slug == "amazing_grace"
+
+
+def test_a_missing_file_is_an_error_not_a_sample(make_window, tmp_path, monkeypatch):
+    w = make_window()
+    before = w.song
+    monkeypatch.chdir(tmp_path)
+    assert w.open_path("mary.mid") is False
+    assert w.song is before and "no such file" in w.statusBar().currentMessage()
+
+
+def _drop(window, path, qtbot):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    e = QDropEvent(QPointF(20, 20), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(e)
+    qtbot.wait(20)
+    return e
+
+
+def test_a_midi_file_dropped_on_the_window_opens_after_asking(make_window, tmp_path, qtbot, monkeypatch):
+    path = tmp_path / "dropped.mid"
+    write_midi(load_sample("jingle_bells").replace(title=""), path)
+    w = make_window()
+    w.transport.tempo.setValue(97.0)
+    edited = w.song
+    answers = [QMessageBox.Cancel, QMessageBox.Discard]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    assert _drop(w, path, qtbot).isAccepted()
+    assert w.song is edited                                      # Cancel
+    _drop(w, path, qtbot)
+    assert w.song.title == "dropped" and not answers
+    assert len(w.song.tracks[w.song.melody_index].notes) == len(load_sample("jingle_bells").tracks[0].notes)
+
+
+def test_other_files_are_not_taken(make_window, tmp_path, qtbot):
+    w = make_window()
+    before = w.song
+    (tmp_path / "notes.txt").write_text("hello")
+    assert not _drop(w, tmp_path / "notes.txt", qtbot).isAccepted()
+    assert w.song is before
