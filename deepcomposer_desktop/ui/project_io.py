@@ -1,4 +1,4 @@
-"""Project files on disk: atomic save (QSaveFile + fsync, previous file kept as ``.bak``), open, autosave and
+"""Project files on disk: atomic save (temporary file + fsync + rename, previous file kept as ``.bak``), open, autosave and
 crash recovery. GUI thread only (the writes are small JSON; MIDI import of big files goes through workers.py).
 """
 from __future__ import annotations
@@ -6,15 +6,17 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import stat
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QLockFile, QObject, QSaveFile, QTimer, Signal
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
-from ..core.project import dumps, parse_json, song_from_dict
+from ..core.project import ProjectError, dumps, parse_json, song_from_dict
+from ..core.safe_write import write_atomically
 from ..core.song import Song
 
 PROJECT_SUFFIX = ".dcproj"
@@ -28,27 +30,22 @@ class SaveError(OSError):
 def write_atomic(path: str | os.PathLike, data: bytes, keep_backup: bool = True) -> None:
     """Write ``data`` so that ``path`` is either the old file or the complete new one, never a torn mix.
 
-    The bytes go to a temporary file, are flushed and fsync'ed, then renamed over ``path`` (QSaveFile). With
-    ``keep_backup`` the previous file is first copied to ``path + '.bak'``. Raises SaveError.
+    The bytes go to a temporary file, are flushed and fsync'ed, then renamed over ``path``
+    (``core.safe_write.write_atomically``: a Python path, so a file name that is not UTF-8 stays as it is). With
+    ``keep_backup`` the previous file is first copied to ``path + '.bak'``, once the new bytes are written. Raises
+    SaveError.
     """
     path = Path(path)
-    f = QSaveFile(str(path))
-    if not f.open(QSaveFile.WriteOnly):
-        raise SaveError(f"Cannot write {path}: {f.errorString()}")
-    written = f.write(data)
-    if written != len(data) or not f.flush():
-        reason = f.errorString() or "disk full?"       # (cancelWriting replaces it with "canceled")
-        f.cancelWriting()
-        raise SaveError(f"Cannot write {path}: {reason}")
+
+    def write(fh) -> None:
+        fh.write(data)
+        fh.flush()                                    # a full disk fails here, before the backup is touched
+        if keep_backup and path.is_file():
+            _backup(path)
     try:
-        os.fsync(f.handle())
+        write_atomically(path, write)
     except OSError as exc:
-        f.cancelWriting()
-        raise SaveError(f"Cannot write {path}: {exc.strerror}") from None
-    if keep_backup and path.exists():
-        _backup(path)
-    if not f.commit():
-        raise SaveError(f"Cannot save {path}: {f.errorString()}")
+        raise SaveError(f"Cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _backup(path: Path) -> None:
@@ -71,9 +68,22 @@ def save_project(path: str | os.PathLike, song: Song, extra: dict[str, Any] | No
     write_atomic(path, dumps(song, extra), keep_backup=keep_backup)
 
 
+MAX_PROJECT_BYTES = 32 * 1024 * 1024      # a 30-track, 10-minute song is ~5 MB; more would freeze the window
+
+
 def load_project(path: str | os.PathLike) -> tuple[Song, dict[str, Any]]:
-    """(song, extra) from a project file; raises ProjectError (or OSError for unreadable files)."""
-    data = parse_json(Path(path).read_bytes())
+    """(song, extra) from a project file; raises ProjectError (a pipe, a device, a file over
+    ``MAX_PROJECT_BYTES``, not a project) or OSError for unreadable files."""
+    path = Path(path)
+    with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:   # a FIFO: no wait
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ProjectError("is a device or a pipe, not a project file")
+        if info.st_size > MAX_PROJECT_BYTES:
+            raise ProjectError(f"is {info.st_size / 2**20:.0f} MB: too big for a project file "
+                               f"(at most {MAX_PROJECT_BYTES // 2**20} MB)")
+        raw = fh.read(MAX_PROJECT_BYTES + 1)
+    data = parse_json(raw)
     song = song_from_dict(data)
     return song, _clean_extra(data.get("extra"))
 

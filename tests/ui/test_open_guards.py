@@ -79,3 +79,28 @@ def test_other_files_are_not_taken(make_window, tmp_path, qtbot):
     (tmp_path / "notes.txt").write_text("hello")
     assert not _drop(w, tmp_path / "notes.txt", qtbot).isAccepted()
     assert w.song is before
+
+
+def test_a_pipe_or_an_oversized_file_named_like_a_project_is_refused_at_once(make_window, tmp_path):
+    import os
+    w = make_window()
+    before = w.song
+    os.mkfifo(tmp_path / "pipe.dcproj")                  # nobody writes into it: reading it would wait for ever
+    assert w.open_path(str(tmp_path / "pipe.dcproj")) is False
+    assert "pipe" in w.statusBar().currentMessage()
+    with open(tmp_path / "huge.dcproj", "wb") as fh:
+        fh.truncate(40 * 2**20)                          # sparse: 40 MB on paper, nothing read or parsed
+    assert w.open_path(str(tmp_path / "huge.dcproj")) is False
+    assert "too big" in w.statusBar().currentMessage() and w.song is before
+
+
+def test_a_project_saved_under_a_name_that_is_not_utf8_keeps_that_name(tmp_path):
+    import os
+    from deepcomposer_desktop.ui.project_io import load_project, save_project
+    song = load_sample("ode_to_joy")
+    name = os.fsdecode(b"caf\xe9.dcproj")                 # a latin-1 name, as from an old zip file
+    save_project(tmp_path / name, song)
+    assert os.listdir(os.fsencode(tmp_path)) == [b"caf\xe9.dcproj"]
+    save_project(tmp_path / name, song.replace(title="again"))                   # over it, with a backup
+    assert load_project(tmp_path / name)[0].title == "again"
+    assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"caf\xe9.dcproj", b"caf\xe9.dcproj.bak"]
