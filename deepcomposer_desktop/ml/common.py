@@ -152,7 +152,7 @@ MAX_INPUT_BARS = 1024         # 34 minutes at 120 BPM in 4/4: far beyond a song,
 def too_long(song, end_tick: int, what: str) -> str | None:
     """A message when ``end_tick`` (where the input the model reads ends) lies beyond :data:`MAX_INPUT_BARS` bars
     of ``song``; None when it fits."""
-    bars = -(-int(end_tick) // max(1, song.bar_ticks))
+    bars = song.bar_at(int(end_tick) - 1) + 1 if end_tick > 0 else 0       # the song's own bars (a pickup is one)
     if bars <= MAX_INPUT_BARS:
         return None
     return (f"The input is {bars:,} bars long; {what} reads at most {MAX_INPUT_BARS:,} bars. Trim the song "

@@ -243,6 +243,28 @@ def test_drum_melodies_odd_meters_and_endless_songs_are_refused(genre):
     far = song.replace_track(0, song.melody.with_notes(song.melody.notes + (Note.make(60, 1925 * 1920, 480),)))
     with pytest.raises(ModelError, match="1,926 bars long"):
         G.accompany(far, genre)
+    with pytest.raises(ModelError, match="bar at bar 3 in 5/4"):                 # longer than a model bar
+        G.accompany(song.replace(time_signatures=(TimeSignature(0, 4, 4), TimeSignature(3840, 5, 4),
+                                                  TimeSignature(3840 + 2400, 4, 4))), genre)
+
+
+@pytest.mark.parametrize("num, den", [(3, 4), (1, 8), (3, 8), (1, 4), (2, 4)])
+def test_a_pickup_or_a_bar_of_another_metre_up_to_a_4_4_bar_is_played(genre, num, den):
+    from dataclasses import replace
+    from deepcomposer_desktop.core.song import TimeSignature
+    pickup = num * 4 * 480 // den
+    song = melody_song([None] * 4 + ODE)
+    song = song.replace_track(0, song.melody.with_notes(replace(n, start_tick=n.start_tick - 1920 + pickup)
+                                                          for n in song.melody.notes))
+    song = song.replace(time_signatures=(TimeSignature(0, num, den), TimeSignature(pickup, 4, 4)))
+    assert song.meter_index == 1
+    out, = G.accompany(song, genre)
+    assert all(t.notes for t in out.tracks[1:])
+    inside = song.replace(time_signatures=(TimeSignature(0, 4, 4), TimeSignature(3840, num, den),
+                                           TimeSignature(3840 + pickup, 4, 4)))
+    assert G.accompany(inside, genre)                       # one bar in another metre inside 4/4
+    long = song.replace_track(0, song.melody.with_notes(song.melody.notes + (Note.make(60, 300 * 1920, 480),)))
+    assert G.accompany(long, genre)                # 302 bars with the pickup: not counted in pickup-sized bars
 
 
 def test_melody_on_another_track_and_odd_ppq(genre):

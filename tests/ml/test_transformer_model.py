@@ -189,6 +189,11 @@ def test_bad_input_raises_clear_errors(model_path):
     drum_melody = song().replace(melody_index=2)
     with pytest.raises(ExtendError):
         extend(drum_melody, model=str(model_path))
+    from deepcomposer_desktop.core.song import TimeSignature
+    for num in (9, 10):                  # the model's bars stop at 8 quarter notes: the rest would stay silent
+        with pytest.raises(ExtendError, match=f"{num} quarter notes long"):
+            extend(song().replace(time_signatures=(TimeSignature(0, num, 4),)), bars=1, model=str(model_path))
+    assert extend(song().replace(time_signatures=(TimeSignature(0, 12, 8),)), bars=1, model=str(model_path))
 
 
 def test_each_part_continues_in_its_own_range_and_texture(model_path):

@@ -255,7 +255,30 @@ def _merge_changes(original, on: np.ndarray, new_on: np.ndarray, vel: np.ndarray
     left = roll_to_notes(np.where(rest, vel, 0).astype(np.uint8), ppq, STEPS_PER_BEAT, onsets=onsets & rest)
     added = roll_to_notes(np.where(new, default_vel, 0).astype(np.uint8), ppq, STEPS_PER_BEAT)
     written = _rescale(Track(notes=tuple(left + added)), ppq, song_ppq).notes
-    return tuple(untangle_notes(whole + list(written)))
+    return tuple(untangle_notes(whole + _clear_of(written, whole)))
+
+
+def _clear_of(notes, kept) -> list:
+    """``notes`` moved off the ``kept`` notes of their pitch: a note written into the 16th cell where a kept note
+    (as played, off the grid) still sounds starts when that one ends, one reaching into a kept note ends where it
+    begins; what is left of neither is dropped. So untangling never cuts into a kept note."""
+    from dataclasses import replace
+    by_pitch: dict[int, list] = {}
+    for k in kept:
+        by_pitch.setdefault(k.pitch, []).append(k)
+    out = []
+    for n in notes:
+        start, end = n.start_tick, n.end_tick
+        for k in by_pitch.get(n.pitch, ()):
+            if start < k.end_tick and k.start_tick < end:
+                if k.start_tick <= start:
+                    start = k.end_tick
+                else:
+                    end = k.start_tick
+        if end > start:
+            out.append(n if (start, end) == (n.start_tick, n.end_tick) else
+                       replace(n, start_tick=start, duration_tick=end - start))
+    return out
 
 
 def _rescale(track: Track, from_ppq: int, to_ppq: int) -> Track:

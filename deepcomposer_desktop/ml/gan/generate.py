@@ -218,10 +218,16 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
         raise ModelError("The melody track has no notes: play or import a melody first")
     if song.melody.is_drum:
         raise ModelError(f"The melody track ({song.melody.name}) is a drum track: choose a track with a melody")
-    odd = next((ts for ts in song.time_signatures if 4 * ts.numerator % ts.denominator or
-                (4 * ts.numerator // ts.denominator) not in (1, 2, 4)), None)
+    # the song's metre must be 4/4, 2/4 or 1/4 time (or 2/2, 4/8 ...); a pickup or a bar in another metre may be
+    # anything up to a 4/4 bar in whole sixteenths: it fills part of a model bar (bar_grid)
+    main = song.time_signatures[song.meter_index]
+    odd = next((ts for ts in song.time_signatures
+                if (16 * ts.numerator % ts.denominator or 16 * ts.numerator // ts.denominator > 16) or
+                (ts is main and (4 * ts.numerator % ts.denominator or
+                                 4 * ts.numerator // ts.denominator not in (1, 2, 4)))), None)
     if odd is not None:
-        raise ModelError(f"The GAN plays in 4/4 time (so did the music it learned from) and this song is in "
+        where = "is in" if odd is main else f"has a bar at bar {song.bar_at(odd.tick) + 1} in"
+        raise ModelError(f"The GAN plays in 4/4 time (so did the music it learned from) and this song {where} "
                          f"{odd.numerator}/{odd.denominator}: try AR-CNN enhance or Transformer extend")
     problem = too_long(song, song.melody.end_tick, "the GAN")
     if problem:

@@ -258,6 +258,9 @@ def extend(song, seconds: float = 30.0, bars: int | None = None, context_bars: i
         raise ExtendError(f"{float(seconds):g} s is {n_new} bars at this tempo; extend by at most {MAX_BARS} bars "
                           f"(about {MAX_BARS * per_bar:.0f} s) at a time")
     bar_steps = int(round(bar_ticks * T.STEPS_PER_BEAT / song.ppq))
+    if bar_steps > T.MAX_BAR_STEPS:             # its positions stop there: the rest of each bar would stay silent
+        raise ExtendError(f"The song's bars are {bar_ticks / song.ppq:g} quarter notes long; the Transformer writes "
+                          f"bars of at most {T.MAX_BAR_STEPS // T.STEPS_PER_BEAT} (9/4 or 10/4 are too long)")
     piece = T.song_to_piece(song, slots, max(0, n_in - int(context_bars)), n_in)
     header = T.header_tokens(piece.meter, piece.bpm, piece.families)
     body = T.encode_bars(piece.bars)
