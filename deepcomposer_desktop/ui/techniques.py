@@ -130,8 +130,14 @@ class TechniquesPanel(QWidget):
 
     def _arcnn_tab(self) -> QWidget:
         page, lay = self._page("arcnn")
-        self.k_add = Knob("Add notes", 0, 100, 50, suffix=" %", tip="Most notes the model may add, in % of yours")
-        self.k_remove = Knob("Remove", 0, 100, 20, suffix=" %", tip="Most of your notes it may remove")
+        # the caps count sixteenth-note cells, as DeepComposer's did: a quarter note is 4 cells, a new 16th note 1
+        self.k_add = Knob("Add notes", 0, 400, 50, suffix=" %",
+                          tip="Most sixteenth-note cells the model may fill, in % of the cells your notes fill (a "
+                              "quarter note fills 4: 50 % of a melody of quarter notes is up to 2 new 16th notes "
+                              "for each of yours). 300 % with 400 iterations gives a chorale-like texture")
+        self.k_remove = Knob("Remove", 0, 100, 20, suffix=" %",
+                             tip="Most of the sixteenth-note cells of your notes it may clear, in %: it may shorten "
+                                 "notes as well as remove them")
         self.k_iter = Knob("Iterations", 10, 500, 100, tip="Sampling steps: more changes, more time")
         self.k_temp = Knob("Temperature", 1, 30, 10, scale=0.1, tip="Higher: bolder, less predictable")
         grid = QGridLayout()

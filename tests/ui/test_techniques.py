@@ -143,6 +143,15 @@ def test_technique_options_match_the_generate_signatures(window):
         assert not extra, f"{tech}: the panel sends {extra} that {modname} does not take"
 
 
+def test_the_ar_cnn_knobs_reach_the_chorale_texture_setting_and_say_they_count_cells(window):
+    p = window.techniques
+    p.k_add.dial.setValue(300)                     # the README's "add 300 %, 400 iterations" for a chorale texture
+    p.k_iter.dial.setValue(400)
+    opts = p.options("arcnn")
+    assert (opts["max_add_pct"], opts["iterations"]) == (300.0, 400)
+    assert "sixteenth-note cells" in p.k_add.dial.toolTip() and "sixteenth-note cells" in p.k_remove.dial.toolTip()
+
+
 def gated_gan(gate: threading.Event):
     """fake_gan that waits for ``gate``: the test edits the song while the "model" works."""
     def run(technique, song, progress=None, should_stop=None, **options):
