@@ -29,8 +29,9 @@ class EditingMixin:
         elif field == "instrument":              # a pitched instrument in place of the drum kit
             new, text = replace(t, is_drum=False, channel=None, program=int(value)), \
                 f"{label}: {program_name(int(value))}"
-        elif field == "is_drum":
-            new, text = replace(t, is_drum=bool(value), channel=9 if value else None), \
+        elif field == "is_drum":                 # the standard kit: a drum track's program picks the kit (bank 128)
+            new, text = replace(t, is_drum=bool(value), channel=9 if value else None,
+                                program=0 if value else t.program), \
                 f"{label}: {'drum kit' if value else 'instrument'}"
         elif field in ("mute", "solo"):
             new = replace(t, **{field: bool(value)})

@@ -375,8 +375,8 @@ class PlaybackController(QObject):
 
     def play(self, from_tick: int | None = None) -> None:
         start = self.position if from_tick is None else from_tick
-        if start >= self.song.end_tick and not self.looping:
-            start = 0
+        if start >= self.song.end_tick:             # at the end: again from the top (of the loop, when looping)
+            start = self.loop_range[0] if self.looping else 0
         self.play_from = start
         self.engine.play(start)
         self._tick()
@@ -515,8 +515,8 @@ class PlaybackController(QObject):
             if tick != self._last_tick or force:
                 self._last_tick = tick
                 self.position_changed.emit(tick)
-            if playing and not self.looping and self.recording is None and tick > self.song.end_tick + \
-                    self.song.ppq:
+            if playing and not self.looping and self.recording is None and tick > self.song.sound_end_tick + \
+                    self.song.ppq:                  # a pedal lifted after the last note rings until it lifts
                 self.engine.stop()          # ran past the end
                 self.engine.seek(self.play_from)
                 self._tick(force=True)
