@@ -190,8 +190,8 @@ class PlaybackEngine:
             self._sched.reset_controls(np.setdiff1d(used, self._sched.control_keys()))
             if in_count_in:
                 self._start_locked(tick, now, count_in=False)
-            else:
-                self._sched.start(new_sec, now)
+            else:                  # notes still sounding go on; those of a track that moved start on its channel
+                self._sched.start(new_sec, now, sounding=before)
                 self._sched.pump(now + self._lookahead)
 
     def _install(self, song: Song) -> None:

@@ -7,7 +7,8 @@ inside FluidSynth's render loop at the right 64-frame block. Offline, the render
 sees the same events at the same sample positions: what you hear is what you export.
 
 Controller changes (pedal, bend ...) travel with the notes. Wherever playback begins mid-song (start, seek, a loop
-pass, an unmuted track) the scheduler first "chases" them: each controller is set to the value the song has there.
+pass, an unmuted track) the scheduler first "chases" them: each controller is set to the value the song has there;
+notes held across where playback begins (start, seek, resume, a loop pass, not an unmute) start there too.
 
 Thread notes: a Scheduler is not thread-safe by itself; the engine calls it under its own lock (feeder thread and
 the caller threads of play/stop/mute...). Nothing here runs on the audio thread.
@@ -24,6 +25,7 @@ from .synth import Synth
 
 FLUID_BLOCK = 64           # FluidSynth renders (and dispatches sequencer events) in blocks of 64 frames
 MAX_TRACKS = 126           # song channels 0..125, live channels 128..253
+CHASE_MIN_SEC = 0.03       # a held note is started mid-way only with this much of it left (no clicks)
 METRONOME_CHANNEL = 254
 LIVE_CHANNEL_BASE = 128
 KIND_ALL_NOTES_OFF = 2
@@ -111,6 +113,7 @@ class Scheduler:
         self.scheduled_until = 0             # absolute sample up to which events have been handed over
         self.finished_at: int | None = None  # absolute sample where the song (not looping) ended
         self._count_in_next: tuple[float, int] | None = None
+        self._sounding: set | frozenset = frozenset()   # notes the next segment does not chase (they sound)
         self._sources = np.zeros(1, np.int32)
         self._channels = np.zeros(1, np.int32)
         self._controls = np.zeros(0)
@@ -165,9 +168,12 @@ class Scheduler:
         return bool(self.segments and self.segments[0].count_in)
 
     # --- transport ----------------------------------------------------------------------------------------------
-    def start(self, from_sec: float, at_sample: int, count_in: tuple[np.ndarray, float] | None = None) -> None:
+    def start(self, from_sec: float, at_sample: int, count_in: tuple[np.ndarray, float] | None = None,
+              sounding: set | frozenset = frozenset()) -> None:
         """Begin feeding song second ``from_sec`` at absolute sample ``at_sample`` (after an optional count-in:
-        (click events, length in seconds))."""
+        (click events, length in seconds)). Notes held across ``from_sec`` start there (``_chase_notes``), except
+        those of ``sounding`` ((track, pitch, start tick): they still sound, e.g. across an edit)."""
+        self._sounding = sounding
         self.segments = []
         self.finished_at = None
         self.scheduled_until = at_sample
@@ -186,6 +192,34 @@ class Scheduler:
         self.segments.append(Segment(abs_start, sec, self.events, cursor))
         del self.segments[:-8]     # keep a short history for sec_at()
         self._chase(sec, abs_start, self.audible)
+        self._chase_notes(sec, abs_start, self.audible, self._sounding)
+        self._sounding = frozenset()
+
+    def _chase_notes(self, sec: float, sample: int, audible: np.ndarray, sounding) -> None:
+        """Start the audible tracks' notes that began before ``sec`` and still sound there (with at least
+        ``CHASE_MIN_SEC`` left), at absolute ``sample``: playback that starts, resumes or loops in the middle of a
+        held chord plays it, as a DAW chasing notes does; so do the notes of a track whose channel moved (a track
+        above it deleted while playing). ``sounding``: (track, pitch, start tick) of notes that sound already."""
+        ev = self.events
+        if not len(ev):
+            return
+        head = ev[: int(np.searchsorted(ev["sec"], sec, side="left"))]         # notes at ``sec`` itself: sent anyway
+        on = head[(head["kind"] == NOTE_ON) & (head["end_sec"] > sec + CHASE_MIN_SEC) & (head["track"] >= 0)]
+        if not len(on):
+            return
+        slot = on["track"].astype(np.int64) + 1
+        keep = slot < len(audible)
+        keep[keep] = audible[slot[keep]]
+        if sounding:
+            keep &= np.fromiter(((int(t), int(p), int(k)) not in sounding
+                                 for t, p, k in zip(on["track"], on["pitch"], on["tick"])), bool, len(on))
+        on, slot = on[keep], slot[keep]
+        if not len(on):
+            return
+        n = len(on)
+        ms = int(self._ms(np.array([sample]))[0])
+        self.synth.schedule_notes([ms] * n, [NOTE_ON] * n, self._channels[slot].tolist(), on["pitch"].tolist(),
+                                  on["vel"].astype(np.int64).tolist(), self._sources[slot].tolist())
 
     def _chase(self, sec: float, sample: int, audible: np.ndarray) -> None:
         """Put each audible track's controllers (pedal, bend, expression ...) where the song has them at ``sec``,

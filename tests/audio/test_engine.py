@@ -475,3 +475,34 @@ def test_a_panic_button_silences_keys_held_under_the_pedal(null_engine):
     system.send(KEYS, [0xB0, 123, 0])                      # All Notes Off, the note-offs never come
     assert wait_until(lambda: eng._synth.active_voices == 0, 3.0)
     mgr.shutdown()
+
+
+def test_a_track_below_a_deleted_or_duplicated_one_keeps_sounding(null_engine):
+    eng = null_engine
+    long = 480 * 16                                        # 8 s at 120 BPM
+    song = Song(tracks=(Track("Piano", program=0, notes=(Note.make(60, 0, 240),)),
+                        Track("Organ", program=19, notes=(Note.make(67, 0, long), Note.make(71, 0, long)))),
+                tempos=(TempoChange(0, 120.0),))
+    eng.set_song(song)
+    eng.play(0)
+    assert wait_until(lambda: eng.position_tick > 900 and eng._synth.active_voices >= 2)
+    eng.swap_song(song.with_tracks(song.tracks[1:]))       # the organ moves from channel 2 to channel 1
+    time.sleep(0.8)                                        # its old voices have died away by now
+    assert eng._synth.active_voices >= 2
+    eng.swap_song(song.with_tracks((song.tracks[1],) * 2))  # duplicated: the copy joins in, the original goes on
+    assert wait_until(lambda: eng._synth.active_voices >= 4, 1.5)
+
+
+def test_playback_that_starts_inside_a_held_chord_plays_it(null_engine):
+    eng = null_engine
+    eng.set_song(organ(4.0))
+    eng.play(960 * 2)                                      # two seconds into a four-second chord
+    assert wait_until(lambda: eng._synth.active_voices >= 3, 1.5)
+    eng.pause()
+    assert wait_until(lambda: eng._synth.active_voices == 0, 1.5)
+    eng.play(eng.position_tick)                           # resumed after a pause
+    assert wait_until(lambda: eng._synth.active_voices >= 3, 1.5)
+    eng.stop()
+    eng.play(960 * 4 - 10)                                 # almost over: nothing is started for a click
+    time.sleep(0.3)
+    assert eng._synth.active_voices == 0
