@@ -172,11 +172,16 @@ class EngineSink:
         self.track_index = track_index
         self._held: dict[int, int] = {}       # sounding pitch -> the track its note-on went to
         self._pedal: set[int] = set()         # the tracks the pedal went down on
+        self._engine = None                   # the engine the last event went to
 
     def __call__(self, ev) -> None:
         engine, kind, track = self._get(), type(ev), self.track_index
         if engine is None:
             return
+        if engine is not self._engine:        # a new engine (Settings): a pedal still down holds its notes too
+            for down in self._pedal:
+                engine.set_sustain(True, down)
+            self._engine = engine
         if kind is NoteOn:
             was = self._held.get(ev.pitch)
             if was is not None and was != track:      # struck again after a track change: the old one stops

@@ -266,7 +266,7 @@ class PlaybackController(QObject):
             except Exception:
                 pass
             engine = NullEngine(problem)
-        pos = old.position_tick
+        pos, was_playing = old.position_tick, old.is_playing and self.guest is None
         try:
             old.stop()
             if not isinstance(old, NullEngine):
@@ -281,6 +281,8 @@ class PlaybackController(QObject):
         engine.set_count_in(0)                      # count-in is for recording only
         engine.set_loop(*(self.loop_range if self.looping else (None, None)))
         engine.seek(pos)
+        if was_playing:                             # a new soundfont or device: the song plays on from there
+            engine.play(pos)
         if owner is not None:
             self.guest_ended.emit(owner)
         # a working engine may still have a problem to tell (e.g. the chosen soundfont replaced by the default)

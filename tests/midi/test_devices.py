@@ -270,6 +270,18 @@ def test_notes_and_the_pedal_are_released_on_the_track_they_went_down_on():
     assert engine.calls == [("on", 64, 100, 1), ("off", 64, 1), ("on", 64, 90, 2), ("off", 64, 2)]
 
 
+def test_a_pedal_held_while_the_engine_is_replaced_holds_the_new_engine_s_notes():
+    engines = [RecordingEngine()]
+    sink = EngineSink(lambda: engines[-1], track_index=0)
+    system, mgr, _ = make(sink=sink)
+    mgr.refresh()
+    system.send(KEYS, [0xB0, 64, 127])
+    engines.append(RecordingEngine())              # Settings: another soundfont, a new engine
+    system.send(KEYS, [0x90, 60, 100])
+    system.send(KEYS, [0xB0, 64, 0])
+    assert engines[-1].calls == [("sustain", True, 0), ("on", 60, 100, 0), ("sustain", False, 0)]
+
+
 def test_unplug_and_port_switch_put_the_bend_mod_wheel_and_aftertouch_back_at_rest():
     engine = RecordingEngine()
     other = "Other:Other 24:0"

@@ -40,3 +40,16 @@ def test_the_drum_kit_is_the_standard_kit_whatever_the_instrument_was(window):
     assert (t.is_drum, t.program, t.channel) == (True, 0, 9)        # program 48 was the Orchestra kit in bank 128
     window.doc.undo_stack.undo()
     assert window.song.tracks[0].program == 48
+
+
+def test_a_new_engine_while_playing_plays_on_from_the_same_place(window, spy_engine):
+    from tests.ui.conftest import SpyEngine
+    window.playback.play(0)
+    spy_engine.forced_position = 960
+    new = SpyEngine()
+    window.playback.attach_engine(new)               # Settings: another soundfont or block size
+    assert new.named("play") and new.named("play")[-1][0][0] == 960 and new.is_playing
+    window.playback.stop()
+    newer = SpyEngine()
+    window.playback.attach_engine(newer)
+    assert not newer.named("play")                   # stopped stays stopped
