@@ -533,7 +533,8 @@ def combined_song(takes: Sequence[Take], layout: str = "sequence") -> Song:
 
     ``"sequence"``: one take after another (melody repeated), each instrument of a genre on its own track, so the
     file plays straight through. ``"parallel"``: the melody once and every take's band as its own tracks named
-    ``"rock 2: Bass"``, all muted but the first take's (solo the one you want in a DAW).
+    ``"rock 2: Bass"``, all from bar 1. The Song mutes all but the first take's band, but a MIDI file cannot mark a
+    track muted: written (:func:`export_combined`), every take plays at once, so mute or solo takes in your DAW.
     """
     from .core.edits import shift_track
     if not takes:
@@ -567,7 +568,8 @@ def combined_song(takes: Sequence[Take], layout: str = "sequence") -> Song:
 
 
 def export_combined(takes: Sequence[Take], path, layout: str = "sequence") -> Path:
-    """Write :func:`combined_song` as one MIDI file."""
+    """Write :func:`combined_song` as one MIDI file. With ``"parallel"`` every take's band is in it as ordinary
+    tracks that all play (a MIDI file has no mute): the user mutes the takes they do not want in a DAW."""
     from .midi.io import write_midi
     path = Path(path)
     try:

@@ -157,18 +157,18 @@ def create_engine(soundfont: str | None = None, blocksize: int = 256, device: st
 
 
 def render_wav(song: Song, path: str, soundfont: str | None = None, effects: bool = True, progress=None,
-               should_stop=None) -> str:
+               should_stop=None):
     """Worker thread: render the song to a WAV file through the audio package's offline path (``effects=False``:
-    dry, without reverb and chorus)."""
-    from .audio.render import RenderStopped, render_to_wav
+    dry, without reverb and chorus). Returns ``audio.render.export_mix``'s ``MixWritten`` (path, seconds, and the
+    gain the mix took so as not to clip, to tell the user)."""
+    from .audio.render import RenderStopped, export_mix
     if progress:
         progress(0.0, "Rendering audio")
     try:
-        render_to_wav(song, path, soundfont=soundfont or None, effects=effects, progress=progress,
-                      should_stop=should_stop)
+        return export_mix(song, path, soundfont=soundfont or None, effects=effects, progress=progress,
+                          should_stop=should_stop)
     except RenderStopped:
         raise Cancelled() from None
-    return path
 
 
 def render_stems(song: Song, folder: str, soundfont: str | None = None, effects: bool = True, progress=None,

@@ -279,3 +279,15 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"      # a zombie is gone, only not yet reaped
     except OSError:
         return False
+
+
+def test_a_parallel_export_has_every_take_playing_and_says_so(tiny_models, tmp_path):
+    # the docstring promised a file with every take but the first muted; a MIDI file cannot mark a track muted,
+    # so every take's band plays there: the text says so, and the takes are there by name to mute in a DAW
+    takes = run_audition(melody_song(), ["rock", "jazz"], takes=1)
+    back = read_midi(export_combined(takes, tmp_path / "all.mid", "parallel"))
+    assert [t.name for t in back.tracks] == ["Lead"] + [f"{t.label}: {b.name}" for t in takes for b in t.band]
+    assert not any(t.mute or t.solo for t in back.tracks)
+    for doc in (combined_song.__doc__, export_combined.__doc__):
+        assert "all muted but" not in doc and "mute" in doc and "DAW" in doc
+    assert "every take plays at once" in " ".join(combined_song.__doc__.split())

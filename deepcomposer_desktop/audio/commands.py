@@ -24,13 +24,14 @@ def _track_index(song, spec: str) -> int:
 
 
 def cmd_render(args) -> int:
+    import math
     import sys
 
     from dataclasses import replace
     from pathlib import Path
 
     from ..cli import CliError, check_outputs, load_input
-    from .render import RenderError, render_to_wav, silent_tracks_note, stem_file_names, stem_tracks, write_stems
+    from .render import RenderError, export_mix, silent_tracks_note, stem_file_names, stem_tracks, write_stems
     from .soundfont import find_soundfont
 
     if not args.out and not args.stems:
@@ -62,18 +63,21 @@ def cmd_render(args) -> int:
         _, note = find_soundfont(None)
         if note:
             print(f"Note: {note}", file=sys.stderr)
+    gain = 1.0
     try:
         if args.out:
-            seconds = render_to_wav(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
-                                    mute=mute, metronome=args.metronome, effects=not args.dry)
-            print(f"Wrote {args.out}: {seconds:.1f} s, {args.rate} Hz stereo{', dry' if args.dry else ''}; "
-                  f"tracks: {names}")
+            mix = export_mix(song, args.out, soundfont=args.soundfont, samplerate=args.rate, solo=solo, mute=mute,
+                             metronome=args.metronome, effects=not args.dry)
+            gain = mix.gain                   # the stems written with it take the same: they add up to this file
+            print(f"Wrote {args.out}: {mix.seconds:.1f} s, {args.rate} Hz stereo{', dry' if args.dry else ''}; "
+                  f"tracks: {names}" + (f"; {mix.note}" if mix.note else ""))
         if args.stems:
             paths = write_stems(song, args.stems, soundfont=args.soundfont, samplerate=args.rate, solo=solo,
-                                mute=mute, effects=not args.dry)
+                                mute=mute, effects=not args.dry, gain=gain)
             what = f"{len(paths)} stem{'' if len(paths) == 1 else 's'}"
+            with_mix = f", scaled down {-20 * math.log10(gain):.1f} dB as the mix was" if gain < 1.0 else ""
             print(f"Wrote {what} to {args.stems} (32-bit float, {args.rate} Hz stereo{', dry' if args.dry else ''}; "
-                  f"they start together and add up to the mix): " + ", ".join(p.name for p in paths))
+                  f"they start together and add up to the mix{with_mix}): " + ", ".join(p.name for p in paths))
     except RenderError as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -85,10 +89,12 @@ def register(sub) -> None:
     p = sub.add_parser("render", help="render a song to a WAV file with FluidSynth (whole mix or chosen tracks), "
                                       "or to stems: one WAV per track")
     p.add_argument("input", help="a .mid file, project, or built-in sample name")
-    p.add_argument("--out", "-o", help="the WAV file to write (the mix, 16-bit)")
+    p.add_argument("--out", "-o", help="the WAV file to write (the mix, 16-bit, at the synth's level: scaled down "
+                                       "only where it would clip, and then it says by how much)")
     p.add_argument("--stems", metavar="FOLDER",
                    help="also (or instead) write one 32-bit float WAV per track into FOLDER, named '01 Melody.wav' "
-                        "...; they line up from 0 and add up to the mix (the metronome is left out)")
+                        "...; they line up from 0 and add up to the mix (the metronome is left out; with --out, "
+                        "a mix scaled down so as not to clip scales them too)")
     p.add_argument("--solo", action="append", metavar="TRACK",
                    help="render only this track (1-based number or name), even one the project mutes; repeat "
                         "for several")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,9 @@ from .wavfile import FloatWavWriter, read_wav, to_int16, write_pcm16
 
 DEFAULT_GAIN = 0.4
 CHUNK = 4096              # frames rendered per write_float call
-TAIL_SEC = 2.0            # release and reverb after the last note
+# release and reverb after the last note: rendered until the output stays below SILENCE (a crash cymbal or
+# tubular bells ring on 5-10 s), at most this long
+TAIL_SEC = 10.0
 MAX_RENDER_SEC = 3600      # an hour of stereo float audio at 48 kHz is 1.4 GB in memory
 SILENCE = 1e-5
 
@@ -174,22 +177,54 @@ def trim_tail(audio: np.ndarray, keep: int) -> np.ndarray:
     return audio[:end]
 
 
-def write_wav(audio: np.ndarray, path, samplerate: int) -> None:
-    """A 16-bit stereo WAV file, scaled down if it would clip. Raises RenderError."""
+def write_wav(audio: np.ndarray, path, samplerate: int) -> float:
+    """A 16-bit stereo WAV file at the synth's level, scaled down only if it would clip. Returns the gain it was
+    written at (1.0, or less: :func:`wavfile.clip_gain`). Raises RenderError."""
     try:
-        write_pcm16(audio, path, samplerate)
+        return write_pcm16(audio, path, samplerate)
     except OSError as exc:
         raise RenderError(f"Cannot write {path}: {exc.strerror or exc}") from None
 
 
-def render_to_wav(song: Song, path, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
-                  metronome: bool = False, effects: bool = True, progress=None, should_stop=None) -> float:
-    """Render ``song`` and write a 16-bit stereo WAV file; returns its length in seconds. Raises RenderError
-    (RenderStopped when ``should_stop()``: nothing written)."""
+def scaled_note(gain: float) -> str:
+    """What to tell the user of a mix written at ``gain`` ("" at 1.0: the synth's level, nothing scaled)."""
+    if gain >= 1.0:
+        return ""
+    return (f"scaled down {-20 * np.log10(gain):.1f} dB so that it does not clip (at the synth's level it peaks "
+            f"at {1 / gain:.2f} times full scale)")
+
+
+@dataclass(frozen=True)
+class MixWritten:
+    """What :func:`export_mix` wrote: the file, its length and the gain every sample got (1.0 but where the mix
+    would have clipped; stems that must add up to this file need the same, see :func:`write_stems`)."""
+
+    path: str
+    seconds: float
+    gain: float = 1.0
+
+    @property
+    def note(self) -> str:
+        """What scaling the mix took, for the user ("" for none; :func:`scaled_note`)."""
+        return scaled_note(self.gain)
+
+
+def export_mix(song: Song, path, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
+               metronome: bool = False, effects: bool = True, progress=None, should_stop=None) -> MixWritten:
+    """Render ``song`` (as :func:`render_song`) and write a 16-bit stereo WAV file at the synth's level, scaled
+    down only where it would clip (the result says by how much). Raises RenderError (RenderStopped when
+    ``should_stop()``: nothing written)."""
     audio = render_song(song, soundfont, samplerate, solo, mute, metronome=metronome, effects=effects,
                         progress=progress, should_stop=should_stop)
-    write_wav(audio, path, samplerate)
-    return len(audio) / samplerate
+    gain = write_wav(audio, path, samplerate)
+    return MixWritten(str(path), len(audio) / samplerate, gain)
+
+
+def render_to_wav(song: Song, path, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
+                  metronome: bool = False, effects: bool = True, progress=None, should_stop=None) -> float:
+    """:func:`export_mix`, returning the file's length in seconds."""
+    return export_mix(song, path, soundfont, samplerate, solo, mute, metronome=metronome, effects=effects,
+                      progress=progress, should_stop=should_stop).seconds
 
 
 # --- stems: one WAV per track, all from one pass of the synth -----------------------------------------------------
@@ -263,9 +298,10 @@ def render_stems(song: Song, soundfont=None, samplerate: int = 44100, solo=(), m
 
 
 def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, solo=(), mute=(), *,
-                effects: bool = True, progress=None, should_stop=None) -> list[Path]:
+                effects: bool = True, gain: float = 1.0, progress=None, should_stop=None) -> list[Path]:
     """Render the stems (as :func:`render_stems`) into ``folder`` as 32-bit float WAV files named by
-    :func:`stem_file_names`, replacing files of those names.
+    :func:`stem_file_names`, replacing files of those names. ``gain``: every sample of every stem times it (the
+    gain of a mix written with them, :attr:`MixWritten.gain`, so that they add up to that file).
 
     Streams to disk, so a long song's stems never sit in memory, through ``.part`` files that take the real
     names only once every stem is done: a failure or ``should_stop()`` leaves the folder as it was. Returns the
@@ -285,6 +321,8 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
             writers.append(FloatWavWriter(p.with_name(f".{p.name[:40]}.{uuid.uuid4().hex[:12]}.part"), samplerate))
         length = end
         for start, block, length in _stem_blocks(synth, tracks, end, total, should_stop):
+            if gain != 1.0:
+                block = block * np.float32(gain)
             for w, stem in zip(writers, block):
                 w.write(stem)
             if progress is not None:
@@ -304,6 +342,7 @@ def write_stems(song: Song, folder, soundfont=None, samplerate: int = 44100, sol
     return [] if stopped else paths
 
 
-__all__ = ["RenderError", "RenderStopped", "render_song", "render_to_wav", "render_stems", "write_stems", "stem_tracks",
-           "stem_file_names", "silent_tracks_note", "resolve_soundfont", "render_cores", "make_synth", "trim_tail", "write_wav",
-           "read_wav", "to_int16", "CHUNK", "TAIL_SEC", "SILENCE", "DEFAULT_GAIN"]
+__all__ = ["RenderError", "RenderStopped", "render_song", "render_to_wav", "export_mix", "MixWritten", "scaled_note",
+           "render_stems", "write_stems", "stem_tracks", "stem_file_names", "silent_tracks_note", "resolve_soundfont",
+           "render_cores", "make_synth", "trim_tail", "write_wav", "read_wav", "to_int16", "CHUNK", "TAIL_SEC",
+           "SILENCE", "DEFAULT_GAIN"]

@@ -1,6 +1,8 @@
 """WAV files: 16-bit PCM for a finished mix, 32-bit float for stems (written block by block), and a reader for both.
 
-Float stems need no scaling and cannot clip, so a DAW that lines them up gets back the mix exactly. Python's
+Float stems need no scaling and cannot clip, so a DAW that lines them up gets back the mix exactly. The 16-bit mix
+keeps the synth's level unless it would clip; then it is scaled down (:func:`clip_gain`), and stems written with
+it take the same gain so that they still add up to it. Python's
 ``wave`` module writes only PCM, so the float header is written here (WAVE_FORMAT_IEEE_FLOAT, with the ``fact``
 chunk that format asks for).
 """
@@ -17,22 +19,33 @@ from ..core.safe_write import write_atomically
 PCM, IEEE_FLOAT = 1, 3
 
 
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """Float samples to 16-bit, scaled down (never up) so that nothing clips."""
+def clip_gain(audio: np.ndarray) -> float:
+    """The gain a 16-bit file of ``audio`` needs so that nothing clips: 1.0 (none) when its peak is at most full
+    scale, else 1 / peak. A constant gain: the level changes only for audio that would clip."""
     peak = float(np.abs(audio).max()) if audio.size else 0.0
-    scale = 32767.0 / peak if peak > 1.0 else 32767.0
-    return np.round(audio * scale).astype("<i2")
+    return 1.0 / peak if peak > 1.0 else 1.0
 
 
-def write_pcm16(audio: np.ndarray, path, samplerate: int) -> None:
-    """A stereo 16-bit WAV file, written atomically: a failure leaves what was there (raises OSError)."""
+def to_int16(audio: np.ndarray, gain: float | None = None) -> np.ndarray:
+    """Float samples times ``gain`` (default :func:`clip_gain`'s: scaled down, never up, so that nothing clips)
+    to 16-bit."""
+    scale = 32767.0 * (clip_gain(audio) if gain is None else float(gain))
+    return np.round(np.clip(audio * scale, -32767.0, 32767.0)).astype("<i2")
+
+
+def write_pcm16(audio: np.ndarray, path, samplerate: int, gain: float | None = None) -> float:
+    """A stereo 16-bit WAV file of ``audio`` times ``gain`` (default :func:`clip_gain`'s), written atomically: a
+    failure leaves what was there (raises OSError). Returns the gain it was written at."""
+    gain = clip_gain(audio) if gain is None else float(gain)
+
     def write(fh) -> None:
         with wave.open(fh, "wb") as w:
             w.setnchannels(2)
             w.setsampwidth(2)
             w.setframerate(int(samplerate))
-            w.writeframes(to_int16(audio).tobytes())
+            w.writeframes(to_int16(audio, gain).tobytes())
     write_atomically(path, write)
+    return gain
 
 
 class FloatWavWriter:

@@ -240,7 +240,10 @@ def _default_time_signatures() -> tuple[TimeSignature, ...]:
 class Song:
     """A whole piece: tracks plus the tempo map, time signatures and (when known) keys.
 
-    ``melody_index`` names the track the generative models read (the "input melody").
+    ``melody_index`` names the track the generative models read (the "input melody"). The tempo map and the time
+    signatures always start at tick 0: a first tempo (or metre) given later is taken to hold from the start, so
+    ``Song(tempos=(TempoChange(960, 90),))`` is at 90 BPM throughout. (A MIDI file is at 120 BPM in 4/4 until its
+    first tempo and metre: ``midi.io`` adds those at tick 0 when it reads one.)
     """
 
     tracks: tuple[Track, ...] = ()

@@ -279,6 +279,12 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         volume, controls = fold_volume(p["volumes"], p["controls"])
         tracks.append(Track(name=track_name, program=program, is_drum=is_drum, notes=notes, channel=ch,
                             volume=volume, pan=64 if p["pan"] is None else p["pan"], controls=controls))
+    # until its first tempo and metre a MIDI file is at 120 BPM in 4/4 (the standard's defaults, as mido and
+    # pretty_midi read it); a Song would stretch its first ones back to tick 0 instead (see core.song.Song)
+    if tempos and min(t.tick for t in tempos) > 0:
+        tempos.insert(0, TempoChange(0, 120.0))
+    if sigs and min(t.tick for t in sigs) > 0:
+        sigs.insert(0, TimeSignature(0, 4, 4))
     song = Song(tracks=tuple(tracks), ppq=ppq, tempos=tuple(tempos), time_signatures=tuple(sigs),
                 key_signatures=tuple(keys), title=title)
     if tracks:
@@ -341,16 +347,17 @@ def _split_by_program(p: dict) -> list[dict]:
 
 
 def assign_channels(tracks: tuple[Track, ...]) -> list[tuple[int, int]]:
-    """A (MIDI port, channel) per track, so that no two tracks share a channel: drums on channel 10, melodic
-    tracks on their own channels where those are free, the others in order (skipping 10). Port 0 holds 15 melodic
-    tracks and one drum track; more go on ports 1, 2 ... (the file names each track's port, meta event 0x21)."""
+    """A (MIDI port, channel) per track, so that no two melodic tracks share a channel: every drum track on
+    channel 10 of port 0 (GM has one drum channel: a player that ignores ports would play a drum track of port 1
+    there anyway, with its kit from the start), melodic tracks on their own channels where those are free, the
+    others in order (skipping 10). Port 0 holds 15 melodic tracks; more go on ports 1, 2 ... (the file names each
+    track's port, meta event 0x21)."""
     melodic = [c for c in range(16) if c != DRUM_CHANNEL]
     used: set[tuple[int, int]] = set()
     result: list[tuple[int, int] | None] = []
     for t in tracks:
         if t.is_drum:
-            port = next(p for p in range(len(tracks) + 1) if (p, DRUM_CHANNEL) not in used)
-            result.append((port, DRUM_CHANNEL))
+            result.append((0, DRUM_CHANNEL))
         elif t.channel is not None and t.channel != DRUM_CHANNEL and (0, t.channel) not in used:
             result.append((0, t.channel))
         else:
@@ -364,11 +371,30 @@ def assign_channels(tracks: tuple[Track, ...]) -> list[tuple[int, int]]:
     return result  # type: ignore[return-value]
 
 
+def kit_changes(tracks: tuple[Track, ...]) -> dict[int, list[int]]:
+    """Where each drum track sets its kit, {track index: [ticks]}, when the drum tracks (which share channel 10,
+    see :func:`assign_channels`) have different kits; {} when they have one kit (each sets it at tick 0). A kit is
+    set just before the first note of a run of its notes (the first at tick 0), so the kit changes where the
+    music does (a file whose drums change kit mid-song, imported as one track per kit, comes out as it came in);
+    a drum track without notes sets none: it would change the others' kit."""
+    drums = [i for i, t in enumerate(tracks) if t.is_drum]
+    if len({tracks[i].program for i in drums}) < 2:
+        return {}
+    changes: dict[int, list[int]] = {i: [] for i in drums}
+    kit = None
+    for tick, i in sorted((n.start_tick, i) for i in drums for n in tracks[i].notes):
+        if tracks[i].program != kit:
+            changes[i].append(0 if kit is None else tick)
+            kit = tracks[i].program
+    return changes
+
+
 def midi_bytes(song: Song) -> bytes:
     """The song as a type-1 Standard MIDI File: a conductor track (tempo, meter, key) then one track per part
     with its name, program change, volume and pan, its notes and controller changes (pedal, pitch bend ...); drums on
-    channel 10; at equal ticks note-offs, then controllers, then note-ons. Notes of one pitch that overlap are
-    written as they sound (:func:`core.edits.untangle_notes`): a MIDI file cannot say which note-off ends which."""
+    channel 10 (several drum kits: each set where its notes begin, :func:`kit_changes`); at equal ticks note-offs,
+    then controllers, then note-ons. Notes of one pitch that overlap are written as they sound
+    (:func:`core.edits.untangle_notes`): a MIDI file cannot say which note-off ends which."""
     conductor: list[tuple[int, int, bytes]] = []
     if song.title:
         conductor.append((0, 0, meta(0x03, song.title.encode("utf-8"))))
@@ -384,11 +410,13 @@ def midi_bytes(song: Song) -> bytes:
     chunks = [track_chunk(conductor)]
     slots = assign_channels(song.tracks)
     ports = any(port for port, _ in slots)
-    for track, (port, ch) in zip(song.tracks, slots):
+    kits = kit_changes(song.tracks)
+    for i, (track, (port, ch)) in enumerate(zip(song.tracks, slots)):
+        program_ticks = kits.get(i, ()) if track.is_drum and kits else (0,)
         events: list[tuple[int, int, bytes]] = [
             (0, 0, meta(0x03, track.name.encode("utf-8"))),
             *([(0, 0, meta(0x21, bytes((port,))))] if ports else []),
-            (0, 1, bytes((0xC0 | ch, track.program))),
+            *[(tick, 1, bytes((0xC0 | ch, track.program))) for tick in program_ticks],
             (0, 2, bytes((0xB0 | ch, 7, track.volume))),
             (0, 3, bytes((0xB0 | ch, 10, track.pan))),
         ]

@@ -3,6 +3,7 @@ autosave and crash recovery, the audio engine start-up and generation jobs on wo
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -374,6 +375,8 @@ class FilesMixin:
         return self._with_suffix(path, suffix)
 
     def export_midi(self, path: str | None = None) -> bool:
+        """Write the song as a MIDI file. A MIDI file cannot mark a track muted: the muted tracks (and those a solo
+        leaves out) are written as ordinary tracks, and the status bar says how many, to mute in a DAW."""
         path = path or self._export_path("Export MIDI", ".mid", MIDI_FILTER)
         if not path:
             return False
@@ -382,12 +385,26 @@ class FilesMixin:
             write_midi(self.song, path)
         except (OSError, SongError) as exc:
             return self.show_error("Could not export MIDI", str(exc))
-        self.statusBar().showMessage(f"Exported {path}", 4000)
+        tracks = self.song.tracks
+        solo = any(t.solo for t in tracks)
+        silent = sum(1 for t in tracks if t.mute or (solo and not t.solo))
+        if silent:
+            one = silent == 1
+            tracks = f"track{'' if one else 's'}"
+            which = f"{silent} {tracks} muted or left out by a solo" if solo else f"{silent} muted {tracks}"
+            written = "an ordinary track that plays" if one else "ordinary tracks that play"
+            self.statusBar().showMessage(f"Exported {path}; {which} written as {written} (a MIDI file cannot mark a "
+                                         f"track muted): mute {'it' if one else 'them'} in your DAW", 15000)
+        else:
+            self.statusBar().showMessage(f"Exported {path}", 4000)
         return True
 
     def export_wav(self, path: str | None = None, dry: bool = False):
         """Render the song (its mute / solo / volume state included) to a WAV file on a worker thread; ``dry``:
-        without reverb and chorus."""
+        without reverb and chorus. Refused, as stems are, when no track would sound. The status bar says when the
+        mix was scaled down so as not to clip."""
+        if not self._something_sounds():
+            return None
         path = path or self._export_path("Export dry WAV" if dry else "Export WAV", ".wav", "WAV audio (*.wav)")
         if not path:
             return None
@@ -395,10 +412,32 @@ class FilesMixin:
         w = self.run_worker(render_wav, {"song": self.song, "path": path, "soundfont": self.settings.soundfont,
                                          "effects": not dry})
         w.progressed.connect(self._export_progress)
-        w.succeeded.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 5000))
-        w.failed.connect(lambda msg: self.show_error("Could not export WAV", msg))
+        w.succeeded.connect(self._wav_exported)
+        w.failed.connect(lambda msg: self._export_failed("Could not export WAV", msg))
         self._start_export(w)
         return w
+
+    def _something_sounds(self) -> bool:
+        """Whether a track with notes would sound; if not, says so ("Nothing to export") and returns False."""
+        from ..audio.render import stem_tracks
+        if stem_tracks(self.song):
+            return True
+        if not self.song.note_count:
+            self.show_error("Nothing to export", "The song has no notes yet.")
+        else:
+            self.show_error("Nothing to export", "No track would sound: unmute a track that has notes.")
+        return False
+
+    def _wav_exported(self, mix) -> None:
+        if mix.note:
+            self.statusBar().showMessage(f"Exported {mix.path}, {mix.note}. Stems exported apart keep the synth's "
+                                         f"level: lower them {-20 * math.log10(mix.gain):.1f} dB to match it", 20000)
+        else:
+            self.statusBar().showMessage(f"Exported {mix.path}", 5000)
+
+    def _export_failed(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 10000)       # in place of the progress
+        self.show_error(title, message)
 
     def _start_export(self, w) -> None:
         """Start an export worker that File › Cancel export can stop."""
@@ -427,10 +466,9 @@ class FilesMixin:
         """One WAV per audible track (the mixer's mute / solo decide which) into a folder, on a worker thread. Asks
         before replacing files of the same names; nothing is replaced unless every stem renders."""
         from ..audio.render import stem_file_names, stem_tracks
-        tracks = stem_tracks(self.song)
-        if not tracks:
-            self.show_error("Nothing to export", "No track would sound: unmute a track that has notes.")
+        if not self._something_sounds():
             return None
+        tracks = stem_tracks(self.song)
         if not folder:                          # (a menu action passes False)
             stem = (self.project_path.stem if self.project_path else self.song.title) or "Untitled"
             start = Path(self.settings.last_dir()) / f"{stem} stems"
@@ -448,7 +486,7 @@ class FilesMixin:
         w.progressed.connect(self._export_progress)
         w.succeeded.connect(lambda paths: self.statusBar().showMessage(
             f"Exported {len(paths)} stem{'' if len(paths) == 1 else 's'} to {folder}", 5000))
-        w.failed.connect(lambda msg: self.show_error("Could not export stems", msg))
+        w.failed.connect(lambda msg: self._export_failed("Could not export stems", msg))
         self._start_export(w)
         return w
 

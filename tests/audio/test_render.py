@@ -57,7 +57,7 @@ def test_the_render_ends_with_the_last_notes_release(soundfont):
     audio = render_song(song, soundfont, SR, effects=False)
     held = float(np.abs(audio[SR // 4:SR * 3 // 4]).max())
     assert held > 0.01
-    assert SR <= len(audio) < int(1.6 * SR)             # the release, then the render stops (tail 2 s at most)
+    assert SR <= len(audio) < int(1.6 * SR)             # the release, then the render stops (once it has died away)
     assert float(np.abs(audio[-SR // 20:]).max()) < 0.01 * held
 
 
@@ -287,3 +287,20 @@ def test_a_file_name_as_long_as_the_file_system_allows_can_be_written(soundfont,
     write_midi(song, tmp_path / f"{stem}.mid")
     render_to_wav(song, tmp_path / f"{stem}.wav", soundfont, SR)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.mid", f"{stem}.wav"]
+
+
+def ringing_end():
+    # the song ends on a crash cymbal and a tubular bell, written short as drum parts are: they ring on for seconds
+    return song_of(track("Kit", [(36, 0, 120, 110), (49, 1920, 120, 120)], is_drum=True),
+                   track("Bells", [(72, 1920, 240, 110)], program=14))
+
+
+def test_the_ring_out_is_rendered_until_it_has_died_away(soundfont):
+    from deepcomposer_desktop.audio.render import SILENCE, TAIL_SEC
+    audio = render_song(ringing_end(), soundfont, SR)
+    end = int(2.25 * SR)                                           # the bell's note-off
+    hit = float(np.abs(audio[2 * SR:end]).max())
+    # it used to stop 2 s after the last note-off, cut off at about -60 dB below the hit
+    assert end + 3 * SR < len(audio) < end + TAIL_SEC * SR
+    assert float(np.abs(audio[-SR // 20:]).max()) < 10 * SILENCE < 1e-3 * hit
+    assert TAIL_SEC >= 10                                          # the cap leaves room for a long reverb

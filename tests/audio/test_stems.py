@@ -188,3 +188,64 @@ def test_float_wav_writer_and_reader(tmp_path):
     (tmp_path / "x.ogg").write_bytes(b"OggS" + bytes(40))
     with pytest.raises(ValueError, match="not a WAV"):
         read_wav(tmp_path / "x.ogg")
+
+
+def test_stems_ring_out_as_long_as_the_mix(stem_font):
+    from tests.audio.test_render import ringing_end
+    song = ringing_end()
+    tracks, stems = render_stems(song, stem_font, SR)
+    mix = render_song(song, stem_font, SR)
+    end = int(2.25 * SR)                                        # the last note-off; the cymbal and bell ring on
+    assert stems.shape == (2, len(mix), 2) and len(mix) > end + 3 * SR          # not cut 2 s after it
+    assert np.abs(stems.sum(axis=0) - mix).max() < 1e-5
+    assert np.abs(stems[0, end + 2 * SR:]).max() > 1e-4                          # the cymbal's own ring-out
+
+
+def loud_band():
+    # four tracks of full chords at velocity 127 and volume 127: the synth's level peaks at ~3x full scale
+    return song_of(*[replace(track(f"T{i}", [(b + k, 0, 960, 127) for k in (0, 4, 7, 12, 16)], program=p),
+                             volume=127) for i, (p, b) in enumerate([(30, 40), (61, 50), (48, 60), (19, 36)])])
+
+
+def test_a_mix_that_would_clip_is_scaled_down_and_its_stems_with_it(stem_font, tmp_path, capsys):
+    # the 16-bit mix used to be peak-normalised without a word: the stems written with it no longer added up to it
+    from deepcomposer_desktop.cli import main
+    from deepcomposer_desktop.core.project import dumps
+    song = loud_band()
+    peak = float(np.abs(render_song(song, stem_font, SR)).max())
+    assert peak > 2
+    (tmp_path / "loud.dcproj").write_bytes(dumps(song))
+    out = tmp_path / "stems"
+    assert main(["render", str(tmp_path / "loud.dcproj"), "-o", str(tmp_path / "mix.wav"), "--stems", str(out),
+                 "--soundfont", stem_font, "--rate", str(SR)]) == 0
+    said = capsys.readouterr().out
+    db = f"{20 * np.log10(peak):.1f} dB"
+    assert f"scaled down {db} so that it does not clip" in said and f"scaled down {db} as the mix was" in said
+    mix, _ = read_wav(tmp_path / "mix.wav")
+    total = sum(read_wav(out / n)[0] for n in sorted(os.listdir(out)))
+    assert total.shape == mix.shape and np.abs(total - mix).max() < 2 / 32767     # they add up to the file
+    assert abs(float(np.abs(mix).max()) - 1.0) < 2 / 32767
+    # stems alone are float, at the synth's level: nothing to scale, nothing said
+    assert main(["render", str(tmp_path / "loud.dcproj"), "--stems", str(tmp_path / "alone"),
+                 "--soundfont", stem_font, "--rate", str(SR)]) == 0
+    assert "scaled" not in capsys.readouterr().out
+    assert np.abs(sum(read_wav(tmp_path / "alone" / n)[0] for n in sorted(os.listdir(out))) * (1 / peak)
+                  - total).max() < 1e-5
+
+
+def test_a_mix_that_does_not_clip_keeps_the_synth_s_level(stem_font, tmp_path, capsys):
+    from deepcomposer_desktop.audio.render import export_mix
+    from deepcomposer_desktop.audio.wavfile import to_int16
+    song = band()
+    audio = render_song(song, stem_font, SR)
+    written = export_mix(song, tmp_path / "mix.wav", stem_font, SR)
+    assert written.gain == 1.0 and written.note == "" and written.seconds == len(audio) / SR
+    pcm = np.frombuffer((tmp_path / "mix.wav").read_bytes()[44:], "<i2").reshape(-1, 2)
+    assert np.array_equal(pcm, np.round(audio * 32767.0).astype("<i2"))          # as it always was, bit for bit
+    assert np.array_equal(to_int16(audio), pcm)
+    # a gain is the same for every song: the mix of two songs that do not clip is not scaled to their peaks
+    quiet = song.with_tracks(tuple(replace(t, volume=40) for t in song.tracks))
+    assert export_mix(quiet, tmp_path / "quiet.wav", stem_font, SR).gain == 1.0
+    assert np.abs(read_wav(tmp_path / "quiet.wav")[0]).max() < 0.5 * np.abs(audio).max()
+    loud = export_mix(loud_band(), tmp_path / "loud.wav", stem_font, SR)
+    assert 0.2 < loud.gain < 0.5 and "scaled down" in loud.note

@@ -223,3 +223,78 @@ def test_a_type2_files_patterns_play_one_after_the_other():
     s = read_midi(buf.getvalue())
     assert [(t.name, [(n.pitch, n.start_tick) for n in t.notes]) for t in s.tracks] == [
         ("Pattern 60", [(60, 0)]), ("Pattern 64", [(64, 960)])]
+
+
+def test_before_its_first_tempo_and_metre_a_file_is_at_120_bpm_in_4_4(tmp_path):
+    # a bar of notes before the file's first tempo (60 BPM) and metre (3/4): the MIDI defaults hold there, as
+    # mido and pretty_midi read it (the import used to stretch 60 BPM and 3/4 back to tick 0: every note late)
+    mf = mido.MidiFile(type=1, ticks_per_beat=480)
+    mf.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4, time=1920),
+                                     mido.MetaMessage("set_tempo", tempo=1_000_000, time=0)]))
+    part = mido.MidiTrack()
+    for i in range(8):
+        part += [mido.Message("note_on", note=60 + i, velocity=100), mido.Message("note_off", note=60 + i, time=480)]
+    mf.tracks.append(part)
+    mf.save(tmp_path / "late.mid")
+    from deepcomposer_desktop.core.timing import TempoMap
+    s = read_midi(tmp_path / "late.mid")
+    assert s.tempos == (TempoChange(0, 120.0), TempoChange(1920, 60.0))
+    assert s.time_signatures == (TimeSignature(0, 4, 4), TimeSignature(1920, 3, 4))
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "late.mid"))
+    seconds = [TempoMap.of(s).tick_to_seconds(n.start_tick) for n in s.tracks[0].notes]
+    assert seconds == pytest.approx([n.start for n in pm.instruments[0].notes]) == [0, .5, 1, 1.5, 2, 3, 4, 5]
+    assert s.bar_at(1920) == 1                                         # the first 3/4 bar is the file's second bar
+    back = read_midi(midi_bytes(s))                                    # export -> import keeps it
+    assert back.tempos == s.tempos and back.time_signatures == s.time_signatures
+    # a tempo and metre at tick 0 get nothing added; neither does a file without any (the defaults, once)
+    assert [t.bpm for t in read_midi(midi_bytes(s.replace(tempos=(TempoChange(0, 90.0),)))).tempos] == [90.0]
+    bare = read_midi(smf([b"\x00\x90\x3c\x64\x83\x60\x80\x3c\x00" + EOT]))
+    assert bare.tempos == (TempoChange(0, 120.0),) and bare.time_signatures == (TimeSignature(0, 4, 4),)
+
+
+def _kits_heard(data: bytes) -> list[tuple[int, int, int]]:
+    """(tick, drum note, kit) for each drum note-on, as a GM player that ignores ports hears the file."""
+    kit, out = 0, []
+    mf = mido.MidiFile(file=io.BytesIO(data))
+    tick = 0
+    for m in mido.merge_tracks(mf.tracks):
+        tick += m.time
+        if m.type == "program_change" and m.channel == 9:
+            kit = m.program
+        elif m.type == "note_on" and m.channel == 9 and m.velocity:
+            out.append((tick, m.note, kit))
+    return out
+
+
+def test_a_drum_kit_change_is_exported_where_the_music_makes_it():
+    from dataclasses import replace
+    # a drum part that switches from the standard kit to the TR-808 (25) at bar 3 comes in as one track per kit;
+    # they went out on ports 0 and 1, each with its kit at tick 0, so a GM player played the 808 from bar 1
+    mf = mido.MidiFile(type=1, ticks_per_beat=480)
+    drums = mido.MidiTrack([mido.MetaMessage("track_name", name="Drums"), mido.Message("program_change", channel=9)])
+    for i in range(32):
+        if i == 16:
+            drums.append(mido.Message("program_change", channel=9, program=25))
+        drums += [mido.Message("note_on", channel=9, note=(36, 42, 38, 42)[i % 4], velocity=100),
+                  mido.Message("note_off", channel=9, note=(36, 42, 38, 42)[i % 4], time=240)]
+    mf.tracks += [mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]), drums]
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    s = read_midi(buf.getvalue())
+    assert [(t.program, t.is_drum, len(t.notes)) for t in s.tracks] == [(0, True, 16), (25, True, 16)]
+    out = midi_bytes(s)
+    assert b"\xff\x21" not in out                                      # both on channel 10 of port 0
+    assert _kits_heard(out) == _kits_heard(buf.getvalue())             # every note on the kit it had
+    assert [(t.program, t.notes) for t in read_midi(out).tracks] == [(t.program, t.notes) for t in s.tracks]
+    # kits taking turns: each run of a kit's notes sets it; one kit for every drum track: set at tick 0, as a
+    # melodic track sets its instrument (with no kit change, nothing moves)
+    a, b = s.tracks
+    turns = s.with_tracks((a.with_notes(a.notes[:8] + tuple(replace(n, start_tick=n.start_tick + 3840)
+                                                               for n in a.notes[8:])),
+                           b.with_notes(replace(n, start_tick=n.start_tick - 1920) for n in b.notes[:8])))
+    heard = _kits_heard(midi_bytes(turns))
+    assert [k for _, _, k in heard] == [0] * 8 + [25] * 8 + [0] * 8 and heard[8][0] == 1920
+    one_kit = s.with_tracks((a, replace(b, program=0), track("Piano", [(60, 960, 480, 90)])))
+    written = mido.MidiFile(file=io.BytesIO(midi_bytes(one_kit)))
+    assert [[(m.program, m.time) for m in t if m.type == "program_change"] for t in written.tracks[1:]] == \
+        [[(0, 0)]] * 3

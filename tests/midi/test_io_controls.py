@@ -297,8 +297,9 @@ def test_volume_moves_fold_into_the_part_s_own_expression():
 
 
 def test_more_tracks_than_channels_go_on_further_ports_and_keep_their_own_controls():
-    # 20 melodic parts and 2 drum kits, each with a pedal of its own: no two share a (port, channel), so each
-    # keeps its pedal when the file comes back (on one channel they would all have heard every pedal)
+    # 20 melodic parts, each with a pedal of its own: no two share a (port, channel), so each keeps its pedal when
+    # the file comes back (on one channel they would all have heard every pedal). The 2 drum tracks share GM's one
+    # drum channel (channel 10 of port 0), so each hears the other's controller changes, as a GM player plays them
     tracks = [Track(f"Part {i}", i % 128, notes=(Note.make(48 + i, 0, 480),), channel=i % 16 if i % 16 != 9 else 0,
                     controls=(Control(10 * i, PEDAL, 127),)) for i in range(20)]
     tracks += [Track(f"Kit {k}", 0, True, notes=(Note.make(36, 0, 120),), controls=(Control(k + 1, MOD, 9),))
@@ -311,10 +312,11 @@ def test_more_tracks_than_channels_go_on_further_ports_and_keep_their_own_contro
         chans = {m.channel for m in t if m.type == "note_on"}
         assert len(port) == 1 and len(chans) == 1
         slots.append((port[0], chans.pop()))
-    assert len(set(slots)) == 22 and sorted(p for p, _ in slots[:20]) == [0] * 15 + [1] * 5
-    assert slots[20:] == [(0, 9), (1, 9)]
+    assert len(set(slots)) == 21 and sorted(p for p, _ in slots[:20]) == [0] * 15 + [1] * 5
+    assert slots[20:] == [(0, 9), (0, 9)]
     back = read_midi(midi_bytes(s))
-    assert [t.controls for t in back.tracks] == [t.controls for t in tracks]
+    assert [t.controls for t in back.tracks[:20]] == [t.controls for t in tracks[:20]]
+    assert [t.controls for t in back.tracks[20:]] == [tracks[20].controls + tracks[21].controls] * 2
     assert read_midi(midi_bytes(back)) == back
     # 15 melodic tracks or fewer: no port events, as before
     assert b"\xff\x21" not in midi_bytes(song(*tracks[:15]))

@@ -282,3 +282,75 @@ def test_the_snap_grid_stays_the_one_the_snap_box_names_across_songs_of_other_pp
     assert window.piano_roll.snap == 1024 // 3
     window.new_project()                                   # back at 480: 160 again (a rescale gave 159)
     assert window.song.ppq == 480 and window.piano_roll.snap == 160
+
+
+def test_export_midi_says_its_muted_tracks_play_in_the_file(window, tmp_path, qtbot):
+    # a MIDI file cannot mark a track muted: the muted track is written as an ordinary one, and the status says so
+    from dataclasses import replace
+    melody = window.song.melody
+    window.doc.apply(window.song.with_tracks((melody, replace(melody, name="Take 2"), replace(melody, name="T3"))),
+                     "takes")
+    assert window.export_midi(str(tmp_path / "plain.mid"))
+    assert window.statusBar().currentMessage() == f"Exported {tmp_path / 'plain.mid'}"
+    qtbot.mouseClick(window.tracks.rows[1].mute_btn, Qt.LeftButton)
+    assert window.song.tracks[1].mute and window.export_midi(str(tmp_path / "muted.mid"))
+    assert window.statusBar().currentMessage() == (
+        f"Exported {tmp_path / 'muted.mid'}; 1 muted track written as an ordinary track that plays (a MIDI file "
+        "cannot mark a track muted): mute it in your DAW")
+    assert [t.name for t in read_midi(tmp_path / "muted.mid").tracks] == ["Melody", "Take 2", "T3"]
+    window.doc.apply(window.song.replace_track(2, replace(window.song.tracks[2], solo=True)), "solo")
+    assert window.export_midi(str(tmp_path / "solo.mid"))
+    assert "; 2 tracks muted or left out by a solo written as ordinary tracks that play (" in \
+        window.statusBar().currentMessage()
+
+
+def _wait_export(w, qtbot):
+    done = []
+    w.done.connect(lambda: done.append(1))
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+
+
+def test_export_wav_refuses_a_song_where_nothing_would_sound_and_shows_a_failure(window, tmp_path, qtbot,
+                                                                                  monkeypatch):
+    import pytest
+    from dataclasses import replace
+
+    from deepcomposer_desktop.core.song import Song, Track
+    pytest.importorskip("deepcomposer_desktop.audio.render")
+    errors = []
+    monkeypatch.setattr(window, "show_error", lambda title, msg: errors.append((title, msg)) or False)
+    song = window.song
+    window.doc.load(song.with_tracks(tuple(replace(t, mute=True) for t in song.tracks)))
+    assert window.export_wav(str(tmp_path / "muted.wav")) is None and window.export_dry_wav(str(tmp_path)) is None
+    assert errors == [("Nothing to export", "No track would sound: unmute a track that has notes.")] * 2
+    window.doc.load(Song(tracks=(Track("Melody"),)))
+    assert window.export_wav(str(tmp_path / "empty.wav")) is None
+    assert errors[-1] == ("Nothing to export", "The song has no notes yet.")
+    assert not list(tmp_path.glob("*.wav"))
+    # a failed export says so in the status bar, in place of its progress
+    window.doc.load(song.with_tracks((song.melody.with_notes(song.melody.notes[:2]),)))
+    w = window.export_wav(str(tmp_path / "no such folder" / "x.wav"))
+    _wait_export(w, qtbot)
+    if "Cannot write" not in w.error:
+        pytest.skip(f"rendering unavailable here: {w.error}")
+    assert errors[-1][0] == "Could not export WAV"
+    assert window.statusBar().currentMessage().startswith("Could not export WAV: Cannot write")
+
+
+def test_export_wav_says_when_the_mix_is_scaled_down_so_as_not_to_clip(window, tmp_path, qtbot):
+    import pytest
+    pytest.importorskip("deepcomposer_desktop.audio.render")
+    from tests.audio.test_stems import loud_band
+    window.doc.load(loud_band())
+    w = window.export_wav(str(tmp_path / "loud.wav"))
+    _wait_export(w, qtbot)
+    if w.error:
+        pytest.skip(f"rendering unavailable here: {w.error}")
+    said = window.statusBar().currentMessage()
+    assert said.startswith(f"Exported {tmp_path / 'loud.wav'}, scaled down ") and "so that it does not clip" in said
+    assert "lower them" in said
+    from dataclasses import replace
+    window.doc.load(loud_band().with_tracks((replace(loud_band().tracks[0], volume=30),)))
+    w = window.export_wav(str(tmp_path / "one.wav"))
+    _wait_export(w, qtbot)
+    assert window.statusBar().currentMessage() == f"Exported {tmp_path / 'one.wav'}"
