@@ -36,7 +36,9 @@ class FilesMixin:
         self._take_song: Song | None = None      # the song the last chosen take made
         self._take_technique = ""
         self._loads = 0                           # songs loaded so far (new / open): a job for an older one is void
-        self._gen_input: Song | None = None
+        self._gen_input: Song | None = None      # the song when Generate was pressed
+        self._gen_base: Song | None = None       # what the model read: that song, or the one before the last result
+        self._gen_again = False                  # the result replaces the last one
         self._gen_loads = 0
         self._big_opens = 0                       # files sent to a worker to load: only the latest may arrive
         self.doc.song_changed.connect(self._song_replaced)
@@ -100,10 +102,15 @@ class FilesMixin:
             return
         from ..workers import run_technique
         song = self.song
-        self._gen_input, self._gen_loads = song, self._loads
-        kwargs = dict(options, technique=technique, song=song)
+        # Generate again, the last result untouched since: the new one takes its place (Undo brings it back), so
+        # two bands or two enhanced melodies never play at once; the model reads the song as it was before it
+        again = (self._take_base is not None and self._take_technique == technique and self._take_song is not None
+                 and same_music(self._take_song, song))
+        base = self._take_base if again else song
+        self._gen_input, self._gen_base, self._gen_loads, self._gen_again = song, base, self._loads, again
+        kwargs = dict(options, technique=technique, song=base)
         if technique == "arcnn":
-            kwargs["track_index"] = song.melody_index
+            kwargs["track_index"] = base.melody_index
         w = self.run_worker(run_technique, kwargs, technique)
         self._gen_worker = w
         self.techniques.set_busy(True, "Starting…")
@@ -138,18 +145,21 @@ class FilesMixin:
         if not same_music(self._gen_input, self.song):
             self._generation_over("Not applied: the song was edited while the model worked. Generate again")
             return
-        if technique == "transformer" and all(isinstance(t, Song) and t.note_count == self._gen_input.note_count
+        if technique == "transformer" and all(isinstance(t, Song) and t.note_count == self._gen_base.note_count
                                               for t in takes):
             self._generation_over("The model ended the piece there and added no notes: try another seed")
             return
-        self._take_base = self._gen_input
+        self._take_base = self._gen_base
         self._take_technique = technique
         self._takes = takes
         self._apply_take(0, first=True)
         self.techniques.set_takes(len(takes))
+        seed = self.techniques.next_seed(technique, len(takes))
         self._generation_over(f"Done: {len(takes)} take{'s' if len(takes) > 1 else ''}" + (
+            ", in place of the last result (Undo brings it back)" if self._gen_again else "") + (
             f"; {self._take_base.melody.name!r} is muted so that you hear the enhanced melody (unmute it to "
-            f"compare)" if technique == "arcnn" else ""))
+            f"compare)" if technique == "arcnn" else "") + (
+            f". Generate again for new ones (seed {seed})" if seed is not None else ""))
 
     def _merged(self, base: Song, take) -> tuple[Song, str]:
         t = self._take_technique
@@ -171,8 +181,10 @@ class FilesMixin:
     def _apply_take(self, i: int, first: bool = False) -> None:
         song, text = self._merged(self._take_base, self._takes[i])
         suffix = f" (take {i + 1})" if len(self._takes) > 1 else ""
-        # mute, solo, volume, pan, names and instruments as they are now (set while listening to a take)
-        song = carry_mixer(song, self.song)
+        # mute, solo, volume, pan, names and instruments as they are now (set while listening to a take); a new
+        # result in place of the last one takes the mixer of the song's own tracks only (its band is another)
+        source = self.song.with_tracks(self.song.tracks[:len(self._take_base.tracks)]) if first else self.song
+        song = carry_mixer(song, source)
         if first and self._take_technique == "arcnn":       # the enhanced melody plays in the original's place
             index = self._take_base.melody_index
             song = song.replace_track(index, replace(song.tracks[index], mute=True))
@@ -236,6 +248,8 @@ class FilesMixin:
         """Open a project, a MIDI file or a built-in sample name. Returns False (with a message) on failure;
         a big MIDI file loads on a worker and returns True at once."""
         path = Path(spec)
+        if path.exists():          # where it is, not where the app runs now: a recovered autosave saves back there
+            path = path.absolute()
         if path.exists() and path.suffix.lower() in (PROJECT_SUFFIX, ".json"):
             try:
                 song, extra = load_project(path)
@@ -281,6 +295,7 @@ class FilesMixin:
         was, loads, request = started
         if loads != self._loads or request != self._big_opens:
             return                                      # another song was opened or started since: that one stays
+        self.end_recording()                            # a take played while it loaded goes into the song first
         if self.doc.song is not was and not self.confirm_discard(f"opening {path.name}"):
             return
         self._midi_loaded(song, path, ask_melody)

@@ -257,6 +257,15 @@ class TechniquesPanel(QWidget):
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
         self.progress.setFormat(f"{message}  %p%" if message else "%p%")
 
+    def next_seed(self, technique: str, used: int) -> int | None:
+        """After a result: the technique's seed moves past the ``used`` seeds its takes had (take k: seed + k), so
+        that Generate again gives new takes; returns the new seed (None: no such technique)."""
+        box = {"gan": self.gan_seed, "arcnn": self.arcnn_seed, "transformer": self.tf_seed}.get(technique)
+        if box is None:
+            return None
+        box.setValue((box.value() + max(1, int(used))) % (box.maximum() + 1))
+        return box.value()
+
     def set_takes(self, count: int) -> None:
         self.take_box.clear()
         if count > 1:

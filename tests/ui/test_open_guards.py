@@ -104,3 +104,41 @@ def test_a_project_saved_under_a_name_that_is_not_utf8_keeps_that_name(tmp_path)
     save_project(tmp_path / name, song.replace(title="again"))                   # over it, with a backup
     assert load_project(tmp_path / name)[0].title == "again"
     assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"caf\xe9.dcproj", b"caf\xe9.dcproj.bak"]
+
+
+def test_a_take_played_while_a_big_file_loads_is_asked_about_before_the_file_replaces_it(
+        window, spy_engine, qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from deepcomposer_desktop import workers
+    from deepcomposer_desktop.ui import files
+    from tests.ui.test_recording import begin_take
+    path = tmp_path / "big.mid"
+    write_midi(load_sample("jingle_bells"), path)
+    monkeypatch.setattr(files, "BIG_MIDI_BYTES", 10)                  # it loads on a worker
+    gate, load = threading.Event(), workers.load_song_file
+    monkeypatch.setattr(workers, "load_song_file", lambda *a, **k: gate.wait(10) and load(*a, **k))
+    window.new_project()
+    assert window.open_path(str(path))
+    begin_take(window, spy_engine, qtbot, [(0, "hardware_note_on", 60, 100), (480, "hardware_note_off", 60)])
+    spy_engine.forced_position = 960
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Cancel)
+    gate.set()
+    qtbot.waitUntil(lambda: not window._workers, timeout=10_000)
+    qtbot.wait(20)
+    assert asked and "big.mid" in asked[0]                             # asked, and Cancel kept the take
+    assert [n.pitch for n in window.song.melody.notes] == [60] and window.playback.recording is None
+
+
+def test_a_project_opened_by_a_relative_path_saves_back_where_it_is(make_window, tmp_path, monkeypatch):
+    from deepcomposer_desktop.ui.project_io import save_project
+    (tmp_path / "music").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    save_project(tmp_path / "music" / "song.dcproj", load_sample("ode_to_joy"))
+    monkeypatch.chdir(tmp_path / "music")
+    w = make_window()
+    assert w.open_path("song.dcproj")
+    monkeypatch.chdir(tmp_path / "elsewhere")                           # a launcher starts the app elsewhere
+    assert w.project_path == tmp_path / "music" / "song.dcproj"
+    assert w.project_extra()["source_path"] == str(tmp_path / "music" / "song.dcproj")

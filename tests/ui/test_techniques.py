@@ -105,6 +105,41 @@ def test_an_enhanced_melody_plays_in_the_original_s_place(window, monkeypatch, q
     assert window.song == before
 
 
+def test_generate_again_replaces_the_last_result_with_new_takes(window, monkeypatch, qtbot):
+    seen = []
+
+    def seeded_gan(technique, song, progress=None, should_stop=None, **options):
+        seen.append((len(song.tracks), options["seed"]))
+        out = fake_gan(technique, song, progress, should_stop, **options)
+        return [t.with_tracks(t.tracks[:len(song.tracks)] + tuple(
+            x.with_notes([Note.make(40 + options["seed"], 0, 480)]) for x in t.tracks[len(song.tracks):]))
+            for t in out]
+    monkeypatch.setattr(workers, "run_technique", seeded_gan)
+    panel = window.techniques
+    panel.set_availability({"gan": {"available": True, "genres": ["pop"]}})
+    panel.tabs.setCurrentIndex(0)
+    before, steps = window.song, window.doc.undo_stack.count()
+
+    def generate():
+        qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
+        qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
+    generate()
+    first = window.song
+    window.edit_track(len(before.tracks), "volume", 70)             # a mixer change on the band keeps it a result
+    generate()
+    assert seen == [(len(before.tracks), 0), (len(before.tracks), 1)]    # the song before the band; a new seed
+    assert len(window.song.tracks) == len(before.tracks) + 4                # in place of the first band, not beside
+    assert window.song.tracks[-1].notes[0].pitch == 41 and window.song.tracks[len(before.tracks)].volume == 100
+    assert "in place of the last result" in window.statusBar().currentMessage()
+    window.doc.undo_stack.undo()
+    assert window.song.tracks[-1].notes == first.tracks[-1].notes
+    window.doc.undo_stack.redo()
+    window.doc.apply(window.song.replace_track(0, window.song.tracks[0].with_notes(())), "edit")   # edited since
+    generate()
+    assert len(window.song.tracks) == len(before.tracks) + 8 and seen[-1] == (len(before.tracks) + 4, 2)
+    assert window.doc.undo_stack.count() == steps + 5
+
+
 def test_cancel_leaves_the_song_alone(window, monkeypatch, qtbot):
     started = threading.Event()
 
