@@ -78,10 +78,18 @@ class EditingMixin:
             tracks = list(song.tracks)
             del tracks[index]
             mi = song.melody_index
-            mi = mi - 1 if mi > index else (0 if mi == index else mi)
+            moved = mi == index
+            if moved:                            # the ★ goes to a pitched track, one with notes if there is one
+                pitched = [i for i, x in enumerate(tracks) if not x.is_drum]
+                mi = next((i for i in pitched if tracks[i].notes), pitched[0] if pitched else 0)
+            elif mi > index:
+                mi -= 1
             colors = self.tracks.colors()
             self.doc.apply(song.with_tracks(tracks, melody_index=mi), f"Delete {t.name}",
                            views=(colors, colors[:index] + colors[index + 1:]))
+            if moved:
+                self.statusBar().showMessage(f"{t.name} was the melody the models read: now {tracks[mi].name} is "
+                                             f"(★ on another track to change it)", 6000)
 
     def add_track(self) -> None:
         n = len(self.song.tracks)

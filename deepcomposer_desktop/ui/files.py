@@ -66,7 +66,9 @@ class FilesMixin:
         return self.song, self.project_extra()
 
     def project_extra(self) -> dict:
+        loop = self.playback.loop_range
         return {"track_colors": self.tracks.colors(), "snap": self.snap_label,
+                "loop": list(loop) if loop else None, "loop_on": bool(self.playback.loop_enabled and loop),
                 "source_path": str(self.project_path) if self.project_path else ""}
 
     # --- workers ---------------------------------------------------------------------------------------------------
@@ -260,6 +262,7 @@ class FilesMixin:
                 self.transport.snap.setCurrentText(str(extra["snap"]))
             self.project_path = path
             self._loaded(song, path)
+            self._restore_loop(extra)
             return True
         if path.exists():
             if background and path.stat().st_size > BIG_MIDI_BYTES:
@@ -313,12 +316,18 @@ class FilesMixin:
         self.tracks.set_colors([])
         self._loaded(song, path)
 
+    def _restore_loop(self, extra: dict) -> None:
+        """The loop a project (or an autosave) was saved with, if any."""
+        if extra.get("loop"):
+            self.apply_loop(tuple(extra["loop"]), bool(extra.get("loop_on")))
+
     def _loaded(self, song: Song, path: Path | None) -> None:
         self.current_track = song.melody_index
         recording = self.playback.recording is not None        # ended, its take dropped with the old song
         self.playback.stop()
         self.doc.load(song)
         self.playback.seek(0)
+        self.apply_loop(None, False)            # the last song's loop is bars of another song
         if path is not None:
             self.settings.add_recent(str(path))
             self.settings.set_last_dir(str(path))
@@ -403,15 +412,19 @@ class FilesMixin:
         tracks = self.song.tracks
         solo = any(t.solo for t in tracks)
         silent = sum(1 for t in tracks if t.mute or (solo and not t.solo))
+        notes = []
         if silent:
             one = silent == 1
-            tracks = f"track{'' if one else 's'}"
-            which = f"{silent} {tracks} muted or left out by a solo" if solo else f"{silent} muted {tracks}"
+            names = f"track{'' if one else 's'}"
+            which = f"{silent} {names} muted or left out by a solo" if solo else f"{silent} muted {names}"
             written = "an ordinary track that plays" if one else "ordinary tracks that play"
-            self.statusBar().showMessage(f"Exported {path}; {which} written as {written} (a MIDI file cannot mark a "
-                                         f"track muted): mute {'it' if one else 'them'} in your DAW", 15000)
-        else:
-            self.statusBar().showMessage(f"Exported {path}", 4000)
+            notes.append(f"{which} written as {written} (a MIDI file cannot mark a track muted): mute "
+                         f"{'it' if one else 'them'} in your DAW")
+        drums = [t for t in tracks if t.is_drum]
+        if len({(t.volume, t.pan) for t in drums}) > 1:
+            notes.append(f"{len(drums)} drum tracks share MIDI channel 10, so a DAW plays them at one volume and "
+                         f"pan (the last track's)")
+        self.statusBar().showMessage("; ".join([f"Exported {path}"] + notes), 15000 if notes else 4000)
         return True
 
     def export_wav(self, path: str | None = None, dry: bool = False):
@@ -559,6 +572,7 @@ class FilesMixin:
         src = rec.extra.get("source_path") or ""
         self.project_path = Path(src) if src else None
         self._loaded(rec.song, None)
+        self._restore_loop(rec.extra)
         self.doc.undo_stack.resetClean()         # recovered work is unsaved
         self.update_title()
         self.autosaver.save_now()                # in this session's autosave before the old one goes: a second

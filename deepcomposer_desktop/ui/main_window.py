@@ -373,6 +373,13 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     def loop_changed(self, start, end) -> None:
         self.playback.set_loop_range(start, end)
 
+    def apply_loop(self, loop: tuple[int, int] | None, on: bool) -> None:
+        """Set the loop range (None: none) in the ruler and the transport, and whether it loops."""
+        start, end = loop if loop else (None, None)
+        self.piano_roll.set_loop(start, end)
+        self.loop_changed(start, end)
+        self.transport.loop_btn.setChecked(bool(on and loop))
+
     # --- transport, live notes, recording --------------------------------------------------------------------------
     def stop(self) -> None:
         playing = self.playback.is_playing

@@ -58,14 +58,11 @@ def install_panels(window, generate_dock: QDockWidget) -> None:
                              scroll=True)
 
     def jam_loop(start, end):
-        window.piano_roll.set_loop(start, end)
-        window.loop_changed(start, end)
-        window.transport.loop_btn.setChecked(start is not None)
+        window.apply_loop(None if start is None else (start, end), start is not None)
 
     def jam_loop_restore(state):                 # the range the ruler had (if any) and whether looping was on
         rng, on = state
-        jam_loop(*(rng or (None, None)))
-        window.transport.loop_btn.setChecked(bool(on and rng))
+        window.apply_loop(rng, on)
 
     window.jam = JamPanel(lambda: window.playback.engine, lambda: window.song,
                           loop_getter=lambda: window.playback.loop_range if window.playback.loop_enabled else None,

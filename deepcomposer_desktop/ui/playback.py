@@ -111,8 +111,10 @@ class Recording:
     pass_controls: list[list[Control]] = field(default_factory=list)
     beat_one_sec: float = 0.0          # PlaybackController.clock's time at which the transport passes start_tick
 
-    def _follow(self, tick: int) -> None:
-        """A jump backwards while looping means the loop wrapped: the pass so far becomes a take."""
+    def follow(self, tick: int) -> None:
+        """The transport is at ``tick`` (each event's, and the window's timer's while recording, so a pass played
+        where the last one was is noticed): a jump backwards while looping means the loop wrapped, and the pass so
+        far becomes a take."""
         if self.loop is not None and tick + max(1, (self.loop[1] - self.loop[0]) // 4) < self.last_tick:
             for pitch in list(self.open_notes):
                 self._close(pitch, self.loop[1])
@@ -129,7 +131,7 @@ class Recording:
         if tick is None:
             return
         tick = self._clamp(tick)
-        self._follow(tick)
+        self.follow(tick)
         if pitch in self.open_notes:
             self._close(pitch, tick)
         self.sustained.discard(pitch)
@@ -138,7 +140,7 @@ class Recording:
     def note_off(self, pitch: int, tick: int | None) -> None:
         if tick is None:
             return
-        self._follow(tick)
+        self.follow(tick)
         if self.pedal and pitch in self.open_notes:
             self.sustained.add(pitch)
         else:
@@ -149,7 +151,7 @@ class Recording:
         self.pedal = bool(on)
         if tick is None:
             return
-        self._follow(tick)
+        self.follow(tick)
         if not on:
             for pitch in sorted(self.sustained):
                 self._close(pitch, tick)
@@ -161,7 +163,7 @@ class Recording:
         if number in NOT_TRACK_CONTROLS or number == SUSTAIN or tick is None:
             return
         tick = self._clamp(tick)
-        self._follow(tick)
+        self.follow(tick)
         try:
             self.controls.append(Control(tick, number, value))
         except SongError:
@@ -174,7 +176,7 @@ class Recording:
 
     def finish(self, tick: int) -> list[Note]:
         """The notes of the last pass (all notes when not looping)."""
-        self._follow(tick)
+        self.follow(tick)
         for pitch in list(self.open_notes):
             self._close(pitch, max(tick, self.open_notes[pitch][0] + 1))
         self.sustained.clear()
@@ -517,6 +519,8 @@ class PlaybackController(QObject):
             if tick != self._last_tick or force:
                 self._last_tick = tick
                 self.position_changed.emit(tick)
+            if playing and self.recording is not None and not getattr(self.engine, "count_in_active", False):
+                self.recording.follow(tick)
             if playing and not self.looping and self.recording is None and tick > self.song.sound_end_tick + \
                     self.song.ppq:                  # a pedal lifted after the last note rings until it lifts
                 self.engine.stop()          # ran past the end

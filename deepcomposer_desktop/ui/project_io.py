@@ -89,7 +89,7 @@ def load_project(path: str | os.PathLike) -> tuple[Song, dict[str, Any]]:
 
 
 def _clean_extra(extra) -> dict[str, Any]:
-    """The window's own part of a project (colours, snap, where it came from), each of the type it must have:
+    """The window's own part of a project (colours, snap, the loop, where it came from), each of the type it must have:
     a hand-edited or damaged file cannot make the window fail."""
     if not isinstance(extra, dict):
         return {}
@@ -99,6 +99,13 @@ def _clean_extra(extra) -> dict[str, Any]:
     for key in ("snap", "source_path"):
         if not isinstance(out.get(key, ""), str):
             out.pop(key)
+    loop = out.get("loop")
+    if loop is not None and not (isinstance(loop, list) and len(loop) == 2 and
+                                 all(isinstance(t, int) and not isinstance(t, bool) for t in loop) and
+                                 0 <= loop[0] < loop[1]):
+        out.pop("loop")
+    if not isinstance(out.get("loop_on", False), bool):
+        out.pop("loop_on")
     at = out.get("autosaved_at")
     if at is not None and not (isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at)):
         out.pop("autosaved_at")

@@ -304,6 +304,19 @@ def test_export_midi_says_its_muted_tracks_play_in_the_file(window, tmp_path, qt
         window.statusBar().currentMessage()
 
 
+def test_export_midi_says_when_drum_tracks_of_different_levels_share_channel_10(window, tmp_path):
+    from dataclasses import replace
+
+    from deepcomposer_desktop.core.song import Note, Track
+    drums = Track("Drums", 0, is_drum=True, channel=9, notes=(Note.make(36, 0, 240),))
+    window.doc.apply(window.song.with_tracks(window.song.tracks + (drums, replace(drums, name="Band drums"))), "x")
+    assert window.export_midi(str(tmp_path / "same.mid"))
+    assert "drum tracks" not in window.statusBar().currentMessage()          # the same level: nothing to say
+    window.edit_track(len(window.song.tracks) - 1, "volume", 40)
+    assert window.export_midi(str(tmp_path / "two.mid"))
+    assert "2 drum tracks share MIDI channel 10" in window.statusBar().currentMessage()
+
+
 def _wait_export(w, qtbot):
     done = []
     w.done.connect(lambda: done.append(1))

@@ -142,3 +142,18 @@ def test_a_project_opened_by_a_relative_path_saves_back_where_it_is(make_window,
     monkeypatch.chdir(tmp_path / "elsewhere")                           # a launcher starts the app elsewhere
     assert w.project_path == tmp_path / "music" / "song.dcproj"
     assert w.project_extra()["source_path"] == str(tmp_path / "music" / "song.dcproj")
+
+
+def test_the_loop_is_saved_with_the_project_and_cleared_by_another_song(make_window, tmp_path):
+    w = make_window()
+    bar = w.song.bar_ticks
+    w.apply_loop((2 * bar, 4 * bar), True)
+    assert w.playback.looping and w.playback.loop_range == (2 * bar, 4 * bar)
+    assert w.save_to(tmp_path / "looped.dcproj")
+    path = tmp_path / "other.mid"
+    write_midi(load_sample("jingle_bells"), path)
+    assert w.open_path(str(path))
+    assert w.playback.loop_range is None and not w.playback.looping            # bars of another song
+    assert not w.transport.loop_btn.isChecked()
+    assert w.open_path(str(tmp_path / "looped.dcproj"))
+    assert w.playback.loop_range == (2 * bar, 4 * bar) and w.playback.looping

@@ -53,3 +53,13 @@ def test_a_new_engine_while_playing_plays_on_from_the_same_place(window, spy_eng
     newer = SpyEngine()
     window.playback.attach_engine(newer)
     assert not newer.named("play")                   # stopped stays stopped
+
+
+def test_deleting_the_melody_track_moves_the_star_to_a_pitched_track_and_says_so(window):
+    drums = Track("Drums", 0, is_drum=True, channel=9, notes=(Note.make(36, 0, 240),))
+    tune = Track("Tune", 0, notes=(Note.make(60, 0, 480),))
+    bass = Track("Bass", 33, notes=(Note.make(36, 0, 480),))
+    window.doc.load(Song(tracks=(drums, tune, bass), ppq=480, melody_index=1))
+    window.track_action(1, "delete")
+    assert window.song.melody.name == "Bass"                      # not the drums, which the models cannot read
+    assert "now Bass is" in window.statusBar().currentMessage()

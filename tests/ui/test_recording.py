@@ -83,6 +83,31 @@ def test_loop_recording_keeps_every_take(window, spy_engine, qtbot):
     assert len(window.song.tracks) == tracks_before
 
 
+def test_a_riff_played_at_the_same_place_each_pass_makes_one_take_per_pass(window, spy_engine, qtbot):
+    bar = window.song.bar_ticks
+    window.playback.loop_range = (0, bar)
+    window.playback.loop_enabled = True
+    window.record_options.mode = REPLACE
+    tracks_before = len(window.song.tracks)
+    spy_engine.forced_position = 0
+    window.transport.count_in.setCurrentIndex(0)
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    window.keyboard.setFocus()
+    for _ in range(3):                        # each pass: A on beat 2, then the playhead runs round (the timer)
+        play(window, spy_engine, qtbot, Qt.Key_A, 480, 720)
+        for tick in (1200, bar - 60, 60):
+            spy_engine.forced_position = tick
+            window.playback._tick()
+    spy_engine.forced_position = 200
+    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
+    low = window.keyboard.lowest
+    melody = window.song.melody
+    assert [(n.pitch, n.start_tick) for n in melody.notes if n.start_tick < bar] == [(low, 480)]   # one, not three
+    takes = window.song.tracks[tracks_before:]
+    assert [t.name for t in takes] == [f"{melody.name} take {k}" for k in (1, 2, 3)]
+    assert all([(n.pitch, n.start_tick) for n in t.notes] == [(low, 480)] for t in takes)
+
+
 def test_unplugging_the_keyboard_stops_recording_and_keeps_the_take(window, spy_engine, qtbot):
     before = window.song.melody.notes
     spy_engine.forced_position = 0
