@@ -237,16 +237,22 @@ def test_refine_refits_the_drum_gains():
     assert abs(figs["reached"]["note_density"] - figs["target"]["note_density"]) / figs["target"]["note_density"] < 0.1
 
 
-def test_vary_is_seeded_per_bar_and_leaves_drums_alone():
+def test_vary_is_seeded_per_bar_and_gives_each_take_s_drums_a_groove_of_their_own():
     rng = np.random.default_rng(0)
-    probs = rng.random((3, 32, 128)).astype(np.float32) * 0.9 + 0.05
+    probs = rng.random((3, 48, 128)).astype(np.float32) * 0.9 + 0.05
     a, b = dec.vary(probs, 7, is_drum=[False, False, True]), dec.vary(probs, 7, is_drum=[False, False, True])
     assert np.array_equal(a, b) and not np.allclose(a[:2], probs[:2], atol=1e-3)
-    assert np.allclose(a[2], probs[2])                                           # the drum track is unchanged
+    assert np.array_equal(a[:2], dec.vary(probs, 7)[:2])             # the pitched tracks' noise as without drums
     assert not np.allclose(dec.vary(probs, 8)[:2], a[:2])
     logit = lambda x: np.log(x) - np.log1p(-x)                                 # noqa: E731
     d = logit(a[0].astype(np.float64)) - logit(probs[0].astype(np.float64))
     assert np.allclose(d[:16], d[0], atol=1e-3) and not np.allclose(d[16], d[0], atol=1e-3)   # one value per bar
+    g = logit(a[2].astype(np.float64)) - logit(probs[2].astype(np.float64))
+    assert np.allclose(g[:16], g[16:32], atol=1e-3) and np.allclose(g[:16], g[32:], atol=1e-3)   # every bar alike
+    assert not np.allclose(g[0], g[1], atol=1e-3)                    # ... each drum and sixteenth its own offset
+    other = dec.vary(probs, 8, is_drum=[False, False, True])
+    assert not np.allclose(other[2], a[2], atol=1e-3)                # another take, another groove
+    assert np.allclose(dec.vary(probs, 7, is_drum=[False, False, True], drum_variation=0.0)[2], probs[2])
     assert dec.vary(probs, 7, variation=0.0) is probs
 
 
@@ -257,7 +263,7 @@ def test_fit_calibrates_on_the_probabilities_generation_decodes():
     mel = np.zeros(real.shape[:1] + real.shape[2:], bool)
     drums = [True, False]
     noisy = np.stack([dec.vary(x, k, is_drum=drums) for k, x in enumerate(probs)])
-    assert not np.allclose(noisy[:, 1], probs[:, 1]) and np.allclose(noisy[:, 0], probs[:, 0])
+    assert not np.allclose(noisy[:, 1], probs[:, 1]) and not np.allclose(noisy[:, 0], probs[:, 0])
     assert dec.fit(probs, None, mel, real, real, drums) == dec.calibrate(noisy, None, real, real, drums)
     assert dec.fit(probs, None, mel, real, real, drums, variation=0.0) == dec.calibrate(probs, None, real, real, drums)
 

@@ -28,6 +28,7 @@ import numpy as np
 
 STEPS_PER_BAR = 16
 VARIATION = 0.3          # logit noise per bar and pitch at generation, on top of the generator's own noise
+DRUM_VARIATION = 0.3     # drums: logit noise per drum and sixteenth of the bar, the same in every bar of a take
 PARAM_KEYS = ("threshold", "onset_threshold", "max_poly", "bar_gate", "fill_gap", "min_len", "prior", "bar_pcs",
               "prior_weight", "phase_gain", "strike", "strike_weight", "legato", "walk", "tie", "low", "high")
 GRID_KEYS = ("prior", "phase_gain")      # per drum pitch, one value per sixteenth of the bar (or None)
@@ -94,19 +95,24 @@ class DecodeParams:
         return {k: getattr(self, k)[t] for k in PARAM_KEYS}
 
 
-def vary(probs: np.ndarray, seed: int, variation: float = VARIATION, is_drum=None) -> np.ndarray:
+def vary(probs: np.ndarray, seed: int, variation: float = VARIATION, is_drum=None,
+         drum_variation: float = DRUM_VARIATION) -> np.ndarray:
     """Probabilities (T, S, P) with seeded logit noise, one value per track, bar and pitch: what makes takes of the
     same melody differ beyond the generator's own noise. Generation decodes these, so calibration must too. Drum
-    tracks (``is_drum``) keep their probabilities: noise per bar and drum would drop the ride or the hi-hat for a
-    bar now and then, which no drummer does."""
+    tracks (``is_drum``) get one value per drum and sixteenth of the bar instead, the same in every bar
+    (``drum_variation``): each take leans to its own groove (a hi-hat on this off-beat, a kick on that one) as two
+    drummers would; noise per bar would drop the ride or the hi-hat for a bar now and then, which no drummer does."""
     if variation <= 0:
         return probs
     t, s, p = probs.shape
     bars = -(-s // STEPS_PER_BAR)
-    noise = np.random.default_rng(int(seed)).standard_normal((t, bars, 1, p)).astype(np.float32) * variation
-    if is_drum is not None:
-        noise[np.asarray(is_drum, bool)] = 0.0
+    rng = np.random.default_rng(int(seed))
+    noise = rng.standard_normal((t, bars, 1, p)).astype(np.float32) * variation
     noise = np.repeat(noise, STEPS_PER_BAR, axis=2).reshape(t, bars * STEPS_PER_BAR, p)[:, :s]
+    if is_drum is not None and np.any(is_drum):
+        drum = np.asarray(is_drum, bool)
+        groove = rng.standard_normal((int(drum.sum()), 1, STEPS_PER_BAR, p)).astype(np.float32) * drum_variation
+        noise[drum] = np.tile(groove, (1, bars, 1, 1)).reshape(-1, bars * STEPS_PER_BAR, p)[:, :s]
     logit = np.log(np.clip(probs, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - probs, 1e-6, 1))
     return (1.0 / (1.0 + np.exp(-(logit + noise)))).astype(np.float32)
 
