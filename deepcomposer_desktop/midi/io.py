@@ -30,12 +30,22 @@ class MidiFileError(ValueError):
     """A MIDI file that cannot be used; ``str(err)`` is a message for a musician."""
 
 
+_CP1251_LETTERS = frozenset(range(0xC0, 0x100)) | {0xA8, 0xB8}     # А-я, Ё, ё
+
+
 def _text(payload: bytes) -> str:
-    """MIDI text is bytes: UTF-8 where it decodes (what we and most DAWs write), else latin-1."""
+    """MIDI text is bytes: UTF-8 where it decodes (what we and most DAWs write); else Windows Cyrillic (cp1251)
+    when it reads as a Cyrillic word (at least half its characters are cp1251 letters, no other byte over 127:
+    "Чунга-Чанга", which latin-1 shows as "×óíãà-×àíãà"); else latin-1."""
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
-        return payload.decode("latin-1")
+        pass
+    high = [b for b in payload if b >= 0x80]
+    visible = sum(1 for b in payload if b > 0x20)
+    if high and set(high) <= _CP1251_LETTERS and 2 * len(high) >= visible:
+        return payload.decode("cp1251")
+    return payload.decode("latin-1")
 
 
 def _load_bytes(source: str | os.PathLike | bytes | BinaryIO) -> tuple[bytes, str]:
@@ -285,11 +295,25 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
         tempos.insert(0, TempoChange(0, 120.0))
     if sigs and min(t.tick for t in sigs) > 0:
         sigs.insert(0, TimeSignature(0, 4, 4))
+    sigs = _meter_changes(sigs)
     song = Song(tracks=tuple(tracks), ppq=ppq, tempos=tuple(tempos), time_signatures=tuple(sigs),
                 key_signatures=tuple(keys), title=title)
     if tracks:
         song = song.replace(melody_index=guess_melody_index(song))
     return song
+
+
+def _meter_changes(sigs: list[TimeSignature]) -> list[TimeSignature]:
+    """The file's time signatures as changes of metre: of several at one tick the last counts, and one that repeats
+    the metre in force is left out (a second 4/4 nine ticks into a 4/4 song made a bar nine ticks long)."""
+    at: dict[int, TimeSignature] = {}
+    for ts in sorted(sigs, key=lambda t: t.tick):            # stable: the file's order at one tick
+        at[ts.tick] = ts
+    out: list[TimeSignature] = []
+    for ts in at.values():
+        if not out or (ts.numerator, ts.denominator) != (out[-1].numerator, out[-1].denominator):
+            out.append(ts)
+    return out
 
 
 def fold_volume(volumes: list[tuple], controls) -> tuple[int, tuple[Control, ...]]:

@@ -298,3 +298,35 @@ def test_a_drum_kit_change_is_exported_where_the_music_makes_it():
     written = mido.MidiFile(file=io.BytesIO(midi_bytes(one_kit)))
     assert [[(m.program, m.time) for m in t if m.type == "program_change"] for t in written.tracks[1:]] == \
         [[(0, 0)]] * 3
+
+
+def _mido_file(tmp_path, name: bytes, sigs):
+    mf = mido.MidiFile(type=1, ticks_per_beat=480)
+    conductor = mido.MidiTrack()
+    last = 0
+    for tick, num, den in sigs:
+        conductor.append(mido.MetaMessage("time_signature", numerator=num, denominator=den, time=tick - last))
+        last = tick
+    part = mido.MidiTrack()
+    part.append(mido.MetaMessage("track_name", name=name.decode("latin-1")))   # mido writes the bytes as given
+    for k in range(8):
+        part.append(mido.Message("note_on", note=60, velocity=90, time=0 if k == 0 else 240))
+        part.append(mido.Message("note_off", note=60, velocity=0, time=240))
+    mf.tracks += [conductor, part]
+    path = tmp_path / "f.mid"
+    mf.save(path)
+    return path
+
+
+def test_a_cyrillic_name_in_windows_encoding_reads_as_cyrillic_and_latin1_stays_latin1(tmp_path):
+    assert read_midi(_mido_file(tmp_path, "Чунга-Чанга".encode("cp1251"), [(0, 4, 4)])).tracks[0].name == \
+        "Чунга-Чанга"                                       # latin-1 made it "×óíãà-×àíãà"
+    assert read_midi(_mido_file(tmp_path, "Café au lait".encode("latin-1"), [(0, 4, 4)])).tracks[0].name == \
+        "Café au lait"
+    assert read_midi(_mido_file(tmp_path, "Ёлочка".encode("utf-8"), [(0, 4, 4)])).tracks[0].name == "Ёлочка"
+
+
+def test_a_repeated_metre_nine_ticks_in_does_not_make_a_nine_tick_bar(tmp_path):
+    s = read_midi(_mido_file(tmp_path, b"Piano", [(0, 4, 4), (9, 4, 4), (1920, 3, 4), (1920, 3, 4)]))
+    assert [(t.tick, t.numerator, t.denominator) for t in s.time_signatures] == [(0, 4, 4), (1920, 3, 4)]
+    assert s.bar_start_tick(1) == 1920 and s.bar_start_tick(2) == 1920 + 1440

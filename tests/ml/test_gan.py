@@ -137,6 +137,12 @@ def test_a_model_file_with_malformed_sections_is_refused(tmp_path, sections):
         G.load_model(tmp_path / "gan-x.pt")
 
 
+def test_a_band_track_named_like_one_of_the_song_s_own_says_its_genre(genre):
+    song = melody_song(ODE, extra_tracks=(Track("Bass", 32, False, (Note.make(36, 0, 480),)),))
+    out, = G.accompany(song, genre)
+    assert [t.name for t in out.tracks] == ["Melody", "Bass", "Bass (tiny)", "Drums"]
+
+
 def test_takes_are_reproducible_from_their_seed(genre):
     song = melody_song(ODE)
     takes = G.accompany(song, genre, takes=3, seed=10)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -257,6 +257,8 @@ def accompany(song, genre: str, takes: int = 1, seed: int = 0, progress: Progres
             tr = Track(name=str(info.get("name", f"Part {i + 1}")), program=int(info.get("program", 0)) % 128,
                        is_drum=drum, notes=tuple(notes), channel=9 if drum else None)
             new.extend(t if ppq == song.ppq else rescale_track(t, ppq, song.ppq) for t in split_sections(tr, info))
+        taken = {t.name for t in song.tracks}             # a band beside the song's own "Drums": "Drums (rock)"
+        new = [t if t.name not in taken else replace(t, name=f"{t.name} ({genre})") for t in new]
         results.append(song.with_tracks(tuple(song.tracks) + tuple(new), melody_index=song.melody_index))
     report(progress, 1.0, "done")
     return results
@@ -289,7 +291,6 @@ def split_sections(track, info: dict) -> tuple:
     """``track`` as one track per section of ``info`` (``sections_of``), each note in the section whose register
     holds its pitch, highest section first; empty sections are kept, so every take of a genre has the same
     tracks. ``(track,)`` when the part has no sections."""
-    from dataclasses import replace
     sections = sections_of(info)
     if not sections:
         return (track,)
@@ -309,7 +310,6 @@ def accented(notes, step: int, where: np.ndarray, drum: bool) -> list:
     """``notes`` with velocities by where they fall in the bar (``step``: ticks per sixteenth; ``where``: each
     song step's place in the model's bars, ``bar_grid``): the downbeat strongest, then beat 3, the other beats,
     the off-beat eighths, the sixteenths between; drums' cymbals under the kick and snare."""
-    from dataclasses import replace
     out = []
     for n in notes:
         pos = int(where[min(n.start_tick // step, len(where) - 1)]) % 16
