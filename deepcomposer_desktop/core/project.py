@@ -77,8 +77,11 @@ def parse_json(raw: bytes) -> Any:
     """The JSON in a project file's bytes; ProjectError for anything a damaged file can hold instead."""
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProjectError(f"The project file is not readable JSON ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"The project file is damaged: it is not readable JSON (line {exc.lineno}, column "
+                           f"{exc.colno})") from None
+    except UnicodeDecodeError:
+        raise ProjectError("The project file is damaged: it is not text (not UTF-8 JSON)") from None
     except RecursionError:
         raise ProjectError("The project file is damaged (nested far deeper than any project)") from None
     except ValueError as exc:                      # e.g. an integer of thousands of digits

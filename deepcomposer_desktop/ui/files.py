@@ -252,15 +252,18 @@ class FilesMixin:
         path = Path(spec)
         if path.exists():          # where it is, not where the app runs now: a recovered autosave saves back there
             path = path.absolute()
-        if path.exists() and path.suffix.lower() in (PROJECT_SUFFIX, ".json"):
+        backup = path.name.lower().endswith(PROJECT_SUFFIX + ".bak")        # the version saved before
+        if path.exists() and (path.suffix.lower() in (PROJECT_SUFFIX, ".json") or backup):
             try:
                 song, extra = load_project(path)
             except (ProjectError, OSError) as exc:
-                return self.show_error("Cannot open the project", f"{path.name}: {exc}")
+                bak = path.with_name(path.name + ".bak")
+                hint = f". The version saved before it is {bak.name}: open that one" if bak.is_file() else ""
+                return self.show_error("Cannot open the project", f"{path.name}: {exc}{hint}")
             self.tracks.set_colors(list(extra.get("track_colors") or []))
             if extra.get("snap"):
                 self.transport.snap.setCurrentText(str(extra["snap"]))
-            self.project_path = path
+            self.project_path = None if backup else path        # a backup is saved under a name you choose
             self._loaded(song, path)
             self._restore_loop(extra)
             return True

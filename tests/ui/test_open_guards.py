@@ -157,3 +157,17 @@ def test_the_loop_is_saved_with_the_project_and_cleared_by_another_song(make_win
     assert not w.transport.loop_btn.isChecked()
     assert w.open_path(str(tmp_path / "looped.dcproj"))
     assert w.playback.loop_range == (2 * bar, 4 * bar) and w.playback.looping
+
+
+def test_a_damaged_project_points_to_its_backup_which_opens(make_window, tmp_path):
+    from deepcomposer_desktop.ui.project_io import save_project
+    path = tmp_path / "song.dcproj"
+    save_project(path, load_sample("ode_to_joy"))
+    save_project(path, load_sample("jingle_bells"))            # the first version is now song.dcproj.bak
+    path.write_text('{bad json')
+    w = make_window()
+    assert w.open_path(str(path)) is False
+    message = w.statusBar().currentMessage()
+    assert "damaged: it is not readable JSON (line 1, column 2)" in message and "song.dcproj.bak" in message
+    assert w.open_path(str(tmp_path / "song.dcproj.bak"))
+    assert w.song.title == load_sample("ode_to_joy").title and w.project_path is None
