@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel,
                                QLineEdit, QMainWindow, QPlainTextEdit, QSplitter, QTextEdit, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -576,11 +576,30 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
     # --- window ----------------------------------------------------------------------------------------------------
     def showEvent(self, e) -> None:
         super().showEvent(e)
+        if not e.spontaneous():
+            QTimer.singleShot(0, self.fit_side_docks)           # once laid out at its first size
         if self._deferred:
             self._deferred.append((-150, self.center_roll))
             jobs, self._deferred = self._deferred, []
             for delay, job in jobs:         # 150 ms: after the first paint, even on a busy machine
                 QTimer.singleShot(150 + delay, job)
+
+    def resizeEvent(self, e) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(e)
+        if self.isVisible() and e.size().width() < e.oldSize().width():      # a wider window leaves the docks be
+            self.fit_side_docks()
+
+    def fit_side_docks(self, roll_share: float = 0.55) -> None:
+        """Narrow the side docks (not below their minimum) until the roll has ``roll_share`` of the window: on a
+        small screen they give way before the piano roll does."""
+        docks = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()
+                 and not d.visibleRegion().isEmpty()            # of tabbed docks, the one in front
+                 and self.dockWidgetArea(d) in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)]
+        total = sum(d.width() for d in docks)
+        excess = roll_share * self.width() - (self.width() - total)
+        if total and excess > 0:
+            self.resizeDocks(docks, [max(d.minimumSizeHint().width(), int(d.width() * (1 - excess / total)))
+                                     for d in docks], Qt.Horizontal)
 
     def show_shortcuts(self) -> None:
         from PySide6.QtWidgets import QMessageBox

@@ -69,11 +69,12 @@ class TrackRow(QFrame):
         self.program_box.addItem("Drum Kit", -1)
         self.program_box.setMaxVisibleItems(20)
         self.program_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.program_box.setMinimumContentsLength(8)
+        self.program_box.setMinimumContentsLength(7)
         self.volume = QSlider(Qt.Horizontal)
         self.volume.setRange(0, 127)
         self.volume.setToolTip("Volume")
-        self.volume.setFixedWidth(70)
+        self.volume.setMinimumWidth(36)             # gives way first when the tracks dock is narrow
+        self.volume.setMaximumWidth(70)
         self.pan = QDial()
         self.pan.setRange(0, 127)
         self.pan.setFixedSize(26, 26)
@@ -138,6 +139,8 @@ class TrackRow(QFrame):
             if self.index < len(self.panel.song.tracks):
                 self.name_edit.setText(self.panel.song.tracks[self.index].name)
             return True
+        if obj is self.name_edit and e.type() == QEvent.Type.FocusIn and e.reason() != Qt.MouseFocusReason:
+            self.name_edit.end(False)    # shown from its start (cut at its end); typing goes on after the name
         return super().eventFilter(obj, e)
 
     def _renamed(self) -> None:
@@ -149,6 +152,7 @@ class TrackRow(QFrame):
             self.panel.track_edited.emit(self.index, "name", text)
         if self.index < len(self.panel.song.tracks):             # a blank name is refused: the field says so
             self.name_edit.setText(self.panel.song.tracks[self.index].name)
+            self.name_edit.setCursorPosition(0)
 
     def _program_chosen(self, row: int) -> None:
         prog = self.program_box.itemData(row)
@@ -174,6 +178,7 @@ class TrackRow(QFrame):
         try:
             if not self._typing:         # an undo while the field has focus still shows the name it brings back
                 self.name_edit.setText(track.name)
+                self.name_edit.setCursorPosition(0)          # a long name cut at its end, not at its start
             self.mute_btn.setChecked(track.mute)
             self.solo_btn.setChecked(track.solo)
             self.volume.setValue(track.volume)
@@ -240,7 +245,7 @@ class TracksPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(header)
         lay.addWidget(scroll, 1)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(252)       # a row at its narrowest + scroll bar: docks give way first on small screens
 
     # --- colours (view data, stored in the project's "extra") ------------------------------------------------------
     def color(self, index: int) -> QColor:

@@ -3,8 +3,10 @@ the position display. Emits requests; the window owns the engine and the Song. G
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+import math
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget,
                                QFrame)
 
@@ -46,15 +48,81 @@ def position_text(song: Song, tick: int) -> str:
     return f"{bar + 1:3d}.{beat + 1}.{sub:03d}   {int(secs // 60)}:{secs % 60:04.1f}"
 
 
-def _button(text: str, tip: str, checkable: bool = False) -> QToolButton:
+ICON_PX = 18
+_ICON_COLORS = {QIcon.Mode.Normal: "#dddddd", QIcon.Mode.Disabled: "#6a6a6a", QIcon.Mode.Active: "#ffffff"}
+_RECORD_RED = "#d9534f"
+
+
+def _draw_symbol(p: QPainter, name: str, color: QColor) -> None:
+    """One transport symbol on a 20 x 20 canvas (drawn, not a font glyph: no font lacks it)."""
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    if name == "rewind":
+        p.drawRect(QRectF(4, 4, 2.5, 12))
+        p.drawPolygon(QPolygonF([QPointF(16, 4), QPointF(16, 16), QPointF(7, 10)]))
+    elif name == "play":
+        p.drawPolygon(QPolygonF([QPointF(6, 3.5), QPointF(6, 16.5), QPointF(16.5, 10)]))
+    elif name == "pause":
+        p.drawRect(QRectF(5, 4, 3.5, 12))
+        p.drawRect(QRectF(11.5, 4, 3.5, 12))
+    elif name == "stop":
+        p.drawRect(QRectF(5, 5, 10, 10))
+    elif name == "record":
+        p.drawEllipse(QPointF(10, 10), 5.5, 5.5)
+    elif name == "loop":                                  # a circular arrow
+        p.setPen(QPen(color, 2.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawArc(QRectF(4, 4, 12, 12), 100 * 16, 290 * 16)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        a = math.radians(30)                              # the arrow head where the arc ends (30 degrees)
+        tip = QPointF(10 + 6 * math.cos(a), 10 - 6 * math.sin(a))
+        p.drawPolygon(QPolygonF([tip + QPointF(-4.2, -1.6), tip + QPointF(3.4, -3.2), tip + QPointF(1.2, 3.6)]))
+    elif name == "metronome":
+        path = QPainterPath()
+        path.addPolygon(QPolygonF([QPointF(5, 17), QPointF(15, 17), QPointF(12, 3), QPointF(8, 3)]))
+        path.closeSubpath()
+        p.setPen(QPen(color, 1.5))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawPath(path)
+        p.setPen(QPen(color, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.drawLine(QPointF(10, 14), QPointF(15, 5))
+    else:
+        raise ValueError(f"Unknown transport symbol {name!r}")
+
+
+def transport_icon(name: str) -> QIcon:
+    """``name`` (rewind, play, pause, stop, loop, record, metronome) as an icon: light on the dark buttons, dimmed
+    when disabled, white when the button is checked (the record dot is red until then)."""
+    icon = QIcon()
+    for state in (QIcon.State.Off, QIcon.State.On):
+        for mode, color in _ICON_COLORS.items():
+            if name == "record" and state == QIcon.State.Off and mode != QIcon.Mode.Disabled:
+                color = _RECORD_RED
+            elif state == QIcon.State.On and mode != QIcon.Mode.Disabled:
+                color = "#ffffff"
+            for scale in (1, 2):
+                pm = QPixmap(20 * scale, 20 * scale)
+                pm.fill(Qt.GlobalColor.transparent)
+                pm.setDevicePixelRatio(scale)
+                p = QPainter(pm)
+                p.setRenderHint(QPainter.RenderHint.Antialiasing)
+                _draw_symbol(p, name, QColor(color))
+                p.end()
+                icon.addPixmap(pm, mode, state)
+    return icon
+
+
+def _button(icon: str, text: str, tip: str, checkable: bool = False) -> QToolButton:
+    """An icon-only transport button; ``text`` is its accessible name (never drawn)."""
     b = QToolButton()
+    b.setIcon(transport_icon(icon))
+    b.setIconSize(QSize(ICON_PX, ICON_PX))
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     b.setText(text)
     b.setToolTip(tip)
     b.setCheckable(checkable)
     b.setMinimumSize(34, 30)
-    f = b.font()
-    f.setPointSizeF(f.pointSizeF() * 1.25)
-    b.setFont(f)
     return b
 
 
@@ -72,18 +140,19 @@ class TransportBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.rewind_btn = _button("|◀", "Back to the start (Home)")
-        self.play_btn = _button("▶", "Play / pause (Space)")
+        self._play_icons = {False: transport_icon("play"), True: transport_icon("pause")}
+        self.rewind_btn = _button("rewind", "Rewind", "Back to the start (Home)")
+        self.play_btn = _button("play", "Play", "Play / pause (Space)")
         self.play_btn.setObjectName("PlayButton")
-        self.stop_btn = _button("■", "Stop and return to where play started")
-        self.loop_btn = _button("⟲", "Loop the range set in the ruler", checkable=True)
-        self.record_btn = _button("●", "Record from the keyboard into the input melody track (R)", checkable=True)
-        self.record_btn.setStyleSheet("QToolButton { color:#d9534f; } QToolButton:checked { background:#d9534f;"
-                                      " color:white; }")
-        self.metro_btn = _button("♩", "Metronome", checkable=True)
+        self.stop_btn = _button("stop", "Stop", "Stop and return to where play started")
+        self.loop_btn = _button("loop", "Loop", "Loop the range set in the ruler (Ctrl+L)", checkable=True)
+        self.record_btn = _button("record", "Record",
+                                  "Record from the keyboard into the input melody track (Ctrl+R)", checkable=True)
+        self.record_btn.setStyleSheet("QToolButton:checked { background:#d9534f; color:white; }")
+        self.metro_btn = _button("metronome", "Metronome", "Metronome", checkable=True)
         self.count_in = QComboBox()
         for n in (0, 1, 2):
-            self.count_in.addItem("No count-in" if n == 0 else f"{n} bar{'s' if n > 1 else ''}", n)
+            self.count_in.addItem("Off" if n == 0 else f"{n} bar{'s' if n > 1 else ''}", n)     # after "Count-in"
         self.count_in.setToolTip("Count-in before recording starts")
         self.count_in.setCurrentIndex(1)
         self.position = QLabel()
@@ -92,7 +161,7 @@ class TransportBar(QWidget):
         mono.setStyleHint(QFont.Monospace)
         mono.setPointSizeF(self.font().pointSizeF() * 1.35)
         self.position.setFont(mono)
-        self.position.setMinimumWidth(170)
+        self.position.setMinimumWidth(self._position_width(mono))
         self.position.setAlignment(Qt.AlignCenter)
         self.position.setStyleSheet("QLabel { background:#111; color:#7fe07f; border:1px solid #333;"
                                     " border-radius:4px; padding:2px 8px; }")
@@ -107,6 +176,8 @@ class TransportBar(QWidget):
         self.ts_num.setRange(1, 32)
         self.ts_num.setToolTip("Beats per bar")
         self.ts_num.setKeyboardTracking(False)
+        for spin, widest in ((self.tempo, "1000.00 BPM"), (self.ts_num, "32")):
+            spin.setMinimumWidth(QFontMetrics(spin.font()).horizontalAdvance(widest) + 40)   # text, arrows, frame
         self.ts_den = QComboBox()
         for d in (2, 4, 8, 16):
             self.ts_den.addItem(str(d), d)
@@ -122,9 +193,9 @@ class TransportBar(QWidget):
         lay.setSpacing(4)
         for w in (self.rewind_btn, self.play_btn, self.stop_btn, self.loop_btn, self.record_btn):
             lay.addWidget(w)
-        lay.addSpacing(8)
+        lay.addSpacing(4)
         lay.addWidget(self.position)
-        lay.addSpacing(8)
+        lay.addSpacing(4)
         lay.addWidget(self.metro_btn)
         lay.addWidget(QLabel("Count-in"))
         lay.addWidget(self.count_in)
@@ -171,8 +242,14 @@ class TransportBar(QWidget):
             for w in (self.tempo, self.ts_num, self.ts_den):
                 w.blockSignals(False)
 
+    @staticmethod
+    def _position_width(font: QFont) -> int:
+        """Room for the longest usual readout (bar 999, 99 minutes) plus the label's padding and border."""
+        return QFontMetrics(font).horizontalAdvance("999.9.999   99:59.9") + 2 * 8 + 2 + 4
+
     def show_playing(self, playing: bool) -> None:
-        self.play_btn.setText("⏸" if playing else "▶")
+        self.play_btn.setIcon(self._play_icons[bool(playing)])
+        self.play_btn.setText("Pause" if playing else "Play")
 
     def show_position(self, song: Song, tick: int) -> None:
         self.position.setText(position_text(song, tick))

@@ -12,7 +12,7 @@ def test_opens_with_a_sample_melody_and_space_toggles_play(window, spy_engine, q
     assert not window.playback.is_playing
     qtbot.keyClick(window, Qt.Key_Space)
     assert window.playback.is_playing and spy_engine.named("play")
-    qtbot.waitUntil(lambda: window.transport.play_btn.text() == "⏸")
+    qtbot.waitUntil(lambda: window.transport.play_btn.text() == "Pause")
     qtbot.keyClick(window, Qt.Key_Space)
     assert not window.playback.is_playing and spy_engine.named("pause")
 

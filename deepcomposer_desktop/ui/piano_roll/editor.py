@@ -27,6 +27,7 @@ KEYS_WIDTH = 56
 DRUM_KEYS_WIDTH = 112        # room for GM drum names
 RULER_HEIGHT = 26
 LANE_HEIGHT = 84
+GHOST_ALPHA = 90             # the other tracks' notes: their own colour, this opaque
 TRACK_COLORS = ("#4fa3e0", "#e0714f", "#6cc24a", "#c77dde", "#e0c04f", "#4fd0c4", "#e04f8a", "#9aa7ff")
 
 
@@ -51,7 +52,8 @@ class PianoRollEditor(QWidget):
         self.coords = RollCoords()
         self.grid = BarGrid(None)
         self.index = NoteIndex(())
-        self.ghosts = NoteIndex(())
+        self.ghosts = NoteIndex(())                   # the other tracks' notes painted faded, merged
+        self.ghost_layers: list[tuple[int, NoteIndex]] = []   # the same per track: (track index, its notes)
         self.song_end = 0                             # last note end of any track (Song.end_tick is O(notes))
         self.selection: set[int] = set()
         self.playhead: int | None = None
@@ -84,12 +86,26 @@ class PianoRollEditor(QWidget):
         grid.setSpacing(0)
         grid.addWidget(self.ruler, 0, 1)
         grid.addWidget(self.keys, 1, 0)
-        grid.addWidget(self.view, 1, 1)
-        grid.addWidget(lane_label, 2, 0)
-        grid.addWidget(self.lane, 2, 1)
+        grid.addWidget(self.view, 1, 1, 2, 2)   # its scroll bars fill row 2 and column 2: keys, ruler and lane
+        grid.addWidget(lane_label, 3, 0)         # end where the note grid (the viewport) ends
+        grid.addWidget(self.lane, 3, 1)
+        grid.setRowStretch(1, 1)
+        grid.setColumnStretch(1, 1)
+        self._grid = grid
+        self._fit_scrollbar_gutters()
         self.setFocusProxy(self.view)
         self.setMinimumSize(320, 200)
         self.view.update_scrollbars()
+
+    def _fit_scrollbar_gutters(self) -> None:
+        """Row 2 / column 2 of the layout are exactly the roll's scroll bars (sizes follow the style)."""
+        self._grid.setRowMinimumHeight(2, self.view.horizontalScrollBar().sizeHint().height())
+        self._grid.setColumnMinimumWidth(2, self.view.verticalScrollBar().sizeHint().width())
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() in (QEvent.Type.StyleChange, QEvent.Type.Polish):
+            self._fit_scrollbar_gutters()
+        return super().event(e)
 
     # --- song ----------------------------------------------------------------------------------------------------
     @property
@@ -137,9 +153,12 @@ class PianoRollEditor(QWidget):
         self._index_cache = cache
         self.index = cache[id(song.tracks[track_index].notes)] if song.tracks else NoteIndex(())
         self.song_end = max((int(ix.end.max()) for ix in cache.values() if len(ix)), default=0)
-        ghost_key = tuple(id(t.notes) for i, t in enumerate(song.tracks) if i != track_index)
+        drum = bool(song.tracks) and song.tracks[track_index].is_drum     # drums behind drums, pitches behind pitches
+        ghost_key = tuple((i, id(t.notes)) for i, t in enumerate(song.tracks)
+                          if i != track_index and t.is_drum == drum and t.notes)
         if ghost_key != self._ghost_key:
-            self.ghosts = NoteIndex.merged([cache[k] for k in ghost_key])
+            self.ghost_layers = [(i, cache[k]) for i, k in ghost_key]
+            self.ghosts = NoteIndex.merged([ix for _, ix in self.ghost_layers])
             self._ghost_key = ghost_key
         pending, self._pending_selection = self._pending_selection, None
         if pending is not None and same_track:
@@ -176,6 +195,13 @@ class PianoRollEditor(QWidget):
         if self.track_index < len(self._colors) and self._colors[self.track_index].isValid():
             return self._colors[self.track_index]
         return track_color(self.track_index)
+
+    def ghost_color(self, index: int) -> QColor:
+        """Track ``index``'s colour, faded, for its notes behind the edited track."""
+        color = QColor(self._colors[index]) if index < len(self._colors) and self._colors[index].isValid() \
+            else track_color(index)
+        color.setAlpha(GHOST_ALPHA)
+        return color
 
     @property
     def is_drum(self) -> bool:

@@ -44,8 +44,8 @@ class RollView(QAbstractScrollArea):
         self._cache: QPixmap | None = None
         self._cache_key: tuple | None = None
         self._seen_key: tuple | None = None
-        self._ghost_raster = painting.RasterCache()    # zoomed-out rasters of the faded tracks / the edited track
-        self._note_raster = painting.RasterCache()
+        self._ghost_rasters: dict[int, painting.RasterCache] = {}   # zoomed-out rasters: each faded track's
+        self._note_raster = painting.RasterCache()                  # (by track index), the edited track's
         self.last_note_mode = "none"      # "detail" / "raster" / "none": how the edited notes were last painted
         self._autoscroll = QTimer(self)    # dragging past an edge scrolls the view
         self._autoscroll.setInterval(30)
@@ -93,7 +93,7 @@ class RollView(QAbstractScrollArea):
         zoomed-out note rasters (they notice note, zoom and selection changes by themselves)."""
         self._cache_key = self._seen_key = None
         if rasters:
-            self._ghost_raster.clear()
+            self._ghost_rasters.clear()
             self._note_raster.clear()
         self.viewport().update()
 
@@ -138,10 +138,26 @@ class RollView(QAbstractScrollArea):
         ed, c = self.ed, self.ed.coords
         painting.paint_grid(p, c, ed.grid, ed.snap, rect)
         painting.paint_loop(p, c, ed.loop, rect)
-        painting.paint_notes(p, c, ed.ghosts, rect, PALETTE.ghost, detail_limit=GHOST_DETAIL_LIMIT,
-                             cache=self._ghost_raster)
+        self.paint_ghosts(p, rect)
         self.last_note_mode = painting.paint_notes(p, c, ed.index, rect, ed.track_color(), ed.selection_mask(),
                                                    ed.tools.hidden, cache=self._note_raster, version=ed.sel_version)
+
+    def paint_ghosts(self, p: QPainter, rect: QRectF) -> None:
+        """The other tracks of the edited track's kind (drum or pitched), each in its own colour, faded. More than
+        ``GHOST_DETAIL_LIMIT`` visible in all: every track as its (cached) raster."""
+        ed, c = self.ed, self.ed.coords
+        layers = ed.ghost_layers
+        for gone in set(self._ghost_rasters) - {i for i, _ in layers}:
+            del self._ghost_rasters[gone]
+        if not layers:
+            return
+        t0, t1 = c.visible_ticks(rect.left(), rect.right() + 1)
+        lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
+        total = sum(len(ix.visible(t0, t1, lo, hi)) for _, ix in layers)
+        limit = GHOST_DETAIL_LIMIT if total <= GHOST_DETAIL_LIMIT else -1       # -1: raster whatever the count
+        for i, ix in layers:
+            cache = self._ghost_rasters.setdefault(i, painting.RasterCache())
+            painting.paint_notes(p, c, ix, rect, ed.ghost_color(i), detail_limit=limit, cache=cache)
 
     def paint_overlays(self, p: QPainter, rect: QRectF) -> None:
         ed, c = self.ed, self.ed.coords
