@@ -1,4 +1,5 @@
-"""Share a model as ONE file: export an installed model (checkpoint + its card) and import one into the user's folder.
+"""Share a model as ONE file: export an installed model (checkpoint + its card) and import one into the user's folder;
+remove one of the user's own models (``remove_model``; a built-in one cannot be removed).
 
 A shared model file (``<technique>-<name>.dcmodel``) is an ordinary checkpoint (``ml.checkpoint``) whose meta also
 carries the card's text. Reading one never runs code: ``torch.load(weights_only=True)``; a file that carries
@@ -138,6 +139,49 @@ def import_model(path, name: str | None = None, overwrite: bool = False, folder=
         card = f"# {technique} model: {name}\n\nImported from {Path(path).name} (it came without a card).\n"
     dest.with_suffix(".md").write_text(card, encoding="utf-8")
     return dest
+
+
+def remove_model(spec: str, folder=None) -> tuple[str, str, list[Path]]:
+    """Delete one of the user's own models: ``spec`` is ``TECHNIQUE/NAME`` or a ``NAME`` that only one technique
+    has among the user's models (``folder``: the user's model folder, in tests). Its model file, card and what its
+    training left beside it (resume state, log, samples, run folder) go; a built-in model of that name, if any,
+    is used again. Returns (technique, name, the paths removed).
+
+    Raises ModelError: a built-in model (those cannot be removed), no such model of the user's, an ambiguous name.
+    """
+    import shutil
+
+    from .ml.registry import SHIPPED_DIR, TECHNIQUES, user_models_dir
+    folder = Path(folder) if folder else user_models_dir()
+    technique, sep, name = spec.partition("/") if "/" in spec else ("", "", spec)
+    if sep and technique not in TECHNIQUES:
+        raise ModelError(f"Unknown technique {technique!r}; models are {', '.join(TECHNIQUES)}")
+    if not NAME_RE.match(name):
+        raise ModelError(f"{name!r} is not a model name (e.g. gan/my-genre)")
+    techniques = [technique] if technique else [t for t in TECHNIQUES if (folder / f"{t}-{name}.pt").is_file()]
+    if len(techniques) > 1:
+        raise ModelError(f"You have several models called '{name}' ({', '.join(techniques)}): say which, e.g. "
+                         f"{techniques[0]}/{name}")
+    mine = [t for t in techniques if (folder / f"{t}-{name}.pt").is_file()]
+    if not mine:
+        shipped = [t for t in ([technique] if technique else TECHNIQUES) if (SHIPPED_DIR / f"{t}-{name}.pt").is_file()]
+        if shipped:
+            raise ModelError(f"'{name}' is a built-in {shipped[0]} model: it ships with the app and cannot be removed")
+        raise ModelError(f"You have no {technique + ' ' if technique else ''}model called '{name}' to remove "
+                         f"(see `deepcomposer models`)")
+    technique = mine[0]
+    base = folder / f"{technique}-{name}"
+    removed = []
+    for path in (base.with_suffix(".pt"), base.with_suffix(".md"), base.with_suffix(".state"),
+                 base.with_suffix(".log"), folder / f"{base.name}-samples", folder / f"{base.name}-run"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
+    return technique, name, removed
 
 
 def _check_loads(technique: str, path: Path, shown: str) -> None:

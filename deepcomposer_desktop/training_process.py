@@ -1,7 +1,8 @@
 """Training studio runner: trains a GAN genre in a separate process and reports structured events on a queue.
 
 Plain Python, no Qt (``ui/training.py`` polls :meth:`TrainingJob.poll` from a timer). A run lives in its own
-folder (``runs_dir()/<name>/``: ``run.json``, ``data.npz``, ``melody.mid``, ``gan-<name>.pt/.state/.log``);
+folder (``runs_dir()/<name>/``: ``run.json``, ``data.npz``, ``melody.mid``, ``gan-<name>.pt/.state/.log``, and
+``running.lock``, locked while a job runs it, so that no second job of that name starts over it);
 when it finishes, the model and a card are copied into the user's model folder, so the genre joins the list.
 Pause stops at the next step and keeps the folder (resume later, also after a restart; a pause before the first
 checkpoint has nothing to keep and removes it); Cancel removes it, and so does a finished install.
@@ -30,12 +31,13 @@ SAMPLE_BARS = 16          # the user's melody is cut to this many bars for the s
 # --- events (child -> parent) ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DataReady:
-    """The training data is read: windows trained on (8-bar pieces), songs, held-out windows (not trained on, used
-    for the metrics), accompaniment tracks."""
+    """The training data is read: windows trained on (8-bar pieces), songs (all of them), held-out windows (not
+    trained on, used for the metrics), accompaniment tracks, and how many of the songs are held out."""
     windows: int
     songs: int
     held_out: int
     tracks: list
+    held_songs: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,7 @@ class TrainingSpec:
         return {"epochs": int(self.epochs), "lr": float(self.lr), "update_ratio": int(self.update_ratio),
                 "batch_size": int(self.batch_size), "checkpoint_every": max(1, int(self.sample_every)),
                 "checkpoint_seconds": float(self.checkpoint_seconds), "samples": 0,
-                "minutes": 1e6,                 # a (huge) time budget makes the trainer log every 2 s
-                "max_iterations": int(self.max_iterations)}
+                "max_iterations": int(self.max_iterations)}      # no time limit (the trainer logs every 2 s)
 
     def to_json(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "melody"}
@@ -181,6 +182,7 @@ class TrainingJob:
         self._proc = None
         self._queue = None
         self._pause = self._cancel = None
+        self._lock = None               # the run folder's lock file, held while this job's run is live
         self.finished: Finished | None = None
 
     @classmethod
@@ -217,9 +219,25 @@ class TrainingJob:
                              f"built-in data set")
         if resume and not any(self.run_dir.glob("gan-*.state")):
             raise ModelError(f"There is nothing to resume in {self.run_dir}")
-        if not resume and self.run_dir.exists():
-            shutil.rmtree(self.run_dir, ignore_errors=True)        # a fresh run replaces an old paused one
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            refuse_builtin_name(self.spec.name)
+        self._lock = lock_run(self.run_dir)
+        if self._lock is None:
+            raise ModelError(f"The training '{self.spec.name}' is already running (in this or another window of the "
+                             f"app): pause or cancel it there first, or train under another name")
+        try:
+            self._start(resume)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _start(self, resume: bool) -> None:
+        if not resume:                                          # a fresh run replaces an old paused one
+            for old in self.run_dir.iterdir():                  # (its lock file stays: this job holds it)
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                elif old.name != LOCK_FILE:
+                    old.unlink(missing_ok=True)
         (self.run_dir / "run.json").write_text(json.dumps(self.spec.to_json(), indent=1))
         if self.spec.melody is not None and not resume:
             try:
@@ -260,6 +278,7 @@ class TrainingJob:
             out.append(ev)
             if isinstance(ev, Finished):
                 self.finished = ev
+                self._unlock()
         if self.finished is None and self._proc is not None and not self._proc.is_alive():
             try:                                 # the last events may still be in the pipe
                 while True:
@@ -276,6 +295,7 @@ class TrainingJob:
                 self.finished = Finished("failed", f"The training process stopped unexpectedly (exit code "
                                                    f"{self._proc.exitcode}){again}", name=self.spec.name)
                 out.append(self.finished)
+            self._unlock()
         if self.finished is not None and self._proc is not None:
             self._proc.join(timeout=0)           # reap it if it has exited; never block the caller
         return out
@@ -296,6 +316,45 @@ class TrainingJob:
         if self._proc is not None and self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(timeout=5)
+        if self._proc is not None and not self._proc.is_alive():
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()                  # closing the file ends its lock
+            self._lock = None
+
+
+LOCK_FILE = "running.lock"
+
+
+def lock_run(run_dir: Path):
+    """Lock ``run_dir`` (made here if missing) for one live run: an open file holding an exclusive ``flock`` on
+    ``LOCK_FILE``, which ends when it is closed or its process ends, however that happens. Returns None when another
+    job (in this process or another) holds it. Where there is no ``fcntl`` (Windows) nothing is locked."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(run_dir / LOCK_FILE, "a+")
+    try:
+        import fcntl
+    except ImportError:                         # pragma: no cover - not POSIX
+        return fh
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    return fh
+
+
+def refuse_builtin_name(name: str) -> None:
+    """Raise ModelError when a genre trained as ``name`` would take the place of a built-in one (as ``train`` refuses
+    it without ``--overwrite``)."""
+    from .ml.common import hides_shipped
+    from .ml.registry import user_models_dir
+    if hides_shipped(user_models_dir() / f"gan-{name}.pt"):
+        raise ModelError(f"'{name}' is a built-in genre, and one trained under that name would take its place "
+                         f"everywhere: choose another name")
 
 
 # --- child side ----------------------------------------------------------------------------------------------------
@@ -372,7 +431,8 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
     _, held = split_by_song(data)
     k = max(1, min(int(spec.eval_windows), len(held)))
     idx = held[np.linspace(0, len(held) - 1, k).round().astype(int)] if len(held) else np.arange(min(k, len(data)))
-    put(DataReady(len(data) - len(held), len(set(data.song_id.tolist())), len(held), data.tracks))
+    put(DataReady(len(data) - len(held), len(set(data.song_id.tolist())), len(held), data.tracks,
+                  len(set(data.song_id[held].tolist()))))
     reference = real_figures(data, idx)
     put(Reference(reference))
     last = {"figures": {}, "t0": None, "f0": 0.0, "sent": 0.0}
@@ -403,10 +463,11 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
         if m:
             model_path = run / m.group(1)
             state["iteration"] = int(m.group(2))
-            if last.get("ckpt") == state["iteration"]:      # the final save repeats the last checkpoint
+            final = bool(m.group(4))
+            if last.get("ckpt") == state["iteration"] and not final:
                 return
-            last["ckpt"] = state["iteration"]
-            figures, sample = {}, None
+            last["ckpt"] = state["iteration"]         # the final save may repeat it: measured again (its decoding
+            figures, sample = {}, None                # was fitted since), as the model that is installed
             if not stop():                       # a pause or cancel should not wait for the evaluation
                 try:
                     model = load_model(model_path)
@@ -415,15 +476,14 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
                         sample = arrange(model, spec.melody)
                 except Exception as exc:  # noqa: BLE001 - never stop training for the preview
                     put(LogLine(f"could not evaluate the checkpoint: {type(exc).__name__}: {exc}"))
-            last["figures"] = figures or last["figures"]
-            put(Checkpoint(int(m.group(2)), float(m.group(3)), str(model_path), figures, sample,
-                           bool(m.group(4))))
+            last["figures"] = figures if final else figures or last["figures"]
+            put(Checkpoint(int(m.group(2)), float(m.group(3)), str(model_path), figures, sample, final))
 
     preset = preset_for_model(spec.init_from) if spec.init_from else spec.preset
     model_path = run_training(data_path, spec.name, run, preset, spec.overrides(), spec.device, resume,
                               progress=progress, should_stop=stop, log=log, init_from=spec.init_from or None)
     check_stop(stop)                                 # stopped just after the last step: not installed
-    return install(model_path, spec, data, reference, last["figures"], len(idx), run)
+    return install(model_path, spec, data, reference, last["figures"], len(idx), run, held=len(held) > 0)
 
 
 def preset_for_model(path) -> str:
@@ -468,7 +528,7 @@ def arrange(model, song, seed: int = 0, bars: int = SAMPLE_BARS):
 
 
 def install(model_path: Path, spec: TrainingSpec, data, reference: dict, figures: dict, windows: int,
-            run: Path) -> Path:
+            run: Path, held: bool = True) -> Path:
     """Copy the finished model into the user's model folder with a card, then remove the run folder (the window
     already has the log, plots and samples: they came as events)."""
     from .ml.registry import user_models_dir
@@ -478,13 +538,14 @@ def install(model_path: Path, spec: TrainingSpec, data, reference: dict, figures
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.copyfile(model_path, tmp)
     os.replace(tmp, dest)
-    dest.with_suffix(".md").write_text(card_text(spec, data, reference, figures, windows), encoding="utf-8")
+    dest.with_suffix(".md").write_text(card_text(spec, data, reference, figures, windows, held), encoding="utf-8")
     shutil.rmtree(run, ignore_errors=True)
     return dest
 
 
-def card_text(spec: TrainingSpec, data, reference: dict, figures: dict, windows: int) -> str:
-    """A short model card for a genre trained in the studio."""
+def card_text(spec: TrainingSpec, data, reference: dict, figures: dict, windows: int, held: bool = True) -> str:
+    """A short model card for a genre trained in the studio (``figures``: of the installed model; ``held``: measured
+    on held-out songs, else, with one song, on windows it was trained on)."""
     from .ml.gan.evaluate import markdown_table
     songs = len(set(data.song_id.tolist()))
     src = os.path.basename(os.path.normpath(spec.source)) or spec.source
@@ -497,9 +558,14 @@ def card_text(spec: TrainingSpec, data, reference: dict, figures: dict, windows:
               f"- Preset {spec.preset}, {spec.epochs} epoch{'' if spec.epochs == 1 else 's'}, "
               f"learning rate {spec.lr:g}, {spec.update_ratio} critic steps per generator step, batch {spec.batch_size}, device {spec.device}",
               f"- Finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
-    if figures:
+    if figures and held:
         lines += ["## Metrics on held-out melodies", "",
                   f"{windows} held-out 8-bar windows: this model's accompaniment next to the real one.", "",
+                  markdown_table(reference, {"this model": figures}), ""]
+    elif figures:
+        lines += ["## Metrics on training melodies", "",
+                  f"One song, so none was held out: {windows} 8-bar windows it was trained on, this model's "
+                  "accompaniment next to the real one (train on more songs for a fair measure).", "",
                   markdown_table(reference, {"this model": figures}), ""]
     return "\n".join(lines)
 

@@ -116,3 +116,8 @@ def test_models_list_export_import(tmp_path, monkeypatch, capsys):
     bad.write_bytes(b"not a model")
     assert main(["models", "import", str(bad)]) == 2
     assert "not a model file" in capsys.readouterr().err
+    assert main(["models", "remove", "friends-chorale"]) == 0
+    assert "Removed gan/friends-chorale" in capsys.readouterr().out
+    assert main(["models"]) == 0 and "friends-chorale" not in capsys.readouterr().out
+    assert main(["models", "remove", "gan/chorale"]) == 2                     # a built-in one stays
+    assert "chorale" in capsys.readouterr().err and main(["models", "remove"]) == 2

@@ -150,3 +150,34 @@ def test_truncated_foreign_and_misfitting_files_are_refused(user_models, tmp_pat
     assert not list(user_models.glob("*.pt")) and not list(user_models.glob("*.part"))
     with pytest.raises(ModelError, match="not installed|No gan model"):
         export_model("gan", "nothing-here", tmp_path / "x")
+
+
+def test_remove_takes_away_a_model_of_yours_and_never_a_built_in_one(user_models):
+    from deepcomposer_desktop.ml.registry import find_model, list_models
+    from deepcomposer_desktop.model_files import remove_model
+    tiny_gan(user_models / "gan-mine.pt")
+    (user_models / "gan-mine.md").write_text("# mine\n")
+    for extra in ("gan-mine.state", "gan-mine.log", "gan-mine-samples/epoch0001-1.mid"):
+        (user_models / extra).parent.mkdir(exist_ok=True)
+        (user_models / extra).write_text("x")
+    tiny_gan(user_models / "gan-mine-too.pt")                 # another model whose name starts the same
+    technique, name, removed = remove_model("gan/mine")
+    assert (technique, name) == ("gan", "mine") and len(removed) == 5
+    assert sorted(p.name for p in user_models.iterdir()) == ["gan-mine-too.pt"]
+    assert remove_model("mine-too")[:2] == ("gan", "mine-too")                # the technique may be left out
+    with pytest.raises(ModelError, match="ships with the app and cannot be removed"):
+        remove_model("gan/rock")
+    with pytest.raises(ModelError, match="ships with the app and cannot be removed"):
+        remove_model("rock")
+    assert find_model("gan", "rock").path.is_file()
+    with pytest.raises(ModelError, match="no model called 'gone'"):
+        remove_model("gone")
+    # a model of yours that hides a built-in one: removed, the built-in one is back
+    tiny_gan(user_models / "gan-pop.pt", name="pop")
+    assert find_model("gan", "pop").user
+    remove_model("gan/pop")
+    assert not find_model("gan", "pop").user and ("gan", "pop") in {(m.technique, m.name) for m in list_models()}
+    tiny_gan(user_models / "gan-twice.pt")
+    (user_models / "arcnn-twice.pt").write_bytes((user_models / "gan-twice.pt").read_bytes())
+    with pytest.raises(ModelError, match="several models called 'twice'"):
+        remove_model("twice")

@@ -185,7 +185,8 @@ def test_a_folder_with_nothing_usable_says_why_for_each_file(tmp_path):
     assert "No usable 8-bar stretches" in scan.error
     assert {f.path: f.problem for f in scan.files} == {"waltz1.mid": "not in 4/4 (only 3/4)",
                                                        "waltz2.mid": "not in 4/4 (only 3/4)",
-                                                       "drums.mid": "no track with notes to use as the melody"}
+                                                       "drums.mid": "it has only drums: there is no melody to "
+                                                                    "learn from"}
 
 
 def test_a_pause_before_the_first_checkpoint_keeps_nothing(tmp_path, user_models):
@@ -240,3 +241,68 @@ def test_a_stop_right_after_the_last_step_installs_nothing(tmp_path, user_models
     run, _ = _train_here(tiny_spec(write_songs(tmp_path / "songs", n=2), name="later", epochs=1, melody=None),
                          "[final]")
     assert not (user_models / "gan-later.pt").exists() and paused_runs() == [run]
+
+
+def test_the_card_and_the_last_point_measure_the_installed_model(tmp_path, user_models):
+    import numpy as np
+
+    from deepcomposer_desktop.ml.gan.data import load_training_data, split_by_song
+    from deepcomposer_desktop.ml.gan.evaluate import generated_figures, markdown_table
+    from deepcomposer_desktop.ml.gan.generate import load_model
+    from deepcomposer_desktop.training_data import build_data
+    from deepcomposer_desktop.training_process import Finished, _train
+    folder = write_songs(tmp_path / "songs", n=2)
+    spec = tiny_spec(folder, name="measured", epochs=1, melody=None)
+    assert "minutes" not in spec.overrides()                  # no time limit, so none is set (nor logged)
+    run = TrainingJob(spec).run_dir
+    run.mkdir(parents=True)
+    events = []
+    path = _train(spec, run, False, events.append, lambda: False, {"iteration": 0})
+    logs = [e.text for e in events if isinstance(e, LogLine)]
+    assert not any(" min " in line for line in logs if "training gan-measured" in line)
+    ckpts = [e for e in events if isinstance(e, Checkpoint)]
+    assert ckpts[-1].final and ckpts[-1].iteration == ckpts[-2].iteration     # the final save repeats the last one
+    build_data(folder, {}, out=tmp_path / "data.npz")
+    data = load_training_data(tmp_path / "data.npz")
+    _, held = split_by_song(data)
+    idx = held[np.linspace(0, len(held) - 1, min(spec.eval_windows, len(held))).round().astype(int)]
+    installed = generated_figures(load_model(path), data, idx)
+    assert ckpts[-1].figures == installed                    # the last point of the plot: the installed model
+    reference = next(e for e in events if isinstance(e, Reference)).figures
+    assert markdown_table(reference, {"this model": installed}) in path.with_suffix(".md").read_text()
+    # what the log, the status line (DataReady) and the card say about the data agree
+    ready = next(e for e in events if isinstance(e, DataReady))
+    assert f"2 songs, 24 bars, {ready.windows + ready.held_out} windows; 0 files skipped" in logs
+    assert ready.songs == 2 and ready.held_songs == 1
+    assert f"(2 songs, {len(data)} 8-bar windows)" in path.with_suffix(".md").read_text()
+    assert not any(isinstance(e, Finished) for e in events)
+
+
+def test_a_second_run_of_the_same_name_cannot_start_over_a_live_one(tmp_path, user_models):
+    from deepcomposer_desktop.training_process import lock_run
+    folder = write_songs(tmp_path / "songs", n=2)
+    first = TrainingJob(tiny_spec(folder, name="twice", epochs=50))
+    first.start()
+    try:
+        with pytest.raises(ModelError, match="The training 'twice' is already running"):
+            TrainingJob(tiny_spec(folder, name="twice")).start()          # another window, the same name
+        assert (first.run_dir / "run.json").is_file() and first.running  # its folder is left alone
+    finally:
+        first.cancel()
+        first.wait(240)
+    assert first.finished.status == "cancelled", first.finished
+    lock = lock_run(first.run_dir)                                        # over: the name is free again
+    assert lock is not None
+    lock.close()
+
+
+def test_a_built_in_genre_name_is_refused(tmp_path, user_models):
+    from deepcomposer_desktop.ml.registry import SHIPPED_DIR
+    shipped = sorted(SHIPPED_DIR.glob("gan-*.pt"))
+    if not shipped:
+        pytest.skip("no shipped genre here")
+    name = shipped[0].stem.removeprefix("gan-")
+    job = TrainingJob(tiny_spec(write_songs(tmp_path / "songs", n=1), name=name))
+    with pytest.raises(ModelError, match=f"'{name}' is a built-in genre"):
+        job.start()
+    assert not job.run_dir.exists() and not (user_models / f"gan-{name}.pt").exists()

@@ -37,8 +37,20 @@ def monophonic_ratio(track: Track) -> float:
     return mono / len(track.notes)
 
 
+def bar_coverage(track: Track, song: Song) -> float:
+    """Share of the song's 4/4 bars (up to its last note) in which ``track`` starts a note (0.0 for no notes)."""
+    if not track.notes:
+        return 0.0
+    bar = 4 * song.ppq
+    bars = max(1, -(-song.end_tick // bar))
+    return min(1.0, len({n.start_tick // bar for n in track.notes}) / bars)
+
+
 def guess_melody_index(song: Song) -> int:
-    """The track most likely to be the melody: named so, else the most monophonic, highest-pitched non-drum part."""
+    """The track most likely to be the melody: named so, else the most monophonic, highest-pitched non-drum part
+    that plays through the song (a part of a few notes, or of one repeated pitch, is rarely the tune).
+
+    Returns 0 when no track is a pitched one with notes."""
     best, best_score = 0, -1e9
     for i, t in enumerate(song.tracks):
         if t.is_drum or not t.notes:
@@ -46,8 +58,11 @@ def guess_melody_index(song: Song) -> int:
         name = t.name.lower()
         score = 10.0 if any(w in name for w in _MELODY_WORDS) else 0.0
         score += 4.0 * monophonic_ratio(t)
-        score += float(np.mean([n.pitch for n in t.notes])) / 32.0
-        score -= 0.5 * (t.program // 8 == 4)          # basses are rarely the tune
+        pitch = float(np.mean([n.pitch for n in t.notes]))
+        score += pitch / 32.0
+        score -= 2.0 * (t.program // 8 == 4 or pitch < 48)     # basses (and bass lines) are rarely the tune
+        score += 4.0 * bar_coverage(t, song)          # a tune has notes in most bars
+        score -= 2.0 * (len({n.pitch for n in t.notes}) < 3)   # one or two pitches: a pedal, a signal, not a tune
         if score > best_score:
             best, best_score = i, score
     return best

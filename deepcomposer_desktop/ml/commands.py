@@ -32,10 +32,15 @@ def cmd_models(args) -> int:
         from .registry import list_models
     except ModuleNotFoundError:
         raise CliError("No model registry in this build") from None
-    if args.action in ("export", "import"):
-        from ..model_files import ModelExists, export_model, import_model
+    if args.action in ("export", "import", "remove"):
+        from ..model_files import ModelExists, export_model, import_model, remove_model
         try:
-            if args.action == "export":
+            if args.action == "remove":
+                if len(args.args) != 1:
+                    raise CliError("usage: deepcomposer models remove NAME (or TECHNIQUE/NAME, e.g. gan/mygenre)")
+                technique, name, _ = remove_model(args.args[0])
+                print(f"Removed {technique}/{name}")
+            elif args.action == "export":
                 if len(args.args) != 2 or "/" not in args.args[0]:
                     raise CliError("usage: deepcomposer models export TECHNIQUE/NAME FILE (e.g. gan/rock rock.dcmodel)")
                 technique, name = args.args[0].split("/", 1)
@@ -114,8 +119,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list installed models (one line from each card); export or import one")
-    p.add_argument("action", nargs="?", choices=("list", "export", "import"), default="list")
-    p.add_argument("args", nargs="*", help="export: TECHNIQUE/NAME FILE; import: FILE")
+    p.add_argument("action", nargs="?", choices=("list", "export", "import", "remove"), default="list")
+    p.add_argument("args", nargs="*", help="export: TECHNIQUE/NAME FILE; import: FILE; remove: [TECHNIQUE/]NAME "
+                                           "(a model of yours; a built-in one cannot be removed)")
     p.add_argument("--name", help="import under this name")
     p.add_argument("--overwrite", action="store_true", help="import over an installed model of that name")
     p.set_defaults(func=cmd_models)

@@ -14,8 +14,8 @@ import os
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
+                               QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ..training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress, Reference, TrainingJob,
                                 TrainingSpec, paused_runs)
@@ -299,13 +299,41 @@ class TrainingWindow(QWidget):
                 self.apply_event(ev)
 
     def _ok_to_start(self) -> bool:
+        """Refuse what cannot be trained; a genre of the user's own of that name is replaced only when they say so."""
         if not self.source():
             self.status.setText("Choose a folder with usable MIDI files or a built-in data set first.")
             return False
         if not self.name_edit.hasAcceptableInput():
             self.status.setText("Name the genre with lower-case letters, digits, '-' or '_' (e.g. my-band).")
             return False
+        name = self.name_edit.text().strip()
+        if self._builtin(name):
+            self.status.setText(f"'{name}' is a built-in genre, and one trained under that name would take its "
+                                f"place everywhere: choose another name.")
+            return False
+        if self._installed(name) and not self.confirm_replace(name):
+            self.status.setText(f"Nothing started: your genre '{name}' is kept. Choose another name to train a "
+                                f"new one.")
+            return False
         return True
+
+    def confirm_replace(self, name: str) -> bool:
+        """Ask whether training may replace the user's own genre ``name`` (a yes/no question, No by default)."""
+        answer = QMessageBox.question(self, "Replace your genre?",
+                                      f"You already have a genre called '{name}'. Training replaces it when it "
+                                      f"is done (the one you have now is lost). Train anyway?",
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    @staticmethod
+    def _builtin(name: str) -> bool:
+        from ..ml.registry import SHIPPED_DIR
+        return bool(name) and (SHIPPED_DIR / f"gan-{name}.pt").is_file()
+
+    @staticmethod
+    def _installed(name: str) -> bool:
+        from ..ml.registry import user_models_dir
+        return bool(name) and (user_models_dir() / f"gan-{name}.pt").is_file()
 
     def _begin(self, job: TrainingJob | None, resume: bool) -> None:
         if job is None:
@@ -361,8 +389,12 @@ class TrainingWindow(QWidget):
             self._explain()
         elif isinstance(ev, DataReady):
             n["data"] = ev
-            self.status.setText(f"Training on {ev.windows} 8-bar pieces from {ev.songs} songs; {ev.held_out} held "
-                                f"out to measure the model.")
+            songs = f"{ev.songs} song{'' if ev.songs == 1 else 's'}"
+            held = (f"{ev.held_out} (from {ev.held_songs} song{'' if ev.held_songs == 1 else 's'}) held out to "
+                    f"measure the model" if ev.held_out else "none held out (one song: the model is measured on "
+                    "pieces it trains on)")
+            self.status.setText(f"{ev.windows + ev.held_out} 8-bar pieces from {songs}: training on {ev.windows}, "
+                                f"{held}.")
             self._explain()
         elif isinstance(ev, Reference):
             self.metrics.set_reference(ev.figures)
@@ -370,10 +402,17 @@ class TrainingWindow(QWidget):
             if ev.figures:
                 self.metrics.add_figures(ev.iteration, ev.figures)
             if ev.sample is not None:
-                self.samples.append(ev.sample)
-                item = QListWidgetItem(f"♪ Epoch {ev.epoch:g} (iteration {ev.iteration})")
-                item.setData(Qt.UserRole, len(self.samples) - 1)
-                self.sample_list.addItem(item)
+                label = f"♪ Epoch {ev.epoch:g} (iteration {ev.iteration}" + (", final)" if ev.final else ")")
+                last = self.sample_list.item(self.sample_list.count() - 1) if self.sample_list.count() else None
+                if last is not None and last.data(Qt.UserRole + 1) == ev.iteration:
+                    self.samples[last.data(Qt.UserRole)] = ev.sample      # the final fit of that same iteration
+                    last.setText(label)
+                else:
+                    self.samples.append(ev.sample)
+                    item = QListWidgetItem(label)
+                    item.setData(Qt.UserRole, len(self.samples) - 1)
+                    item.setData(Qt.UserRole + 1, ev.iteration)
+                    self.sample_list.addItem(item)
         elif isinstance(ev, LogLine):
             self.log.appendPlainText(ev.text.rstrip())
         elif isinstance(ev, Finished):
@@ -460,10 +499,11 @@ class TrainingWindow(QWidget):
         if not name:
             return "Lower-case letters, digits, '-' or '_'."
         from ..ml.registry import list_models
+        if self._builtin(name):
+            return f"'{name}' is a built-in genre: choose another name."
         for m in list_models("gan"):
             if m.name == name:
-                return (f"You already have a genre '{name}': training replaces it." if m.user else
-                        f"'{name}' is a built-in genre: yours will be used instead of it.")
+                return f"You already have a genre '{name}': training replaces it (you will be asked)."
         return "The name it will have in the genre list."
 
     def _offer_paused(self) -> None:
@@ -484,7 +524,8 @@ class TrainingWindow(QWidget):
                    "In this run there is no conductor (update ratio 0): the orchestra learns only by comparing "
                    "its playing with the real accompaniments, which is much quicker on a CPU."))
         if data is not None and spec is not None:
-            text += (f"<br>This run: <b>{data.windows}</b> 8-bar pieces from <b>{data.songs}</b> songs, "
+            text += (f"<br>This run: <b>{data.windows}</b> 8-bar pieces from <b>{data.songs - data.held_songs}</b> "
+                     f"songs, "
                      f"{spec.batch_size} pieces per step, learning rate {spec.lr:g}.")
         if loss is not None:
             w = loss.wdist

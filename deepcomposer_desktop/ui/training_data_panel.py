@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGroupBox, 
                                QLineEdit, QPushButton, QRadioButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
+from ..ml.data.folder import ONLY_DRUMS
+
 
 class DataPanel(QGroupBox):
     """Pick and inspect the training data. ``source()`` is "" until something usable is chosen.
@@ -144,8 +146,12 @@ class DataPanel(QGroupBox):
                 self.files.setItem(r, 0, QTableWidgetItem(f.path))
                 combo = QComboBox()
                 combo.addItems(list(f.tracks))
-                if f.melody is not None:
+                combo.setPlaceholderText("no melody: the file has only drums" if
+                                         (f.problem or skipped.get(f.path)) == ONLY_DRUMS else "no melody")
+                if f.melody is not None and (f.problem or skipped.get(f.path)) != ONLY_DRUMS:
                     combo.setCurrentIndex(f.melody)
+                else:
+                    combo.setCurrentIndex(-1)                 # no track shown as the melody
                 combo.setEnabled(bool(f.tracks))
                 combo.currentIndexChanged.connect(lambda i, path=f.path, guess=f.melody:
                                                   self.fix_melody(path, i, guess))

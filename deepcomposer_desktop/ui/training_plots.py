@@ -37,11 +37,14 @@ class LinePlot(QWidget):
             self.colors[name] = QColor(color or PALETTE[len(self.colors) % len(PALETTE)])
 
     def add_point(self, name: str, x: float, y: float) -> None:
-        """Append a point (NaN and infinite values are skipped) and schedule a repaint."""
+        """Append a point (NaN and infinite values are skipped; one at the last point's x replaces it: a later
+        measure of the same iteration) and schedule a repaint."""
         if y is None or not math.isfinite(float(y)) or not math.isfinite(float(x)):
             return
         self.add_series(name)
         pts = self.series[name]
+        if pts and pts[-1][0] == float(x):
+            pts.pop()
         pts.append((float(x), float(y)))
         if len(pts) > MAX_POINTS:
             del pts[1:-1:2]

@@ -10,7 +10,7 @@ from deepcomposer_desktop.midi.io import write_midi
 from deepcomposer_desktop.ml.data import WINDOW, DataError, load_cache
 from deepcomposer_desktop.ml.data import folk, jazz, pop, rock, symphony
 from deepcomposer_desktop.ml.data.build import build_genre
-from deepcomposer_desktop.ml.data.folder import build_from_folder, pick_melody, role_of
+from deepcomposer_desktop.ml.data.folder import NO_PARTS, ONLY_DRUMS, build_from_folder, pick_melody, role_of
 from deepcomposer_desktop.ml.data.rolls import monophonic, split_lowest_voice
 
 PPQ = 480
@@ -276,6 +276,79 @@ def test_role_and_pick_melody():
     assert [role_of(t) for t in s.tracks[1:]] == [1, 2, 3]
     assert pick_melody(s, None) == 0 and pick_melody(s, "pad") == 2 and pick_melody(s, 3) == 3
     assert pick_melody(s, "Tuba") is None and pick_melody(s, 9) is None
+
+
+def _band(bars, lead_pitch=72):
+    """Lead, piano chords, a fingered bass and a kit, ``bars`` 4/4 bars long."""
+    return (_track("Lead", _melody(bars, lead_pitch), program=73),
+            _track("Piano", [(p, b * BAR, BAR, 70) for b in range(bars) for p in (60, 64, 67)]),
+            _track("Fingered bass", [(36, b * BAR, BAR, 90) for b in range(bars)], program=33),
+            _track("Kit", [(36, b * BAR, 60, 100) for b in range(bars)], is_drum=True))
+
+
+def test_folder_uses_only_stretches_in_a_duple_metre(tmp_path):
+    def steady(name, pitch, start, end, step, **kw):        # one note a beat from ``start`` to ``end`` ticks
+        return _track(name, [(pitch + (t // step) % 3, t, step, 90) for t in range(start, end, step)], **kw)
+    # a 3/4 tune with a single 2/4 bar in it: no 4/4 to learn from
+    waltz_end = 16 * 3 * PPQ + 2 * PPQ
+    sigs = (TimeSignature(0, 3, 4), TimeSignature(8 * 3 * PPQ, 2, 4), TimeSignature(8 * 3 * PPQ + 2 * PPQ, 3, 4))
+    write_midi(Song(tracks=(steady("Lead", 72, 0, waltz_end, PPQ), steady("Bass", 40, 0, waltz_end, PPQ, program=33)),
+                    ppq=PPQ, time_signatures=sigs), tmp_path / "waltz.mid")
+    # 16 bars of 2/4 (8 bars of 4/4), then 16 bars of 6/8 played an octave higher: only the 2/4 half is used
+    turn = 16 * 2 * PPQ
+    song = Song(tracks=(_track("Lead", [(72 + i % 3, i * PPQ, PPQ, 90) for i in range(32)]
+                                 + [(96, turn + i * PPQ, PPQ, 90) for i in range(48)]),
+                        steady("Bass", 40, 0, turn + 48 * PPQ, PPQ, program=33)),
+                ppq=PPQ, time_signatures=(TimeSignature(0, 2, 4), TimeSignature(turn, 6, 8)))
+    write_midi(song, tmp_path / "turns.mid")
+    # a 4/4 song after a one-beat pickup: its bars start on the downbeat after the pickup
+    pickup = Song(tracks=(_track("Lead", [(71, 0, PPQ, 90)] + [(n[0], n[1] + PPQ, n[2], n[3]) for n in _melody(8)]),
+                          steady("Bass", 40, 0, 33 * PPQ, PPQ, program=33)),
+                  ppq=PPQ, time_signatures=(TimeSignature(0, 1, 4), TimeSignature(PPQ, 4, 4)))
+    write_midi(pickup, tmp_path / "pickup.mid")
+    mel, acc, om, oa, sid, meta, rep = build_from_folder(tmp_path)
+    assert rep["skipped"] == [["waltz.mid", "not in 4/4 for 4 bars in a row anywhere (it is in 2/4, 3/4)"]]
+    assert meta["songs"] == ["pickup", "turns"] and rep["songs"] == 2 and rep["bars"] == 8 + 8
+    assert not mel[:, :, 96].any()                            # nothing of the 6/8 half
+    turns = mel[sid == 1]
+    assert len(turns) == 2 and turns[0, 0, 72] and turns[0, 4, 73]
+    first = mel[sid == 0][0]
+    assert first[0, 72] and not first[:, 71].any()            # bar 1 starts after the pickup
+
+
+def test_folder_counts_only_the_files_it_uses(tmp_path):
+    write_midi(_song(*_band(10)), tmp_path / "a.mid")
+    # 12 bars of drums, but the tune (and the tuba) only in bar 1: no window has enough melody
+    sparse = _song(_track("Lead", _melody(1)), _track("Tuba", [(40, 0, BAR, 80)], program=58),
+                   _track("Kit", [(36, b * BAR, 60, 100) for b in range(12)], is_drum=True))
+    write_midi(sparse, tmp_path / "b.mid")
+    write_midi(_song(_track("Kit", [(36, b * BAR, 60, 100) for b in range(12)], is_drum=True)), tmp_path / "c.mid")
+    mel, acc, om, oa, sid, meta, rep = build_from_folder(tmp_path)
+    assert rep["skipped"] == [["b.mid", "the melody is silent in too many bars (or the file is shorter than 4 bars)"],
+                              ["c.mid", ONLY_DRUMS]]
+    assert rep["songs"] == 1 and rep["files"] == 3 and rep["bars"] == 10 and rep["windows"] == len(mel) == 2
+    assert meta["songs"] == ["a"] and meta["sources"][0]["songs"] == 1 and set(sid) == {0}
+    assert rep["tracks"]["Other"] == {} and rep["instruments"]["Other"] == []     # not the skipped tuba
+    assert rep["tracks"]["Drums"] == {"Kit": 1}
+
+
+def test_folder_of_melodies_without_other_parts_is_refused(tmp_path):
+    for k in range(2):
+        write_midi(_song(_track("Lead", _melody(10, 70 + k))), tmp_path / f"tune{k}.mid")
+    with pytest.raises(DataError, match="None of the 2 MIDI files in .* has a melody and other parts to learn from"
+                       ) as exc:
+        build_from_folder(tmp_path)
+    assert exc.value.skipped == [["tune0.mid", NO_PARTS], ["tune1.mid", NO_PARTS]]
+
+
+def test_pick_melody_prefers_a_part_that_plays_through():
+    flute = _track("Flute", [(72 + (i * 5) % 12, i * PPQ, PPQ, 90) for i in range(160)], program=73)
+    strings = _track("Tremolo Strings", [(84, b * 10 * BAR, BAR, 60) for b in range(4)], program=44)
+    assert pick_melody(_song(flute, strings), None) == 0      # not 4 notes of one pitch over 40 bars
+    half = _track("Whistle", [(76 + i % 4, i * PPQ, PPQ, 90) for i in range(80) if (i // 16) % 2 == 0],
+                  program=78)
+    bass = _track("Bass line", [(36 + i % 5, i * PPQ, PPQ, 90) for i in range(160)], program=33)
+    assert pick_melody(_song(bass, half), None) == 1          # a tune with rests, not the bass under it
 
 
 def test_musicxml_reader_ties_chords_backup_transpose(tmp_path):

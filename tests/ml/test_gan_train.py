@@ -66,7 +66,7 @@ def test_deepcomposer_recipe_trains_on_two_bar_pieces(cache, tmp_path):
 
 def test_cli_train_from_a_midi_folder(tmp_path, capsys):
     from deepcomposer_desktop.cli import main
-    from deepcomposer_desktop.core.song import Note, Song, Track
+    from deepcomposer_desktop.core.song import Note, Song, TimeSignature, Track
     from deepcomposer_desktop.midi.io import write_midi
     folder = tmp_path / "songs"
     folder.mkdir()
@@ -76,20 +76,31 @@ def test_cli_train_from_a_midi_folder(tmp_path, capsys):
         bass = Track("Bass", 33, False, tuple(Note.make(36 + k, i * 1920, 1800) for i in range(10)))
         drums = Track("Kit", 0, True, tuple(Note.make(36 if i % 2 == 0 else 38, i * 480, 120) for i in range(40)))
         write_midi(Song(tracks=(mel, bass, drums)), folder / f"song{k}.mid")
-    data = D.load_midi_folder(str(folder))
-    assert [t["name"] for t in data.tracks] == ["Drums", "Bass"] and data.is_drum.tolist() == [True, False]
+    (folder / "song2.mid").rename(folder / "SONG2.MID")            # read whatever the case of its extension
+    write_midi(Song(tracks=(mel, bass), time_signatures=(TimeSignature(0, 3, 4),)), folder / "waltz.kar")
+    data = D.load_midi_folder(str(folder))                          # as the Training studio reads the folder
+    assert [t["name"] for t in data.tracks] == ["Drums", "Bass", "Harmony", "Other"]
+    assert data.is_drum.tolist() == [True, False, False, False]
     assert data.melody.shape[1:] == (128, 128) and data.melody[:, :, 60:72].any()
+    assert data.meta["skipped"] == [["waltz.kar", "not in 4/4 (only 3/4)"]]
+    assert set(D.load_midi_folder(str(folder), "2").meta["report"]["melody"].values()) == {"Bass"}   # from 1
+    with pytest.raises(D.GanDataError, match="counted from 1"):
+        D.load_midi_folder(str(folder), "0")
     out = tmp_path / "models"
+    capsys.readouterr()
     assert main(["train", "gan", "--name", "my-genre", "--data", str(folder), "--out", str(out), "--preset", "tiny",
                  "--epochs", "1", "--device", "cpu"]) == 0
+    said = capsys.readouterr().out
+    assert "Read 3 songs of 4 files, 30 bars, 6 8-bar pieces to learn from; 1 file skipped:\n" in said
+    assert "  waltz.kar: not in 4/4 (only 3/4)\n" in said               # each skipped file, with why
+    assert "Model card written to" in said
     assert (out / "gan-my-genre.pt").exists()
     # ... with its model card: the figures measured on the held-out song against the real ones, and the command
     card = (out / "gan-my-genre.md").read_text()
     assert "| figure | real data | this model | real training songs (reference) |" in card
     assert f"`deepcomposer train gan --name my-genre --data {folder} --preset tiny --device cpu --epochs 1`" in card
-    assert f"- `{folder}` (3 songs): licence as given by the user" in card and "models/DATA.md" not in card
+    assert f"- `{folder}` (3 songs): licence the user's own files" in card and "models/DATA.md" not in card
     assert "Only 2 held-out windows: too few songs" in card
-    assert "Model card written to" in capsys.readouterr().out
     from deepcomposer_desktop.ml.registry import card_summary
     assert card_summary(out / "gan-my-genre.md").startswith("My-genre accompaniment for a melody: drums, bass")
     assert main(["train", "gan", "--name", "Bad Name!", "--data", str(folder), "--out", str(out)]) != 0
@@ -118,6 +129,58 @@ def test_split_by_song_keeps_songs_apart():
     data.meta["song_split"] = ["train"] * 9 + ["test"]
     train, held = D.split_by_song(data)
     assert set(data.song_id[held]) == {9}
+
+
+def _hash_split(sid, song_split=None):
+    """The split of a large set, as it has always been: the cache's own, else songs by hashed id (10 %)."""
+    if song_split:
+        held = np.array([x == "test" for x in song_split])[sid]
+    else:
+        held = (sid.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(1000) < 100
+    return np.nonzero(~held)[0], np.nonzero(held)[0]
+
+
+def test_split_by_song_holds_out_little_of_a_small_set():
+    def split(sizes):
+        sid = np.repeat(np.arange(len(sizes)), sizes)
+        train, held = D.split_by_song(D.GanData(np.zeros((len(sid), 1)), None, None, None, sid, {}))
+        assert not set(sid[train]) & set(sid[held]) and len(train) + len(held) == len(sid)
+        return sid, held
+    sid, held = split([22, 1])                       # song 0 was always held out: 22 of 23 windows
+    assert held.tolist() == [22]
+    for sizes in ([5, 5, 4, 5, 4], [4] * 10, [3, 9, 2, 7, 6, 8], [6] * 30):
+        sid, held = split(sizes)
+        assert 1 <= len(set(sid[held].tolist())) and len(held) <= 0.2 * len(sid), sizes
+        assert 0 not in sid[held]
+    assert len(split([12, 12])[1]) == 12             # two songs: one of them, however large
+    assert len(split([40])[1]) == 0                   # one song: nothing held out
+    # large sets (the shipped caches have hundreds to thousands of songs) split exactly as before
+    sid, held = split([3, 7, 5, 9] * 100)
+    assert np.array_equal(held, _hash_split(sid)[1])
+
+
+def test_the_shipped_caches_split_as_before():
+    import glob
+    import json
+    caches = sorted(glob.glob(str(D.__file__).rsplit("deepcomposer_desktop", 1)[0] + "cache/gan*/*.npz"))
+    if not caches:
+        pytest.skip("no genre caches built here")
+    for path in caches:
+        with np.load(path, allow_pickle=False) as z:
+            sid, meta = z["song_id"].astype(np.int64), json.loads(str(z["meta"]))
+        data = D.GanData(np.zeros((len(sid), 1)), None, None, None, sid, meta)
+        got, want = D.split_by_song(data), _hash_split(sid, meta.get("song_split"))
+        assert all(np.array_equal(a, b) for a, b in zip(got, want)), path
+
+
+def test_the_epoch_shown_is_the_one_the_step_belongs_to(cache, tmp_path):
+    said, lines = [], []
+    run_training(cache, "synth", tmp_path, "tiny", {"epochs": 2, "samples": 0}, device="cpu",
+                 progress=lambda f, m: said.append(m), log=lines.append)
+    epochs = [m.split(",")[0] for m in said if m.startswith("epoch ")]
+    assert epochs[-1] == "epoch 2" and "epoch 3" not in epochs
+    start = next(line for line in lines if "training gan-synth" in line)
+    assert "(2 epochs) on cpu" in start and " min" not in start          # no time limit, none named
 
 
 def test_key_normalisation_leaves_drums_alone():

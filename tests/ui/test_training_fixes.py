@@ -65,3 +65,79 @@ def test_a_genre_installed_later_can_be_started_from(qtbot, studio, tmp_path):
     qtbot.waitExposed(studio)
     assert studio.start_from.findText("the 'friend' genre") > 0
     assert studio.start_from.currentText() == "the 'new-band' genre"    # the choice is kept
+
+
+def test_a_built_in_name_is_refused_and_a_genre_of_yours_is_replaced_only_when_you_say_so(qtbot, studio, tmp_path,
+                                                                                          monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from deepcomposer_desktop.ml.registry import SHIPPED_DIR
+    from deepcomposer_desktop.ui import training as ui_training
+    from tests.test_model_files import tiny_gan
+    studio.set_folder(str(write_songs(tmp_path / "songs", n=2)))
+    qtbot.waitUntil(lambda: studio.scan is not None and not studio.data.busy(), timeout=60000)
+    studio.preset.setCurrentIndex(studio.preset.findData("tiny"))
+    shipped = sorted(SHIPPED_DIR.glob("gan-*.pt"))
+    if shipped:
+        name = shipped[0].stem.removeprefix("gan-")
+        studio.name_edit.setText(name)
+        assert "built-in genre: choose another name" in studio.name_note.text()
+        qtbot.mouseClick(studio.train_btn, Qt.LeftButton)
+        assert studio.job is None and studio.state == "idle"
+        assert f"'{name}' is a built-in genre" in studio.status.text()
+        assert not (tmp_path / "models" / f"gan-{name}.pt").exists()
+    (tmp_path / "models").mkdir(exist_ok=True)
+    tiny_gan(tmp_path / "models" / "gan-mine.pt")
+    asked = []
+    answer = [QMessageBox.No]
+    monkeypatch.setattr(ui_training.QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or answer[0])
+    studio.name_edit.setText("mine")
+    qtbot.mouseClick(studio.train_btn, Qt.LeftButton)
+    assert len(asked) == 1 and "already have a genre called 'mine'" in asked[0]
+    assert studio.job is None and "your genre 'mine' is kept" in studio.status.text()
+    answer[0] = QMessageBox.Yes
+    qtbot.mouseClick(studio.train_btn, Qt.LeftButton)
+    assert len(asked) == 2 and studio.state == "running"
+    qtbot.mouseClick(studio.cancel_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: studio.state != "running", timeout=120000)
+
+
+def test_melodies_alone_cannot_be_trained_and_a_drum_file_shows_no_melody(qtbot, studio, tmp_path):
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for k in range(2):
+        write_midi(song(track("Lead", [(60 + k + b % 5, b * 480, 480, 90) for b in range(64)])), folder / f"t{k}.mid")
+    studio.set_folder(str(folder))
+    qtbot.waitUntil(lambda: studio.scan is not None and not studio.data.busy(), timeout=60000)
+    assert "has a melody and other parts to learn from" in studio.data.found.text()
+    assert not studio.train_btn.isEnabled() and studio.source() == ""
+    assert {status for _, status in _rows(studio)} == {"skipped: it has only a melody: there are no other parts to "
+                                                       "learn from"}
+    band = write_songs(tmp_path / "band", n=2)
+    write_midi(song(track("Kit", [(36, s, 120, 100) for s in range(0, 16 * 1920, 480)], is_drum=True, channel=9)),
+               band / "drums.mid")
+    studio.set_folder(str(band))
+    qtbot.waitUntil(lambda: studio.scan is not None and not studio.data.busy(), timeout=60000)
+    rows = {name: r for r, (name, _) in enumerate(_rows(studio))}
+    assert _rows(studio)[rows["drums.mid"]][1] == "skipped: it has only drums: there is no melody to learn from"
+    combo = studio.data.files.cellWidget(rows["drums.mid"], 1)
+    assert combo.currentIndex() == -1 and "only drums" in combo.placeholderText()    # the kit is not "the melody"
+    assert studio.data.files.cellWidget(rows["song1.mid"], 1).currentText().startswith("1. Lead")
+    assert studio.train_btn.isEnabled() and not studio.overrides
+
+
+def test_the_status_line_and_a_repeated_checkpoint(qtbot, studio):
+    from deepcomposer_desktop.core.song import Song
+    from deepcomposer_desktop.training_process import Checkpoint, DataReady
+    studio.apply_event(DataReady(30, 4, 4, [], 1))
+    assert studio.status.text() == ("34 8-bar pieces from 4 songs: training on 30, 4 (from 1 song) held out to "
+                                    "measure the model.")
+    first, final = Song(), Song(title="fitted")
+    studio.apply_event(Checkpoint(16, 2.0, "m.pt", {"polyphony": 2.0}, first))
+    studio.apply_event(Checkpoint(16, 2.0, "m.pt", {"polyphony": 3.0}, final, final=True))
+    plot = studio.metrics.plots["polyphony"]
+    assert plot.series["generated"] == [(16.0, 3.0)]           # the installed model's figure, once
+    assert studio.sample_list.count() == 1 and studio.samples == [final]
+    assert studio.sample_list.item(0).text() == "♪ Epoch 2 (iteration 16, final)"

@@ -2,10 +2,13 @@
 
 The melody track is found per file (``core.analysis.guess_melody_index``) or named by the user (track name or
 index); every other track goes to one of four accompaniment roles — drums, bass, harmony, other — by its GM
-family, so any band layout becomes ``(N, 4, 128, 128)``. Bars are counted from the file's tick 0 in 4/4.
+family, so any band layout becomes ``(N, 4, 128, 128)``. Only stretches in 4/4, 2/2 or 2/4 of at least 4 bars are
+used (two 2/4 bars make one 4/4 bar), as the shipped builders do (``musicxml.duple_runs``); bars are counted from
+each stretch's start. Both the Training studio and ``deepcomposer train gan --data FOLDER`` read folders here.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 
@@ -21,6 +24,10 @@ ROLES = ("Drums", "Bass", "Harmony", "Other")
 DEFAULT_PROGRAM = {"Drums": 0, "Bass": 33, "Harmony": 0, "Other": 48}
 HARMONY_FAMILIES = {0, 2, 3, 5, 6, 11}     # piano, organ, guitar, strings, ensemble, synth pad
 MIDI_EXT = (".mid", ".midi", ".kar")
+DUPLE_BARS = 4                          # a stretch in 4/4, 2/2 or 2/4 is used when it lasts this many 4/4 bars
+DUPLE = {(4, 4), (2, 2), (2, 4)}
+ONLY_DRUMS = "it has only drums: there is no melody to learn from"
+NO_PARTS = "it has only a melody: there are no other parts to learn from"
 
 
 def role_of(track) -> int:
@@ -72,15 +79,106 @@ def require_midi_files(folder) -> list[str]:
     return files
 
 
+def song_measures(song) -> list:
+    """The song's bars as ``musicxml.Measure`` (offsets and lengths in quarter notes) from its time signatures, up to
+    the bar of its last note; a bar cut short by the next time signature has its real (shorter) length."""
+    from .musicxml import Measure
+    sigs: dict[int, tuple[int, int]] = {0: (4, 4)}
+    for ts in sorted(song.time_signatures, key=lambda ts: ts.tick):
+        sigs[ts.tick] = (ts.numerator, ts.denominator)       # the last of several at one tick wins
+    ticks = sorted(sigs)
+    end = song.end_tick
+    out = []
+    for k, t0 in enumerate(ticks):
+        if t0 >= end:
+            break
+        num, den = sigs[t0]
+        length = song.ppq * 4 * num / den                     # ticks per bar
+        t1 = ticks[k + 1] if k + 1 < len(ticks) else t0 + math.ceil((end - t0) / length - 1e-9) * length
+        t = float(t0)
+        while t < t1 - 1e-6:
+            out.append(Measure(t / song.ppq, (min(t + length, t1) - t) / song.ppq, num, den))
+            t += length
+    return out
+
+
+def duple_stretches(song, min_bars: int = DUPLE_BARS) -> list[tuple[int, int]]:
+    """(start, end) ticks of the stretches in 4/4, 2/2 or 2/4 lasting at least ``min_bars`` 4/4 bars, each cut to
+    whole 4/4 bars (``musicxml.duple_runs``, as the shipped symphony builder uses them)."""
+    from .musicxml import duple_runs
+    return [(int(round(a * song.ppq)), int(round(b * song.ppq)))
+            for a, b in duple_runs(song_measures(song), min_bars)]
+
+
+def _stretch_notes(track, ppq: int, start: int, end: int, drum: bool = False) -> list[tuple[int, int, int]]:
+    """Step notes of ``track`` that start in the tick stretch [start, end), in steps from its start."""
+    n = int(round((end - start) * 4 / ppq))
+    out = []
+    for s, e, p in track_step_notes(track, ppq, start):
+        if 0 <= s < n:
+            out.append((s, s + 1 if drum else min(e, n), p))
+    return out
+
+
+def _metre_problem(song) -> str:
+    """Why a song has no stretch to learn from in 4/4 (its metres named)."""
+    meters = sorted({(ts.numerator, ts.denominator) for ts in song.time_signatures} or {(4, 4)})
+    names = ", ".join(f"{a}/{b}" for a, b in meters)
+    if not set(meters) & DUPLE:
+        return f"not in 4/4 (only {names})"
+    if set(meters) <= DUPLE:
+        return f"it is shorter than {DUPLE_BARS} bars"
+    return f"not in 4/4 for {DUPLE_BARS} bars in a row anywhere (it is in {names})"
+
+
+def _no_melody(song, melody_track) -> str:
+    """Why no melody could be taken from ``song`` (``melody_track``: the user's choice, or None for a guess)."""
+    if melody_track not in (None, ""):
+        if isinstance(melody_track, int):
+            return f"it has no track {melody_track + 1} with notes to use as the melody"
+        return f"no melody track named '{melody_track}'"
+    sounding = [t for t in song.tracks if t.notes]
+    if sounding and all(t.is_drum for t in sounding):
+        return ONLY_DRUMS
+    return "no track with notes to use as the melody"
+
+
+def _file_windows(song, mi: int, stretches, stride_bars: int):
+    """The windows of one file's duple stretches (one song, in a collector of its own), the bars they span and the
+    (role, index, track) of every part with notes there."""
+    col = WindowCollector(n_tracks=len(ROLES), stride_bars=stride_bars)
+    others = [(i, t, role_of(t)) for i, t in enumerate(song.tracks) if i != mi and t.notes]
+    used, bars = set(), 0
+    for a, b in stretches:
+        n = int(round((b - a) * 4 / song.ppq))
+        mel = monophonic(_stretch_notes(song.tracks[mi], song.ppq, a, b))
+        if not mel:
+            continue
+        parts = [[] for _ in ROLES]
+        for i, t, r in others:
+            notes = _stretch_notes(t, song.ppq, a, b, drum=t.is_drum)
+            used.update([i] if notes else [])
+            parts[r] += notes
+        m, mo = notes_to_roll(mel, n)
+        rolls = [notes_to_roll(p, n) for p in parts]
+        col.add_song("", m, mo, np.stack([r[0] for r in rolls]), np.stack([r[1] for r in rolls]),
+                     same_song=bool(col.titles))
+        bars += -(-n // 16)
+    return col, bars, [(r, i, t) for i, t, r in others if i in used]
+
+
 def build_from_folder(folder, melody_track=None, progress: ProgressFn = None, should_stop: StopFn = None,
                       stride_bars: int = 4, out: str | None = None):
     """``(melody, accomp, onsets_melody, onsets_accomp, song_id, meta, report)`` from every MIDI file in ``folder``.
 
-    Arrays are bool as from ``load_cache`` (accomp has the 4 ROLES as tracks). ``report`` is a dict for the UI:
-    songs, skipped ([file, why]), bars, windows, tracks (role -> source track names), instruments
-    (role -> GM names), melody (file -> chosen track). ``out``: also write the cache there.
-    Raises DataError when the folder is missing or yields no usable window; raises Cancelled on stop.
+    Arrays are bool as from ``load_cache`` (accomp has the 4 ROLES as tracks). ``melody_track``: see
+    :func:`pick_melody` (an int is a 0-based track index). ``report`` is a dict for the UI: files, skipped
+    ([file, why]), melody (file -> chosen track), and of the files whose windows are used only: songs, bars,
+    windows, tracks (role -> source track names), instruments (role -> GM names). ``out``: also write the cache there.
+    Raises DataError (its ``skipped`` says why for each file) when the folder is missing or yields no usable window,
+    a folder of melodies without other parts included; raises Cancelled on stop.
     """
+    from ...core.edits import rescale_song
     from ...midi.io import MidiFileError, read_midi
 
     folder = os.fspath(folder)
@@ -99,42 +197,37 @@ def build_from_folder(folder, melody_track=None, progress: ProgressFn = None, sh
             skipped.append([rel, str(e)])
             continue
         if song.ppq % 4:
-            skipped.append([rel, f"its resolution ({song.ppq} ticks per beat) cannot be split into 16ths"])
-            continue
-        meters = {(ts.numerator, ts.denominator) for ts in song.time_signatures}
-        if meters and not meters & {(4, 4), (2, 2), (2, 4)}:
-            skipped.append([rel, "not in 4/4 (only " + ", ".join(f"{a}/{b}" for a, b in sorted(meters)) + ")"])
-            continue
+            song = rescale_song(song, 480)               # a grid of 16ths either way
         mi = pick_melody(song, melody_track)
         if mi is None or not song.tracks[mi].notes or song.tracks[mi].is_drum:
-            skipped.append([rel, f"no melody track named '{melody_track}'" if melody_track not in (None, "")
-                            else "no track with notes to use as the melody"])
+            skipped.append([rel, _no_melody(song, melody_track)])
             continue
-        mel = monophonic(track_step_notes(song.tracks[mi], song.ppq))
-        parts = [[] for _ in ROLES]
-        for i, t in enumerate(song.tracks):
-            if i == mi or not t.notes:
-                continue
-            r = role_of(t)
-            notes = track_step_notes(t, song.ppq)
-            if t.is_drum:
-                notes = [(s, s + 1, p) for s, _, p in notes]
-            parts[r] += notes
+        stretches = duple_stretches(song)
+        if not stretches:
+            skipped.append([rel, _metre_problem(song)])
+            continue
+        chosen[rel] = song.tracks[mi].name or f"track {mi + 1}"
+        got, got_bars, parts = _file_windows(song, mi, stretches, stride_bars)
+        if not parts:
+            skipped.append([rel, NO_PARTS])
+            continue
+        if not len(got):
+            skipped.append([rel, "the melody is silent in too many bars (or the file is shorter than 4 bars)"])
+            continue
+        col.titles.append(os.path.splitext(rel)[0])      # the file's windows, as one more song
+        for name in ("mel", "acc", "om", "oa"):
+            getattr(col, name).extend(getattr(got, name))
+        col.sid.extend([len(col.titles) - 1] * len(got))
+        bars += got_bars
+        for r, i, t in parts:
             role_tracks[ROLES[r]][t.name or f"track {i + 1}"] += 1
             role_programs[ROLES[r]][t.program] += 1
-        n = max((e for part in [mel] + parts for _, e, _ in part), default=0)
-        m, mo = notes_to_roll(mel, n)
-        rolls = [notes_to_roll(p, n) for p in parts]
-        kept = col.add_song(os.path.splitext(rel)[0], m, mo, np.stack([r[0] for r in rolls]),
-                            np.stack([r[1] for r in rolls]))
-        if kept == 0:
-            skipped.append([rel, "the melody is silent in too many bars (or the file is shorter than 4 bars)"])
-        chosen[rel] = song.tracks[mi].name or f"track {mi + 1}"
-        bars += -(-n // 16)
-    report(progress, 1.0, f"{len(col)} training windows from {len(chosen)} files")
+    report(progress, 1.0, f"{len(col)} training windows from {len(col.titles)} files")
     if not len(col):
         why = "; ".join(f"{f}: {w}" for f, w in skipped[:5])
-        raise DataError(f"No usable 8-bar stretches in {folder}" + (f" ({why})" if why else ""), skipped)
+        head = (f"None of the {len(files)} MIDI files in {folder} has a melody and other parts to learn from"
+                if skipped and all(w == NO_PARTS for _, w in skipped) else f"No usable 8-bar stretches in {folder}")
+        raise DataError(head + (f" ({why})" if why else ""), skipped)
     tracks = []
     for r in ROLES:
         prog = role_programs[r].most_common(1)[0][0] if role_programs[r] else DEFAULT_PROGRAM[r]
@@ -143,7 +236,7 @@ def build_from_folder(folder, melody_track=None, progress: ProgressFn = None, sh
     meta = {"genre": os.path.basename(os.path.normpath(folder)), "tracks": tracks,
             "sources": [{"folder": folder, "licence": "the user's own files", "songs": len(col.titles)}],
             "melody_track": melody_track, "bars": 8, "steps_per_bar": 16, "songs": list(col.titles)}
-    rep = {"songs": len(chosen), "files": len(files), "skipped": skipped, "bars": bars, "windows": len(col),
+    rep = {"songs": len(col.titles), "files": len(files), "skipped": skipped, "bars": bars, "windows": len(col),
            "tracks": {r: dict(role_tracks[r]) for r in ROLES},
            "instruments": {r: (["Drum kit"] if role_programs[r] else []) if r == "Drums" else
                            [PROGRAM_NAMES[p] for p, _ in role_programs[r].most_common()] for r in ROLES},

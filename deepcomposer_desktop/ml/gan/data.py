@@ -5,18 +5,18 @@ cutting 8-bar windows into 2-bar ones for the DeepComposer baseline.
 """
 from __future__ import annotations
 
-import glob
 import os
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..common import ProgressFn, StopFn, check_stop, report
+from ..common import ProgressFn, StopFn
 from ..metrics import estimate_key
 
 STEPS_PER_BAR = 16
 WINDOW_BARS = 8
+SMALL_SET = 40           # fewer songs than this: the held-out songs are chosen to fit MAX_HELD (split_by_song)
+MAX_HELD = 0.2           # at most this share of a small set's windows is held out
 
 
 class GanDataError(ValueError):
@@ -70,7 +70,7 @@ def load_cache_data(path) -> GanData:
 
 def load_training_data(spec, melody_track: str | int | None = None, progress: ProgressFn = None,
                        should_stop: StopFn = None) -> GanData:
-    """``spec`` is a ``.npz`` cache or a folder of ``.mid`` files."""
+    """``spec`` is a ``.npz`` cache or a folder of MIDI files (:func:`load_midi_folder`)."""
     spec = os.fspath(spec)
     if os.path.isdir(spec):
         return load_midi_folder(spec, melody_track, progress, should_stop)
@@ -79,12 +79,36 @@ def load_training_data(spec, melody_track: str | int | None = None, progress: Pr
     return load_cache_data(spec)
 
 
+def load_midi_folder(folder, melody_track: str | int | None = None, progress: ProgressFn = None,
+                     should_stop: StopFn = None) -> GanData:
+    """A folder of MIDI files read as the Training studio reads it (``ml.data.folder.build_from_folder``: the same
+    files accepted, the same roles). ``melody_track``: a track name, or its number counted from 1 (default: the
+    guessed melody). ``meta["report"]`` is the reader's report (songs, bars, windows ...), ``meta["skipped"]`` its
+    skipped files ([file, why]).
+    Raises GanDataError (no usable window: its message names skipped files and why) and Cancelled."""
+    from ..data import DataError
+    from ..data.folder import build_from_folder
+    if isinstance(melody_track, int) or (isinstance(melody_track, str) and melody_track.strip().isdigit()):
+        if int(melody_track) < 1:
+            raise GanDataError("Tracks are counted from 1: give the melody track's number from 1 up, or its name")
+        melody_track = int(melody_track) - 1            # the reader counts from 0
+    try:
+        mel, acc, om, oa, sid, meta, rep = build_from_folder(folder, melody_track, progress, should_stop)
+    except DataError as exc:
+        raise GanDataError(str(exc)) from None
+    return GanData(mel, om & mel, acc, oa & acc, sid.astype(np.int64),
+                   dict(meta, report=rep, skipped=rep["skipped"]))
+
+
 # --- held-out split ---------------------------------------------------------------------------------------------
 def split_by_song(data: GanData, test_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, held-out indices), split by song so no song is on both sides.
 
     Uses the cache's own split (``meta["song_split"]``: "test" songs held out) when it has one; otherwise every
-    song whose hashed id falls in the lowest ``test_fraction`` is held out.
+    song whose hashed id falls in the lowest ``test_fraction`` is held out. A small set (fewer than SMALL_SET songs,
+    or one where that would hold out more than MAX_HELD of the windows) holds out whole songs, in a fixed order,
+    up to MAX_HELD of the windows (:func:`_small_set_held`): at least one song when there are two or more, none
+    when there is one.
     """
     sid = np.asarray(data.song_id)
     split = data.meta.get("song_split")
@@ -94,9 +118,32 @@ def split_by_song(data: GanData, test_fraction: float = 0.1) -> tuple[np.ndarray
     else:
         h = (sid.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(1000)
         held = h < int(round(test_fraction * 1000))
+        if len(np.unique(sid)) < SMALL_SET or held.mean() > MAX_HELD:
+            return _small_set_held(sid, test_fraction)
     if held.all() or not held.any():
         held = np.zeros(len(sid), bool)
         held[:: max(2, int(round(1 / max(test_fraction, 1e-3))))] = True
+    return np.nonzero(~held)[0], np.nonzero(held)[0]
+
+
+def _small_set_held(sid: np.ndarray, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) indices of a small set: songs taken in a fixed scrambled order (not song 0 first) while
+    they fit in MAX_HELD of the windows, until ``test_fraction`` of them is held out; when no song fits, the one
+    with the fewest windows. One song: nothing held out."""
+    songs, counts = np.unique(sid, return_counts=True)
+    chosen: list = []
+    if len(songs) >= 2:
+        order = np.argsort((songs.astype(np.float64) + 1.0) * 0.6180339887498949 % 1.0, kind="stable")
+        taken = 0
+        for k in order:
+            if taken >= test_fraction * len(sid):
+                break
+            if taken + counts[k] <= MAX_HELD * len(sid):
+                chosen.append(songs[k])
+                taken += counts[k]
+        if not chosen:
+            chosen = [songs[order[np.argmin(counts[order])]]]
+    held = np.isin(sid, chosen)
     return np.nonzero(~held)[0], np.nonzero(held)[0]
 
 
@@ -160,118 +207,3 @@ def to_two_bars(data: GanData) -> GanData:
     out = GanData(mel, data.melody_on.reshape(n * k, w, 128), cut(data.accomp), cut(data.accomp_on),
                   np.repeat(data.song_id, k), dict(data.meta, bars=2))
     return out.subset(np.nonzero(keep)[0])
-
-
-# --- a folder of MIDI files (custom genre) ------------------------------------------------------------------------
-ROLES = ("Drums", "Bass", "Harmony", "Parts")
-
-
-def _roles(song, melody_index: int) -> dict[str, list]:
-    """Sort a song's non-melody tracks into drums / bass / harmony (the busiest other part) / the rest."""
-    others = [t for i, t in enumerate(song.tracks) if i != melody_index and t.notes]
-    roles: dict[str, list] = {r: [] for r in ROLES}
-    roles["Drums"] = [t for t in others if t.is_drum]
-    pitched = [t for t in others if not t.is_drum]
-    basses = [t for t in pitched if t.program // 8 == 4]
-    if not basses and pitched:
-        low = min(pitched, key=lambda t: np.mean([n.pitch for n in t.notes]))
-        if np.mean([n.pitch for n in low.notes]) < 52 and len(pitched) > 1:
-            basses = [low]
-    roles["Bass"] = basses
-    rest = sorted([t for t in pitched if t not in basses], key=lambda t: -len(t.notes))
-    roles["Harmony"] = rest[:1]
-    roles["Parts"] = rest[1:]
-    return roles
-
-
-def load_midi_folder(folder: str, melody_track: str | int | None = None, progress: ProgressFn = None,
-                     should_stop: StopFn = None) -> GanData:
-    """Every ``.mid`` under ``folder`` cut into 8-bar windows (hop 4 bars). The melody is the track named
-    ``melody_track`` (name or 1-based number) or else the one ``core.analysis`` guesses; the other tracks become
-    up to four roles (drums, bass, harmony, other parts), each learned from the real notes."""
-    from ...core.analysis import guess_melody_index
-    from ...core.edits import rescale_song
-    from ...core.grid import track_to_roll
-    from ...midi.io import MidiFileError, read_midi
-    files = sorted(glob.glob(os.path.join(folder, "**", "*.mid"), recursive=True)
-                   + glob.glob(os.path.join(folder, "**", "*.midi"), recursive=True))
-    if not files:
-        raise GanDataError(f"No MIDI files (.mid) in {folder}")
-    songs, programs, skipped = [], {r: Counter() for r in ROLES}, []
-    for k, f in enumerate(files):
-        check_stop(should_stop)
-        report(progress, 0.5 * k / len(files), f"reading {os.path.basename(f)}")
-        try:
-            song = read_midi(f)
-        except MidiFileError as exc:
-            skipped.append(f"{os.path.basename(f)}: {exc}")
-            continue
-        if song.ppq % 4:
-            song = rescale_song(song, 480)
-        mi = _pick_melody(song, melody_track, guess_melody_index)
-        if mi is None or not song.tracks[mi].notes:
-            skipped.append(f"{os.path.basename(f)}: no melody track")
-            continue
-        roles = _roles(song, mi)
-        for r, ts in roles.items():
-            programs[r].update(t.program for t in ts)
-        songs.append((os.path.basename(f), song, mi, roles))
-    used = [r for r in ROLES if any(s[3][r] for s in songs)]
-    if not songs or not used:
-        raise GanDataError(f"None of the {len(files)} MIDI files in {folder} has a melody and other parts to learn "
-                           f"from" + (f" ({skipped[0]})" if skipped else ""))
-    mel, mon, acc, aon, sid, titles = [], [], [], [], [], []
-    window = WINDOW_BARS * STEPS_PER_BAR
-    for k, (title, song, mi, roles) in enumerate(songs):
-        check_stop(should_stop)
-        report(progress, 0.5 + 0.5 * k / len(songs), f"cutting {title}")
-        n_steps = -(-song.end_tick // (song.ppq // 4))
-        m, mo = track_to_roll(song.tracks[mi], song.ppq, 4, n_steps)
-        a = np.zeros((len(used), n_steps, 128), bool)
-        ao = np.zeros_like(a)
-        for j, r in enumerate(used):
-            for t in roles[r]:
-                roll, on = track_to_roll(t, song.ppq, 4, n_steps)
-                a[j] |= roll > 0
-                ao[j] |= on
-        for start in range(0, max(1, n_steps - 2 * STEPS_PER_BAR), 4 * STEPS_PER_BAR):
-            mw = _pad(m[start:start + window] > 0, window)
-            if mw.reshape(WINDOW_BARS, STEPS_PER_BAR, 128).any(axis=(1, 2)).sum() * 2 < WINDOW_BARS:
-                continue
-            mel.append(mw)
-            mon.append(_pad(mo[start:start + window], window) & mw)
-            acc.append(_pad(a[:, start:start + window], window, axis=1))
-            aon.append(_pad(ao[:, start:start + window], window, axis=1) & acc[-1])
-            sid.append(len(titles))
-        titles.append(title)
-    if not mel:
-        raise GanDataError(f"No 8-bar stretch with a melody was found in {folder}")
-    tracks = []
-    for r in used:
-        prog = programs[r].most_common(1)[0][0] if programs[r] else 0
-        tracks.append({"name": r, "program": int(prog), "is_drum": r == "Drums",
-                       "origin": f"real: {os.path.basename(os.path.abspath(folder))} ({r.lower()} parts)"})
-    meta = {"genre": os.path.basename(os.path.abspath(folder)), "tracks": tracks, "songs": titles,
-            "skipped": skipped, "bars": WINDOW_BARS, "steps_per_bar": STEPS_PER_BAR,
-            "sources": [{"folder": os.path.abspath(folder), "licence": "as given by the user", "songs": len(titles)}]}
-    return GanData(np.stack(mel), np.stack(mon), np.stack(acc), np.stack(aon), np.asarray(sid, np.int64), meta)
-
-
-def _pick_melody(song, melody_track, guess) -> int | None:
-    if melody_track is None or melody_track == "":
-        return guess(song)
-    if isinstance(melody_track, int) or str(melody_track).isdigit():
-        i = int(melody_track) - 1
-        return i if 0 <= i < len(song.tracks) else None
-    for i, t in enumerate(song.tracks):
-        if t.name.lower() == str(melody_track).lower():
-            return i
-    return None
-
-
-def _pad(a: np.ndarray, n: int, axis: int = 0) -> np.ndarray:
-    if a.shape[axis] >= n:
-        return a
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (0, n - a.shape[axis])
-    return np.pad(a, pad)

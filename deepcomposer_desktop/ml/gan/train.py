@@ -78,7 +78,8 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
               resume: bool = False, progress: ProgressFn = None, should_stop: StopFn = None,
               log=None, compact: bool = False, keep_state: bool = True, deadline: float | None = None,
               init_from=None) -> Path:
-    """Train on ``data`` (already prepared with :func:`prepare_data`); returns the model file's path.
+    """Train on ``data`` (already prepared with :func:`prepare_data`); returns the model file's path. ``log`` takes
+    each log line (else printed); given one, or a time budget, the losses are logged every 2 s (else 10 s).
 
     Raises ModelError (bad device, resume file that does not fit) and Cancelled (the model so far is saved).
     """
@@ -225,14 +226,14 @@ def train_gan(data: GanData, arch: GanArch, cfg: TrainConfig, out_dir, name: str
                          ("rec", rec.item())):
                 stats[k] = 0.9 * stats.get(k, v) + 0.1 * v
             now = time.time()
-            if now - last_log > (2.0 if budget < math.inf else 10.0) or it == total:
+            if now - last_log > (2.0 if budget < math.inf or log is not None else 10.0) or it == total:
                 rate = (it - it0) / max(1e-6, now - t0)
                 eta = min((total - it) / max(rate, 1e-9), budget - (now - t0))
                 say(f"it {it}/{total} epoch {it / per_epoch:.1f} wdist {stats['w']:.3f} gp {stats['gp']:.3f} "
                     f"adv {stats['adv']:.3f} rec {stats['rec']:.4f} | {rate:.1f} it/s, ETA {_fmt(eta)}")
                 last_log = now
             report(progress, max(it / total, (now - t0) / max(budget, 1e-3) if budget < math.inf else 0.0),
-                   f"epoch {it // per_epoch + 1}, iteration {it}")
+                   f"epoch {(it - 1) // per_epoch + 1}, iteration {it}")     # the epoch this step belongs to
             if (it // per_epoch - last_ckpt_epoch >= cfg.checkpoint_every or it == it0 + 1
                     or now - last_ckpt > cfg.checkpoint_seconds):
                 save()
@@ -383,7 +384,7 @@ def read_training_data(data_spec, melody_track=None, progress: ProgressFn = None
                            "a folder of MIDI files (put it in a folder, with more songs like it) or on a .npz cache "
                            "built by `python -m deepcomposer_desktop.ml.data.build`")
     report(progress, 0.0, "reading the training data")
-    return load_training_data(data_spec, melody_track, should_stop=should_stop)
+    return load_training_data(data_spec, melody_track, progress, should_stop)
 
 
 def run_training(data_spec, name: str, out_dir, preset: str | None = None, overrides: dict | None = None,
@@ -477,6 +478,7 @@ def cli_train(args) -> int:
     progress = progress_printer(50, every=1.0)
     try:
         data = read_training_data(args.data, getattr(args, "melody_track", None), progress)
+        _print_folder_report(data)
         with sigint_stops() as stop:          # Ctrl+C: as Cancel in the app (the model so far is saved)
             path = run_training(data, args.name, out, preset, overrides, device, args.resume, progress=progress,
                                 should_stop=stop, init_from=init_from)
@@ -486,6 +488,10 @@ def cli_train(args) -> int:
         raise CliError("Training stopped; the model so far is saved (continue with --resume)") from None
     end_progress_line()
     print(f"Model written to {path}" + ("" if args.out else f"; the genre '{args.name}' is now in the list"))
+    if not len(split_by_song(data)[1]):
+        print("warning: no model card written (one song: none is held out to measure the model on; train on two "
+              "songs or more for a card)", file=sys.stderr)
+        return 0
     print("Measuring it on the held-out songs for its model card ...", flush=True)
     from .card import write_trained_card
     try:
@@ -495,6 +501,22 @@ def cli_train(args) -> int:
     else:
         print(f"Model card written to {card}")
     return 0
+
+
+def _print_folder_report(data: GanData) -> None:
+    """What was read from a folder of MIDI files, as the Training studio shows it: songs, bars, windows, and every
+    skipped file with the reason (nothing for a cache)."""
+    rep = data.meta.get("report")
+    if not rep:
+        return
+    from ...cli import end_progress_line
+    end_progress_line()
+    songs, n = f"{rep['songs']} song{'' if rep['songs'] == 1 else 's'}", len(rep["skipped"])
+    print(f"Read {songs} of {rep['files']} files, {rep['bars']} bars, {rep['windows']} 8-bar pieces to learn from"
+          + (f"; {n} file{'' if n == 1 else 's'} skipped:" if n else "."))
+    for f, why in rep["skipped"]:
+        print(f"  {f}: {why}")
+    sys.stdout.flush()
 
 
 def _command(args, preset: str, device: str) -> str:
