@@ -1,5 +1,6 @@
 """Audition: the melody in every GAN genre x N takes at once, each take tagged and measured; regenerate one take
-(keeping locked tracks), keep a take, export any or all. Pure Python (no Qt); torch only inside the GAN calls.
+(keeping locked tracks); keeping and exporting takes is ``audition_takes``. Pure Python (no Qt); torch only inside
+the GAN calls.
 
 Threads: ``AuditionRun.start``/``cancel``/``wait`` on the caller's (GUI) thread. Backend "thread": the jobs run on
 a private ``ThreadPoolExecutor`` (torch limited to one intra-op thread; convolutions release the GIL, the Python
@@ -12,13 +13,11 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -38,7 +37,9 @@ class AuditionError(ValueError):
 class Take:
     """One generated arrangement: ``genre``, 1-based take ``number``, the ``seed`` it came from, the full ``song``
     (input tracks first, the band from ``first_new`` on), its ``metrics`` (``ml.metrics.evaluate``), the
-    generation time, how often it was regenerated and which of its band tracks are locked."""
+    generation time, how often it was regenerated and which of its band tracks are locked. ``parts``: how many band
+    tracks each of the model's parts became (a part played by register, e.g. the woodwinds, is one track per
+    section: ``ml.gan.generate.split_sections``); empty: one track each."""
 
     genre: str
     number: int
@@ -49,6 +50,7 @@ class Take:
     seconds: float = 0.0
     generation: int = 0
     locked: frozenset = frozenset()
+    parts: tuple = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -78,8 +80,10 @@ def audition_input(song: Song) -> Song:
     return song.with_tracks((replace(song.melody, solo=False),), melody_index=0)
 
 
-def take_metrics(song: Song, first_new: int) -> dict[str, float]:
-    """``ml.metrics.evaluate`` of the band (tracks from ``first_new``) against the melody, on 16-step bars."""
+def take_metrics(song: Song, first_new: int, parts: Sequence[int] = ()) -> dict[str, float]:
+    """``ml.metrics.evaluate`` of the band (tracks from ``first_new``) against the melody, on 16-step bars.
+    ``parts``: band tracks per model part (``Take.parts``); a part's sections are scored together as one part,
+    as the model's card scores it. Empty (or not adding up to the band): one part per track."""
     from .core.grid import track_to_roll
     from .ml import metrics as M
     ppq = song.ppq
@@ -88,32 +92,62 @@ def take_metrics(song: Song, first_new: int) -> dict[str, float]:
     steps = -(-song.end_tick // (ppq // 4))
     steps = max(16, -(-steps // 16) * 16)                      # whole 16-step bars
     mel, _ = track_to_roll(song.melody, ppq, 4, steps)
-    rolls, ons = [], []
-    for t in song.tracks[first_new:]:
-        r, o = track_to_roll(t, ppq, 4, steps)
-        rolls.append(r > 0)
-        ons.append(o)
+    band = song.tracks[first_new:]
+    if sum(parts) != len(band) or min(parts, default=0) < 1:
+        parts = [1] * len(band)
+    rolls, ons, drums, i = [], [], [], 0
+    for size in parts:                              # a part's sections: one roll, each note in one section
+        pairs = [track_to_roll(t, ppq, 4, steps) for t in band[i:i + size]]
+        rolls.append(np.logical_or.reduce([r > 0 for r, _ in pairs]))
+        ons.append(np.logical_or.reduce([o > 0 for _, o in pairs]))
+        drums.append(band[i].is_drum)
+        i += size
     try:
-        return M.evaluate(mel > 0, np.stack(rolls), [t.is_drum for t in song.tracks[first_new:]], np.stack(ons))
+        return M.evaluate(mel > 0, np.stack(rolls), drums, np.stack(ons))
     except ValueError:
         return {}
 
 
+# a card's figures in a musician's words, and how each value reads; ml.metrics.evaluate's keys, in card order
+FIGURE_WORDS = {
+    "in_scale_rate": ("in the melody's key", "{:.0%}"),
+    "empty_bar_rate": ("bars a part rests", "{:.0%}"),
+    "note_density": ("notes per bar, each part", "{:.1f}"),
+    "polyphony": ("notes at once, each part", "{:.1f}"),
+    "used_pitch_classes": ("different notes per bar, each part", "{:.1f}"),
+    "qualified_note_rate": ("notes a dotted eighth or longer", "{:.0%}"),
+    "drum_pattern_rate": ("drum hits on the eighth notes", "{:.0%}"),
+    "tonal_distance_melody": ("harmony distance to the melody (0 = the same chords)", "{:.2f}"),
+    "tonal_distance_tracks": ("harmony distance between the parts (0 = the same chords)", "{:.2f}"),
+}
+
+
+def _figure(metrics: Mapping[str, float], key: str) -> float | None:
+    v = metrics.get(key, math.nan)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
 def format_metrics(metrics: Mapping[str, float]) -> str:
-    """A short line for a card: in-scale %, empty bars %, notes per bar, polyphony."""
-    def val(k):
-        v = metrics.get(k, math.nan)
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+    """A short line for a card: in key %, empty bars %, notes per bar, notes at once."""
     parts = []
-    if (v := val("in_scale_rate")) is not None:
+    if (v := _figure(metrics, "in_scale_rate")) is not None:
         parts.append(f"in key {v * 100:.0f}%")
-    if (v := val("empty_bar_rate")) is not None:
+    if (v := _figure(metrics, "empty_bar_rate")) is not None:
         parts.append(f"empty bars {v * 100:.0f}%")
-    if (v := val("note_density")) is not None:
+    if (v := _figure(metrics, "note_density")) is not None:
         parts.append(f"{v:.1f} notes/bar")
-    if (v := val("polyphony")) is not None:
-        parts.append(f"poly {v:.1f}")
+    if (v := _figure(metrics, "polyphony")) is not None:
+        parts.append(f"{v:.1f} notes at once")
     return " · ".join(parts) or "no figures"
+
+
+def describe_metrics(metrics: Mapping[str, float]) -> str:
+    """Every figure of a take on a line of its own, in words: "In the melody's key: 97%" (a card's tooltip)."""
+    lines = []
+    for key, (words, shown) in FIGURE_WORDS.items():
+        if (v := _figure(metrics, key)) is not None:
+            lines.append(f"{words[0].upper()}{words[1:]}: {shown.format(v)}")
+    return "\n".join(lines) or "No figures for this take"
 
 
 # --- one take (worker thread) ---------------------------------------------------------------------------------------
@@ -135,8 +169,16 @@ def generate_take(source: Song, genre: str, number: int = 1, seed: int = 0, gene
     with torch.inference_mode():
         song = accompany(source, genre, takes=1, seed=int(seed), should_stop=should_stop, shared=shared)[0]
     first_new = len(source.tracks)
-    metrics = take_metrics(song, first_new)
-    return Take(genre, int(number), int(seed), song, first_new, metrics, time.perf_counter() - t0, generation)
+    parts = band_parts(genre)
+    metrics = take_metrics(song, first_new, parts)
+    return Take(genre, int(number), int(seed), song, first_new, metrics, time.perf_counter() - t0, generation,
+                parts=parts)
+
+
+def band_parts(genre: str) -> tuple[int, ...]:
+    """How many tracks each part of ``genre``'s model makes (its sections, or 1), e.g. ``(1, 1, 3, 1)``."""
+    from .ml.gan.generate import model_for_genre, sections_of
+    return tuple(max(1, len(sections_of(info))) for info in model_for_genre(genre).tracks)
 
 
 def take_seed(base_seed: int, number: int) -> int:
@@ -158,7 +200,7 @@ def with_locked(new: Take, old: Take, locked: Iterable[int]) -> Take:
     for i in locked:
         tracks[new.first_new + i] = old.band[i]
     song = new.song.with_tracks(tracks, melody_index=new.song.melody_index)
-    return replace(new, song=song, metrics=take_metrics(song, new.first_new), locked=locked)
+    return replace(new, song=song, metrics=take_metrics(song, new.first_new, new.parts), locked=locked)
 
 
 def regenerate(take: Take, locked: Iterable[int] = (), seed: int | None = None, should_stop=None) -> Take:
@@ -460,120 +502,3 @@ def run_audition(song: Song, genres: Sequence[str] | None = None, takes: int = 4
     if not result and run.errors:
         raise AuditionError(next(iter(run.errors.values())))
     return result
-
-
-# --- keep -----------------------------------------------------------------------------------------------------------
-def kept_song(project: Song, take: Take, replacing: tuple[Track, ...] = ()) -> Song:
-    """The project after "Keep take": its own tracks as they are now (with their mixer settings), then the take's
-    band, as the Generate panel adds one. ``replacing``: the band an earlier Keep added (those very Track objects,
-    unless edited since), which this one takes the place of."""
-    melody = project.melody
-    base = tuple(t for t in project.tracks if not any(t is old for old in replacing))
-    index = next((i for i, t in enumerate(base) if t is melody), 0)
-    return project.replace(tracks=base + take.band, melody_index=index)
-
-
-def with_alternative(project: Song, take: Take) -> Song:
-    """The project plus the take's band as muted tracks named ``"rock 2: Bass"`` (keep several, compare later)."""
-    extra = tuple(replace(t, name=f"{take.label}: {t.name}", mute=True, solo=False) for t in take.band)
-    return project.with_tracks(project.tracks + extra, melody_index=project.melody_index)
-
-
-# --- bar lines (for switching takes in time) ------------------------------------------------------------------------
-def next_bar_tick(song: Song, tick: int) -> int:
-    """The first bar line at or after ``tick``."""
-    bar = 0
-    while song.bar_start_tick(bar) < tick:
-        bar += 1
-        if bar > 100000:
-            break
-    return song.bar_start_tick(bar)
-
-
-def seconds_until(song: Song, from_tick: int, to_tick: int) -> float:
-    from .core.timing import TempoMap
-    tm = TempoMap.of(song)
-    return max(0.0, tm.tick_to_seconds(to_tick) - tm.tick_to_seconds(from_tick))
-
-
-# --- export ---------------------------------------------------------------------------------------------------------
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "take"
-
-
-def take_filename(take: Take, stem: str = "audition") -> str:
-    return f"{_safe(stem)}-{_safe(take.genre)}-{take.number}.mid"
-
-
-def export_take(take: Take, path) -> Path:
-    """Write one take (melody + band) as a MIDI file."""
-    from .midi.io import write_midi
-    path = Path(path)
-    try:
-        write_midi(take.song.replace(title=take.song.title or take.label), path)
-    except OSError as exc:
-        raise AuditionError(f"Could not write {path}: {exc.strerror or exc}") from None
-    return path
-
-
-def export_takes(takes: Sequence[Take], folder, stem: str = "audition") -> list[Path]:
-    """One MIDI per take in ``folder`` (created), named ``<stem>-<genre>-<n>.mid``."""
-    if not takes:
-        raise AuditionError("There are no takes to export yet")
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AuditionError(f"Could not create {folder}: {exc.strerror or exc}") from None
-    return [export_take(t, folder / take_filename(t, stem)) for t in takes]
-
-
-def combined_song(takes: Sequence[Take], layout: str = "sequence") -> Song:
-    """All takes in one Song.
-
-    ``"sequence"``: one take after another (melody repeated), each instrument of a genre on its own track, so the
-    file plays straight through. ``"parallel"``: the melody once and every take's band as its own tracks named
-    ``"rock 2: Bass"``, all from bar 1. The Song mutes all but the first take's band, but a MIDI file cannot mark a
-    track muted: written (:func:`export_combined`), every take plays at once, so mute or solo takes in your DAW.
-    """
-    from .core.edits import shift_track
-    if not takes:
-        raise AuditionError("There are no takes to export yet")
-    if layout not in ("sequence", "parallel"):
-        raise AuditionError(f"Unknown layout {layout!r} (use 'sequence' or 'parallel')")
-    first = takes[0].song
-    melody = first.melody
-    if layout == "parallel":
-        tracks = [melody]
-        for k, t in enumerate(takes):
-            tracks += [replace(tr, name=f"{t.label}: {tr.name}", mute=k > 0, solo=False, channel=tr.channel
-                               if tr.is_drum else None) for tr in t.band]
-        return first.replace(tracks=tuple(tracks), melody_index=0, title="Audition: all takes")
-    bar = first.bar_ticks
-    lanes: dict[tuple, list] = {("melody",): []}
-    names: dict[tuple, Track] = {("melody",): melody}
-    offset = 0
-    for t in takes:
-        length = max(bar, -(-t.song.end_tick // bar) * bar)
-        lanes[("melody",)] += shift_track(t.song.melody, offset).notes
-        for tr in t.band:
-            key = (t.genre, tr.name, tr.program, tr.is_drum)
-            if key not in lanes:
-                lanes[key] = []
-                names[key] = replace(tr, name=f"{t.genre}: {tr.name}", notes=(), mute=False, solo=False)
-            lanes[key] += shift_track(tr, offset).notes
-        offset += length
-    tracks = tuple(names[k].with_notes(v) for k, v in lanes.items())
-    return first.replace(tracks=tracks, melody_index=0, title="Audition: all takes")
-
-
-def export_combined(takes: Sequence[Take], path, layout: str = "sequence") -> Path:
-    """Write :func:`combined_song` as one MIDI file. With ``"parallel"`` every take's band is in it as ordinary
-    tracks that all play (a MIDI file has no mute): the user mutes the takes they do not want in a DAW."""
-    from .midi.io import write_midi
-    path = Path(path)
-    try:
-        write_midi(combined_song(takes, layout), path)
-    except OSError as exc:
-        raise AuditionError(f"Could not write {path}: {exc.strerror or exc}") from None
-    return path

@@ -268,7 +268,7 @@ class JamSession:
             self.over_budget += 1
         self.last_phrase = phrase
         self._ready = (self._future_pass, jam_song(self.template, phrase, band, self.loop_start, self.loop_end))
-        self.status = f"Pass {self._future_pass + 1}: band ready in {sec * 1000:.0f} ms"
+        self.status = "The band has its answer to your last phrase: play on"
 
     def warm_up(self) -> Future:
         """Load the model and run it once on the worker (so the first pass is on time)."""

@@ -9,9 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from deepcomposer_desktop.audition import (AuditionError, AuditionRun, audition_input, combined_song, export_combined,
-                                           export_takes, format_metrics, kept_song, next_bar_tick, regenerate,
-                                           run_audition, seconds_until, take_seed, with_alternative)
+from deepcomposer_desktop.audition import (AuditionError, AuditionRun, audition_input, describe_metrics, format_metrics,
+                                           regenerate, run_audition, take_metrics, take_seed)
+from deepcomposer_desktop.audition_takes import (combined_song, export_combined, export_takes, kept_song,
+                                                 next_bar_tick, seconds_until, with_alternative)
 from deepcomposer_desktop.core.song import Song, Track
 from deepcomposer_desktop.midi.io import read_midi
 from tests.builders import band_song, song, track
@@ -120,6 +121,51 @@ def test_keep_and_alternatives(tiny_models):
     extra = alt.tracks[len(project.tracks):]
     assert [t.name for t in extra] == ["pop 1: Piano", "pop 1: Guitar", "pop 1: Bass", "pop 1: Drums"]
     assert all(t.mute for t in extra) and extra[0].notes == take.band[0].notes
+
+
+def test_a_part_played_by_register_is_scored_as_one_part():
+    # the woodwinds: one part of the model, played by flutes (bar 1), clarinets (bar 2) and bassoons (silent here)
+    mel = track("Lead", [(72, i * 480, 480, 90) for i in range(8)])
+    flutes = track("Flutes", [(84, 0, 1920, 80)], program=73)
+    clarinets = track("Clarinets", [(64, 1920, 1920, 80)], program=71)
+    bassoons = track("Bassoons", [], program=70)
+    drums = track("Drums", [(36, s, 120, 100) for s in range(0, 3840, 480)], is_drum=True, channel=9)
+    split = song(mel, flutes, clarinets, bassoons, drums)
+    woodwinds = track("Woodwinds", [(84, 0, 1920, 80), (64, 1920, 1920, 80)], program=73)
+    one_part = take_metrics(song(mel, woodwinds, drums), 1)
+    assert take_metrics(split, 1, parts=(3, 1)) == one_part and one_part["empty_bar_rate"] == 0.0
+    assert take_metrics(split, 1)["empty_bar_rate"] > 0.3         # each section alone: mostly empty bars
+    assert take_metrics(split, 1, parts=(2, 1)) == take_metrics(split, 1)     # not the band's tracks: one each
+
+
+def test_a_card_s_figures_read_in_a_musician_s_words():
+    m = {"in_scale_rate": 0.97, "empty_bar_rate": 0.06, "note_density": 8.14, "polyphony": 2.5,
+         "used_pitch_classes": 3.2, "qualified_note_rate": 0.5, "drum_pattern_rate": math.nan,
+         "tonal_distance_melody": 0.42, "tonal_distance_tracks": 0.3}
+    assert format_metrics(m) == "in key 97% · empty bars 6% · 8.1 notes/bar · 2.5 notes at once"
+    lines = describe_metrics(m).splitlines()
+    assert lines[:4] == ["In the melody's key: 97%", "Bars a part rests: 6%", "Notes per bar, each part: 8.1",
+                         "Notes at once, each part: 2.5"]
+    assert len(lines) == 8 and not any("_" in line or "rate" in line for line in lines)   # no raw keys; NaN left out
+    assert describe_metrics({}) == "No figures for this take"
+
+
+def test_a_genre_with_sections_scores_its_takes_by_part(tiny_model_dir, tmp_path, monkeypatch):
+    from deepcomposer_desktop.ml.checkpoint import load_checkpoint, save_checkpoint
+    payload = load_checkpoint(tiny_model_dir / "gan-rock.pt", "gan")
+    meta = dict(payload["meta"])
+    meta["tracks"] = [dict(meta["tracks"][0], sections=[{"name": "Low", "program": 0, "from": 0},
+                                                        {"name": "Mid", "program": 0, "from": 60},
+                                                        {"name": "High", "program": 0, "from": 72}])] + \
+        meta["tracks"][1:]
+    save_checkpoint(tmp_path / "gan-orchestra.pt", technique="gan", name="orchestra",
+                    model_args=payload["model_args"], state_dict=payload["state_dict"], meta=meta)
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path))
+    take = run_audition(melody_song(), ["orchestra"], takes=1)[0]
+    assert take.instruments() == ["High", "Mid", "Low", "Guitar", "Bass", "Drums"] and take.parts == (3, 1, 1, 1)
+    assert take.metrics == take_metrics(take.song, 1, (3, 1, 1, 1)) != take_metrics(take.song, 1)
+    again = regenerate(take, locked={4})
+    assert again.parts == take.parts and again.metrics == take_metrics(again.song, 1, (3, 1, 1, 1))
 
 
 def test_export_one_file_per_take_and_one_file_for_all(tiny_models, tmp_path):

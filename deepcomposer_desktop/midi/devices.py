@@ -20,7 +20,7 @@ from typing import Callable
 from ..core.song import CHANNEL_PRESSURE, MOD_WHEEL, PITCH_BEND
 from .recorder import ChordExpander, DeviceLost, NoteOff, NoteOn, PitchBend, Sustain, Control, decode
 
-NO_MIDI = "no MIDI input available"
+NO_MIDI = "No MIDI input"
 QUEUE_SIZE_LIMIT = 4096     # rtmidi's input ring buffer (RtMidi's own default is 100 messages)
 CLIENT_NAME = "DeepComposer Desktop"
 ALL_OFF_CONTROLS = frozenset({120, 123})                # All Sound Off, All Notes Off
@@ -29,7 +29,26 @@ WHEELS = frozenset({MOD_WHEEL, CHANNEL_PRESSURE})       # controllers put back t
 
 
 class MidiUnavailable(OSError):
-    """There is no usable MIDI system (no ALSA sequencer, no CoreMIDI...) or a port cannot be opened."""
+    """There is no usable MIDI system (no ALSA sequencer, no CoreMIDI...) or a port cannot be opened. The message is
+    in plain words; ``detail`` holds the MIDI library's own text (for a tooltip), or ""."""
+
+    detail = ""
+
+
+def _no_midi(raw: str) -> MidiUnavailable:
+    """"No MIDI input: <why in words>", with rtmidi's text (e.g. "MidiInAlsa::initialize: error creating ALSA
+    sequencer client object.") kept as the error's ``detail``."""
+    raw = str(raw).strip()
+    low = raw.lower()
+    if "alsa" in low and "sequencer" in low:
+        why = "the ALSA sequencer is not available on this system"
+    elif "rtmidi" in low and ("no module" in low or "not installed" in low):
+        why = "python-rtmidi is not installed"
+    else:
+        why = raw or "the MIDI system did not answer"
+    err = MidiUnavailable(f"{NO_MIDI}: {why}")
+    err.detail = raw
+    return err
 
 
 # --- notices the manager queues next to input events (read on the GUI thread) ----------------------------------
@@ -85,7 +104,7 @@ def _rtmidi_factory():
     try:
         import rtmidi
     except ImportError as exc:
-        raise MidiUnavailable(f"{NO_MIDI} (python-rtmidi is not installed: {exc})") from None
+        raise _no_midi(f"python-rtmidi is not installed: {exc}") from None
 
     def make(queue_size_limit: int = QUEUE_SIZE_LIMIT):
         return rtmidi.MidiIn(rtmidi.API_UNSPECIFIED, CLIENT_NAME, queue_size_limit=queue_size_limit)
@@ -109,7 +128,7 @@ class PortBackend:
         try:
             return self._factory(queue_size_limit=self.queue_size_limit)
         except OSError as exc:   # rtmidi.SystemError: "error creating ALSA sequencer client object"
-            raise MidiUnavailable(f"{NO_MIDI} ({str(exc).strip() or type(exc).__name__})") from None
+            raise _no_midi(str(exc).strip() or type(exc).__name__) from None
 
     def list_ports(self) -> list[str]:
         """Input port names now. Raises MidiUnavailable when there is no MIDI system."""
@@ -119,7 +138,7 @@ class PortBackend:
             return list(self._lister.get_ports())
         except OSError as exc:
             self._lister = None
-            raise MidiUnavailable(f"{NO_MIDI} ({exc})") from None
+            raise _no_midi(str(exc)) from None
 
     def open(self, port: str, callback: Callable):
         """Open ``port`` (by its listed name) with ``callback((message, delta), data)``; returns the handle to pass

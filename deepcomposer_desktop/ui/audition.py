@@ -13,16 +13,18 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMenu, QPushButton,
-                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QLabel, QMenu, QPushButton, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
 
-from ..audition import (MAX_TAKES, AuditionError, AuditionRun, Take, export_combined, export_take, export_takes,
-                        kept_song, next_bar_tick, regenerate, seconds_until, with_alternative)
+from ..audition import MAX_TAKES, AuditionError, AuditionRun, Take, regenerate
+from ..audition_takes import (band_indices, export_combined, export_take, export_takes, kept_song, next_bar_tick,
+                              seconds_until, take_filename, with_alternative)
 from ..core.song import Song
-from .audition_cards import MiniRoll, TakeCard  # noqa: F401  (MiniRoll re-exported)
+from .audition_cards import CardArea, FlowLayout, MiniRoll, TakeCard  # noqa: F401  (MiniRoll re-exported)
 from .playback import play_in_place
 
 SWAP_LEAD_SEC = 0.03          # a bar-line switch happens this long before the bar (the engine schedules ahead)
+KEPT_HISTORY = 100            # Keeps remembered (an undo may bring back the band of any of them)
 
 
 def default_genres() -> list[str]:
@@ -67,7 +69,8 @@ class AuditionPanel(QWidget):
         self._source: Song | None = None          # the project as the takes read it
         self.playing_key: tuple[str, int] | None = None
         self.kept_key: tuple[str, int] | None = None
-        self._kept_band: tuple = ()               # the band the last Keep added to the project (a new Keep replaces it)
+        self._kept_bands: list[tuple] = []        # the bands Keep added, latest last (a new Keep replaces the one in
+        #                                           the project now: after an undo that is an earlier one)
         self.pending_switch: tuple[str, int] | None = None
         self.errors: dict[tuple[str, int], str] = {}
         self._expected = 0
@@ -98,8 +101,9 @@ class AuditionPanel(QWidget):
         self.project_btn = QToolButton(text="0 Project")
         self.project_btn.setToolTip("Back to the project's own arrangement (0)")
         self.project_btn.clicked.connect(self.back_to_project)
-        self.export_btn = QToolButton(text="Export all")
+        self.export_btn = QToolButton(text="Export all ▾")
         self.export_btn.setPopupMode(QToolButton.InstantPopup)
+        self.export_btn.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")  # ▾ says it
         menu = QMenu(self.export_btn)
         menu.addAction("One MIDI file per take…", lambda: self._export_all_dialog("per-take"))
         menu.addAction("One MIDI file, takes one after another…", lambda: self._export_all_dialog("sequence"))
@@ -107,22 +111,16 @@ class AuditionPanel(QWidget):
         self.export_btn.setMenu(menu)
         self.status = QLabel("Generate to compare genres. Keys 1-9 pick a genre (again: its next take), 0 the project.")
         self.status.setWordWrap(True)
-        top = QHBoxLayout()
+        top = FlowLayout(spacing=6)                     # one row when wide, two in a narrow dock
         for w in (self.generate_btn, self.takes_spin, self.at_bar, self.project_btn, self.export_btn):
             top.addWidget(w)
-        top.addStretch(1)
-        self.grid_host = QWidget()
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setSpacing(6)
-        self.grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.grid_host)
+        self.card_area = CardArea()                     # the only scroll area: cards in columns, vertical scrolling
+        self.grid_host, self.grid = self.card_area.host, self.card_area.grid
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.status)
-        lay.addWidget(scroll, 1)
+        lay.addWidget(self.card_area, 1)
         self.shortcuts = []
         for n in range(10):
             sc = QShortcut(QKeySequence(str(n)), self, context=Qt.WindowShortcut)
@@ -176,7 +174,7 @@ class AuditionPanel(QWidget):
         if self.playing_key is not None or self.pending_switch is not None:
             self.back_to_project()                  # the take that plays is about to go
         for card in self.cards.values():
-            self.grid.removeWidget(card)
+            self.card_area.remove(card)
             card.deleteLater()
         self.cards.clear()
         self.takes.clear()
@@ -223,7 +221,7 @@ class AuditionPanel(QWidget):
             card = TakeCard(take, str(row + 1) if row < 9 else "")
             card.clicked.connect(self.select)
             card.action.connect(self._card_action)
-            self.grid.addWidget(card, row, take.number - 1)
+            self.card_area.place(card, row, take.number)
             self.cards[take.key] = card
         self.takes[take.key] = take
 
@@ -331,6 +329,8 @@ class AuditionPanel(QWidget):
         """Connect to the document's ``song_changed``. Another song loaded: these takes were for the old one and go.
         Without a ``stage``, the window has put the project back into the engine, so no take plays any more (with
         one, ``guest_ended`` says when that happens: a mixer change leaves the take playing)."""
+        if reason == "load":
+            self._kept_bands = []
         if reason == "load" and (self.cards or self.run is not None):
             if self.run is not None and not self.run.done:
                 self.run.cancel()
@@ -374,8 +374,11 @@ class AuditionPanel(QWidget):
         self.kept_key = take.key
         self._show_states()
         project = self.song_getter()
-        song = kept_song(project, take, self._kept_band)
-        self._kept_band = song.tracks[len(song.tracks) - len(take.band):]
+        # the band of the latest Keep that is in the project now (undo and redo move between them; a mixer change
+        # leaves a band track the band's: band_indices)
+        earlier = next((b for b in reversed(self._kept_bands) if band_indices(project, b)), ())
+        song = kept_song(project, take, earlier)
+        self._kept_bands = self._kept_bands[-(KEPT_HISTORY - 1):] + [take.band]
         self.take_kept.emit(song, f"Keep {take.label}")
 
     def keep_alternative(self, key) -> None:
@@ -444,7 +447,6 @@ class AuditionPanel(QWidget):
         return paths
 
     def _export_take_dialog(self, key) -> None:
-        from ..audition import take_filename
         take = self.takes[tuple(key)]
         path, _ = QFileDialog.getSaveFileName(self, "Export take", take_filename(take, self.song_getter().title
                                                                                  or "audition"), "MIDI (*.mid)")

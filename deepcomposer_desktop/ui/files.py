@@ -125,7 +125,7 @@ class FilesMixin:
     def cancel_generation(self) -> None:
         if self._gen_worker is not None:
             self._gen_worker.cancel()
-            self.techniques.progress.setFormat("Cancelling…")
+            self.techniques.set_message("Cancelling…")
 
     def _generation_over(self, message: str) -> None:
         self._gen_worker = None

@@ -18,6 +18,18 @@ from .playback import play_in_place
 POLL_MS = 10
 
 
+def _seconds(sec: float) -> str:
+    return "under 0.1 s" if sec < 0.05 else f"{sec:.1f}".removesuffix(".0") + " s"
+
+
+def timing_text(answer_sec: float, budget_sec: float, late: int = 0) -> str:
+    """The jam's timing in plain words: "The band answered in 0.2 s (it has 2 s). 1 answer came late." """
+    text = f"The band answered in {_seconds(answer_sec)} (it has {_seconds(budget_sec)})."
+    if late:
+        text += f" {late} answer{'s' if late > 1 else ''} came late."
+    return text
+
+
 class JamPanel(QWidget):
     """``JamPanel(engine_getter, song_getter, loop_getter=None, loop_setter=None)``.
 
@@ -68,16 +80,24 @@ class JamPanel(QWidget):
         self.status = QLabel("Set a loop, press Start jam and play: the band answers on the next pass.")
         self.status.setWordWrap(True)
         self.timing = QLabel("")
-        self.timing.setStyleSheet("color:#a0a4aa; font-size:10px;")
-        row = QHBoxLayout()
-        for w in (QLabel("Band"), self.genre_box, self.bars_spin, self.start_btn, self.keep_btn):
-            row.addWidget(w)
-        row.addStretch(1)
+        self.timing.setWordWrap(True)
+        self.timing.setToolTip("How long the band took to answer your last phrase, and the time it has: one bar")
+        # top-down for a narrow dock: the choices, the buttons on their own row, then what happens
+        choices = QHBoxLayout()
+        for w in (QLabel("Band"), self.genre_box, self.bars_spin):
+            choices.addWidget(w)
+        choices.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.keep_btn)
+        buttons.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(row)
+        lay.addLayout(choices)
+        lay.addLayout(buttons)
         lay.addWidget(self.status)
         lay.addWidget(self.timing)
+        lay.addStretch(1)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -139,6 +159,10 @@ class JamPanel(QWidget):
             self._saved_loop = self.loop_state() if self.loop_state is not None else None
             (self.loop_setter or engine.set_loop)(start, end)
         self.session.warm_up()
+        # the playhead goes into the loop first: the first pass's song ends with the loop, so a playhead past it
+        # would find nothing left to play (the engine stops) and would never wrap to the band's next pass
+        if engine.is_playing and not start <= engine.position_tick < end:
+            engine.seek(start)
         empty = jam_song(song, self.session_phrase_track(), (), start, end)
         play_in_place(self, empty)
         if not engine.is_playing:
@@ -213,8 +237,7 @@ class JamPanel(QWidget):
             self.keep_btn.setEnabled(True)
         self.status.setText(s.status)
         if s.gen_times:
-            self.timing.setText(f"band in {s.gen_times[-1] * 1000:.0f} ms (budget {s.budget_sec * 1000:.0f} ms)"
-                                f" · {s.swaps} answers, {s.late_swaps} late")
+            self.timing.setText(timing_text(s.gen_times[-1], s.budget_sec, s.late_swaps))
 
     def keep(self) -> None:
         """Emit ``band_kept`` with the project plus the last phrase and its band (one undo step)."""

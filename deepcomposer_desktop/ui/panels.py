@@ -54,8 +54,9 @@ def install_panels(window, generate_dock: QDockWidget) -> None:
     window.audition.alternative_kept.connect(lambda song, text: window.doc.apply(song, text))
     window.audition.message.connect(lambda m: window.statusBar().showMessage(m, 5000))
     window.doc.song_changed.connect(window.audition.project_changed)
-    audition_dock = add_dock(window, "Audition", "AuditionDock", window.audition, tab_with=generate_dock,
-                             scroll=True)
+    # the panel scrolls its cards itself (vertically only): another scroll area around it would add a second
+    # scroll bar and let the cards run off to the right
+    audition_dock = add_dock(window, "Audition", "AuditionDock", window.audition, tab_with=generate_dock)
 
     def jam_loop(start, end):
         window.apply_loop(None if start is None else (start, end), start is not None)

@@ -112,13 +112,14 @@ def _audio_devices() -> list[str]:
         return []
 
 
-def _midi_inputs() -> tuple[list[str], str]:
-    """The MIDI input names now, and "" or why none can be listed (no MIDI system, no rtmidi)."""
+def _midi_inputs() -> tuple[list[str], str, str]:
+    """The MIDI input names now, and "" or why none can be listed in plain words (no MIDI system, no rtmidi), and
+    the MIDI library's own text for that ("" when none)."""
     try:
         from ..midi.devices import PortBackend, stable_name
-        return [stable_name(p) for p in PortBackend().list_ports()], ""
+        return [stable_name(p) for p in PortBackend().list_ports()], "", ""
     except Exception as exc:  # noqa: BLE001 - MidiUnavailable, or rtmidi missing: the dialog says why
-        return [], str(exc) or type(exc).__name__
+        return [], str(exc) or type(exc).__name__, getattr(exc, "detail", "")
 
 
 class SettingsDialog(QDialog):
@@ -130,6 +131,7 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.soundfont = QLineEdit(settings.soundfont)
         self.soundfont.setPlaceholderText("Default General MIDI soundfont")
+        self.soundfont.setMinimumWidth(300)            # room for a path
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         sf_row = QHBoxLayout()
@@ -150,7 +152,7 @@ class SettingsDialog(QDialog):
         self.block.setCurrentIndex(self.block.findData(settings.block_size))
         self.midi = QComboBox()
         self.midi.addItem("None", "")
-        midi_names, midi_problem = _midi_inputs()
+        midi_names, midi_problem, midi_detail = _midi_inputs()
         for name in midi_names:
             self.midi.addItem(name, name)
         i = self.midi.findData(settings.midi_input)
@@ -162,6 +164,7 @@ class SettingsDialog(QDialog):
         self.midi_problem = QLabel(midi_problem)
         self.midi_problem.setWordWrap(True)
         self.midi_problem.setVisible(bool(midi_problem))
+        self.midi_problem.setToolTip(midi_detail)      # the MIDI library's own words, for whoever needs them
         self.problem = QLabel()                        # why OK was refused
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color:#e05050;")
@@ -177,6 +180,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.setMinimumWidth(520)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a soundfont", self.soundfont.text() or "/usr/share/sounds",
@@ -193,6 +197,7 @@ class SettingsDialog(QDialog):
             except SoundfontError as exc:
                 self.problem.setText(f"{exc} Choose another soundfont, or clear the field for the default one.")
                 self.problem.show()
+                self.adjustSize()                      # the dialog grows to show the whole message
                 self.soundfont.setFocus()
                 return
         s.soundfont = soundfont

@@ -34,6 +34,7 @@ class Knob(QWidget):
         self.value_label.setAlignment(Qt.AlignCenter)
         name = QLabel(label)
         name.setAlignment(Qt.AlignCenter)
+        name.setToolTip(tip)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -50,6 +51,15 @@ class Knob(QWidget):
     def _show(self) -> None:
         v = self.value()
         self.value_label.setText(f"{v:g}{self.suffix}")
+
+
+def _label_tips(form: QFormLayout) -> None:
+    """A form row's label explains itself as its field does (its tooltip), so hovering the name helps too."""
+    for row in range(form.rowCount()):
+        label = form.itemAt(row, QFormLayout.LabelRole)
+        field = form.itemAt(row, QFormLayout.FieldRole)
+        if label is not None and field is not None and label.widget() is not None and field.widget() is not None:
+            label.widget().setToolTip(field.widget().toolTip())
 
 
 class TechniquesPanel(QWidget):
@@ -75,7 +85,11 @@ class TechniquesPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
-        self.progress.setFormat("")
+        self.progress.setFormat("%p%")
+        self.progress.hide()                    # idle it would look like an empty text field
+        self.message_label = QLabel()           # what the generation is doing, then its result, whole (wrapped)
+        self.message_label.setWordWrap(True)
+        self.message_label.hide()
         self.take_box = QComboBox()
         self.take_box.setToolTip("Results of the last generation: pick a take")
         self.take_box.hide()
@@ -89,6 +103,7 @@ class TechniquesPanel(QWidget):
         lay.addWidget(self.tabs, 1)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
+        lay.addWidget(self.message_label)
         self.generate_btn.clicked.connect(self._generate)
         self.cancel_btn.clicked.connect(self.cancel_requested)
         self.take_box.activated.connect(self.take_chosen)
@@ -121,9 +136,12 @@ class TechniquesPanel(QWidget):
         self.gan_takes.setRange(1, 8)
         self.gan_seed = QSpinBox()
         self.gan_seed.setRange(0, 999_999)
+        self.gan_takes.setToolTip("How many different accompaniments to write at once: pick one after (Take box)")
+        self.gan_seed.setToolTip("Starting point of the dice: the same seed gives the same accompaniment again")
         form.addRow("Genre", self.genre)
         form.addRow("Takes", self.gan_takes)
         form.addRow("Seed", self.gan_seed)
+        _label_tips(form)
         lay.addLayout(form)
         lay.addStretch(1)
         return page
@@ -147,7 +165,9 @@ class TechniquesPanel(QWidget):
         form = QFormLayout()
         self.arcnn_seed = QSpinBox()
         self.arcnn_seed.setRange(0, 999_999)
+        self.arcnn_seed.setToolTip("Starting point of the dice: the same seed gives the same result again")
         form.addRow("Seed", self.arcnn_seed)
+        _label_tips(form)
         lay.addLayout(form)
         lay.addStretch(1)
         return page
@@ -189,6 +209,20 @@ class TechniquesPanel(QWidget):
         which = QHBoxLayout()
         which.addWidget(self.tf_melody)
         which.addWidget(self.tf_all)
+        for box, tip in ((self.tf_seconds, "How much music to add, in seconds"),
+                         (self.tf_context, "How much of the end of your music it reads before it goes on: more "
+                                           "bars keep it closer to your ideas"),
+                         (self.tf_sampling, "How it picks each next note: among the likeliest ones that make up "
+                                            "Top-p of the chances (nucleus), or among a fixed number (Top-k)"),
+                         (self.tf_top_p, "Nucleus: it picks among the likeliest notes that together make up this "
+                                         "share of the chances. Lower: safer, more predictable"),
+                         (self.tf_top_k, "Top-k: it picks among this many likeliest notes. Fewer: safer, more "
+                                         "predictable"),
+                         (self.tf_temp, "Higher: bolder, less predictable; lower: plainer, more repetitive"),
+                         (self.tf_takes, "How many different continuations to write at once: pick one after"),
+                         (self.tf_seed, "Starting point of the dice: the same seed gives the same continuation "
+                                        "again")):
+            box.setToolTip(tip)
         form.addRow("Extend by", self.tf_seconds)
         form.addRow("Context", self.tf_context)
         form.addRow("Sampling", self.tf_sampling)
@@ -198,6 +232,9 @@ class TechniquesPanel(QWidget):
         form.addRow("Takes", self.tf_takes)
         form.addRow("Seed", self.tf_seed)
         form.addRow("Continue", which)
+        self.tf_melody.setToolTip("Continue the melody track alone")
+        self.tf_all.setToolTip("Continue every track of the song together")
+        _label_tips(form)
         lay.addLayout(form)
         lay.addStretch(1)
         self.tf_sampling.currentIndexChanged.connect(self._sampling_changed)
@@ -243,19 +280,31 @@ class TechniquesPanel(QWidget):
         self._update_button()
 
     def set_busy(self, busy: bool, message: str = "") -> None:
+        """Busy: the bar shows the percentage and ``message`` what is happening; idle: the bar goes and
+        ``message`` (the result: "Done …", "Cancelled", "Failed: …") stays in words under the buttons."""
         self._busy = busy
         self.cancel_btn.setEnabled(busy)
         self.tabs.setEnabled(not busy)
         if busy:
             self.progress.setValue(0)
-            self.progress.setFormat(message or "Starting…")
-        else:
-            self.progress.setFormat(message)
+            self.progress.setFormat("%p%")
+        self.progress.setVisible(busy)
+        self.set_message(message or ("Starting…" if busy else ""))
         self._update_button()
 
     def set_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
-        self.progress.setFormat(f"{message}  %p%" if message else "%p%")
+        self.progress.setFormat("%p%")
+        if message:
+            self.set_message(message)
+
+    def set_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+
+    def message(self) -> str:
+        """The last progress or result message (as shown under the bar)."""
+        return self.message_label.text()
 
     def next_seed(self, technique: str, used: int) -> int | None:
         """After a result: the technique's seed moves past the ``used`` seeds its takes had (take k: seed + k), so

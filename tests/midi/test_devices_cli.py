@@ -40,9 +40,9 @@ def test_midi_ports_lists_inputs(monkeypatch, capsys):
 def test_midi_ports_without_midi_system(monkeypatch, capsys):
     Rig(monkeypatch, broken=True)
     assert cli.main(["midi-ports"]) == 0
-    assert capsys.readouterr().out.startswith("no MIDI input available")
+    assert capsys.readouterr().out.startswith("No MIDI input: the ALSA sequencer is not available")
     assert cli.main(["midi-record", "-o", "x.mid", "--seconds", "1"]) == 2
-    assert "no MIDI input available" in capsys.readouterr().err
+    assert "No MIDI input: the ALSA sequencer is not available" in capsys.readouterr().err
 
 
 def test_midi_record_quantized_chords(monkeypatch, tmp_path, capsys):

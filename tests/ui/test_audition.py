@@ -94,7 +94,7 @@ def test_generate_all_installed_genres(qtbot, tiny_models, doc, engine):
         card.roll.grab()                             # paints it (cards may be scrolled out of view)
         assert card.roll.notes_drawn() == p.takes[key].song.note_count > 0
         assert "in key" in card.metrics_label.text()
-        assert [b.text() for b in card.lock_buttons] == p.takes[key].instruments()
+        assert [b.text().replace("&&", "&") for b in card.lock_buttons] == p.takes[key].instruments()
     assert "takes in" in p.status.text()
     p.shutdown()
 
@@ -172,6 +172,29 @@ def test_keep_take_is_one_undo_step(qtbot, panel, doc):
     assert doc.song.tracks == original.tracks + card.take.band
     qtbot.mouseClick(panel.cards[("jazz", 1)].buttons["keep"], Qt.LeftButton)   # another Keep: its band instead
     assert doc.song.tracks == original.tracks + panel.cards[("jazz", 1)].take.band
+
+
+def test_keep_after_an_undo_or_a_mixer_change_replaces_the_band_in_the_song(qtbot, panel, doc):
+    from dataclasses import replace
+    panel.take_kept.connect(doc.apply)
+    generate(qtbot, panel, takes=1)
+    original = doc.song
+    band = {g: panel.takes[(g, 1)].band for g in GENRES}
+    panel.keep(("rock", 1))
+    panel.keep(("jazz", 1))
+    doc.undo_stack.undo()                                     # rock's band is back in the song
+    panel.keep(("pop", 1))
+    assert doc.song.tracks == original.tracks + band["pop"]  # it replaces rock's band: no band stacked on another
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert doc.song == original
+    panel.keep(("jazz", 1))
+    drums = len(doc.song.tracks) - 1
+    doc.apply_track(drums, replace(doc.song.tracks[drums], mute=True, volume=60), "Mute Drums")   # the mixer
+    doc.apply_track(0, replace(doc.song.tracks[0], mute=True), "Mute Lead")
+    panel.keep(("rock", 1))
+    assert doc.song.tracks[2:] == band["rock"] and doc.song.tracks[0].mute     # one band, the project's own kept
+    assert [t.name for t in doc.song.tracks].count("Drums") == 1
 
 
 def test_keep_several_as_alternatives(qtbot, panel, doc):
@@ -270,3 +293,39 @@ def test_a_song_every_genre_refuses_says_why_without_offering_cards(qtbot, tiny_
         assert "Click a card" not in p.status.text()                   # there is none to click
     finally:
         p.shutdown()
+
+
+def test_the_panel_fits_a_narrow_dock_cards_in_one_column_scrolled_down_only(qtbot, panel):
+    generate(qtbot, panel, takes=2)
+    panel.resize(300, 700)
+    qtbot.wait(50)
+    assert panel.width() <= 300                                       # nothing forces a wider dock
+    area = panel.card_area
+    assert area.horizontalScrollBarPolicy() == Qt.ScrollBarAlwaysOff and area.columns == 1
+    width = area.viewport().width()
+    for key, card in panel.cards.items():                             # one column, genre by genre, take by take
+        row, col, _, _ = panel.grid.getItemPosition(panel.grid.indexOf(card))
+        assert (row, col) == (GENRES.index(key[0]) * 2 + key[1] - 1, 0)
+        assert card.mapTo(area.widget(), card.rect().topRight()).x() < width
+        for chip in card.lock_buttons:                                # the instrument chips wrap inside the card
+            assert chip.mapTo(card, chip.rect().topRight()).x() < card.width()
+    controls = (panel.generate_btn, panel.takes_spin, panel.at_bar, panel.project_btn, panel.export_btn)
+    assert all(c.mapTo(panel, c.rect().topRight()).x() < panel.width() for c in controls)
+    assert len({c.y() for c in (panel.generate_btn, panel.export_btn)}) == 2     # the controls take two rows
+    panel.resize(900, 600)
+    qtbot.wait(50)
+    assert area.columns >= 2 and panel.export_btn.y() == panel.generate_btn.y()  # wide: one row, takes side by side
+    card = panel.cards[("jazz", 2)]
+    assert panel.grid.getItemPosition(panel.grid.indexOf(card))[:2] == (GENRES.index("jazz"), 1)
+
+
+def test_a_card_says_its_figures_and_instruments_in_words(qtbot):
+    from deepcomposer_desktop.audition import Take
+    from deepcomposer_desktop.ui.audition_cards import TakeCard
+    s = song(track("Lead", [(72, 0, 480, 90)]), track("Brass & timpani", [(48, 0, 480, 90)], program=61))
+    take = Take("symphony", 1, 0, s, 1, {"in_scale_rate": 0.97, "polyphony": 1.8})
+    card = TakeCard(take, "6")
+    qtbot.addWidget(card)
+    assert card.metrics_label.text() == "in key 97% · 1.8 notes at once"
+    assert card.metrics_label.toolTip() == "In the melody's key: 97%\nNotes at once, each part: 1.8"
+    assert card.lock_buttons[0].text() == "Brass && timpani"         # shown as "Brass & timpani", not "Brass_timpani"

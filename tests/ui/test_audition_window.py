@@ -46,6 +46,13 @@ def test_keep_take_in_the_window_is_one_undo_step(qtbot, wired, spy_engine):
     assert w.song == before
 
 
+def test_the_audition_dock_has_one_scroll_area_the_panel_s_own(qtbot, wired):
+    from PySide6.QtWidgets import QScrollArea
+    dock = wired.findChild(QDockWidget, "AuditionDock")
+    assert dock.widget() is wired.audition                   # no second scroll area (and scroll bar) around it
+    assert [a for a in wired.audition.findChildren(QScrollArea)] == [wired.audition.card_area]
+
+
 def test_jam_in_the_window_sets_the_loop_and_hears_the_keyboard(qtbot, wired, spy_engine):
     w = wired
     w.jam.bars_spin.setValue(1)

@@ -6,7 +6,7 @@ import pytest
 
 from deepcomposer_desktop.jam import PHRASE_NAME
 from deepcomposer_desktop.ui.commands import SongDocument
-from deepcomposer_desktop.ui.jam import JamPanel
+from deepcomposer_desktop.ui.jam import JamPanel, timing_text
 from tests.builders import song, track
 from tests.test_audition import GENRES, tiny_model_dir, tiny_models  # noqa: F401  (fixtures)
 from tests.ui.test_audition import engine, soundfont  # noqa: F401  (fixtures)
@@ -57,7 +57,7 @@ def test_jam_loop_answers_injected_notes_while_playing(qtbot, tiny_models, engin
     assert [t.name for t in band_song.tracks[1:]] == ["Piano", "Guitar", "Bass", "Drums"]
     assert all(n.end_tick <= BAR for t in band_song.tracks for n in t.notes)
     assert 0 <= engine.position_tick < BAR                                 # still looping the bar
-    assert "ms" in p.timing.text() and p.keep_btn.isEnabled()
+    assert p.timing.text().startswith("The band answered in ") and p.keep_btn.isEnabled()
     # keep: one undo step holding the phrase and the band
     p.band_kept.connect(doc.apply)
     p.keep_btn.click()
@@ -92,3 +92,44 @@ def test_no_genre_installed_disables_start(qtbot, engine, doc):
     p = JamPanel(lambda: engine, lambda: doc.song, genres_getter=lambda: [])
     qtbot.addWidget(p)
     assert not p.start_btn.isEnabled()
+
+
+@pytest.mark.parametrize("own_loop", [True, False])
+def test_start_while_the_song_plays_past_the_loop_moves_into_it_and_the_band_answers(qtbot, tiny_models, engine,
+                                                                                    own_loop):
+    long = song(track("Lead", [(60 + i % 5, i * 480, 480, 90) for i in range(32)]), bpm=240).replace(title="Long")
+    doc = SongDocument(long)
+    engine.set_song(long)
+    engine.play(5 * BAR)                                        # the song plays on, past the jam's 1-bar loop
+    qtbot.waitUntil(lambda: engine.position_tick > 5 * BAR, timeout=5000)
+    if own_loop:
+        p = make_panel(qtbot, engine, doc, loop=None)
+        p.bars_spin.setValue(1)
+    else:
+        engine.set_loop(0, BAR)
+        p = make_panel(qtbot, engine, doc, loop=(0, BAR))
+    assert p.start()
+    assert engine.is_playing and 0 <= engine.position_tick < BAR            # at once in the loop, not silent
+    s = p.session
+    qtbot.waitUntil(lambda: engine.position_tick < BAR // 4, timeout=5000)
+    for pitch in (60, 64, 67):
+        p.note_on(pitch, 100)
+        qtbot.wait(60)
+        p.note_off(pitch)
+    qtbot.waitUntil(lambda: s.swaps >= 1, timeout=20_000)                     # the band answers
+    assert engine.is_playing and 0 <= engine.position_tick < BAR
+    p.stop()
+
+
+def test_the_panel_reads_top_down_in_a_narrow_dock_and_times_in_plain_words(qtbot, engine, doc):
+    p = make_panel(qtbot, engine, doc)
+    p.resize(300, 700)
+    qtbot.wait(20)
+    assert p.width() <= 300                                            # nothing forces the dock wider
+    for b in (p.start_btn, p.keep_btn):                                # both buttons whole, on their own row
+        assert b.isVisible() and b.mapTo(p, b.rect().topRight()).x() < p.width()
+    assert p.start_btn.y() > p.genre_box.y() and p.keep_btn.y() == p.start_btn.y()
+    assert p.status.y() < p.start_btn.geometry().bottom() + 30         # the words under the buttons, not mid-panel
+    assert p.timing.wordWrap() and p.timing.y() <= p.status.geometry().bottom() + 30
+    assert timing_text(0.171, 2.0, 1) == "The band answered in 0.2 s (it has 2 s). 1 answer came late."
+    assert timing_text(0.02, 1.5) == "The band answered in under 0.1 s (it has 1.5 s)."

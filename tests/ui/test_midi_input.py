@@ -127,11 +127,11 @@ def test_no_midi_system_menu_says_so(qtbot):
     messages = []
     midi.message.connect(messages.append)
     midi.poll()
-    assert not midi.available and messages and messages[0].startswith("no MIDI input available")
+    assert not midi.available and messages and messages[0].startswith("No MIDI input: ")
     menu = build_midi_menu(midi)
     qtbot.addWidget(menu)
     first = menu.actions()[0]
-    assert first.text().startswith("no MIDI input available") and not first.isEnabled()
+    assert first.text().startswith("No MIDI input: ") and not first.isEnabled()
     assert midi.open_port(KEYS) is False
     midi.shutdown()
 

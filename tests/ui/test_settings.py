@@ -145,7 +145,7 @@ def test_startup_says_what_happened_to_midi(open_window):
     assert any("connected" in m and "Keystation 49" in m for m in log), log
     w.close()
     w, _, log = open_window(broken=True)
-    assert any(m.startswith("no MIDI input available") for m in log), log
+    assert "No MIDI input: the ALSA sequencer is not available on this system" in log, log
 
 
 def test_settings_says_why_no_midi_input_is_listed(open_window, qtbot):
@@ -154,9 +154,27 @@ def test_settings_says_why_no_midi_input_is_listed(open_window, qtbot):
 
     def act(dlg):
         seen.update(items=[dlg.midi.itemText(i) for i in range(dlg.midi.count())],
-                    why=dlg.midi_problem.text() if dlg.midi_problem.isVisibleTo(dlg) else "")
+                    why=dlg.midi_problem.text() if dlg.midi_problem.isVisibleTo(dlg) else "",
+                    tip=dlg.midi_problem.toolTip())
     in_settings(w, qtbot, act)
-    assert seen["items"] == ["None"] and "no MIDI input available" in seen["why"] and "MidiInAlsa" in seen["why"]
+    assert seen["items"] == ["None"] and seen["why"] == "No MIDI input: the ALSA sequencer is not available on this " \
+        "system"                                                     # in words; rtmidi's own text in the tooltip
+    assert seen["tip"] == "MidiInAlsa::initialize: error creating ALSA sequencer client object."
+
+
+def test_the_dialog_is_wide_enough_and_grows_to_show_a_refused_soundfont_whole(qtbot, settings, tmp_path):
+    dlg = SettingsDialog(settings)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert dlg.width() >= 520 and dlg.soundfont.width() >= 300
+    dlg.soundfont.setText(str(tmp_path / "a folder that is not there" / "my favourite piano.sf2"))
+    click_ok(qtbot, dlg)
+    qtbot.wait(20)
+    problem = dlg.problem
+    assert dlg.isVisible() and problem.isVisible() and problem.text().endswith("for the default one.")
+    assert problem.height() >= problem.heightForWidth(problem.width())                # every line of it shows
+    assert problem.geometry().bottom() < dlg.findChild(QDialogButtonBox).geometry().top()
 
 
 def test_closing_the_window_stops_midi_before_the_engine(open_window, qtbot):

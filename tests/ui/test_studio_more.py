@@ -192,7 +192,7 @@ def test_real_transformer_extend_through_the_generate_button(window, qtbot):
     before, steps = window.song, window.doc.undo_stack.count()
     qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=120_000)
-    assert panel.progress.format().startswith("Done"), panel.progress.format()
+    assert panel.message().startswith("Done"), panel.message()
     assert window.doc.undo_stack.count() == steps + 1
     assert window.song.end_tick > before.end_tick
     assert window.song.melody.notes[:len(before.melody.notes)] == before.melody.notes

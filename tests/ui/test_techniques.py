@@ -157,7 +157,7 @@ def test_cancel_leaves_the_song_alone(window, monkeypatch, qtbot):
     assert started.wait(5)
     qtbot.mouseClick(panel.cancel_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
-    assert window.song is before and panel.progress.format() == "Cancelled"
+    assert window.song is before and panel.message() == "Cancelled"
 
 
 def test_missing_techniques_say_not_available(window):
@@ -207,7 +207,7 @@ def _generate_while(window, monkeypatch, qtbot, meanwhile, takes=1):
     meanwhile()
     gate.set()
     qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
-    return panel.progress.format()
+    return panel.message()
 
 
 def test_a_result_never_lands_on_another_or_an_edited_song(window, monkeypatch, qtbot, tmp_path):
@@ -263,4 +263,37 @@ def test_a_continuation_without_notes_says_so_and_changes_nothing(window, monkey
     qtbot.mouseClick(panel.generate_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10_000)
     assert window.song is before and window.doc.undo_stack.count() == steps
-    assert "added no notes" in panel.progress.format()
+    assert "added no notes" in panel.message()
+
+
+def test_the_result_is_shown_whole_under_the_bar_and_the_idle_bar_is_hidden(qtbot):
+    from deepcomposer_desktop.ui.techniques import TechniquesPanel
+    panel = TechniquesPanel()
+    qtbot.addWidget(panel)
+    panel.resize(290, 600)
+    panel.show()
+    assert not panel.progress.isVisible() and not panel.message_label.isVisible()      # no empty "text field"
+    panel.set_busy(True, "Starting…")
+    panel.set_progress(0.42, "window 1 of 3")
+    assert panel.progress.isVisible() and panel.progress.text() == "42%" and panel.message() == "window 1 of 3"
+    done = "Done: 3 takes of jazz added as one undo step (Undo brings the song back); pick one in the Take box"
+    panel.set_busy(False, done)
+    qtbot.wait(10)
+    label = panel.message_label
+    assert not panel.progress.isVisible() and label.isVisible() and panel.message() == done
+    assert label.wordWrap() and label.geometry().right() < panel.width()
+    assert label.height() >= label.heightForWidth(label.width())                        # every line of it shows
+
+
+def test_every_generation_setting_explains_itself_in_a_line(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from deepcomposer_desktop.ui.techniques import TechniquesPanel
+    panel = TechniquesPanel()
+    qtbot.addWidget(panel)
+    for box in (panel.tf_context, panel.tf_sampling, panel.tf_top_p, panel.tf_top_k, panel.tf_temp, panel.tf_seed,
+                panel.tf_takes, panel.tf_seconds, panel.gan_takes, panel.gan_seed, panel.arcnn_seed):
+        assert box.toolTip() and "\n" not in box.toolTip()
+    named = [lab for lab in panel.findChildren(QLabel) if lab.text() in
+             ("Context", "Sampling", "Top-p", "Top-k", "Temperature", "Seed", "Takes")]
+    assert len(named) == 11 and all(lab.toolTip() for lab in named)      # hovering the name helps as well
