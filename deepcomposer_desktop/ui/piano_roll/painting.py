@@ -198,6 +198,45 @@ class RasterCache:
         return True
 
 
+class LayersRasterCache:
+    """Several tracks' whole-song rasters in one image, each track in its own colour (later ones on top): the
+    faded tracks behind the edited one, zoomed out, cost one rasterisation and one blit however many there are.
+    Rebuilt when a track's notes (its NoteIndex object), a colour or the zoom change."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._layers: list[NoteIndex] = []
+        self._pixels: np.ndarray | None = None
+        self._image: QImage | None = None
+
+    def clear(self) -> None:
+        self._key, self._layers, self._pixels, self._image = None, [], None, None
+
+    def paint(self, p: QPainter, c: RollCoords, layers: list[tuple[NoteIndex, QColor]], rect: QRectF) -> bool:
+        """Blit ``layers`` ((notes, colour) pairs) into ``rect``; False when the song is too wide to cache."""
+        layers = [(idx, color) for idx, color in layers if len(idx)]
+        if not layers:
+            return True
+        width = max(int(math.ceil(int(idx.end.max()) * c.px_per_tick)) for idx, _ in layers) + 2
+        if width > RasterCache.MAX_WIDTH:
+            return False
+        key = (c.px_per_tick, tuple(color.rgba() for _, color in layers))
+        if self._key != key or len(self._layers) != len(layers) or \
+                any(a is not b for a, (b, _) in zip(self._layers, layers)):
+            out = np.zeros((128, width), np.uint32)
+            for idx, color in layers:
+                x0, x1, pitch = note_columns(c, idx, np.arange(len(idx)), width, 0.0)
+                _fill_spans(out, x0, x1, 127 - pitch, _premultiplied(color))
+            self._pixels = out
+            self._image = QImage(out.data, width, 128, width * 4, QImage.Format.Format_ARGB32_Premultiplied)
+            self._layers, self._key = [idx for idx, _ in layers], key
+        x0, x1 = max(0.0, rect.left()), rect.right() + 1
+        lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
+        src = QRectF(c.scroll_x + x0, 127 - hi, x1 - x0, hi - lo + 1)
+        p.drawImage(QRectF(x0, c.pitch_to_y(hi), x1 - x0, (hi - lo + 1) * c.key_height), self._image, src)
+        return True
+
+
 def raster_image(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int, p_lo: int, p_hi: int,
                  color: QColor, sel: np.ndarray | None = None, sel_color: QColor | None = None) -> QImage:
     """One image row per pitch (p_hi at the top), one column per screen pixel: the notes' coverage, coloured.

@@ -44,8 +44,8 @@ class RollView(QAbstractScrollArea):
         self._cache: QPixmap | None = None
         self._cache_key: tuple | None = None
         self._seen_key: tuple | None = None
-        self._ghost_rasters: dict[int, painting.RasterCache] = {}   # zoomed-out rasters: each faded track's
-        self._note_raster = painting.RasterCache()                  # (by track index), the edited track's
+        self._ghost_raster = painting.LayersRasterCache()    # zoomed-out rasters: the faded tracks' (one image),
+        self._note_raster = painting.RasterCache()           # the edited track's
         self.last_note_mode = "none"      # "detail" / "raster" / "none": how the edited notes were last painted
         self._autoscroll = QTimer(self)    # dragging past an edge scrolls the view
         self._autoscroll.setInterval(30)
@@ -93,7 +93,7 @@ class RollView(QAbstractScrollArea):
         zoomed-out note rasters (they notice note, zoom and selection changes by themselves)."""
         self._cache_key = self._seen_key = None
         if rasters:
-            self._ghost_rasters.clear()
+            self._ghost_raster.clear()
             self._note_raster.clear()
         self.viewport().update()
 
@@ -144,20 +144,19 @@ class RollView(QAbstractScrollArea):
 
     def paint_ghosts(self, p: QPainter, rect: QRectF) -> None:
         """The other tracks of the edited track's kind (drum or pitched), each in its own colour, faded. More than
-        ``GHOST_DETAIL_LIMIT`` visible in all: every track as its (cached) raster."""
+        ``GHOST_DETAIL_LIMIT`` visible in all: all of them from one cached raster (``LayersRasterCache``)."""
         ed, c = self.ed, self.ed.coords
         layers = ed.ghost_layers
-        for gone in set(self._ghost_rasters) - {i for i, _ in layers}:
-            del self._ghost_rasters[gone]
         if not layers:
             return
         t0, t1 = c.visible_ticks(rect.left(), rect.right() + 1)
         lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
-        total = sum(len(ix.visible(t0, t1, lo, hi)) for _, ix in layers)
-        limit = GHOST_DETAIL_LIMIT if total <= GHOST_DETAIL_LIMIT else -1       # -1: raster whatever the count
+        many = len(ed.ghosts.visible(t0, t1, lo, hi)) > GHOST_DETAIL_LIMIT
+        if many and self._ghost_raster.paint(p, c, [(ix, ed.ghost_color(i)) for i, ix in layers], rect):
+            return                                   # zoomed out: every faded track from one cached image
+        limit = -1 if many else GHOST_DETAIL_LIMIT   # -1: a raster whatever the count (a song too wide to cache)
         for i, ix in layers:
-            cache = self._ghost_rasters.setdefault(i, painting.RasterCache())
-            painting.paint_notes(p, c, ix, rect, ed.ghost_color(i), detail_limit=limit, cache=cache)
+            painting.paint_notes(p, c, ix, rect, ed.ghost_color(i), detail_limit=limit)
 
     def paint_overlays(self, p: QPainter, rect: QRectF) -> None:
         ed, c = self.ed, self.ed.coords
