@@ -254,14 +254,19 @@ class MainWindow(EditingMixin, FilesMixin, QMainWindow):
         e.addSeparator()
         self._action("Select &all", lambda: self.piano_roll.select_all(), QKeySequence.SelectAll, e)
         self._action("&Delete selection", self.delete_selection, QKeySequence.Delete, e)
-        for text, method, args in (("D&uplicate notes (Ctrl+D in the roll)", "duplicate_selected", ()),
-                                   ("Transpose up (↑)", "transpose_selected", (1,)),
-                                   ("Transpose down (↓)", "transpose_selected", (-1,)),
-                                   ("Transpose up an octave (Shift+↑)", "transpose_selected", (12,)),
-                                   ("Transpose down an octave (Shift+↓)", "transpose_selected", (-12,)),
-                                   ("&Quantize to the snap (Q)", "quantize_selected", ())):
+        # the roll's own keys: shortcuts bound to the roll only (the menu shows them; arrows elsewhere stay theirs)
+        for text, method, args, key in (("D&uplicate notes", "duplicate_selected", (), "Ctrl+D"),
+                                        ("Transpose &up", "transpose_selected", (1,), "Up"),
+                                        ("Transpose &down", "transpose_selected", (-1,), "Down"),
+                                        ("Transpose up an &octave", "transpose_selected", (12,), "Shift+Up"),
+                                        ("Transpose down an octave", "transpose_selected", (-12,), "Shift+Down"),
+                                        ("&Quantize to the snap", "quantize_selected", (), "Q")):
             if hasattr(self.piano_roll, method):
-                self._action(text, lambda _=False, m=method, a=args: getattr(self.piano_roll, m)(*a), None, e)
+                act = self._action(text, lambda _=False, m=method, a=args: getattr(self.piano_roll, m)(*a), key, e,
+                                   "On the selected notes; its key works while the piano roll has the focus")
+                self.removeAction(act)
+                act.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+                self.piano_roll.addAction(act)
         e.addSeparator()
         self._action("Add &track", self.add_track, "Ctrl+T", e)
         v = mb.addMenu("&View")

@@ -78,8 +78,9 @@ class TechniquesPanel(QWidget):
         self.generate_btn = QPushButton("Generate")
         self.generate_btn.setObjectName("GenerateButton")
         self.generate_btn.setStyleSheet("QPushButton { background:#3d7be0; color:white; font-weight:bold;"
-                                        " padding:6px 14px; border-radius:4px; } QPushButton:disabled {"
-                                        " background:#444; color:#888; }")
+                                        " padding:6px 14px; border-radius:4px; }"
+                                        " QPushButton:disabled { background:#2a2a2a; border-color:#363636;"
+                                        " color:#6a6a6a; }")          # dimmed as style.py dims every button
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
         self.progress = QProgressBar()

@@ -21,7 +21,8 @@ from ..training_process import (Checkpoint, DataReady, Finished, LogLine, Losses
                                 TrainingSpec, paused_runs)
 from .model_sharing import ModelSharing
 from .training_data_panel import DataPanel
-from .training_plots import LinePlot, MetricsGrid
+from .training_plots import PALETTE, LinePlot, MetricsGrid
+from .training_texts import LOSS_TIPS, LOSSES, epoch_of, eta_text, explanation, log_eta, per_epoch, sample_label
 
 METRICS = {"empty_bar_rate": "empty-bar rate", "used_pitch_classes": "pitch classes per bar",
            "in_scale_rate": "in-scale rate", "qualified_note_rate": "qualified notes (≥ 3 steps)",
@@ -37,7 +38,6 @@ HELP = {"epochs": "How many times the model goes through all your songs. More = 
         "size": "A bigger network can learn more but trains much more slowly on a CPU.",
         "from": "With few songs, start from a genre that already plays well (its network size is used)."}
 EPOCHS = {"small": 20, "default": 200, "tiny": 3}     # the presets' own epoch counts assume time-budgeted runs
-LOSSES = ("critic: real − generated", "generator: adversarial", "reconstruction")
 
 
 def _help(text: str) -> QLabel:
@@ -110,6 +110,7 @@ class TrainingWindow(QWidget):
         self.ratio.setRange(0, 10)
         self.ratio.setSpecialValueText("0 (no critic)")
         self.ratio.setValue(2)
+        self.ratio.valueChanged.connect(lambda _v: self._explain())
         self.batch = QSpinBox()
         self.batch.setRange(1, 512)
         self.batch.setValue(16)
@@ -182,9 +183,10 @@ class TrainingWindow(QWidget):
         rv2 = QVBoxLayout(right)
         self.loss_plot = LinePlot("Losses: the critic (conductor) and the generator (orchestra)")
         for name in LOSSES:
-            self.loss_plot.add_series(name)
+            self.loss_plot.add_series(name, tip=LOSS_TIPS[name])
         rv2.addWidget(self.loss_plot, 2)
-        rv2.addWidget(QLabel("Metrics of the generated accompaniment (solid) vs your real music (dashed)"))
+        rv2.addWidget(QLabel(f"Metrics of the <span style='color:{PALETTE[1]}'>generated accompaniment (solid)</span> "
+                             f"vs <span style='color:{PALETTE[0]}'>your real music (dashed)</span>"))
         self.metrics = MetricsGrid(METRICS)
         rv2.addWidget(self.metrics, 3)
         low = QHBoxLayout()
@@ -352,6 +354,7 @@ class TrainingWindow(QWidget):
             self.log.clear()
         self._numbers = {"spec": job.spec}
         self.progress.setValue(0)
+        self.eta.setText("")
         self.status.setText("Starting the training process…")
         self._set_state("running")
         self.timer.start()
@@ -379,13 +382,15 @@ class TrainingWindow(QWidget):
         if isinstance(ev, Progress):
             self.progress.setValue(int(round(ev.fraction * 1000)))
             self.progress.setFormat(f"%p%  —  {ev.message}")
-            if ev.eta_sec is not None:
-                m, s = divmod(int(ev.eta_sec), 60)
-                self.eta.setText(f"About {m} min {s:02d} s left" if m else f"About {s} s left")
+            if ev.fraction >= 1.0 or (ev.eta_sec is not None and "eta" not in n):  # once the log has one: its
+                self.eta.setText(eta_text(ev.eta_sec, done=ev.fraction >= 1.0))
         elif isinstance(ev, Losses):
             for name, y in zip(LOSSES, (ev.wdist, ev.adv, ev.rec)):
                 self.loss_plot.add_point(name, ev.iteration, y)
+            self.metrics.set_x_reach(ev.iteration)
             n["losses"] = ev
+            if ev.iteration >= ev.total:
+                self.eta.setText(eta_text(0, done=True))
             self._explain()
         elif isinstance(ev, DataReady):
             n["data"] = ev
@@ -402,7 +407,8 @@ class TrainingWindow(QWidget):
             if ev.figures:
                 self.metrics.add_figures(ev.iteration, ev.figures)
             if ev.sample is not None:
-                label = f"♪ Epoch {ev.epoch:g} (iteration {ev.iteration}" + (", final)" if ev.final else ")")
+                steps = per_epoch(n.get("spec"), n.get("data"), n.get("losses"))
+                label = sample_label(ev.iteration, epoch_of(ev.iteration, steps, ev.epoch), ev.final)
                 last = self.sample_list.item(self.sample_list.count() - 1) if self.sample_list.count() else None
                 if last is not None and last.data(Qt.UserRole + 1) == ev.iteration:
                     self.samples[last.data(Qt.UserRole)] = ev.sample      # the final fit of that same iteration
@@ -415,12 +421,17 @@ class TrainingWindow(QWidget):
                     self.sample_list.addItem(item)
         elif isinstance(ev, LogLine):
             self.log.appendPlainText(ev.text.rstrip())
+            n["eta"] = log_eta(ev.text)
+            if n["eta"] is None:
+                del n["eta"]
+            elif self.progress.value() < 1000:               # one estimate on screen: the log's
+                self.eta.setText(eta_text(n["eta"]))
         elif isinstance(ev, Finished):
             self.timer.stop()
             self.status.setText(ev.message)
+            self.eta.setText("")
             if ev.status == "done":
                 self.progress.setValue(1000)
-                self.eta.setText("")
             self._set_state(ev.status)
             if ev.status == "done":
                 self.sharing.refresh()
@@ -435,6 +446,7 @@ class TrainingWindow(QWidget):
     def _set_state(self, state: str) -> None:
         self.state = state
         self._update_buttons()
+        self._explain()
         self.status_changed.emit(state)
 
     def _update_buttons(self) -> None:
@@ -512,30 +524,11 @@ class TrainingWindow(QWidget):
             self.status.setText(f"The training '{runs[0].name}' is paused: press Resume to go on with it.")
 
     def _explain(self) -> None:
-        n = self._numbers
-        spec, data, loss = n.get("spec"), n.get("data"), n.get("losses")
-        ratio = spec.update_ratio if spec else self.ratio.value()
-        text = ("<b>The orchestra and the conductor.</b> The <i>generator</i> is an orchestra: it reads a melody and "
-                "plays drums, bass and harmony for it. The <i>critic</i> is a conductor who listens to real "
-                "accompaniments from your songs and to the orchestra's attempts, and scores how real each sounds. "
-                + (f"For every rehearsal of the orchestra the conductor practises <b>{ratio}</b> "
-                   f"time{'s' if ratio != 1 else ''} (the update "
-                   "ratio); the orchestra then changes its playing to score better." if ratio else
-                   "In this run there is no conductor (update ratio 0): the orchestra learns only by comparing "
-                   "its playing with the real accompaniments, which is much quicker on a CPU."))
-        if data is not None and spec is not None:
-            text += (f"<br>This run: <b>{data.windows}</b> 8-bar pieces from <b>{data.songs - data.held_songs}</b> "
-                     f"songs, "
-                     f"{spec.batch_size} pieces per step, learning rate {spec.lr:g}.")
-        if loss is not None:
-            w = loss.wdist
-            how = ("the conductor can hardly tell them apart" if abs(w) < 0.5 else
-                   "the conductor still hears a clear difference")
-            text += (f"<br>Now at iteration <b>{loss.iteration}</b> of {loss.total} (epoch {loss.epoch:g}): the "
-                     f"conductor's real − generated score is <b>{w:.3f}</b> ({how}); the orchestra's reconstruction "
-                     f"loss is <b>{loss.rec:.3f}</b> and falls as it learns the notes real bands play; "
-                     f"{loss.rate:.1f} iterations per second.")
-        self.explain.setText(text)
+        """The explanation with this run's numbers; the update ratio is the field's unless a run is on."""
+        n, current = self._numbers, self.state in ("running", "paused")
+        spec = n.get("spec")
+        ratio = spec.update_ratio if spec is not None and current else self.ratio.value()
+        self.explain.setText(explanation(ratio, spec, n.get("data"), n.get("losses"), running=current))
 
     def shutdown(self, timeout: float = 15.0) -> None:
         """App exit: pause a running training (so it can be resumed next time) and wait for it briefly."""

@@ -5,13 +5,63 @@ from __future__ import annotations
 
 import html
 import os
+import re
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QRadioButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QLineEdit, QPushButton, QRadioButton, QStyledItemDelegate, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..ml.data.folder import ONLY_DRUMS
+
+_TRACK = re.compile(r"(\d+\. )(.*), (\d+) notes\)\Z")      # "1. Name (Instrument, 242 notes)"
+NAME_WIDTH, STATUS_WIDTH = 170, 130                           # the most the File and Status columns take at first
+
+
+def track_label(label: str) -> str:
+    """A melody choice as "1. Flute — 542 notes": the instrument only when the track's name is not already it."""
+    m = _TRACK.match(label)
+    if m is None:
+        return label
+    number, body, notes = m.groups()                         # body: "Name (Instrument"
+    for k in (k for k in range(len(body)) if body.startswith(" (", k)):
+        if body[:k] == body[k + 2:]:
+            return f"{number}{body[:k]} — {notes} notes"
+    return f"{number}{body}) — {notes} notes"
+
+
+def elide_name(text: str, fm, width: float, common: tuple[int, int] = (0, 0)) -> str:
+    """``text`` cut to ``width`` pixels, keeping what tells it from the other names (``common``: the lengths of
+    the start and the end all names share): their shared start is cut first, then their shared end."""
+    if fm.horizontalAdvance(text) <= width:
+        return text
+    a, b = common[0], len(text) - common[1]
+    if not 0 <= a < b <= len(text):
+        return fm.elidedText(text, Qt.ElideMiddle, int(width))
+    cut = lambda i, j: ("…" if i > 0 else "") + text[i:j] + ("…" if j < len(text) else "")  # noqa: E731
+    if fm.horizontalAdvance(cut(a, b)) > width:
+        return fm.elidedText(text[a:b], Qt.ElideMiddle, int(width))
+    while b < len(text) and fm.horizontalAdvance(cut(a, b + 1)) <= width:    # the end (number, extension) first
+        b += 1
+    while a > 0 and fm.horizontalAdvance(cut(a - 1, b)) <= width:
+        a -= 1
+    return cut(a, b)
+
+
+class _NameDelegate(QStyledItemDelegate):
+    """Paints the File column on one line, each name cut where the names are alike (the full name is its tip)."""
+
+    common = (0, 0)
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 - Qt name
+        super().initStyleOption(option, index)
+        option.text = elide_name(option.text, option.fontMetrics, option.rect.width() - 10, self.common)
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt name
+        """The whole name's width (what "fit the column to its contents" asks for), not the cut one's."""
+        size = super().sizeHint(option, index)
+        return QSize(max(size.width(), option.fontMetrics.horizontalAdvance(str(index.data() or "")) + 14),
+                     size.height())
 
 
 class DataPanel(QGroupBox):
@@ -64,8 +114,12 @@ class DataPanel(QGroupBox):
         self.found.setTextFormat(Qt.RichText)
         dv.addWidget(self.found)
         self.files = QTableWidget(0, 3)
-        self.files.setHorizontalHeaderLabels(["File", "Melody track (change it if it is wrong)", "Status"])
+        self.files.setHorizontalHeaderLabels(["File", "Melody track", "Status"])
+        self.files.horizontalHeaderItem(1).setToolTip("The track that carries the tune: change it if it is wrong")
         self.files.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.files.setWordWrap(False)
+        self.names = _NameDelegate(self.files)
+        self.files.setItemDelegateForColumn(0, self.names)
         self.files.verticalHeader().hide()
         self.files.setMinimumHeight(120)
         dv.addWidget(self.files, 1)
@@ -142,10 +196,18 @@ class DataPanel(QGroupBox):
         shown = [self.files.item(r, 0).text() if self.files.item(r, 0) else None for r in range(self.files.rowCount())]
         if rebuild or shown != [f.path for f in scan.files]:
             self.files.setRowCount(len(scan.files))
+            paths = [f.path for f in scan.files]
+            start = len(os.path.commonprefix(paths)) if len(paths) > 1 else 0
+            end = len(os.path.commonprefix([p[::-1] for p in paths])) if len(paths) > 1 else 0
+            self.names.common = (start, end)
             for r, f in enumerate(scan.files):
-                self.files.setItem(r, 0, QTableWidgetItem(f.path))
+                item = QTableWidgetItem(f.path)
+                item.setToolTip(f.path)
+                self.files.setItem(r, 0, item)
                 combo = QComboBox()
-                combo.addItems(list(f.tracks))
+                for k, label in enumerate(f.tracks):
+                    combo.addItem(track_label(label))
+                    combo.setItemData(k, label, Qt.ToolTipRole)
                 combo.setPlaceholderText("no melody: the file has only drums" if
                                          (f.problem or skipped.get(f.path)) == ONLY_DRUMS else "no melody")
                 if f.melody is not None and (f.problem or skipped.get(f.path)) != ONLY_DRUMS:
@@ -159,7 +221,13 @@ class DataPanel(QGroupBox):
         for r, f in enumerate(scan.files):
             why = f.problem or skipped.get(f.path, "")
             text = f"skipped: {why}" if why else ("melody fixed by you" if f.path in self.overrides else "ok")
-            self.files.setItem(r, 2, QTableWidgetItem(text))
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
+            self.files.setItem(r, 2, item)
+        if rebuild:
+            for column, most in ((0, NAME_WIDTH), (2, STATUS_WIDTH)):
+                self.files.resizeColumnToContents(column)
+                self.files.setColumnWidth(column, min(most, self.files.columnWidth(column)))
         self.changed.emit()
 
     def fix_melody(self, path: str, index: int, guess: int | None = None) -> None:

@@ -140,4 +140,4 @@ def test_the_status_line_and_a_repeated_checkpoint(qtbot, studio):
     plot = studio.metrics.plots["polyphony"]
     assert plot.series["generated"] == [(16.0, 3.0)]           # the installed model's figure, once
     assert studio.sample_list.count() == 1 and studio.samples == [final]
-    assert studio.sample_list.item(0).text() == "♪ Epoch 2 (iteration 16, final)"
+    assert studio.sample_list.item(0).text() == "♪ Iteration 16 (epoch 2, final)"
