@@ -77,6 +77,7 @@ class AuditionPanel(QWidget):
         self._received = 0
         self._run_id = 0
         self._regen_pool = ThreadPoolExecutor(1, thread_name_prefix="audition-regen")
+        self._closed = False                       # shut down with the window
         self._warmed = False
         self._switch_timer = QTimer(self)
         self._switch_timer.setSingleShot(True)
@@ -394,7 +395,7 @@ class AuditionPanel(QWidget):
         """Regenerate the take's unlocked tracks on the regeneration thread; the card updates when done."""
         key = tuple(key)
         card = self.cards.get(key)
-        if card is None or card.busy:
+        if card is None or card.busy or self._closed:            # closed: its regeneration thread has stopped
             return False
         take, locked = self.takes[key], card.locked()
         if len(locked) == len(take.band):
@@ -473,6 +474,7 @@ class AuditionPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop generating (call when the window closes)."""
+        self._closed = True
         if self.run is not None:
             self.run.cancel()
         self._regen_pool.shutdown(wait=False, cancel_futures=True)

@@ -460,11 +460,21 @@ class MainWindow(LiveInputMixin, EditingMixin, FilesMixin, QMainWindow):
         docks = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()
                  and not d.visibleRegion().isEmpty()            # of tabbed docks, the one in front
                  and self.dockWidgetArea(d) in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)]
-        total = sum(d.width() for d in docks)
-        excess = roll_share * self.width() - (self.width() - total)
-        if total and excess > 0:
-            self.resizeDocks(docks, [max(d.minimumSizeHint().width(), int(d.width() * (1 - excess / total)))
-                                     for d in docks], Qt.Horizontal)
+        widths = [d.width() for d in docks]
+        floors = [d.minimumSizeHint().width() for d in docks]
+        excess = roll_share * self.width() - (self.width() - sum(widths))
+        if not docks or excess <= 0:
+            return
+        for _ in docks:                  # each pass: what a dock at its minimum cannot give, the others give
+            room = [i for i, (w, f) in enumerate(zip(widths, floors)) if w > f]
+            spare = sum(widths[i] for i in room)
+            if excess <= 0.5 or not spare:
+                break
+            for i in room:
+                cut = min(widths[i] - floors[i], excess * widths[i] / spare)
+                widths[i] -= cut
+            excess = roll_share * self.width() - (self.width() - sum(widths))
+        self.resizeDocks(docks, [int(round(w)) for w in widths], Qt.Horizontal)
 
     def show_shortcuts(self) -> None:
         from PySide6.QtWidgets import QMessageBox

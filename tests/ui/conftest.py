@@ -92,3 +92,15 @@ def training_studio(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(w)
     yield w
     w.shutdown(timeout=30)
+
+
+@pytest.fixture
+def editor(qtbot):
+    """A piano roll editor on its own, shown at 900 x 600."""
+    from deepcomposer_desktop.ui.piano_roll import PianoRollEditor
+    ed = PianoRollEditor()
+    qtbot.addWidget(ed)
+    ed.resize(900, 600)
+    ed.show()
+    qtbot.waitExposed(ed)
+    return ed

@@ -38,14 +38,6 @@ class Host:
         return self.song.tracks[self.ed.track_index].notes
 
 
-@pytest.fixture
-def editor(qtbot):
-    ed = PianoRollEditor()
-    qtbot.addWidget(ed)
-    ed.resize(900, 600)
-    ed.show()
-    qtbot.waitExposed(ed)
-    return ed
 
 
 def make_host(editor, notes=(), is_drum=False, others=()):

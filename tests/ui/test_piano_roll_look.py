@@ -7,18 +7,7 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QFontMetricsF
 
 from deepcomposer_desktop.core.song import Note, Song, Track
-from deepcomposer_desktop.ui.piano_roll import PianoRollEditor
 from deepcomposer_desktop.ui.piano_roll.coords import MIN_KEY_HEIGHT
-
-
-@pytest.fixture
-def editor(qtbot):
-    ed = PianoRollEditor()
-    qtbot.addWidget(ed)
-    ed.resize(900, 600)
-    ed.show()
-    qtbot.waitExposed(ed)
-    return ed
 
 
 def N(pitch, start, dur=240, vel=100):

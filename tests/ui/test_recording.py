@@ -56,7 +56,9 @@ def test_half_strength_quantize_and_overdub(window, spy_engine, qtbot):
     assert set(before) <= set(window.song.melody.notes)        # overdub keeps everything
 
 
-def test_loop_recording_keeps_every_take(window, spy_engine, qtbot):
+def start_loop_recording(window, spy_engine, qtbot) -> tuple[int, int]:
+    """Record (replace mode, no count-in) over a one-bar loop from tick 0, the on-screen keyboard focused;
+    returns (the bar's ticks, the song's track count before)."""
     bar = window.song.bar_ticks
     window.playback.loop_range = (0, bar)
     window.playback.loop_enabled = True
@@ -66,6 +68,11 @@ def test_loop_recording_keeps_every_take(window, spy_engine, qtbot):
     window.transport.count_in.setCurrentIndex(0)
     qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
     window.keyboard.setFocus()
+    return bar, tracks_before
+
+
+def test_loop_recording_keeps_every_take(window, spy_engine, qtbot):
+    bar, tracks_before = start_loop_recording(window, spy_engine, qtbot)
     play(window, spy_engine, qtbot, Qt.Key_A, 0, 480)           # pass 1
     play(window, spy_engine, qtbot, Qt.Key_D, 960, 1440)
     play(window, spy_engine, qtbot, Qt.Key_F, 480, 960)         # the loop wrapped: pass 2
@@ -84,15 +91,7 @@ def test_loop_recording_keeps_every_take(window, spy_engine, qtbot):
 
 
 def test_a_riff_played_at_the_same_place_each_pass_makes_one_take_per_pass(window, spy_engine, qtbot):
-    bar = window.song.bar_ticks
-    window.playback.loop_range = (0, bar)
-    window.playback.loop_enabled = True
-    window.record_options.mode = REPLACE
-    tracks_before = len(window.song.tracks)
-    spy_engine.forced_position = 0
-    window.transport.count_in.setCurrentIndex(0)
-    qtbot.mouseClick(window.transport.record_btn, Qt.LeftButton)
-    window.keyboard.setFocus()
+    bar, tracks_before = start_loop_recording(window, spy_engine, qtbot)
     for _ in range(3):                        # each pass: A on beat 2, then the playhead runs round (the timer)
         play(window, spy_engine, qtbot, Qt.Key_A, 480, 720)
         for tick in (1200, bar - 60, 60):
