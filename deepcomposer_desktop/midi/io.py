@@ -7,7 +7,6 @@ velocity-0 note-ons, overlapping and unterminated notes) and turns every kind of
 from __future__ import annotations
 
 import os
-import stat
 from bisect import bisect_right
 from collections import defaultdict, deque
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import BinaryIO
 from ..core.analysis import guess_melody_index
 from ..core.edits import untangle_notes
 from ..core.gm import program_name
-from ..core.safe_write import write_atomically
+from ..core.safe_write import FileRefused, read_capped, write_atomically
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
 from ..core.song import (CHANNEL_PRESSURE, DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control,
                          KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track)
@@ -58,14 +57,9 @@ def _load_bytes(source: str | os.PathLike | bytes | BinaryIO) -> tuple[bytes, st
     try:
         if path.is_dir():
             raise MidiFileError(f"{name} is a folder, not a MIDI file")
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):       # a device never ends (/dev/zero), a pipe may wait forever
-            raise MidiFileError(f"{name} is a device or a pipe, not a MIDI file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise MidiFileError(f"{name} is {st.st_size // (1024 * 1024)} MB: too large to be a MIDI file we can "
-                                "open")
-        with path.open("rb") as fh:
-            return fh.read(MAX_FILE_BYTES + 1), name
+        return read_capped(path, MAX_FILE_BYTES, "MIDI file"), name
+    except FileRefused as exc:
+        raise MidiFileError(f"{name} {exc}") from None
     except FileNotFoundError:
         raise MidiFileError(f"{name} does not exist") from None
     except PermissionError:

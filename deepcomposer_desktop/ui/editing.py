@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..core.analysis import guess_melody_index
 from ..core.gm import program_name
 from ..core.song import MAX_BPM, MIN_BPM, Song, TempoChange, TimeSignature, Track
 from .commands import MERGE_PAN, MERGE_TEMPO, MERGE_VOLUME
@@ -79,9 +80,10 @@ class EditingMixin:
             del tracks[index]
             mi = song.melody_index
             moved = mi == index
-            if moved:                            # the ★ goes to a pitched track, one with notes if there is one
-                pitched = [i for i, x in enumerate(tracks) if not x.is_drum]
-                mi = next((i for i in pitched if tracks[i].notes), pitched[0] if pitched else 0)
+            if moved:                            # the ★ goes to the likeliest tune left (never a drum track)
+                mi = guess_melody_index(song.with_tracks(tracks))     # (0 when no pitched track has notes)
+                if tracks[mi].is_drum:
+                    mi = next((i for i, x in enumerate(tracks) if not x.is_drum), mi)
             elif mi > index:
                 mi -= 1
             colors = self.tracks.colors()

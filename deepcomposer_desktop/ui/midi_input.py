@@ -91,13 +91,6 @@ class MidiInput(QObject):
     def current_port(self) -> str:
         return self.manager.current or ""
 
-    def set_engine(self, engine, track_index: int | None = None) -> None:
-        """Play live notes on ``engine`` (or on what a zero-argument function returns each time)."""
-        if track_index is None:
-            track_index = self.sink.track_index if self.sink is not None else 0
-        self.sink = EngineSink(engine, track_index)
-        self.manager.sink = self.sink
-
     def set_track(self, track_index: int) -> None:
         """The track whose instrument live notes sound on."""
         if self.sink is not None:

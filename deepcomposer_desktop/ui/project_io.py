@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
 from ..core.project import ProjectError, dumps, parse_json, song_from_dict
-from ..core.safe_write import write_atomically
+from ..core.safe_write import FileRefused, read_capped, write_atomically
 from ..core.song import Song
 
 PROJECT_SUFFIX = ".dcproj"
@@ -74,15 +73,10 @@ MAX_PROJECT_BYTES = 32 * 1024 * 1024      # a 30-track, 10-minute song is ~5 MB;
 def load_project(path: str | os.PathLike) -> tuple[Song, dict[str, Any]]:
     """(song, extra) from a project file; raises ProjectError (a pipe, a device, a file over
     ``MAX_PROJECT_BYTES``, not a project) or OSError for unreadable files."""
-    path = Path(path)
-    with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:   # a FIFO: no wait
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ProjectError("is a device or a pipe, not a project file")
-        if info.st_size > MAX_PROJECT_BYTES:
-            raise ProjectError(f"is {info.st_size / 2**20:.0f} MB: too big for a project file "
-                               f"(at most {MAX_PROJECT_BYTES // 2**20} MB)")
-        raw = fh.read(MAX_PROJECT_BYTES + 1)
+    try:
+        raw = read_capped(path, MAX_PROJECT_BYTES, "project file")
+    except FileRefused as exc:
+        raise ProjectError(str(exc)) from None
     data = parse_json(raw)
     song = song_from_dict(data)
     return song, _clean_extra(data.get("extra"))

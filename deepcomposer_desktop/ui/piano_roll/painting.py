@@ -159,6 +159,15 @@ def _raster_array(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int, p_
     return out
 
 
+def _blit_song_raster(p: QPainter, c: RollCoords, image: QImage, rect: QRectF) -> None:
+    """Draw the part of a whole-song raster (one row per pitch, 127 at the top; one column per pixel from the song's
+    start) that falls into ``rect``."""
+    x0, x1 = max(0.0, rect.left()), rect.right() + 1
+    lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
+    src = QRectF(c.scroll_x + x0, 127 - hi, x1 - x0, hi - lo + 1)
+    p.drawImage(QRectF(x0, c.pitch_to_y(hi), x1 - x0, (hi - lo + 1) * c.key_height), image, src)
+
+
 class RasterCache:
     """The whole song's raster (all 128 pitches, every content pixel column) at one horizontal zoom.
 
@@ -191,10 +200,7 @@ class RasterCache:
             self._pixels = _raster_array(c, idx, everything, width, 0, 127, color, sel_mask, sel_color, 0.0)
             self._image = QImage(self._pixels.data, width, 128, width * 4, QImage.Format.Format_ARGB32_Premultiplied)
             self._idx, self._key = idx, key
-        x0, x1 = max(0.0, rect.left()), rect.right() + 1
-        lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
-        src = QRectF(c.scroll_x + x0, 127 - hi, x1 - x0, hi - lo + 1)
-        p.drawImage(QRectF(x0, c.pitch_to_y(hi), x1 - x0, (hi - lo + 1) * c.key_height), self._image, src)
+        _blit_song_raster(p, c, self._image, rect)
         return True
 
 
@@ -230,22 +236,8 @@ class LayersRasterCache:
             self._pixels = out
             self._image = QImage(out.data, width, 128, width * 4, QImage.Format.Format_ARGB32_Premultiplied)
             self._layers, self._key = [idx for idx, _ in layers], key
-        x0, x1 = max(0.0, rect.left()), rect.right() + 1
-        lo, hi = c.visible_pitches(rect.top(), rect.bottom() + 1)
-        src = QRectF(c.scroll_x + x0, 127 - hi, x1 - x0, hi - lo + 1)
-        p.drawImage(QRectF(x0, c.pitch_to_y(hi), x1 - x0, (hi - lo + 1) * c.key_height), self._image, src)
+        _blit_song_raster(p, c, self._image, rect)
         return True
-
-
-def raster_image(c: RollCoords, idx: NoteIndex, vis: np.ndarray, width: int, p_lo: int, p_hi: int,
-                 color: QColor, sel: np.ndarray | None = None, sel_color: QColor | None = None) -> QImage:
-    """One image row per pitch (p_hi at the top), one column per screen pixel: the notes' coverage, coloured.
-
-    ``sel`` marks which of ``vis`` are selected (painted with ``sel_color`` on top).
-    """
-    out = _raster_array(c, idx, vis, width, p_lo, p_hi, color, sel, sel_color)
-    img = QImage(out.data, width, out.shape[0], width * 4, QImage.Format.Format_ARGB32_Premultiplied)
-    return img.copy()   # own the pixels: ``out`` dies with this call
 
 
 def _premultiplied(color: QColor) -> int:
