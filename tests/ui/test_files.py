@@ -354,6 +354,8 @@ def test_export_wav_says_when_the_mix_is_scaled_down_so_as_not_to_clip(window, t
     import pytest
     pytest.importorskip("deepcomposer_desktop.audio.render")
     from tests.audio.test_stems import loud_band
+    # the window's deferred start-up (MIDI input, 450 ms after showing) says its own status: let it have said it
+    qtbot.waitUntil(lambda: window.midi is not None, timeout=10_000)
     window.doc.load(loud_band())
     w = window.export_wav(str(tmp_path / "loud.wav"))
     _wait_export(w, qtbot)
