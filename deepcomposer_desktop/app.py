@@ -1,7 +1,8 @@
 """QApplication start-up and wiring: `deepcomposer-desktop [--open FILE] [--screenshot FILE.png]`.
 
 Start-up stays light (no torch): the audio engine starts on a worker after the window shows, and the models are
-probed on a worker too.
+probed on a worker too; then torch is imported on a worker (``workers.load_torch``), so that the first generation
+does not freeze the window while it loads.
 """
 from __future__ import annotations
 

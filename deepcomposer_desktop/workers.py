@@ -94,8 +94,23 @@ TECHNIQUE_MODULES = {"gan": "deepcomposer_desktop.ml.gan.generate",
 TECHNIQUE_FUNCS = {"gan": "accompany", "arcnn": "enhance", "transformer": "extend"}
 
 
+def load_torch(progress=None, should_stop=None) -> bool:
+    """Import torch ahead of the first generation, on a worker a moment after start-up. Its import holds the GIL
+    for up to ~150 ms at a time (``torch._C``'s initialisation) and ~0.3 s all told here: done on the first
+    Generate, Generate again or jam pass, it froze the window for that long; done here, while the musician is still
+    looking at the new window, the first generation starts at once. False when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    _torch_one_thread()
+    torch.zeros(4).add_(1)                          # the first op sets up torch's CPU kernels
+    return True
+
+
 def probe_techniques(progress=None, should_stop=None) -> dict[str, dict[str, Any]]:
-    """Import each technique (this loads torch) and say which ones work; lists the GAN genres."""
+    """Import each technique module (they load torch only when they run: see :func:`load_torch`) and say which
+    ones work; lists the GAN genres."""
     import importlib
     out: dict[str, dict[str, Any]] = {}
     for i, (name, modname) in enumerate(TECHNIQUE_MODULES.items()):

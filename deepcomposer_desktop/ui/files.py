@@ -31,6 +31,7 @@ class FilesMixin:
         self._workers: list = []
         self._exports: list = []                 # WAV / stems exports running (File › Cancel export)
         self._gen_worker = None
+        self.torch_loaded = False                # torch imported ahead of the first generation (_load_torch)
         self._takes: list = []
         self._take_base: Song | None = None
         self._take_song: Song | None = None      # the song the last chosen take made
@@ -94,8 +95,19 @@ class FilesMixin:
         from ..workers import probe_techniques
         w = self.run_worker(probe_techniques, {}, "probe")
         w.succeeded.connect(self.techniques.set_availability)
+        w.succeeded.connect(self._load_torch)
         w.failed.connect(lambda msg: self.techniques.set_availability(
             {k: {"available": False, "problem": msg} for k in ("gan", "arcnn", "transformer")}))
+        w.start()
+
+    def _load_torch(self, availability: dict) -> None:
+        """After the probe: torch is imported on a worker now rather than on the first generation, whose start it
+        froze (``workers.load_torch``). ``torch_loaded`` becomes True when it is in."""
+        if not any(info.get("available") for info in availability.values()):
+            return
+        from ..workers import load_torch
+        w = self.run_worker(load_torch, {}, "torch")
+        w.succeeded.connect(lambda ok: setattr(self, "torch_loaded", bool(ok)))
         w.start()
 
     # --- generation ------------------------------------------------------------------------------------------------
