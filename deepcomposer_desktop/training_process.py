@@ -1,8 +1,9 @@
 """Training studio runner: trains a GAN genre in a separate process and reports structured events on a queue.
 
 Plain Python, no Qt (``ui/training.py`` polls :meth:`TrainingJob.poll` from a timer). A run lives in its own
-folder (``runs_dir()/<name>/``: ``run.json``, ``data.npz``, ``melody.mid``, ``gan-<name>.pt/.state/.log``, and
-``running.lock``, locked while a job runs it, so that no second job of that name starts over it);
+folder (``runs_dir()/<name>/``: ``run.json``, ``data.npz``, ``melody.mid``, ``gan-<name>.pt/.state/.log``,
+``checkpoints.jsonl`` + ``samples/`` (``training_records``: each checkpoint's figures and sample, shown again on a
+resume), and ``running.lock``, locked while a job runs it, so that no second job of that name starts over it);
 when it finishes, the model and a card are copied into the user's model folder, so the genre joins the list.
 Pause stops at the next step and keeps the folder (resume later, also after a restart; a pause before the first
 checkpoint has nothing to keep and removes it); Cancel removes it, and so does a finished install.
@@ -477,7 +478,13 @@ def _train(spec: TrainingSpec, run: Path, resume: bool, put, stop, state: dict) 
                 except Exception as exc:  # noqa: BLE001 - never stop training for the preview
                     put(LogLine(f"could not evaluate the checkpoint: {type(exc).__name__}: {exc}"))
             last["figures"] = figures if final else figures or last["figures"]
-            put(Checkpoint(int(m.group(2)), float(m.group(3)), str(model_path), figures, sample, final))
+            ev = Checkpoint(int(m.group(2)), float(m.group(3)), str(model_path), figures, sample, final)
+            try:
+                from .training_records import record_checkpoint
+                record_checkpoint(run, ev)           # shown again when the run is resumed after a restart
+            except Exception as exc:  # noqa: BLE001 - never stop training for the record
+                put(LogLine(f"could not keep the checkpoint for a resume: {type(exc).__name__}: {exc}"))
+            put(ev)
 
     preset = preset_for_model(spec.init_from) if spec.init_from else spec.preset
     model_path = run_training(data_path, spec.name, run, preset, spec.overrides(), spec.device, resume,

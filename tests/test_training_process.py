@@ -118,6 +118,12 @@ def test_tiny_training_pauses_resumes_and_installs_the_genre(tmp_path, user_mode
     run = job.run_dir
     assert (run / "gan-tiny-test.state").is_file() and paused_runs() == [run]
     assert not (user_models / "gan-tiny-test.pt").exists()          # not in the genre list before it is done
+    from deepcomposer_desktop.training_records import logged_checkpoints
+    shown = {c.iteration: c for c in events if isinstance(c, Checkpoint) and (c.figures or c.sample)}
+    kept = logged_checkpoints(run)                                    # what a resume after a restart shows again
+    assert shown and [c.iteration for c in kept] == sorted(shown)
+    assert [c.figures for c in kept] == [shown[c.iteration].figures for c in kept]
+    assert all(_notes(c.sample) == _notes(shown[c.iteration].sample) for c in kept)
 
     again = TrainingJob.from_run(run)
     assert again.spec.epochs == 4 and again.spec.melody is not None
@@ -306,3 +312,68 @@ def test_a_built_in_genre_name_is_refused(tmp_path, user_models):
     with pytest.raises(ModelError, match=f"'{name}' is a built-in genre"):
         job.start()
     assert not job.run_dir.exists() and not (user_models / f"gan-{name}.pt").exists()
+
+
+def _sample(melody_pitch: int):
+    """A small arranged sample: chords, the melody (second track, as the melody), bass, drums."""
+    import dataclasses
+
+    from tests.builders import band_song
+    band = band_song()
+    lead = dataclasses.replace(band.tracks[0], notes=tuple(dataclasses.replace(n, pitch=melody_pitch)
+                                                           for n in band.tracks[0].notes))
+    return band.replace(tracks=(band.tracks[1], lead, *band.tracks[2:]), melody_index=1)
+
+
+def _notes(s):
+    return [[(n.pitch, n.start_tick, n.end_tick, n.velocity) for n in t.notes] for t in s.tracks]
+
+
+def test_checkpoints_are_kept_in_the_run_folder_and_read_back_as_events(tmp_path):
+    import math
+
+    from deepcomposer_desktop.training_records import logged_checkpoints, record_checkpoint
+    run = tmp_path / "run"
+    run.mkdir()
+    model = str(run / "gan-kept.pt")
+    first = {"empty_bar_rate": 0.25, "polyphony": 1.5, "in_scale_rate": float("nan")}
+    middle, refit = {"empty_bar_rate": 0.125, "polyphony": 2.0}, {"empty_bar_rate": 0.1, "polyphony": 2.25}
+    record_checkpoint(run, Checkpoint(1, 0.1, model, first, _sample(72)))
+    record_checkpoint(run, Checkpoint(8, 1.0, model, middle, _sample(74)))
+    record_checkpoint(run, Checkpoint(8, 1.0, model, refit, _sample(76), final=True))   # the final re-measure
+    record_checkpoint(run, Checkpoint(9, 1.1, model, {}, None, final=True))             # a pause: nothing to show
+    assert len((run / "checkpoints.jsonl").read_text().splitlines()) == 3
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["sample-1.mid", "sample-8.mid"]
+    kept = logged_checkpoints(run)
+    assert [(c.iteration, c.epoch, c.final, c.model_path) for c in kept] == [(1, 0.1, False, model),
+                                                                              (8, 1.0, True, model)]
+    assert kept[0].figures["polyphony"] == 1.5 and math.isnan(kept[0].figures["in_scale_rate"])
+    assert kept[1].figures == refit                             # the later record of iteration 8 replaces it
+    for ev, pitch in zip(kept, (72, 76)):
+        assert ev.sample.melody_index == 1 and ev.sample.melody.notes[0].pitch == pitch
+        assert _notes(ev.sample) == _notes(_sample(pitch))
+        assert [t.is_drum for t in ev.sample.tracks] == [False, False, False, True]
+
+
+def test_a_damaged_record_or_sample_is_skipped_and_later_records_still_read(tmp_path):
+    from deepcomposer_desktop.training_records import logged_checkpoints, record_checkpoint
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    assert logged_checkpoints(run) == [] and logged_checkpoints(tmp_path / "nowhere") == []
+    model = str(run / "gan-x.pt")
+    for it in (1, 2, 3):
+        record_checkpoint(run, Checkpoint(it, it / 10, model, {"polyphony": float(it)}, _sample(70 + it)))
+    record_checkpoint(run, Checkpoint(4, 0.4, model, {}, _sample(74)))          # a sample without figures
+    with open(run / "checkpoints.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('not json\n[1, 2]\n{"iteration": "x", "epoch": 1}\n{"iteration": 7, "epoch": 0.7, "figures": '
+                 '{"polyphony": "many"}}\n{"iteration": 8, "epo')                # a crash cut the last line short
+    record_checkpoint(run, Checkpoint(9, 0.9, model, {"polyphony": 9.0}, None))  # appended after the cut line
+    (run / "samples" / "sample-1.mid").unlink()                                 # gone: its figures still count
+    (run / "samples" / "sample-2.mid").write_bytes(b"MThd nonsense")            # damaged: the same
+    (run / "samples" / "sample-4.mid").unlink()                                 # nothing left to show: skipped
+    kept = logged_checkpoints(run)
+    assert [c.iteration for c in kept] == [1, 2, 3, 9]
+    assert [c.figures for c in kept] == [{"polyphony": 1.0}, {"polyphony": 2.0}, {"polyphony": 3.0},
+                                         {"polyphony": 9.0}]
+    assert [c.sample is None for c in kept] == [True, True, False, True]
+    assert _notes(kept[2].sample) == _notes(_sample(73))

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ..training_process import (Checkpoint, DataReady, Finished, LogLine, Losses, Progress, Reference, TrainingJob,
-                                TrainingSpec, paused_runs)
+                                TrainingSpec, logged_losses, paused_runs)
+from ..training_records import logged_checkpoints
 from .model_sharing import ModelSharing
 from .training_data_panel import DataPanel
 from .training_plots import PALETTE, LinePlot, MetricsGrid
@@ -279,7 +280,8 @@ class TrainingWindow(QWidget):
         self._begin(TrainingJob(self.spec()) if self._ok_to_start() else None, resume=False)
 
     def resume(self) -> None:
-        """Go on with the paused run of this name (or the latest paused run)."""
+        """Go on with the paused run of this name (or the latest paused run). After a restart (nothing shown yet)
+        its losses, metric points and samples come back from its folder; the child sends the reference again."""
         if self.job is not None and self.job.running:
             return
         runs = paused_runs()
@@ -294,10 +296,11 @@ class TrainingWindow(QWidget):
             self.status.setText(str(exc))
             return
         self.name_edit.setText(job.spec.name)
+        shown = self.loss_plot.point_count() > 0          # none after a restart: the run is redrawn from its folder
+        saved = [] if shown else [*logged_losses(run), *logged_checkpoints(run)]    # read before the child writes
         self._begin(job, resume=True)
-        if self.job is job and self.loss_plot.point_count() == 0:       # e.g. after a restart: redraw the losses
-            from ..training_process import logged_losses
-            for ev in logged_losses(run):
+        if self.job is job:
+            for ev in saved:                              # losses first: the sample labels count epochs from them
                 self.apply_event(ev)
 
     def _ok_to_start(self) -> bool:

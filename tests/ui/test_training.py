@@ -99,6 +99,7 @@ def test_train_pause_resume_in_the_window(qtbot, window, tmp_path):
     assert window.metrics.plots["in_scale_rate"].references.get("real") is not None
     # the app is closed and opened again: a new window offers the paused run and redraws its losses from the log
     from deepcomposer_desktop.training_process import logged_losses, paused_runs
+    from deepcomposer_desktop.training_records import logged_checkpoints
     from deepcomposer_desktop.ui.training import TrainingWindow
     run = paused_runs()[0]
     window.shutdown()
@@ -109,9 +110,12 @@ def test_train_pause_resume_in_the_window(qtbot, window, tmp_path):
     ready = []
     window.model_ready.connect(ready.append)
     logged = len(logged_losses(run))
+    kept = logged_checkpoints(run)
     qtbot.mouseClick(window.resume_btn, Qt.LeftButton)
     assert window.state == "running" and window.name_edit.text() == "ui-genre"
     assert window.loss_plot.point_count() == 3 * logged
+    assert window.sample_list.count() == len(kept) >= 1                 # the samples before the restart are back
+    assert window.metrics.plots["empty_bar_rate"].point_count("generated") == len(kept)
     try:
         qtbot.waitUntil(lambda: window.state != "running", timeout=300000)
     finally:
@@ -130,6 +134,60 @@ def test_train_pause_resume_in_the_window(qtbot, window, tmp_path):
         qtbot.mouseClick(window.sample_list.viewport(), Qt.LeftButton, pos=rect.center())
     song = chosen.args[0]
     assert isinstance(song, Song) and len(song.tracks) == 5 and song.tracks[0].notes
+
+
+def _paused_run_on_disk(tmp_path, name="kept"):
+    """A run folder as a pause leaves it, 4 epochs of 8 iterations: run.json, its data copy, resume file and log
+    (two loss lines), and the checkpoints the child kept (iterations 1, 8, and 16 measured twice, the final fit)."""
+    import json
+
+    from deepcomposer_desktop.training_process import Checkpoint, TrainingSpec, runs_dir
+    from deepcomposer_desktop.training_records import record_checkpoint
+    from tests.builders import band_song
+    run = runs_dir() / name
+    run.mkdir(parents=True)
+    spec = TrainingSpec(name=name, source=str(tmp_path / "moved away"), epochs=4, batch_size=4)
+    (run / "run.json").write_text(json.dumps(spec.to_json()))
+    for part in ("data.npz", f"gan-{name}.state", f"gan-{name}.pt"):
+        (run / part).write_bytes(b"")
+    (run / f"gan-{name}.log").write_text(
+        "".join(f"it {it}/32 epoch {it / 8:.1f} wdist 0.{it}00 gp 0.010 adv 0.200 rec 0.3000 | 4.0 it/s, ETA 0m09s\n"
+                for it in (6, 16)))
+    samples = {}
+    for it, final in ((1, False), (8, False), (16, False), (16, True)):
+        song = band_song().replace(title=f"sample {it}{' final' if final else ''}")
+        samples[it] = song
+        record_checkpoint(run, Checkpoint(it, it / 8, str(run / f"gan-{name}.pt"),
+                                          {"polyphony": it + final * 0.5, "empty_bar_rate": 0.5}, song, final))
+    return run, samples
+
+
+def test_a_resume_after_a_restart_brings_back_the_samples_and_metric_points(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    from deepcomposer_desktop.core.song import Song
+    from deepcomposer_desktop.training_process import TrainingJob
+    from deepcomposer_desktop.ui.training import TrainingWindow
+    run, samples = _paused_run_on_disk(tmp_path)
+    started = []
+    monkeypatch.setattr(TrainingJob, "_start", lambda job, resume: started.append((job.run_dir, resume)))
+    window = TrainingWindow()                                 # the app was closed and opened again
+    qtbot.addWidget(window)
+    assert window.resume_btn.isEnabled() and window.sample_list.count() == 0
+    qtbot.mouseClick(window.resume_btn, Qt.LeftButton)
+    assert started == [(run, True)] and window.state == "running"
+    assert window.loss_plot.point_count() == 3 * 2
+    assert [window.sample_list.item(k).text() for k in range(window.sample_list.count())] == [
+        "♪ Iteration 1 (epoch 1)", "♪ Iteration 8 (epoch 1)", "♪ Iteration 16 (epoch 2, final)"]
+    assert window.metrics.plots["polyphony"].series["generated"] == [(1.0, 1.0), (8.0, 8.0), (16.0, 16.5)]
+    assert window.metrics.plots["empty_bar_rate"].point_count("generated") == 3
+    with qtbot.waitSignal(window.sample_chosen) as chosen:
+        item = window.sample_list.item(2)
+        qtbot.mouseClick(window.sample_list.viewport(), Qt.LeftButton,
+                         pos=window.sample_list.visualItemRect(item).center())
+    song = chosen.args[0]
+    assert isinstance(song, Song) and song.title == "sample 16 final"
+    assert [len(t.notes) for t in song.tracks] == [len(t.notes) for t in samples[16].tracks]
+    window.shutdown()
 
 
 def test_cancel_in_the_window(qtbot, window, tmp_path):
