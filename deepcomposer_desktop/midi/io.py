@@ -6,9 +6,11 @@ velocity-0 note-ons, overlapping and unterminated notes) and turns every kind of
 """
 from __future__ import annotations
 
+import math
 import os
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict, deque
+from itertools import accumulate
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,6 +18,7 @@ from ..core.analysis import guess_melody_index
 from ..core.edits import untangle_notes
 from ..core.gm import program_name
 from ..core.safe_write import FileRefused, read_capped, write_atomically
+from .channels import assign_channels, channel_turns, kit_changes
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
 from ..core.song import (CHANNEL_PRESSURE, DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control,
                          KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track)
@@ -265,7 +268,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             shared = list(dict.fromkeys(c for p in ps for c in p["controls"]))
             volumes = sorted({v for p in ps for v in p["volumes"]})
             for p in ps:
-                p["controls"], p["volumes"] = shared, volumes
+                p["controls"], p["volumes"] = shared, _heard_volumes(p, volumes)
     parts = [piece for p in parts for piece in _split_by_program(p)]
     tracks = []
     for p in sorted(parts, key=lambda p: (p["order"], p["channel"])):
@@ -295,6 +298,25 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     if tracks:
         song = song.replace(melody_index=guess_melody_index(song))
     return song
+
+
+def _heard_volumes(part: dict, line: list[tuple]) -> list[tuple]:
+    """The volume changes (tick, place in the file, CC 7 value) of the channel ``line`` (sorted) that ``part``
+    hears: its own file track's, and another part's only where that one is in force (until the channel's next
+    change) while a note of ``part`` sounds. Parts that take turns on a channel, as our export of more parts than
+    channels writes them (:func:`assign_channels`), each set their volume where they take over: that is no move of
+    the other parts' volume, which would come back as expression they never had."""
+    own = set(part["volumes"])
+    spans = sorted((start, start + length) for start, _, length, _ in part["notes"])
+    starts = [s for s, _ in spans]
+    reach = list(accumulate((e for _, e in spans), max))       # the latest end of the notes up to each one
+
+    def sounds(begin: int, until: float) -> bool:               # does a note of the part sound in [begin, until)?
+        k = bisect_left(starts, until)
+        return begin < until and k > 0 and reach[k - 1] > begin
+
+    return [v for k, v in enumerate(line)
+            if v in own or sounds(v[0], line[k + 1][0] if k + 1 < len(line) else math.inf)]
 
 
 def _meter_changes(sigs: list[TimeSignature]) -> list[TimeSignature]:
@@ -364,53 +386,11 @@ def _split_by_program(p: dict) -> list[dict]:
     return [dict(p, notes=notes, program=prog, split=True) for prog, notes in by_program.items()]
 
 
-def assign_channels(tracks: tuple[Track, ...]) -> list[tuple[int, int]]:
-    """A (MIDI port, channel) per track, so that no two melodic tracks share a channel: every drum track on
-    channel 10 of port 0 (GM has one drum channel: a player that ignores ports would play a drum track of port 1
-    there anyway, with its kit from the start), melodic tracks on their own channels where those are free, the
-    others in order (skipping 10). Port 0 holds 15 melodic tracks; more go on ports 1, 2 ... (the file names each
-    track's port, meta event 0x21)."""
-    melodic = [c for c in range(16) if c != DRUM_CHANNEL]
-    used: set[tuple[int, int]] = set()
-    result: list[tuple[int, int] | None] = []
-    for t in tracks:
-        if t.is_drum:
-            result.append((0, DRUM_CHANNEL))
-        elif t.channel is not None and t.channel != DRUM_CHANNEL and (0, t.channel) not in used:
-            result.append((0, t.channel))
-        else:
-            result.append(None)
-            continue
-        used.add(result[-1])
-    for i, slot in enumerate(result):
-        if slot is None:
-            result[i] = next((p, c) for p in range(len(tracks) + 1) for c in melodic if (p, c) not in used)
-            used.add(result[i])
-    return result  # type: ignore[return-value]
-
-
-def kit_changes(tracks: tuple[Track, ...]) -> dict[int, list[int]]:
-    """Where each drum track sets its kit, {track index: [ticks]}, when the drum tracks (which share channel 10,
-    see :func:`assign_channels`) have different kits; {} when they have one kit (each sets it at tick 0). A kit is
-    set just before the first note of a run of its notes (the first at tick 0), so the kit changes where the
-    music does (a file whose drums change kit mid-song, imported as one track per kit, comes out as it came in);
-    a drum track without notes sets none: it would change the others' kit."""
-    drums = [i for i, t in enumerate(tracks) if t.is_drum]
-    if len({tracks[i].program for i in drums}) < 2:
-        return {}
-    changes: dict[int, list[int]] = {i: [] for i in drums}
-    kit = None
-    for tick, i in sorted((n.start_tick, i) for i in drums for n in tracks[i].notes):
-        if tracks[i].program != kit:
-            changes[i].append(0 if kit is None else tick)
-            kit = tracks[i].program
-    return changes
-
-
 def midi_bytes(song: Song) -> bytes:
     """The song as a type-1 Standard MIDI File: a conductor track (tempo, meter, key) then one track per part
     with its name, program change, volume and pan, its notes and controller changes (pedal, pitch bend ...); drums on
-    channel 10 (several drum kits: each set where its notes begin, :func:`kit_changes`); at equal ticks note-offs,
+    channel 10 (several drum kits: each set where its notes begin, :func:`kit_changes`); more melodic tracks than
+    channels take turns on channels, each set up where it takes over (:func:`channel_turns`); at equal ticks note-offs,
     then controllers, then note-ons. Notes of one pitch that overlap are written as they sound
     (:func:`core.edits.untangle_notes`): a MIDI file cannot say which note-off ends which."""
     conductor: list[tuple[int, int, bytes]] = []
@@ -429,14 +409,16 @@ def midi_bytes(song: Song) -> bytes:
     slots = assign_channels(song.tracks)
     ports = any(port for port, _ in slots)
     kits = kit_changes(song.tracks)
+    turns = channel_turns(song.tracks, slots)
     for i, (track, (port, ch)) in enumerate(zip(song.tracks, slots)):
-        program_ticks = kits.get(i, ()) if track.is_drum and kits else (0,)
+        setup_ticks = turns.get(i, (0,))                # a track taking turns on its channel: where it takes over
+        program_ticks = kits.get(i, ()) if track.is_drum and kits else setup_ticks
         events: list[tuple[int, int, bytes]] = [
             (0, 0, meta(0x03, track.name.encode("utf-8"))),
             *([(0, 0, meta(0x21, bytes((port,))))] if ports else []),
             *[(tick, 1, bytes((0xC0 | ch, track.program))) for tick in program_ticks],
-            (0, 2, bytes((0xB0 | ch, 7, track.volume))),
-            (0, 3, bytes((0xB0 | ch, 10, track.pan))),
+            *[(tick, 2, bytes((0xB0 | ch, 7, track.volume))) for tick in setup_ticks],
+            *[(tick, 3, bytes((0xB0 | ch, 10, track.pan))) for tick in setup_ticks],
         ]
         on, off = 0x90 | ch, 0x80 | ch
         for n in untangle_notes(track.notes):       # two notes of one pitch overlapping: as the synth plays them
