@@ -43,6 +43,16 @@ FREE_LIVE_CHANNEL = 127        # live notes when no valid track is selected: pia
                                # 255 for a free voice's channel, so a bend or aftertouch there touches free voices
                                # (a segfault in a synth created after another was freed)
 GIL_SWITCH_SEC = 0.0005        # a live note's thread waits at most about this long behind a busy Python thread
+MAX_VOLUME = 1.5               # the listening level goes up to 1.5 x the synth's own level (DEFAULT_GAIN)
+
+
+def checked_volume(fraction: float) -> float:
+    """``fraction`` as a listening level (1.0: the synth's own level, at which exports are written). Raises
+    ValueError outside 0.0-MAX_VOLUME."""
+    fraction = float(fraction)
+    if not 0.0 <= fraction <= MAX_VOLUME:            # a NaN fails too
+        raise ValueError(f"The volume must be 0 to {MAX_VOLUME:g} (1 = the synth's own level), got {fraction}")
+    return fraction
 
 
 class PlaybackEngine:
@@ -50,11 +60,11 @@ class PlaybackEngine:
 
     ``available`` is False (and ``problem`` says what to install) when FluidSynth, a soundfont or an audio device
     is missing; without a device the engine still runs on a silent output paced at real time, so the transport
-    and playhead behave normally.
+    and playhead behave normally. ``volume``: the listening level to start at (see :meth:`set_volume`).
     """
 
     def __init__(self, soundfont=None, samplerate: int = 48000, blocksize: int = 192, device=None, *,
-                 lookahead_sec: float = LOOKAHEAD_SEC, periods: int = 2) -> None:
+                 lookahead_sec: float = LOOKAHEAD_SEC, periods: int = 2, volume: float = 1.0) -> None:
         self.samplerate = int(samplerate)
         self.blocksize = int(blocksize)
         self.periods = int(periods)
@@ -64,6 +74,7 @@ class PlaybackEngine:
         self.output: OutputPlan | None = None
         self.device_lost = False
         self.last_live_call_sec = 0.0           # how long the last live_note_on took (for the benchmark)
+        self._volume = checked_volume(volume)   # every synth this engine makes starts at this level
         self._lookahead = int(lookahead_sec * self.samplerate)
         self._lock = threading.RLock()
         self._live_lock = threading.Lock()      # live calls vs. close() freeing the synth: held only briefly
@@ -97,7 +108,7 @@ class PlaybackEngine:
             return
         self.soundfont = str(path)
         try:
-            self._synth = Synth(self.soundfont, self.samplerate, gain=DEFAULT_GAIN)
+            self._synth = Synth(self.soundfont, self.samplerate, gain=DEFAULT_GAIN * self._volume)
         except SynthError as exc:
             # a file that looks whole but FluidSynth refuses: the default, as for one that does not look whole
             fallback = find_soundfont(None)[0] if soundfont else None
@@ -106,7 +117,7 @@ class PlaybackEngine:
                 return
             self.soundfont, note = str(fallback), f"{exc} Using the default soundfont instead."
             try:
-                self._synth = Synth(self.soundfont, self.samplerate, gain=DEFAULT_GAIN)
+                self._synth = Synth(self.soundfont, self.samplerate, gain=DEFAULT_GAIN * self._volume)
             except SynthError as exc2:
                 self.problem = str(exc2)
                 return
@@ -358,6 +369,26 @@ class PlaybackEngine:
         if not 0 <= bars <= 8:
             raise ValueError(f"Count-in must be 0 to 8 bars, got {bars}")
         self._count_in_bars = bars
+
+    # --- listening volume (any thread; one FluidSynth call under ``_live_lock``, nothing on the audio path) --------
+    @property
+    def volume(self) -> float:
+        """The listening level (1.0: the synth's own level, at which exports are written)."""
+        return self._volume
+
+    def set_volume(self, fraction: float) -> None:
+        """Play at ``fraction`` (0.0-1.5) x the synth's own level, from the next block on, sounding notes too.
+        Raises ValueError outside that range."""
+        self._volume = checked_volume(fraction)
+        with self._live_lock:
+            if self._synth is not None:
+                self._synth.set_gain(DEFAULT_GAIN * self._volume)
+
+    @property
+    def gain(self) -> float | None:
+        """The live synth's gain as FluidSynth holds it (None once closed, or without FluidSynth)."""
+        with self._live_lock:
+            return None if self._synth is None else self._synth.gain
 
     # --- live notes (any thread; direct synth calls under ``_live_lock``, which close() takes too) --------------
     def _live_channel(self, track_index: int) -> int:

@@ -152,22 +152,53 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
                                cpu_cores=cpu_cores, tail_sec=tail_sec, metronome=metronome)
     try:
         out = np.zeros((total, 2), np.float32)
-        pos, chunks = 0, 0
-        while pos < total:
-            n = min(CHUNK, total - pos)
-            synth.write_float(out, pos, n)
-            pos += n
-            chunks += 1
-            if chunks % 64 == 0:                  # every ~6 s of audio (a few ms of work here)
-                if should_stop is not None and should_stop():
-                    raise RenderStopped()
-                if progress is not None:
-                    progress(min(1.0, pos / max(end, 1)), "Rendering audio")
-            if pos > end + CHUNK and not np.abs(out[pos - n:pos]).max() > SILENCE:
-                break                     # the song is over and its release and reverb have died away
+        pos = 0
+        for block in _chunks(synth, out, end, total, rolling=False, progress=progress, should_stop=should_stop):
+            pos += len(block)
     finally:
         synth.close()
     return trim_tail(out[:pos], end)
+
+
+def render_peak(song: Song, soundfont=None, samplerate: int = 44100, *, cpu_cores: int | None = None,
+                should_stop=None) -> float:
+    """The highest sample magnitude (1.0 = full scale) of :func:`render_song` of ``song`` as it plays (its own
+    mute, solo, volume and pan), without holding the audio: one chunk is rendered over and over (a 10-minute
+    song's render would hold 230 MB). Raises RenderError, RenderStopped."""
+    samplerate = _check(song, samplerate, (), ())
+    sf = resolve_soundfont(soundfont)
+    mixes = mixes_of(song, (), ())
+    synth, end, total = _start(song, sf, samplerate, mixes, audible_mask(mixes, False), effects=True,
+                               cpu_cores=cpu_cores, tail_sec=TAIL_SEC)
+    try:
+        buf = np.zeros((CHUNK, 2), np.float32)
+        return max((float(np.abs(b).max()) for b in _chunks(synth, buf, end, total, rolling=True,
+                                                            should_stop=should_stop)), default=0.0)
+    finally:
+        synth.close()
+
+
+def _chunks(synth: Synth, out: np.ndarray, end: int, total: int, *, rolling: bool, progress=None,
+            should_stop=None):
+    """Render up to ``total`` frames, CHUNK at a time, into ``out`` (the whole render; with ``rolling`` one CHUNK,
+    overwritten by each); yields each chunk as written, and stops once the song (``end``) is over and its release
+    and reverb have died away (a chunk below SILENCE). ``should_stop()``: RenderStopped."""
+    pos = chunks = 0
+    while pos < total:
+        n = min(CHUNK, total - pos)
+        at = 0 if rolling else pos
+        synth.write_float(out, at, n)
+        block = out[at:at + n]
+        pos += n
+        chunks += 1
+        if chunks % 64 == 0:                  # every ~6 s of audio (a few ms of work here)
+            if should_stop is not None and should_stop():
+                raise RenderStopped()
+            if progress is not None:
+                progress(min(1.0, pos / max(end, 1)), "Rendering audio")
+        yield block
+        if pos > end + CHUNK and not np.abs(block).max() > SILENCE:
+            return
 
 
 def trim_tail(audio: np.ndarray, keep: int) -> np.ndarray:

@@ -75,6 +75,7 @@ class _Lib:
         self.process = p("fluid_synth_process", c_int, c_void_p, c_int, c_int, ctypes.POINTER(c_void_p), c_int,
                          ctypes.POINTER(c_void_p))
         self.set_gain = p("fluid_synth_set_gain", None, c_void_p, c_float)
+        self.get_gain = p("fluid_synth_get_gain", c_float, c_void_p)
         self.get_cpu_load = p("fluid_synth_get_cpu_load", c_double, c_void_p)
         self.active_voices = p("fluid_synth_get_active_voice_count", c_int, c_void_p)
         self.new_driver = p("new_fluid_audio_driver", c_void_p, c_void_p, c_void_p)
@@ -315,7 +316,13 @@ class Synth:
         self._lib.all_notes_off(self._synth, chan)
 
     def set_gain(self, gain: float) -> None:
+        """The synth's master gain (FluidSynth takes 0.0-10.0): heard from the next block, by sounding notes too."""
         self._lib.set_gain(self._synth, gain)
+
+    @property
+    def gain(self) -> float:
+        """The master gain FluidSynth holds now."""
+        return float(self._lib.get_gain(self._synth))
 
     @property
     def active_voices(self) -> int:

@@ -30,6 +30,7 @@ from .style import DARK_STYLE
 from .techniques import TechniquesPanel
 from .tracks import TracksPanel
 from .transport import DEFAULT_SNAP, TransportBar, snap_ticks
+from .volume import VolumeControl
 
 try:  # written by another helper; the window works without it
     from .piano_roll import PianoRollEditor
@@ -78,6 +79,7 @@ class MainWindow(LiveInputMixin, EditingMixin, FilesMixin, QMainWindow):
         install_training_menu(self)
         self._connect()
         self.init_files()
+        self.volume_control = VolumeControl(self)          # the transport's Volume slider and clip warning
         self._on_song_changed(self.doc.song, "load")
         self.doc.undo_stack.setClean()
         self._restore_layout()
@@ -150,6 +152,7 @@ class MainWindow(LiveInputMixin, EditingMixin, FilesMixin, QMainWindow):
         bar.setObjectName("TransportToolBar")
         bar.setMovable(False)
         bar.addWidget(self.transport)
+        bar.addWidget(self.transport.volume_box)           # its own item: on a narrow window it waits behind »
         self.addToolBar(Qt.TopToolBarArea, bar)
 
         self.tracks = TracksPanel()

@@ -21,6 +21,7 @@ class NullEngine:
     transport, playhead and recording still work. Same interface as audio.engine.PlaybackEngine."""
 
     available = False
+    volume = 1.0
 
     def __init__(self, problem: str = "Starting audio…") -> None:
         self.problem = problem
@@ -87,6 +88,9 @@ class NullEngine:
 
     def set_count_in(self, bars: int) -> None:
         pass
+
+    def set_volume(self, fraction: float) -> None:
+        self.volume = float(fraction)
 
     def close(self) -> None:
         self.pause()
@@ -242,6 +246,7 @@ class PlaybackController(QObject):
         self.loop_range: tuple[int, int] | None = None
         self.metronome = False
         self.count_in_bars = 1
+        self.volume = 1.0                     # the listening level (see set_volume), kept for every new engine
         self.play_from = 0
         self.recording: Recording | None = None
         self.guest: object | None = None      # who has another song playing in the project's place (a take ...)
@@ -281,6 +286,7 @@ class PlaybackController(QObject):
         self._apply_mixer()
         engine.set_metronome(self.metronome)
         engine.set_count_in(0)                      # count-in is for recording only
+        engine.set_volume(self.volume)              # a new soundfont or device: the user's level still
         engine.set_loop(*(self.loop_range if self.looping else (None, None)))
         engine.seek(pos)
         if was_playing:                             # a new soundfont or device: the song plays on from there
@@ -429,6 +435,12 @@ class PlaybackController(QObject):
     def set_count_in(self, bars: int) -> None:
         """Bars of count-in before recording starts (plain playback starts at once)."""
         self.count_in_bars = int(bars)
+
+    def set_volume(self, fraction: float) -> None:
+        """The listening level, 0.0-1.5 x the synth's own level (PlaybackEngine.set_volume), heard at once; every
+        engine attached later gets it too."""
+        self.engine.set_volume(fraction)
+        self.volume = float(fraction)
 
     # --- live notes and recording ------------------------------------------------------------------------------------
     def live_note_on(self, pitch: int, velocity: int, track_index: int) -> None:

@@ -1,5 +1,5 @@
-"""User settings through QSettings (soundfont, audio device and block size, MIDI input, recent files, window
-layout) and the Settings dialog. GUI thread only.
+"""User settings through QSettings (soundfont, audio device and block size, listening volume, MIDI input, recent
+files, window layout) and the Settings dialog. GUI thread only.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..audio.soundfont import SoundfontError, validate
 MAX_RECENT = 10
 BLOCK_SIZES = (64, 128, 192, 256, 512, 1024, 2048)
 DEFAULT_BLOCK = 192          # x 2 periods = 8 ms of buffer at 48 kHz: ~9 ms note to sound, no more drop-outs than 256
+MAX_VOLUME_PERCENT = 150     # the listening volume's top: PlaybackEngine.set_volume takes 0.0-1.5
 
 
 class AppSettings:
@@ -54,6 +55,15 @@ class AppSettings:
     @block_size.setter
     def block_size(self, v: int) -> None:
         self.q.setValue("audio/block_size", int(v))
+
+    @property
+    def volume_percent(self) -> int:
+        """The listening volume, in % of the synth's own level (0-150; 100 until the user moves it)."""
+        return max(0, min(MAX_VOLUME_PERCENT, self._get("audio/volume", 100, int)))
+
+    @volume_percent.setter
+    def volume_percent(self, v: int) -> None:
+        self.q.setValue("audio/volume", max(0, min(MAX_VOLUME_PERCENT, int(v))))
 
     # MIDI
     @property

@@ -1,5 +1,6 @@
 """Transport bar: rewind, play/pause, stop, loop, record, metronome + count-in, tempo, time signature, snap, and
-the position display. Emits requests; the window owns the engine and the Song. GUI thread only.
+the position display; beside it the listening volume with its clip warning. Emits requests; the window owns the
+engine and the Song. GUI thread only.
 """
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget,
-                               QFrame)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox,
+                               QToolButton, QWidget, QFrame)
 
 from ..core.song import MAX_BPM, MIN_BPM, Song
 from ..core.timing import TempoMap
 from .gestures import Gesture
+from .settings import MAX_VOLUME_PERCENT
 
 # snap choices: label -> fraction of a quarter note (None = off)
 SNAP_CHOICES: tuple[tuple[str, tuple[int, int] | None], ...] = (
@@ -140,6 +142,7 @@ class TransportBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.volume_box = VolumeBox()     # the window puts it in the toolbar beside the bar (see VolumeBox)
         self._play_icons = {False: transport_icon("play"), True: transport_icon("pause")}
         self.rewind_btn = _button("rewind", "Rewind", "Back to the start (Home)")
         self.play_btn = _button("play", "Play", "Play / pause (Space)")
@@ -253,6 +256,81 @@ class TransportBar(QWidget):
 
     def show_position(self, song: Song, tick: int) -> None:
         self.position.setText(position_text(song, tick))
+
+
+VOLUME_TIP = ("Listening volume: how loud the song plays here (0-150 %, 100 % = the synth's own level). It does "
+              "not change the song: exports are written at the synth's own level, scaled down only where they "
+              "would clip.")
+
+
+class VolumeBox(QWidget):
+    """The listening volume slider (0-150 %), its value, and a red "Clips" button shown while the song would
+    distort at that level; clicking it sets the level that plays the song clean. Emits ``volume_changed(percent)``.
+
+    Its own toolbar item beside the transport bar, so on a narrow window it waits behind the toolbar's » button
+    instead of widening the window. GUI thread only."""
+
+    volume_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._clean = 100
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, MAX_VOLUME_PERCENT)
+        self.slider.setValue(100)
+        self.slider.setSingleStep(1)           # arrow keys: 1 %, Page Up / Down: 10 %
+        self.slider.setPageStep(10)
+        self.slider.setFocusPolicy(Qt.StrongFocus)
+        self.slider.setFixedWidth(80)
+        self.slider.setAccessibleName("Volume")
+        self.slider.setToolTip(VOLUME_TIP)
+        title = QLabel("Volume")
+        title.setToolTip(VOLUME_TIP)
+        title.setBuddy(self.slider)
+        self.value_label = QLabel()
+        self.value_label.setFixedWidth(QFontMetrics(self.value_label.font()).horizontalAdvance("150 %") + 4)
+        self.value_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.clips = QToolButton(text="Clips")
+        self.clips.setAccessibleName("Clips")
+        self.clips.setStyleSheet("QToolButton { color:#ff5a5a; font-weight:bold; background:transparent;"
+                                 " border:1px solid #a03a3a; border-radius:4px; padding:0 4px; }")
+        policy = self.clips.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)   # showing it does not push the box behind the toolbar's »
+        self.clips.setSizePolicy(policy)
+        self.clips.hide()
+        self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Preferred)    # the toolbar's spare width: not here
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(4)
+        for w in (_sep(), title, self.slider, self.value_label, self.clips):
+            lay.addWidget(w)
+        self._show_value(100)
+        self.slider.valueChanged.connect(self._show_value)
+        self.slider.valueChanged.connect(self.volume_changed)
+        self.clips.clicked.connect(lambda: self.slider.setValue(self._clean))
+
+    def percent(self) -> int:
+        return self.slider.value()
+
+    def set_percent(self, percent: int) -> None:
+        """Move the slider (clamped to 0-150 %); emits ``volume_changed`` when the value changes."""
+        self.slider.setValue(max(0, min(MAX_VOLUME_PERCENT, int(percent))))
+
+    def _show_value(self, percent: int) -> None:
+        self.value_label.setText(f"{percent} %")
+
+    def show_clipping(self, peak: float | None, clean_percent: int) -> None:
+        """``peak``: the song's peak at the slider's level, in full scale (None: not known); above 1.0 the song
+        distorts, and "Clips" shows, offering ``clean_percent`` (the highest level that plays it clean)."""
+        clipping = peak is not None and peak > 1.0
+        if clipping:
+            self._clean = int(clean_percent)
+            times = f"{peak:.1f}" if peak >= 1.1 else f"{peak:.2f}"          # never "1.0x" for one that clips
+            tip = (f"At this volume the song peaks at {times}x full scale and will distort: {self._clean} % or "
+                   "less plays it clean. Click to set it.")
+            self.clips.setToolTip(tip)
+            self.clips.setAccessibleDescription(tip)
+        self.clips.setVisible(clipping)
 
 
 def _sep() -> QFrame:
