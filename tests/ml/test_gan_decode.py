@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from deepcomposer_desktop.ml.gan import decode as dec
+from deepcomposer_desktop.ml.gan import decode_fit as dfit
 
 
 def probs_with(notes, steps=32, low=0.05):
@@ -65,13 +66,13 @@ def test_calibration_matches_real_rates():
                 real[i, 0, b:b + 6, 48 + rng.integers(0, 12)] = True
     on = dec.run_starts(real)
     probs = np.clip(real * 0.6 + rng.random(real.shape) * 0.45, 0, 1).astype(np.float32)
-    params = dec.calibrate(probs, probs * 0, real, on)
+    params = dfit.calibrate(probs, probs * 0, real, on)
     assert params.max_poly == (1,)
     f, o = dec.decode(probs[0], None, params)
     gen = np.stack([dec.decode(probs[i], None, params)[0] for i in range(n)])
     assert abs(gen.mean() - real.mean()) / real.mean() < 0.25
-    d_gen, q_gen = dec._note_stats(gen[:, 0], dec.run_starts(gen[:, 0]))
-    d_real, q_real = dec._note_stats(real[:, 0], on[:, 0])
+    d_gen, q_gen = dfit._note_stats(gen[:, 0], dec.run_starts(gen[:, 0]))
+    d_real, q_real = dfit._note_stats(real[:, 0], on[:, 0])
     assert abs(d_gen - d_real) / d_real < 0.25 and q_gen > 0.8
     back = dec.DecodeParams.from_dict(params.to_dict())
     assert back == params
@@ -84,10 +85,10 @@ def test_drum_phase_prior_puts_hits_on_the_real_grid():
     real[:, 0, 0::4, 36] = True                                           # kick on every beat
     real[:, 0, 2::4, 42] = True                                           # hi-hat on the off-beats
     on = real.copy()
-    prior = dec.phase_prior(on[:, 0])
+    prior = dfit.phase_prior(on[:, 0])
     assert prior[36][0] == 1.0 and prior[36][1] == 0.0 and prior[42][2] == 1.0 and set(prior) == {36, 42}
     probs = (rng.random(real.shape) * 0.5).astype(np.float32)              # a generator that learned nothing yet
-    params = dec.calibrate(probs, probs, real, on, is_drum=[True])
+    params = dfit.calibrate(probs, probs, real, on, is_drum=[True])
     assert params.prior[0] is not None
     gen = np.stack([dec.decode(probs[i], probs[i], params)[1] for i in range(n)])
     steps, pitches = np.nonzero(gen[:, 0].any(axis=0))
@@ -118,7 +119,7 @@ def test_refine_fits_the_music_figures():
     start = dec.DecodeParams.plain(1)                                    # threshold 0.5: one-step notes
     f, o = dec.decode(probs[0], None, start)
     assert M.qualified_note_rate(f[0], o[0]) == 0.0
-    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3)
+    params, figs = dfit.refine(start, probs, None, mel, real, real_on, [False], rounds=3)
     assert figs["target"]["qualified_note_rate"] == 1.0
     assert abs(figs["reached"]["qualified_note_rate"] - 1.0) < 0.05
     assert abs(figs["reached"]["note_density"] - figs["target"]["note_density"]) < 0.1
@@ -133,7 +134,7 @@ def test_refine_keeps_parameters_that_already_fit():
     real_on[:, :, ::16] = real[:, :, ::16]
     probs = np.where(real, 0.9, 0.02).astype(np.float32)                 # a perfect generator
     start = dec.DecodeParams.plain(1)
-    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False])
+    params, figs = dfit.refine(start, probs, None, mel, real, real_on, [False])
     assert params == start
     assert all(figs["reached"][k] == v or (v != v and figs["reached"][k] != figs["reached"][k])
                for k, v in figs["target"].items())                     # equal, nan where undefined
@@ -202,7 +203,7 @@ def _swing_case(n=24, bars=8, seed=2):
 def test_phase_gain_keeps_each_drum_at_its_real_rate_per_sixteenth():
     from deepcomposer_desktop.ml import metrics as M
     real, probs = _swing_case()
-    params = dec.calibrate(probs, None, real, real, is_drum=[True])
+    params = dfit.calibrate(probs, None, real, real, is_drum=[True])
     assert params.phase_gain[0] is not None and set(params.phase_gain[0]) == {42, 51}
     gain = params.phase_gain[0][51]
     assert gain[3] > gain[0] and gain[1] == 0.0                    # swung cells lifted; never-played cells silent
@@ -230,9 +231,9 @@ def test_refine_refits_the_drum_gains():
     real, probs = _swing_case(n=12)
     mel = np.zeros(real.shape[:1] + real.shape[2:], bool)
     mel[:, ::4, 72] = True
-    params = dec.calibrate(probs, None, real, real, is_drum=[True])
+    params = dfit.calibrate(probs, None, real, real, is_drum=[True])
     moved = dec.DecodeParams(**dict(params.__dict__, threshold=(params.threshold[0] * 0.5,)))
-    refined, figs = dec.refine(moved, probs, None, mel, real, real, [True], rounds=2)
+    refined, figs = dfit.refine(moved, probs, None, mel, real, real, [True], rounds=2)
     assert abs(figs["reached"]["drum_pattern_rate"] - figs["target"]["drum_pattern_rate"]) < 0.05
     assert abs(figs["reached"]["note_density"] - figs["target"]["note_density"]) / figs["target"]["note_density"] < 0.1
 
@@ -264,8 +265,9 @@ def test_fit_calibrates_on_the_probabilities_generation_decodes():
     drums = [True, False]
     noisy = np.stack([dec.vary(x, k, is_drum=drums) for k, x in enumerate(probs)])
     assert not np.allclose(noisy[:, 1], probs[:, 1]) and not np.allclose(noisy[:, 0], probs[:, 0])
-    assert dec.fit(probs, None, mel, real, real, drums) == dec.calibrate(noisy, None, real, real, drums)
-    assert dec.fit(probs, None, mel, real, real, drums, variation=0.0) == dec.calibrate(probs, None, real, real, drums)
+    assert dfit.fit(probs, None, mel, real, real, drums) == dfit.calibrate(noisy, None, real, real, drums)
+    assert (dfit.fit(probs, None, mel, real, real, drums, variation=0.0)
+            == dfit.calibrate(probs, None, real, real, drums))
 
 
 def test_refine_stops_at_its_deadline():
@@ -274,12 +276,12 @@ def test_refine_stops_at_its_deadline():
     real_on = np.zeros_like(real)
     real_on[:, :, ::16] = real[:, :, ::16]
     start = dec.DecodeParams.plain(1)
-    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() - 1)
+    params, figs = dfit.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() - 1)
     assert params == start                                 # out of time: nothing tried, the start is returned
     assert figs["reached"]["qualified_note_rate"] == 0.0
-    params, _ = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() + 600)
+    params, _ = dfit.refine(start, probs, None, mel, real, real_on, [False], rounds=3, deadline=time.time() + 600)
     assert params != start
-    params, _ = dec.refine(start, probs, None, mel, real, real_on, [False], rounds=3,
+    params, _ = dfit.refine(start, probs, None, mel, real, real_on, [False], rounds=3,
                            should_stop=lambda: True)          # Pause / Cancel pressed: stops as if out of time
     assert params == start
 
@@ -296,7 +298,7 @@ def test_refine_keeps_a_monophonic_part_monophonic():
     real_on = np.zeros_like(real)
     real_on[:, :, ::16] = real[:, :, ::16]
     start = dec.DecodeParams.plain(2, max_poly=1)
-    params, figs = dec.refine(start, probs, None, mel, real, real_on, [False, False], rounds=3)
+    params, figs = dfit.refine(start, probs, None, mel, real, real_on, [False, False], rounds=3)
     assert params.max_poly[0] == 1
     assert figs["target"]["polyphony"] == 2.0 and figs["reached"]["polyphony"] < 1.5
 
@@ -326,13 +328,13 @@ def _two_parts_case():
 
 def test_texture_figures_per_pitched_part():
     _, real, real_on, _, _ = _two_parts_case()
-    tex = dec.texture_figures(real, real_on, [False, False])
+    tex = dfit.texture_figures(real, real_on, [False, False])
     assert tex["track 0 note_density"] == 1.0 and tex["track 1 note_density"] == 4.0
     assert tex["track 0 used_pitch_classes"] == 1.0 and tex["track 1 polyphony"] == 1.0
     assert tex["track 0 qualified_note_rate"] == 1.0 and tex["track 1 qualified_note_rate"] == 1.0
-    assert dec.texture_figures(real, real_on, [False, True]).keys() == {
+    assert dfit.texture_figures(real, real_on, [False, True]).keys() == {
         "track 0 note_density", "track 0 used_pitch_classes", "track 0 polyphony", "track 0 qualified_note_rate"}
-    assert dec.texture_figures(real, real_on, [False, False], tracks=[1]).keys() == {
+    assert dfit.texture_figures(real, real_on, [False, False], tracks=[1]).keys() == {
         "track 1 note_density", "track 1 used_pitch_classes", "track 1 polyphony", "track 1 qualified_note_rate"}
 
 
@@ -350,11 +352,11 @@ def test_refine_with_texture_gives_each_part_its_own_rhythm():
     # re-strikes on every beat and the bass holds whole notes. With them, the bass walks and the pad holds.
     mel, real, real_on, probs, onset = _two_parts_case()
     start = dec.DecodeParams.plain(2, max_poly=1)
-    plain, figs = dec.refine(start, probs, onset, mel, real, real_on, [False, False], rounds=3)
+    plain, figs = dfit.refine(start, probs, onset, mel, real, real_on, [False, False], rounds=3)
     assert figs["reached"]["note_density"] == pytest.approx(2.5)
     swapped = [dec.decode_track(probs[:, t], onset[:, t], plain.track(t)) for t in range(2)]
     assert swapped[0][1].sum() > swapped[1][1].sum()                  # the pad plays more notes than the bass
-    params, figs = dec.refine(start, probs, onset, mel, real, real_on, [False, False], rounds=3, texture=0.5)
+    params, figs = dfit.refine(start, probs, onset, mel, real, real_on, [False, False], rounds=3, texture=0.5)
     assert figs["reached"]["note_density"] == pytest.approx(2.5)
     assert figs["reached"]["track 0 note_density"] == pytest.approx(1.0)
     assert figs["reached"]["track 1 note_density"] == pytest.approx(4.0)
@@ -379,21 +381,21 @@ def _held_bass_case():
 
 def test_strike_rates_per_sixteenth():
     _, real, real_on, _, _ = _held_bass_case()
-    assert dec.strike_rates(real[:, 0], real_on[:, 0]) == [1.0, 0, 0, 1.0, 0, 0, 0, 0] * 2
-    assert dec.strike_rates(np.zeros((2, 32, 128), bool), np.zeros((2, 32, 128), bool)) is None
+    assert dfit.strike_rates(real[:, 0], real_on[:, 0]) == [1.0, 0, 0, 1.0, 0, 0, 0, 0] * 2
+    assert dfit.strike_rates(np.zeros((2, 32, 128), bool), np.zeros((2, 32, 128), bool)) is None
 
 
 def test_refine_re_attacks_held_notes_where_the_real_part_does():
     import dataclasses
     mel, real, real_on, probs, onset = _held_bass_case()
-    params = dec.calibrate(probs, onset, real, real_on)
+    params = dfit.calibrate(probs, onset, real, real_on)
     assert params.strike[0] == [1.0, 0, 0, 1.0, 0, 0, 0, 0] * 2 and params.strike_weight == (0.0,)
-    tuned, figs = dec.refine(params, probs, onset, mel, real, real_on, [False], rounds=3)
+    tuned, figs = dfit.refine(params, probs, onset, mel, real, real_on, [False], rounds=3)
     assert tuned.strike_weight[0] > 0
     frames, onsets = dec.decode_track(probs[:, 0], onset[:, 0], tuned.track(0))
     assert (frames == real[:, 0]).all() and (onsets == real_on[:, 0]).all()      # the dotted rhythm
     # without the grid the noise decides where notes begin: not on the beats
-    blind, _ = dec.refine(dataclasses.replace(params, strike=(None,)), probs, onset, mel, real, real_on, [False],
+    blind, _ = dfit.refine(dataclasses.replace(params, strike=(None,)), probs, onset, mel, real, real_on, [False],
                           rounds=3)
     assert not (dec.decode_track(probs[:, 0], onset[:, 0], blind.track(0))[1] == real_on[:, 0]).all()
     # stored and read back; a model file from before has no grid and decodes as it did
@@ -462,8 +464,8 @@ def test_refine_makes_a_wavering_bass_walk():
             probs[w, 0, beat * 4:beat * 4 + 4, pitch] = 0.9
             probs[w, 0, beat * 4 + int(rng.integers(1, 4)), pitch + 1] = 0.95       # the waver
     onset = (rng.random(probs.shape) * 0.05).astype(np.float32) * (probs > 0)
-    params = dec.calibrate(probs, onset, real, real_on)
-    tuned, _ = dec.refine(params, probs, onset, mel, real, real_on, [False], rounds=3, texture=0.5)
+    params = dfit.calibrate(probs, onset, real, real_on)
+    tuned, _ = dfit.refine(params, probs, onset, mel, real, real_on, [False], rounds=3, texture=0.5)
     assert tuned.walk == (4,)
     frames, onsets = dec.decode_track(probs[:, 0], onset[:, 0], tuned.track(0))
     assert (frames == real[:, 0]).all() and (onsets == real_on[:, 0]).all()
@@ -511,7 +513,7 @@ def test_a_part_keeps_to_its_real_range():
     probs = np.full(real.shape, 0.02, np.float32)
     probs[:, 0, :, 36] = probs[:, 0, :, 84] = 0.9                        # C2 and C6 alike
     probs[:, 1, ::4, 38] = 0.9
-    params = dec.calibrate(probs, None, real, dec.run_starts(real), [False, True])
+    params = dfit.calibrate(probs, None, real, dec.run_starts(real), [False, True])
     assert (params.low, params.high) == ((34, 0), (45, 127))
     f, _ = dec.decode(probs[0], None, params)
     assert f[0, :, 36].all() and not f[0, :, 46:].any()
@@ -520,9 +522,9 @@ def test_a_part_keeps_to_its_real_range():
     old = dec.DecodeParams.from_dict({k: v for k, v in params.to_dict().items() if k not in ("low", "high")})
     assert (old.low, old.high) == ((0, 0), (127, 127)) and dec.decode(probs[0], None, old)[0][0, :, 84].all()
     mel = np.zeros((n, s, 128), bool)
-    kept = dec.fit(probs, None, mel, real, real, [False, True], start=old, variation=0.0)
+    kept = dfit.fit(probs, None, mel, real, real, [False, True], start=old, variation=0.0)
     assert kept == params
-    assert dec.pitch_range(np.zeros((4, 16, 128), bool)) == (0, 127)
+    assert dfit.pitch_range(np.zeros((4, 16, 128), bool)) == (0, 127)
     # ranges are in the song's own key: the model plays a melody moved to C major / A minor by ``shift``, so a
     # window moved up 3 semitones keeps the bass to 37 .. 48 there (and it comes back down to 34 .. 45)
     f, _ = dec.decode(probs[0], None, params, shift=3)
@@ -531,8 +533,8 @@ def test_a_part_keeps_to_its_real_range():
     assert [dec.fold_map(34, 45)[p] for p in (84, 20, 40, 127)] == [36, 44, 40, 43]
     assert dec.fold_map(60, 65)[70] == -1                              # no octave of it fits: dropped
     moved = np.full(n, 2)                                                 # real windows moved up 2 semitones
-    assert dec.pitch_range(real[:, 0], moved) == (32, 43)
-    assert dec.calibrate(probs, None, real, dec.run_starts(real), [False, True], shifts=moved).low == (32, 0)
+    assert dfit.pitch_range(real[:, 0], moved) == (32, 43)
+    assert dfit.calibrate(probs, None, real, dec.run_starts(real), [False, True], shifts=moved).low == (32, 0)
 
 
 def test_a_fit_that_silences_a_part_is_charged_for_the_figures_it_loses():
@@ -540,4 +542,4 @@ def test_a_fit_that_silences_a_part_is_charged_for_the_figures_it_loses():
     real = {"in_scale_rate": 0.9, "polyphony": 1.2, "note_density": 4.0}
     silent = {"in_scale_rate": float("nan"), "polyphony": float("nan"), "note_density": 0.0}
     rough = {"in_scale_rate": 0.6, "polyphony": 1.6, "note_density": 3.0}
-    assert dec._figure_loss(real, silent) > dec._figure_loss(real, rough)
+    assert dfit._figure_loss(real, silent) > dfit._figure_loss(real, rough)

@@ -73,7 +73,7 @@ def test_recalibrate_with_refine_fits_the_figures_no_worse(cache, tmp_path):
     assert meta["decode_refined"] is True and len(meta["decode"]["threshold"]) == 2
     assert meta["decode_texture_terms"] is None                       # no texture terms asked for
     recalibrate(src, cache, tmp_path / "tex.pt", windows=8, refine_rounds=1, texture=0.5)
-    from deepcomposer_desktop.ml.gan.decode import TEXTURE_TERMS
+    from deepcomposer_desktop.ml.gan.decode_fit import TEXTURE_TERMS
     meta = load_checkpoint(tmp_path / "tex.pt", "gan")["meta"]
     assert meta["decode_texture"] == 0.5 and meta["decode_texture_terms"] == list(TEXTURE_TERMS)
 
@@ -175,7 +175,7 @@ def test_card_names_the_parts_that_re_attack_on_the_real_grid():
 
 def test_card_names_the_texture_terms_the_fit_held():
     from deepcomposer_desktop.ml.gan.card import _texture_terms
-    from deepcomposer_desktop.ml.gan.decode import TEXTURE_TERMS
+    from deepcomposer_desktop.ml.gan.decode_fit import TEXTURE_TERMS
     assert _texture_terms({"decode_texture_terms": list(TEXTURE_TERMS)}) == (
         "notes per bar, pitch classes per bar, polyphony and share of notes of 3 steps or more")
     assert _texture_terms({}) == "notes per bar, pitch classes per bar and polyphony"     # files from before

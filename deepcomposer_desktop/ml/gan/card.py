@@ -13,7 +13,7 @@ import math
 import os
 import sys
 
-from .decode import TEXTURE_TERMS
+from .decode_fit import TEXTURE_TERMS
 from .evaluate import (REFERENCE_LABEL, generated_figures, held_out, markdown_table, real_figures, reference_figures,
                        score)
 
@@ -67,8 +67,8 @@ def _strike_parts(meta: dict, tracks) -> str:
 
 
 def _ranges(meta: dict, tracks) -> str:
-    """The pitch range each pitched part keeps to (``decode.pitch_range``), or ""."""
-    from .decode import RANGE_MARGIN
+    """The pitch range each pitched part keeps to (``decode_fit.pitch_range``), or ""."""
+    from .decode_fit import RANGE_MARGIN
     dec = meta.get("decode") or {}
     low, high = dec.get("low") or [], dec.get("high") or []
     parts = [f"{t['name'].lower()} {lo}–{hi}" for t, lo, hi in zip(tracks, low, high)
@@ -153,7 +153,7 @@ def build_card(model, data, idx, real: dict, figures: dict[str, dict], command: 
                  + (", one note per beat (or other cell) for one-note parts, re-struck or held on"
                     if any(dec.get("walk") or []) else "")
                  + ") brings every figure of the table below as close as it can to the real one on those "
-                 "training melodies (`decode.refine`)" if meta.get("decode_refined")
+                 "training melodies (`decode_fit.refine`)" if meta.get("decode_refined")
                  else "") + ". Longer melodies: 8-bar windows with a 4-bar hop, probabilities cross-faded before "
               "decoding."
               + (" The fit sees the probabilities as generation decodes them, with each take's noise per bar and "

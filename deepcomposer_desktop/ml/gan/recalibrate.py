@@ -15,17 +15,18 @@ def recalibrate(model_path, data_spec, out_path, windows: int = 128, seed: int =
     """Calibrate on up to ``windows`` training windows (held-out songs excluded); returns the new decode dict.
 
     ``keep`` without ``refine_rounds``: the file's own decoding, with each pitched part that has no pitch range yet
-    kept to its real part's range on those windows (``decode.with_ranges``). ``refine_rounds`` > 0: then search
+    kept to its real part's range on those windows (``decode_fit.with_ranges``). ``refine_rounds`` > 0: then search
     each track's parameters so that every music figure of the model card comes close to the real one on those
-    windows (``decode.refine``); ``texture`` > 0: each pitched part's own notes per
-    bar, pitch classes per bar and polyphony count too, with that weight (``decode.texture_figures``); only the
+    windows (``decode_fit.refine``); ``texture`` > 0: each pitched part's own notes per
+    bar, pitch classes per bar and polyphony count too, with that weight (``decode_fit.texture_figures``); only the
     parts named in ``texture_tracks`` (track names or numbers from 1) when given. ``keep``: the search starts from
     the file's own decoding instead of a fresh calibration (a search that has new options to try keeps what the
     last one found; on the same windows, with ``seed`` as before, it can only get closer)."""
     import torch
     from ..checkpoint import load_checkpoint, save_checkpoint
     from .data import load_training_data, split_by_song
-    from .decode import TEXTURE_TERMS, VARIATION, DecodeParams, fit
+    from .decode import VARIATION, DecodeParams
+    from .decode_fit import TEXTURE_TERMS, fit
     from .generate import model_from_payload
     from .train import prepare_data
     from .quant import QSUFFIX, dequantize, quantize

@@ -308,10 +308,11 @@ def _model_meta(G, arch: GanArch, cfg: TrainConfig, data: GanData, it: int, per_
                 refine_rounds: int = 0, refine_deadline: float | None = None, should_stop: StopFn = None) -> dict:
     """Builtins only: tracks, calibrated decode thresholds, where the data came from, how it was trained.
 
-    ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode.refine``),
+    ``refine_rounds`` (the final save): the decoding is then also fitted to every music figure (``decode_fit.refine``),
     which stops searching at ``refine_deadline`` (the end of a run's time budget) or once ``should_stop()``."""
     import torch
-    from .decode import VARIATION, DecodeParams, fit
+    from .decode import VARIATION, DecodeParams
+    from .decode_fit import fit
     decode = DecodeParams.plain(arch.n_tracks)
     if arch.kind == "unet":
         G.eval()
