@@ -112,3 +112,12 @@ def capture(pulse_server, tmp_path):
     for c in caps:
         if c.proc.poll() is None:
             c.proc.kill()
+
+
+@pytest.fixture
+def null_engine(soundfont):
+    """A real PlaybackEngine on the silent output (no device needed), closed after the test."""
+    from deepcomposer_desktop.audio.engine import PlaybackEngine
+    eng = PlaybackEngine(soundfont=soundfont, device="null")
+    yield eng
+    eng.close()

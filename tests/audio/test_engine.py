@@ -32,13 +32,6 @@ def organ(seconds_per_note=4.0) -> Song:
                 tempos=(TempoChange(0, 120.0),))
 
 
-@pytest.fixture
-def null_engine(soundfont):
-    eng = PlaybackEngine(soundfont=soundfont, device="null")
-    yield eng
-    eng.close()
-
-
 def test_null_output_transport(null_engine):
     eng = null_engine
     assert eng.available and eng.problem == ""           # chosen on purpose: silent but fine

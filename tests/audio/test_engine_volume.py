@@ -22,13 +22,6 @@ def held_chord(seconds: float) -> Song:
                 tempos=(TempoChange(0, 120.0),))
 
 
-@pytest.fixture
-def null_engine(soundfont):
-    eng = PlaybackEngine(soundfont=soundfont, device="null")
-    yield eng
-    eng.close()
-
-
 def test_set_volume_changes_the_synth_gain_at_once_while_playing(null_engine):
     eng = null_engine
     assert eng.volume == 1.0 and eng.gain == pytest.approx(DEFAULT_GAIN)     # today's level by default

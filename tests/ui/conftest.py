@@ -48,6 +48,26 @@ def _qt_test_paths():
     yield
 
 
+@pytest.fixture(scope="session")
+def soundfont():
+    """A real GM soundfont: TimGM6mb (small, fast) when pretty_midi ships it, else the default search."""
+    from deepcomposer_desktop.audio.soundfont import find_soundfont
+    from deepcomposer_desktop.audio.synth import library_problem
+    problem = library_problem()
+    if problem:
+        pytest.skip(problem)
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.find_spec("pretty_midi")
+    small = Path(spec.origin).parent / "TimGM6mb.sf2" if spec and spec.origin else None
+    if small is not None and small.is_file():
+        return str(small)
+    path, problem = find_soundfont()
+    if path is None:
+        pytest.skip(problem)
+    return str(path)
+
+
 @pytest.fixture
 def settings(tmp_path):
     from deepcomposer_desktop.ui.settings import AppSettings

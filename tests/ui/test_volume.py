@@ -18,25 +18,6 @@ from tests.ui.conftest import SpyEngine
 WAIT_MS = 20000          # a debounced measurement on a busy 2-core box
 
 
-@pytest.fixture(scope="session")
-def soundfont():
-    from deepcomposer_desktop.audio.soundfont import find_soundfont
-    from deepcomposer_desktop.audio.synth import library_problem
-    problem = library_problem()
-    if problem:
-        pytest.skip(problem)
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.find_spec("pretty_midi")
-    small = Path(spec.origin).parent / "TimGM6mb.sf2" if spec and spec.origin else None
-    if small is not None and small.is_file():
-        return str(small)
-    path, problem = find_soundfont()
-    if path is None:
-        pytest.skip(problem)
-    return str(path)
-
-
 def real_engine(soundfont):
     from deepcomposer_desktop.audio.engine import PlaybackEngine
     return PlaybackEngine(soundfont=soundfont, device="null")
