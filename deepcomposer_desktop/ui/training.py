@@ -10,6 +10,7 @@ on a ``workers.Worker`` thread and training in its own process, polled by a 100 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
@@ -59,6 +60,7 @@ class TrainingWindow(QWidget):
         super().__init__(parent, Qt.Window)
         self.setWindowTitle("Training studio — teach the GAN a genre")
         self.job: TrainingJob | None = None
+        self._shown_run: Path | None = None     # the run whose plots and samples are on screen
         self.samples: list = []
         self.current_song = None
         self.threads = max(1, (os.cpu_count() or 2) // 2)
@@ -286,9 +288,12 @@ class TrainingWindow(QWidget):
             return
         runs = paused_runs()
         name = self.name_edit.text().strip()
-        run = next((r for r in runs if r.name == name), runs[0] if runs else None)
+        run = next((r for r in runs if r.name == name), None if name else (runs[0] if runs else None))
         if run is None:
-            self.status.setText("There is no paused training to resume.")
+            others = ", ".join(f"'{r.name}'" for r in runs[:5])
+            self.status.setText(f"There is no paused training called '{name}'. Paused: {others}: type one of those "
+                                f"names, or clear the name to resume the latest." if name and runs else
+                                "There is no paused training to resume.")
             return
         try:
             job = TrainingJob.from_run(run)
@@ -296,9 +301,11 @@ class TrainingWindow(QWidget):
             self.status.setText(str(exc))
             return
         self.name_edit.setText(job.spec.name)
-        shown = self.loss_plot.point_count() > 0          # none after a restart: the run is redrawn from its folder
-        saved = [] if shown else [*logged_losses(run), *logged_checkpoints(run)]    # read before the child writes
-        self._begin(job, resume=True)
+        # the plots on screen go on only if they are this run's (a pause and resume in this window); after a restart
+        # or for another run they are drawn again from its folder, read before the child writes to it
+        shown = self._shown_run == run and self.loss_plot.point_count() > 0
+        saved = [] if shown else [*logged_losses(run), *logged_checkpoints(run)]
+        self._begin(job, resume=True, clear=not shown)
         if self.job is job:
             for ev in saved:                              # losses first: the sample labels count epochs from them
                 self.apply_event(ev)
@@ -340,7 +347,9 @@ class TrainingWindow(QWidget):
         from ..ml.registry import user_models_dir
         return bool(name) and (user_models_dir() / f"gan-{name}.pt").is_file()
 
-    def _begin(self, job: TrainingJob | None, resume: bool) -> None:
+    def _begin(self, job: TrainingJob | None, resume: bool, clear: bool | None = None) -> None:
+        """Start ``job`` (``resume``: from its resume file); ``clear`` (default: not ``resume``) empties the plots,
+        samples and log first."""
         if job is None:
             return
         try:
@@ -349,7 +358,8 @@ class TrainingWindow(QWidget):
             self.status.setText(str(exc))
             return
         self.job = job
-        if not resume:
+        self._shown_run = job.run_dir
+        if (not resume) if clear is None else clear:
             self.loss_plot.clear()
             self.metrics.clear()
             self.sample_list.clear()

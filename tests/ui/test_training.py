@@ -190,6 +190,36 @@ def test_a_resume_after_a_restart_brings_back_the_samples_and_metric_points(qtbo
     window.shutdown()
 
 
+def test_resuming_another_run_shows_that_runs_plots_and_samples(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCOMPOSER_MODELS", str(tmp_path / "models"))
+    from deepcomposer_desktop.training_process import TrainingJob
+    from deepcomposer_desktop.training_records import CHECKPOINTS_FILE
+    from deepcomposer_desktop.ui.training import TrainingWindow
+    run_a, _ = _paused_run_on_disk(tmp_path, "run-a")
+    run_b, _ = _paused_run_on_disk(tmp_path, "run-b")
+    records = run_b / CHECKPOINTS_FILE                        # run-b kept one checkpoint only
+    records.write_text(records.read_text().splitlines()[0] + "\n")
+    started = []
+    monkeypatch.setattr(TrainingJob, "_start", lambda job, resume: started.append((job.run_dir, resume)))
+    window = TrainingWindow()
+    qtbot.addWidget(window)
+    window.name_edit.setText("run-a")
+    window.resume()
+    assert window.sample_list.count() == 3 and window.metrics.plots["polyphony"].point_count("generated") == 3
+    window.name_edit.setText("run-b")                         # run-a paused again (its child never ran here)
+    window.resume()
+    assert started == [(run_a, True), (run_b, True)]
+    assert window.sample_list.count() == 1 and window.samples and len(window.samples) == 1
+    assert window.metrics.plots["polyphony"].series["generated"] == [(1.0, 1.0)]
+    assert window.loss_plot.point_count() == 3 * 2            # run-b's own log, not run-a's points as well
+    window.name_edit.setText("run-c")                         # no such paused run: said, nothing else resumed
+    window.resume()
+    assert started == [(run_a, True), (run_b, True)]
+    assert "no paused training called 'run-c'" in window.status.text() and "'run-a'" in window.status.text()
+    assert window.sample_list.count() == 1
+    window.shutdown()
+
+
 def test_cancel_in_the_window(qtbot, window, tmp_path):
     _scanned(qtbot, window, write_songs(tmp_path / "songs", n=2))
     window.name_edit.setText("dropped")
