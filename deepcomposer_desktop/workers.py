@@ -112,7 +112,11 @@ def probe_techniques(progress=None, should_stop=None) -> dict[str, dict[str, Any
     """Import each technique module (they load torch only when they run: see :func:`load_torch`) and say which
     ones work; lists the GAN genres."""
     import importlib
+    import importlib.util
     out: dict[str, dict[str, Any]] = {}
+    if importlib.util.find_spec("torch") is None:     # every technique runs a torch model (found without importing)
+        problem = "PyTorch is not installed: run packaging/setup.sh (see the README) to install it"
+        return {name: {"available": False, "problem": problem, "genres": []} for name in TECHNIQUE_MODULES}
     for i, (name, modname) in enumerate(TECHNIQUE_MODULES.items()):
         if progress:
             progress(i / len(TECHNIQUE_MODULES), f"Loading {name}")

@@ -297,3 +297,17 @@ def test_every_generation_setting_explains_itself_in_a_line(qtbot):
     named = [lab for lab in panel.findChildren(QLabel) if lab.text() in
              ("Context", "Sampling", "Top-p", "Top-k", "Temperature", "Seed", "Takes")]
     assert len(named) == 11 and all(lab.toolTip() for lab in named)      # hovering the name helps as well
+
+
+def test_the_probe_lists_the_techniques_and_says_when_torch_is_missing(monkeypatch):
+    import importlib.util
+
+    from deepcomposer_desktop.workers import TECHNIQUE_MODULES, probe_techniques
+    found = probe_techniques()
+    assert set(found) == set(TECHNIQUE_MODULES) and found["gan"]["available"]
+    assert "rock" in found["gan"]["genres"]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    missing = probe_techniques()                  # an install without torch: said before anyone presses Generate
+    assert set(missing) == set(TECHNIQUE_MODULES)
+    assert all(not info["available"] and "PyTorch is not installed" in info["problem"] for info in missing.values())
