@@ -74,7 +74,8 @@ def take_filename(take: Take, stem: str = "audition") -> str:
 
 
 def export_take(take: Take, path) -> Path:
-    """Write one take (melody + band) as a MIDI file."""
+    """Write one take (its song: the melody and the musician's tracks it played with, then its band) as a MIDI
+    file."""
     from .midi.io import write_midi
     path = Path(path)
     try:
@@ -97,47 +98,65 @@ def export_takes(takes: Sequence[Take], folder, stem: str = "audition") -> list[
 
 
 def combined_song(takes: Sequence[Take], layout: str = "sequence") -> Song:
-    """All takes in one Song.
+    """All takes in one Song, each with what it played with: the take's own tracks (those before
+    ``Take.first_new``: the melody and the musician's tracks, with their instruments, mixer settings and
+    controllers) and its band.
 
-    ``"sequence"``: one take after another (melody repeated), each instrument of a genre on its own track, so the
-    file plays straight through. ``"parallel"``: the melody once and every take's band as its own tracks named
-    ``"rock 2: Bass"``, all from bar 1. The Song mutes all but the first take's band, but a MIDI file cannot mark a
-    track muted: written (:func:`export_combined`), every take plays at once, so mute or solo takes in your DAW.
+    ``"sequence"``: one take after another, each from a bar line, with the melody and the musician's tracks repeated
+    in every take (notes and controllers; a pedal, bend or mod wheel a take leaves down goes back to rest where the
+    next begins); each instrument of a genre on its own track, so the file plays straight through.
+    ``"parallel"``: the melody and the musician's tracks once and every take's band as its own tracks named
+    ``"rock 2: Bass"``, all from bar 1. The Song mutes all but the first take's band (and a track of the
+    musician's that the take played muted), but a MIDI file cannot mark a track muted: written
+    (:func:`export_combined`), every take plays at once, so mute or solo takes in your DAW.
+
+    Raises AuditionError when there are no takes or ``layout`` is neither.
     """
-    from .core.edits import shift_track
     if not takes:
         raise AuditionError("There are no takes to export yet")
     if layout not in ("sequence", "parallel"):
         raise AuditionError(f"Unknown layout {layout!r} (use 'sequence' or 'parallel')")
-    first = takes[0].song
-    melody = first.melody
+    first = takes[0]
     if layout == "parallel":
-        tracks = [melody]
+        tracks = [replace(tr, solo=False) for tr in _own_tracks(first)]
         for k, t in enumerate(takes):
             tracks += [replace(tr, name=f"{t.label}: {tr.name}", mute=k > 0, solo=False, channel=tr.channel
                                if tr.is_drum else None) for tr in t.band]
-        return first.replace(tracks=tuple(tracks), melody_index=0, title="Audition: all takes")
-    bar = first.bar_ticks
-    lanes: dict[tuple, list] = {("melody",): []}
-    names: dict[tuple, Track] = {("melody",): melody}
+        return first.song.replace(tracks=tuple(tracks), melody_index=first.song.melody_index,
+                                  title="Audition: all takes")
+    from .core.edits import shift_track, slice_ticks
+    bar = first.song.bar_ticks
+    lanes: dict[tuple, Track] = {}                  # one track per own track and per instrument of a genre
+    notes: dict[tuple, list] = {}
+    controls: dict[tuple, list] = {}
     offset = 0
     for t in takes:
-        length = max(bar, -(-t.song.end_tick // bar) * bar)
-        lanes[("melody",)] += shift_track(t.song.melody, offset).notes
-        for tr in t.band:
-            key = (t.genre, tr.name, tr.program, tr.is_drum)
+        length = max(bar, -(-t.song.sound_end_tick // bar) * bar)         # to the bar line after its last sound
+        own = [(("own", i), tr, replace(tr, solo=False)) for i, tr in enumerate(_own_tracks(t))]
+        band = [((t.genre, tr.name, tr.program, tr.is_drum), tr,
+                 replace(tr, name=f"{t.genre}: {tr.name}", mute=False, solo=False)) for tr in t.band]
+        for key, tr, lane in own + band:
             if key not in lanes:
-                lanes[key] = []
-                names[key] = replace(tr, name=f"{t.genre}: {tr.name}", notes=(), mute=False, solo=False)
-            lanes[key] += shift_track(tr, offset).notes
+                lanes[key], notes[key], controls[key] = replace(lane, notes=(), controls=()), [], []
+            part = shift_track(slice_ticks(tr, 0, length), offset)             # controllers at rest at its end
+            notes[key] += part.notes
+            controls[key] += part.controls
         offset += length
-    tracks = tuple(names[k].with_notes(v) for k, v in lanes.items())
-    return first.replace(tracks=tracks, melody_index=0, title="Audition: all takes")
+    tracks = tuple(replace(lane, notes=tuple(notes[k]), controls=tuple(controls[k])) for k, lane in lanes.items())
+    return first.song.replace(tracks=tracks, melody_index=list(lanes).index(("own", first.song.melody_index)),
+                              title="Audition: all takes")
+
+
+def _own_tracks(take: Take) -> tuple[Track, ...]:
+    """The tracks a take played along with its band: the melody and the musician's own tracks."""
+    return take.song.tracks[:take.first_new]
 
 
 def export_combined(takes: Sequence[Take], path, layout: str = "sequence") -> Path:
-    """Write :func:`combined_song` as one MIDI file. With ``"parallel"`` every take's band is in it as ordinary
-    tracks that all play (a MIDI file has no mute): the user mutes the takes they do not want in a DAW."""
+    """Write :func:`combined_song` as one MIDI file: the melody and the musician's own tracks (once, or with every
+    take in ``"sequence"``) and the bands. With ``"parallel"`` every take's band is in it as ordinary tracks that
+    all play (a MIDI file has no mute): the user mutes the takes they do not want in a DAW. Raises AuditionError
+    (no takes, unknown layout, the file cannot be written)."""
     from .midi.io import write_midi
     path = Path(path)
     try:

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from deepcomposer_desktop.audition import (AuditionError, AuditionRun, audition_input, describe_metrics, format_metrics,
-                                           regenerate, run_audition, take_metrics, take_seed)
+from deepcomposer_desktop.audition import (AuditionError, AuditionRun, Take, audition_input, describe_metrics,
+                                           format_metrics, regenerate, run_audition, take_metrics, take_seed)
 from deepcomposer_desktop.audition_takes import (combined_song, export_combined, export_takes, kept_song,
                                                  next_bar_tick, seconds_until, with_alternative)
-from deepcomposer_desktop.core.song import Song, Track
+from deepcomposer_desktop.core.song import PITCH_BEND, SUSTAIN, Control, Song, Track
 from deepcomposer_desktop.midi.io import read_midi
 from tests.builders import band_song, song, track
 
@@ -337,3 +337,82 @@ def test_a_parallel_export_has_every_take_playing_and_says_so(tiny_models, tmp_p
     for doc in (combined_song.__doc__, export_combined.__doc__):
         assert "all muted but" not in doc and "mute" in doc and "DAW" in doc
     assert "every take plays at once" in " ".join(combined_song.__doc__.split())
+
+
+# --- one-file exports carry what played with each take: the melody and the musician's own tracks ----------------------
+REVERB = 91
+PEDALLED = (Control(0, SUSTAIN, 127), Control(1900, SUSTAIN, 0), Control(1920, SUSTAIN, 127),
+            Control(3000, PITCH_BEND, 500), Control(3830, SUSTAIN, 0))      # the bend is left off-centre at the end
+
+
+def own_tracks() -> tuple[Track, Track]:
+    """A 2-bar melody with a sustain pedal (and a bend it never centres) and the musician's own chords track."""
+    lead = replace(track("Lead", [(60 + (i * 5) % 12, i * 480, 480, 90) for i in range(8)], program=73),
+                   controls=PEDALLED, volume=110, pan=80)
+    chords = replace(track("My chords", [(p, b * 1920, 1920, 70) for b in range(2) for p in (48, 52, 55)], program=4),
+                     volume=70, pan=30, controls=(Control(0, REVERB, 40),))
+    return lead, chords
+
+
+def hand_take(genre: str, number: int, lead: Track, chords: Track) -> Take:
+    """A take as the Audition plays it (the project's tracks, then the band); take n's band plays 1 + n bars."""
+    bars = 1 + number
+    bass = track("Bass", [(36 + number, b * 1920, 1920, 90) for b in range(bars)],
+                 program=33 if genre == "rock" else 32)
+    drums = track("Drums", [(36, k * 480, 120, 100) for k in range(4 * bars)], is_drum=True, channel=9)
+    return Take(genre, number, number, song(lead, chords, bass, drums), first_new=2)
+
+
+def test_one_file_exports_carry_the_musician_s_own_tracks_and_every_repeat_s_pedal(tmp_path):
+    lead, chords = own_tracks()
+    takes = [hand_take(g, n, lead, chords) for g in ("rock", "jazz") for n in (1, 2)]
+    bar = 1920
+    offsets, lengths = [0, 2 * bar, 5 * bar, 7 * bar], [2 * bar, 3 * bar, 2 * bar, 3 * bar]
+
+    seq = combined_song(takes, "sequence")
+    assert [t.name for t in seq.tracks] == ["Lead", "My chords", "rock: Bass", "rock: Drums", "jazz: Bass",
+                                            "jazz: Drums"]
+    assert seq.melody_index == 0 and seq.end_tick == 10 * bar
+    for got, own in zip(seq.tracks[:2], (lead, chords)):                     # once per take, at its offset
+        assert (got.program, got.volume, got.pan, got.mute) == (own.program, own.volume, own.pan, own.mute)
+        assert got.notes == tuple(replace(n, start_tick=n.start_tick + o) for o in offsets for n in own.notes)
+    assert seq.tracks[1].controls == tuple(Control(o, REVERB, 40) for o in offsets)
+    expected = []                                   # every repeat pedals as the melody does; its bend centred after
+    for o, n in zip(offsets, lengths):
+        expected += [replace(c, tick=c.tick + o) for c in PEDALLED] + [Control(o + n, PITCH_BEND, 0)]
+    assert seq.melody.controls == tuple(expected)
+    assert [c.tick for c in seq.melody.controls if c.number == SUSTAIN] == [
+        o + t for o in offsets for t in (0, 1900, 1920, 3830)]
+    assert [n.start_tick for n in seq.tracks[4].notes] == [5 * bar, 6 * bar, 7 * bar, 8 * bar, 9 * bar]  # jazz bass
+
+    par = combined_song(takes, "parallel")
+    assert [t.name for t in par.tracks] == ["Lead", "My chords"] + [f"{t.label}: {b.name}" for t in takes
+                                                                    for b in t.band]
+    assert par.melody_index == 0 and par.tracks[:2] == (lead, chords) and par.end_tick == 3 * bar
+
+    for layout, made in (("sequence", seq), ("parallel", par)):        # the file says the same
+        back = read_midi(export_combined(takes, tmp_path / f"{layout}.mid", layout))
+        assert [t.name for t in back.tracks] == [t.name for t in made.tracks]
+        for got, sent in zip(back.tracks, made.tracks):
+            assert got.notes == sent.notes and got.controls == sent.controls, (layout, sent.name)
+            assert (got.program, got.volume, got.pan) == (sent.program, sent.volume, sent.pan), (layout, sent.name)
+
+
+def test_a_muted_or_soloed_own_track_in_one_file_exports():
+    # muted in the project, the take played it muted: so does the Song (a soloed one would silence every band)
+    lead, chords = own_tracks()
+    takes = [hand_take("rock", n, replace(lead, solo=True), replace(chords, mute=True)) for n in (1, 2)]
+    for layout in ("sequence", "parallel"):
+        made = combined_song(takes, layout)
+        assert [(t.name, t.mute, t.solo) for t in made.tracks[:2]] == [("Lead", False, False),
+                                                                       ("My chords", True, False)]
+        assert not any(t.mute for t in made.tracks[2:4])
+
+
+def test_a_take_whose_pedal_is_lifted_past_its_last_bar_line_rings_out_before_the_next():
+    lead, chords = own_tracks()
+    lead = replace(lead, controls=(Control(0, SUSTAIN, 127), Control(3900, SUSTAIN, 0)))   # after the 2nd bar line
+    seq = combined_song([hand_take("rock", 1, lead, chords), hand_take("jazz", 1, lead, chords)], "sequence")
+    assert [(c.tick, c.value) for c in seq.melody.controls] == [(0, 127), (3900, 0), (3 * 1920, 127),
+                                                                  (3 * 1920 + 3900, 0)]
+    assert seq.melody.notes[8].start_tick == 3 * 1920                  # the second take starts a bar later
