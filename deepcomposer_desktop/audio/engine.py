@@ -44,14 +44,18 @@ FREE_LIVE_CHANNEL = 127        # live notes when no valid track is selected: pia
                                # (a segfault in a synth created after another was freed)
 GIL_SWITCH_SEC = 0.0005        # a live note's thread waits at most about this long behind a busy Python thread
 MAX_VOLUME = 1.5               # the listening level goes up to 1.5 x the synth's own level (DEFAULT_GAIN)
+MIN_VOLUME = 0.01              # and down to -40 dB, not 0: FluidSynth ends a voice once it would sound below its
+                               # noise floor / gain, so at gain 0 every held note ended (silent when the volume came
+                               # back); at 1 % held notes live on (a ppp note's last faint seconds may end sooner)
 
 
 def checked_volume(fraction: float) -> float:
     """``fraction`` as a listening level (1.0: the synth's own level, at which exports are written). Raises
-    ValueError outside 0.0-MAX_VOLUME."""
+    ValueError outside MIN_VOLUME-MAX_VOLUME."""
     fraction = float(fraction)
-    if not 0.0 <= fraction <= MAX_VOLUME:            # a NaN fails too
-        raise ValueError(f"The volume must be 0 to {MAX_VOLUME:g} (1 = the synth's own level), got {fraction}")
+    if not MIN_VOLUME <= fraction <= MAX_VOLUME:     # a NaN fails too
+        raise ValueError(f"The volume must be {MIN_VOLUME:g} to {MAX_VOLUME:g} (1 = the synth's own level), "
+                         f"got {fraction}")
     return fraction
 
 
@@ -377,8 +381,8 @@ class PlaybackEngine:
         return self._volume
 
     def set_volume(self, fraction: float) -> None:
-        """Play at ``fraction`` (0.0-1.5) x the synth's own level, from the next block on, sounding notes too.
-        Raises ValueError outside that range."""
+        """Play at ``fraction`` (0.01-1.5) x the synth's own level, from the next block on, sounding notes too
+        (which outlive a dip to the lowest level: see MIN_VOLUME). Raises ValueError outside that range."""
         self._volume = checked_volume(fraction)
         with self._live_lock:
             if self._synth is not None:

@@ -228,7 +228,9 @@ class PlaybackController(QObject):
     or what a working engine had to do instead, such as using the default soundfont; "" when all is well),
     ``guest_ended(owner)`` when an edit of the project ended another song playing in its place (see
     :meth:`play_guest`), ``recording_interrupted()`` when a new engine arrives while recording (the owner ends the
-    take now, as Stop does; one it leaves running is ended without its take before the swap).
+    take now, as Stop does; one it leaves running is ended without its take before the swap),
+    ``sounding_song_changed(song)`` when another Song plays in the engine (:attr:`sounding_song`): an edit of the
+    project, a song put in its place (a training sample), a guest's take or band, the project back after a guest.
     """
 
     position_changed = Signal(int)
@@ -236,6 +238,7 @@ class PlaybackController(QObject):
     engine_status = Signal(str)
     guest_ended = Signal(object)
     recording_interrupted = Signal()
+    sounding_song_changed = Signal(object)
     clock = staticmethod(time.perf_counter)      # the MIDI input's clock (its events' time_sec): see position_at
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -250,6 +253,8 @@ class PlaybackController(QObject):
         self.play_from = 0
         self.recording: Recording | None = None
         self.guest: object | None = None      # who has another song playing in the project's place (a take ...)
+        self._guest_song: Song | None = None
+        self._sounding: Song = self.song      # as last announced by sounding_song_changed
         self._was_playing = False
         self._last_tick = -1
         self._tempo_map: tuple = (None, None)         # (song, its TempoMap) for position_at
@@ -293,6 +298,7 @@ class PlaybackController(QObject):
             engine.play(pos)
         if owner is not None:
             self.guest_ended.emit(owner)
+        self._announce_sounding()
         # a working engine may still have a problem to tell (e.g. the chosen soundfont replaced by the default)
         self.engine_status.emit(getattr(engine, "problem", "") if getattr(engine, "available", False) else
                                 (getattr(engine, "problem", "") or "Audio output is not available"))
@@ -331,12 +337,22 @@ class PlaybackController(QObject):
             owner, self.guest = self.guest, None
             self._install_project()
             self.guest_ended.emit(owner)
-            return
-        if changes is not None:
+        elif changes is not None:
             for i, diff in changes.items():
                 self.engine.set_track_state(i, **diff)
-            return
-        self._install_project()
+        else:
+            self._install_project()
+        self._announce_sounding()
+
+    @property
+    def sounding_song(self) -> Song:
+        """The Song the engine plays: the project's (:attr:`song`), or a guest's in its place (:meth:`play_guest`)."""
+        return self._guest_song if self.guest is not None else self.song
+
+    def _announce_sounding(self) -> None:
+        if self.sounding_song is not self._sounding:
+            self._sounding = self.sounding_song
+            self.sounding_song_changed.emit(self._sounding)
 
     def _install_project(self) -> None:
         song = self.song
@@ -353,8 +369,9 @@ class PlaybackController(QObject):
 
     def play_guest(self, owner: object, song: Song) -> None:
         """Let ``owner`` (the Audition's take, the Jam's band) play ``song`` in the project's place, in time."""
-        self.guest = owner
+        self.guest, self._guest_song = owner, song
         self.engine.swap_song(song)
+        self._announce_sounding()
 
     def end_guest(self, owner: object) -> None:
         """The project plays again (with any mixer change made meanwhile) if ``owner``'s song was playing."""
@@ -362,6 +379,7 @@ class PlaybackController(QObject):
             self.guest = None
             self.engine.swap_song(self.song)
             self._apply_mixer()
+            self._announce_sounding()
 
     # --- transport -------------------------------------------------------------------------------------------------
     @property
@@ -437,7 +455,7 @@ class PlaybackController(QObject):
         self.count_in_bars = int(bars)
 
     def set_volume(self, fraction: float) -> None:
-        """The listening level, 0.0-1.5 x the synth's own level (PlaybackEngine.set_volume), heard at once; every
+        """The listening level, 0.01-1.5 x the synth's own level (PlaybackEngine.set_volume), heard at once; every
         engine attached later gets it too."""
         self.engine.set_volume(fraction)
         self.volume = float(fraction)

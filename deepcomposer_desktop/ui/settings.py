@@ -14,7 +14,9 @@ from ..audio.soundfont import SoundfontError, validate
 MAX_RECENT = 10
 BLOCK_SIZES = (64, 128, 192, 256, 512, 1024, 2048)
 DEFAULT_BLOCK = 192          # x 2 periods = 8 ms of buffer at 48 kHz: ~9 ms note to sound, no more drop-outs than 256
-MAX_VOLUME_PERCENT = 150     # the listening volume's top: PlaybackEngine.set_volume takes 0.0-1.5
+MIN_VOLUME_PERCENT = 1       # the listening volume's range: PlaybackEngine.set_volume takes 0.01-1.5 (not 0: at
+MAX_VOLUME_PERCENT = 150     # gain 0 FluidSynth ends every held note; see engine.MIN_VOLUME)
+DEFAULT_VOLUME_PERCENT = 100
 
 
 class AppSettings:
@@ -58,12 +60,17 @@ class AppSettings:
 
     @property
     def volume_percent(self) -> int:
-        """The listening volume, in % of the synth's own level (0-150; 100 until the user moves it)."""
-        return max(0, min(MAX_VOLUME_PERCENT, self._get("audio/volume", 100, int)))
+        """The listening volume, in % of the synth's own level (1-150; 100 until the user moves it). A value that
+        is not a level (-5, 400, "abc": a damaged file) reads as 100, never as silence or the loudest; 0, the
+        lowest before 1 % was, reads as 1."""
+        v = self._get("audio/volume", DEFAULT_VOLUME_PERCENT, int)
+        if v == 0:
+            return MIN_VOLUME_PERCENT
+        return v if MIN_VOLUME_PERCENT <= v <= MAX_VOLUME_PERCENT else DEFAULT_VOLUME_PERCENT
 
     @volume_percent.setter
     def volume_percent(self, v: int) -> None:
-        self.q.setValue("audio/volume", max(0, min(MAX_VOLUME_PERCENT, int(v))))
+        self.q.setValue("audio/volume", max(MIN_VOLUME_PERCENT, min(MAX_VOLUME_PERCENT, int(v))))
 
     # MIDI
     @property

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
 from ..core.song import MAX_BPM, MIN_BPM, Song
 from ..core.timing import TempoMap
 from .gestures import Gesture
-from .settings import MAX_VOLUME_PERCENT
+from .settings import MAX_VOLUME_PERCENT, MIN_VOLUME_PERCENT
 
 # snap choices: label -> fraction of a quarter note (None = off)
 SNAP_CHOICES: tuple[tuple[str, tuple[int, int] | None], ...] = (
@@ -89,13 +89,20 @@ def _draw_symbol(p: QPainter, name: str, color: QColor) -> None:
         p.drawPath(path)
         p.setPen(QPen(color, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
         p.drawLine(QPointF(10, 14), QPointF(15, 5))
+    elif name == "volume":                                # a speaker and two sound waves
+        p.drawPolygon(QPolygonF([QPointF(2, 7.5), QPointF(5.5, 7.5), QPointF(10, 3.5), QPointF(10, 16.5),
+                                 QPointF(5.5, 12.5), QPointF(2, 12.5)]))
+        p.setPen(QPen(color, 1.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for r in (3.5, 7.0):
+            p.drawArc(QRectF(10 - r, 10 - r, 2 * r, 2 * r), -50 * 16, 100 * 16)
     else:
         raise ValueError(f"Unknown transport symbol {name!r}")
 
 
 def transport_icon(name: str) -> QIcon:
-    """``name`` (rewind, play, pause, stop, loop, record, metronome) as an icon: light on the dark buttons, dimmed
-    when disabled, white when the button is checked (the record dot is red until then)."""
+    """``name`` (rewind, play, pause, stop, loop, record, metronome, volume) as an icon: light on the dark buttons,
+    dimmed when disabled, white when the button is checked (the record dot is red until then)."""
     icon = QIcon()
     for state in (QIcon.State.Off, QIcon.State.On):
         for mode, color in _ICON_COLORS.items():
@@ -258,79 +265,138 @@ class TransportBar(QWidget):
         self.position.setText(position_text(song, tick))
 
 
-VOLUME_TIP = ("Listening volume: how loud the song plays here (0-150 %, 100 % = the synth's own level). It does "
-              "not change the song: exports are written at the synth's own level, scaled down only where they "
-              "would clip.")
+VOLUME_TIP = (f"Listening volume: how loud the song plays here ({MIN_VOLUME_PERCENT}-{MAX_VOLUME_PERCENT} %, 100 % = "
+              "the synth's own level). It does not change the song: exports are written at the synth's own "
+              f"level, scaled down only where they would clip. The lowest, {MIN_VOLUME_PERCENT} % (-40 dB), is "
+              "very quiet, not silence: held notes keep sounding, so turning it up again brings them back.")
+CLIPS_STYLE = ("QToolButton { color:#ff5a5a; font-weight:bold; background:transparent; border:1px solid #a03a3a;"
+               " border-radius:4px; padding:0 3px; }")
+
+
+class VolumeSlider(QSlider):
+    """The volume slider's keys: arrows 1 %, Page Up / Down 10 %. Home and End are not its own: Home rewinds the
+    song as it does everywhere outside a text field, and End does nothing (a jump to 150 % would be a shock)."""
+
+    def keyPressEvent(self, e) -> None:  # noqa: N802 - Qt name
+        if e.key() in (Qt.Key_Home, Qt.Key_End):
+            e.ignore()
+            return
+        super().keyPressEvent(e)
+
+
+def _clips_button() -> QToolButton:
+    b = QToolButton(text="Clips")
+    b.setAccessibleName("Clips")
+    b.setStyleSheet(CLIPS_STYLE)
+    b.setFixedWidth(QFontMetrics(_bold(b.font())).horizontalAdvance("Clips") + 12)      # text, padding, border
+    b.hide()
+    return b
+
+
+def _bold(font: QFont) -> QFont:
+    font = QFont(font)
+    font.setBold(True)
+    return font
 
 
 class VolumeBox(QWidget):
-    """The listening volume slider (0-150 %), its value, and a red "Clips" button shown while the song would
-    distort at that level; clicking it sets the level that plays the song clean. Emits ``volume_changed(percent)``.
+    """The listening volume: a speaker, the slider (1-150 %), its value, and a red "Clips" button shown while the
+    song would distort at that level; clicking it sets the level that plays the song clean. Emits
+    ``volume_changed(percent)``.
 
-    Its own toolbar item beside the transport bar, so on a narrow window it waits behind the toolbar's » button
-    instead of widening the window. GUI thread only."""
+    Its own toolbar item beside the transport bar, narrow enough to stay in view on a 1280-pixel-wide window; on a
+    narrower one it waits behind the toolbar's » button instead of widening the window, and then ``spare_clips``
+    (for the window's status bar) gives the same warning and click. ``check_note`` (see :meth:`set_check_note`)
+    says in the slider's tooltip when the song is not checked for clipping. GUI thread only."""
 
     volume_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._clean = 100
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.setRange(0, MAX_VOLUME_PERCENT)
+        self._clipping = False
+        self.check_note = ""
+        self.slider = VolumeSlider(Qt.Horizontal)
+        self.slider.setRange(MIN_VOLUME_PERCENT, MAX_VOLUME_PERCENT)
         self.slider.setValue(100)
         self.slider.setSingleStep(1)           # arrow keys: 1 %, Page Up / Down: 10 %
         self.slider.setPageStep(10)
         self.slider.setFocusPolicy(Qt.StrongFocus)
-        self.slider.setFixedWidth(80)
+        self.slider.setFixedWidth(72)
         self.slider.setAccessibleName("Volume")
-        self.slider.setToolTip(VOLUME_TIP)
-        title = QLabel("Volume")
-        title.setToolTip(VOLUME_TIP)
-        title.setBuddy(self.slider)
+        self.speaker = QLabel()
+        self.speaker.setPixmap(transport_icon("volume").pixmap(ICON_PX, ICON_PX))
+        self.speaker.setAccessibleName("Volume")
+        self.speaker.setBuddy(self.slider)
         self.value_label = QLabel()
-        self.value_label.setFixedWidth(QFontMetrics(self.value_label.font()).horizontalAdvance("150 %") + 4)
+        self.value_label.setFixedWidth(QFontMetrics(self.value_label.font()).horizontalAdvance("150 %") + 2)
         self.value_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        self.clips = QToolButton(text="Clips")
-        self.clips.setAccessibleName("Clips")
-        self.clips.setStyleSheet("QToolButton { color:#ff5a5a; font-weight:bold; background:transparent;"
-                                 " border:1px solid #a03a3a; border-radius:4px; padding:0 4px; }")
+        self.clips = _clips_button()
         policy = self.clips.sizePolicy()
         policy.setRetainSizeWhenHidden(True)   # showing it does not push the box behind the toolbar's »
         self.clips.setSizePolicy(policy)
-        self.clips.hide()
+        self.spare_clips = _clips_button()
+        self._show_tips()
         self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Preferred)    # the toolbar's spare width: not here
         lay = QHBoxLayout(self)
-        lay.setContentsMargins(6, 4, 6, 4)
-        lay.setSpacing(4)
-        for w in (_sep(), title, self.slider, self.value_label, self.clips):
+        lay.setContentsMargins(4, 4, 2, 4)
+        lay.setSpacing(3)
+        for w in (_sep(), self.speaker, self.slider, self.value_label, self.clips):
             lay.addWidget(w)
         self._show_value(100)
         self.slider.valueChanged.connect(self._show_value)
         self.slider.valueChanged.connect(self.volume_changed)
-        self.clips.clicked.connect(lambda: self.slider.setValue(self._clean))
+        for b in (self.clips, self.spare_clips):
+            b.clicked.connect(lambda: self.slider.setValue(self._clean))
 
     def percent(self) -> int:
         return self.slider.value()
 
     def set_percent(self, percent: int) -> None:
-        """Move the slider (clamped to 0-150 %); emits ``volume_changed`` when the value changes."""
-        self.slider.setValue(max(0, min(MAX_VOLUME_PERCENT, int(percent))))
+        """Move the slider (clamped to 1-150 %); emits ``volume_changed`` when the value changes."""
+        self.slider.setValue(max(MIN_VOLUME_PERCENT, min(MAX_VOLUME_PERCENT, int(percent))))
 
     def _show_value(self, percent: int) -> None:
         self.value_label.setText(f"{percent} %")
 
+    def set_check_note(self, note: str) -> None:
+        """``note``: why the song is not checked for clipping ("" when it is, or nothing can be said)."""
+        self.check_note = note
+        self._show_tips()
+
+    def _show_tips(self) -> None:
+        tip = VOLUME_TIP + (f"\n\n{self.check_note}" if self.check_note else "")
+        for w in (self.slider, self.speaker):
+            w.setToolTip(tip)
+
     def show_clipping(self, peak: float | None, clean_percent: int) -> None:
         """``peak``: the song's peak at the slider's level, in full scale (None: not known); above 1.0 the song
         distorts, and "Clips" shows, offering ``clean_percent`` (the highest level that plays it clean)."""
-        clipping = peak is not None and peak > 1.0
-        if clipping:
+        self._clipping = peak is not None and peak > 1.0
+        if self._clipping:
             self._clean = int(clean_percent)
             times = f"{peak:.1f}" if peak >= 1.1 else f"{peak:.2f}"          # never "1.0x" for one that clips
             tip = (f"At this volume the song peaks at {times}x full scale and will distort: {self._clean} % or "
                    "less plays it clean. Click to set it.")
-            self.clips.setToolTip(tip)
-            self.clips.setAccessibleDescription(tip)
-        self.clips.setVisible(clipping)
+            for b in (self.clips, self.spare_clips):
+                b.setToolTip(tip)
+                b.setAccessibleDescription(tip)
+        self.clips.setVisible(self._clipping)
+        self._show_spare()
+
+    def _show_spare(self) -> None:
+        """The status bar's "Clips" stands in for this box's own while the box is out of view (behind the
+        toolbar's », or the toolbar hidden)."""
+        if self.spare_clips.parent() is not None:         # never a window of its own before it is placed
+            self.spare_clips.setVisible(self._clipping and not self.isVisibleTo(self.window()))
+
+    def showEvent(self, e) -> None:  # noqa: N802 - Qt name
+        super().showEvent(e)
+        self._show_spare()
+
+    def hideEvent(self, e) -> None:  # noqa: N802 - Qt name
+        super().hideEvent(e)
+        self._show_spare()
 
 
 def _sep() -> QFrame:

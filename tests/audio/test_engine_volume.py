@@ -1,6 +1,7 @@
 """The engine's listening volume: FluidSynth's own gain really changes (read back from the synth), at once, for
-sounding notes too, and it survives a new output and the fallback soundfont; through PulseAudio's null sink the
-live output follows it while playing."""
+sounding notes too, and it survives a new output and the fallback soundfont; its lowest level is not 0, where
+FluidSynth ends every held note, and held notes outlive a dip to it; through PulseAudio's null sink the live output
+follows it while playing."""
 from __future__ import annotations
 
 import struct
@@ -9,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from deepcomposer_desktop.audio.engine import MAX_VOLUME, PlaybackEngine
+from deepcomposer_desktop.audio.engine import MAX_VOLUME, MIN_VOLUME, PlaybackEngine
 from deepcomposer_desktop.audio.render import DEFAULT_GAIN
 from deepcomposer_desktop.audio.synth import Synth
 from deepcomposer_desktop.core.song import Note, Song, TempoChange, Track
@@ -31,12 +32,12 @@ def test_set_volume_changes_the_synth_gain_at_once_while_playing(null_engine):
     assert eng.gain == pytest.approx(DEFAULT_GAIN * 0.5) and eng.volume == 0.5
     eng.set_volume(MAX_VOLUME)
     assert eng.gain == pytest.approx(DEFAULT_GAIN * 1.5)
-    eng.set_volume(0.0)
-    assert eng.gain == 0.0 and eng.is_playing                              # silent, still playing
-    for bad in (1.51, -0.01, float("nan")):
+    eng.set_volume(MIN_VOLUME)
+    assert eng.gain == pytest.approx(DEFAULT_GAIN * 0.01) and eng.is_playing    # -40 dB, still playing
+    for bad in (1.51, 0.0, 0.005, -0.01, float("nan")):                 # 0 would end the notes that sound
         with pytest.raises(ValueError):
             eng.set_volume(bad)
-    assert eng.volume == 0.0 and eng.gain == 0.0                            # a refused level changes nothing
+    assert eng.volume == MIN_VOLUME and eng.gain == pytest.approx(DEFAULT_GAIN * 0.01)   # a refused level: no change
 
 
 def test_the_level_survives_a_new_output_device(null_engine):
@@ -95,6 +96,72 @@ def test_sounding_notes_follow_a_gain_change(soundfont):
     before, after = rms(buf[12000:24000]), rms(buf[36000:48000])
     assert before > 0.01
     assert after / before == pytest.approx(0.5, abs=0.05)
+
+
+BAND = ((19, 60), (48, 70), (0, 90), (73, 40))       # organ, strings, piano, a soft flute: (program, velocity)
+
+
+def held_band(seconds: float) -> Song:
+    """Four instruments holding a chord ``seconds`` at 120 BPM, sustained (organ, strings, flute) and decaying
+    (piano: ~18 s in this soundfont)."""
+    ticks = int(seconds * 960)
+    return Song(tracks=tuple(Track(f"P{program}", program=program,
+                                   notes=tuple(Note.make(p, 0, ticks, vel) for p in (55, 60, 64)))
+                             for program, vel in BAND), tempos=(TempoChange(0, 120.0),))
+
+
+def render_with_dip(soundfont: str, low_gain: float | None) -> tuple[np.ndarray, int, int]:
+    """The band's chord on a bare synth: 0.5 s at the synth's level, 1 s at ``low_gain`` (None: no dip), 0.5 s
+    back at the synth's level. Returns the audio, the voices sounding before the dip, and those after it."""
+    synth = Synth(soundfont, 48000, gain=DEFAULT_GAIN)
+    try:
+        for chan, (program, vel) in enumerate(BAND):
+            synth.setup_channel(chan, program)
+            for pitch in (55, 60, 64):
+                synth.noteon(chan, pitch, vel)
+        buf = np.zeros((96000, 2), np.float32)
+        synth.write_float(buf, 0, 24000)
+        before = synth.active_voices
+        if low_gain is not None:
+            synth.set_gain(low_gain)
+        synth.write_float(buf, 24000, 48000)
+        synth.set_gain(DEFAULT_GAIN)
+        synth.write_float(buf, 72000, 24000)
+        return buf, before, synth.active_voices
+    finally:
+        synth.close()
+
+
+def test_held_notes_sound_again_after_a_dip_to_the_lowest_level_but_not_after_gain_0(soundfont):
+    """Why the lowest level is MIN_VOLUME: FluidSynth ends a voice that would sound below its noise floor divided by
+    the gain, so at gain 0 the held chord is gone for good; at MIN_VOLUME every voice lives on and sounds as loud,
+    once the level is back, as on a synth whose level never moved."""
+    steady, voices, _ = render_with_dip(soundfont, None)
+    dipped, before, after = render_with_dip(soundfont, DEFAULT_GAIN * MIN_VOLUME)
+    assert voices >= len(BAND) * 3 and before == voices and after == voices
+    assert rms(dipped[36000:72000]) < 0.02 * rms(steady[36000:72000])          # the dip is heard: -40 dB
+    assert rms(dipped[84000:]) == pytest.approx(rms(steady[84000:]), rel=0.05) and rms(steady[84000:]) > 0.01
+    zeroed, _, after_zero = render_with_dip(soundfont, 0.0)
+    assert after_zero == 0 and rms(zeroed[84000:]) < 1e-4                       # what a volume of 0 did
+
+
+def test_the_engine_keeps_held_notes_through_the_lowest_volume(null_engine):
+    eng = null_engine
+    eng.set_song(held_band(8.0))
+    eng.play(0)
+    deadline = time.monotonic() + 5.0
+    while eng._synth.active_voices < len(BAND) * 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    voices = eng._synth.active_voices
+    assert voices >= len(BAND) * 3
+    eng.set_volume(MIN_VOLUME)
+    time.sleep(1.0)
+    assert eng._synth.active_voices == voices                  # quiet, but every held note still sounds
+    eng.set_volume(1.0)
+    time.sleep(0.3)
+    assert eng._synth.active_voices == voices and eng.gain == pytest.approx(DEFAULT_GAIN)
+    assert eng.is_playing
 
 
 def test_live_output_follows_the_volume_while_playing(soundfont, capture):

@@ -9,7 +9,7 @@ from deepcomposer_desktop.ui.commands import SongDocument
 from deepcomposer_desktop.ui.jam import JamPanel, timing_text
 from tests.builders import song, track
 from tests.test_audition import GENRES, tiny_model_dir, tiny_models  # noqa: F401  (fixtures)
-from tests.ui.test_audition import engine, soundfont  # noqa: F401  (fixtures)
+from tests.ui.test_audition import engine  # noqa: F401  (fixture)
 
 BAR = 1920
 
