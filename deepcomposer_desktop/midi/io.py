@@ -6,11 +6,9 @@ velocity-0 note-ons, overlapping and unterminated notes) and turns every kind of
 """
 from __future__ import annotations
 
-import math
 import os
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import defaultdict, deque
-from itertools import accumulate
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,7 +16,7 @@ from ..core.analysis import guess_melody_index
 from ..core.edits import untangle_notes
 from ..core.gm import program_name
 from ..core.safe_write import FileRefused, read_capped, write_atomically
-from .channels import assign_channels, channel_turns, kit_changes
+from .channels import Turns, assign_channels, channel_turns, heard_controls, heard_volumes, kit_changes
 from .smf import SmfError, SmfHeader, header_chunk, key_name, key_payload, meta, parse_smf, track_chunk
 from ..core.song import (CHANNEL_PRESSURE, DRUM_CHANNEL, EXPRESSION, MAX_TICK, NOT_TRACK_CONTROLS, PITCH_BEND, Control,
                          KeySignature, Note, Song, SongError, TempoChange, TimeSignature, Track)
@@ -160,9 +158,14 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             p = by_channel.get(ch)
             if p is None:
                 p = by_channel[ch] = {"channel": ch, "notes": [], "program": None, "volumes": [], "pan": None,
-                                      "order": ti, "controls": [], "programs": []}
+                                      "order": ti, "controls": [], "programs": [], "places": [], "program_at": {}}
                 raw_notes[ch] = p["notes"]
             return p
+
+        def control(ch: int, c: Control, at: int) -> None:
+            p = part(ch)
+            p["controls"].append(c)
+            p["places"].append(at)
 
         port = 0                                     # the file track's MIDI port (meta event 0x21), if named
         for at, (tick, status, a, b) in enumerate(events):
@@ -199,6 +202,7 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 if p["program"] is None or not p["notes"]:
                     p["program"] = a
                 p["programs"].append((tick, a))
+                p["program_at"][tick] = at
                 global_program.setdefault(status & 0x0F, a)
             elif kind == 0xB0 and a == 7:
                 part(status & 0x0F)["volumes"].append((tick, (ti, at), b))
@@ -207,11 +211,11 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
                 if p["pan"] is None:
                     p["pan"] = b
             elif kind == 0xB0 and a not in NOT_TRACK_CONTROLS:
-                part(status & 0x0F)["controls"].append(Control(tick, a, b))
+                control(status & 0x0F, Control(tick, a, b), at)
             elif kind == 0xE0:
-                part(status & 0x0F)["controls"].append(Control(tick, PITCH_BEND, (b << 7 | a) - 8192))
+                control(status & 0x0F, Control(tick, PITCH_BEND, (b << 7 | a) - 8192), at)
             elif kind == 0xD0:
-                part(status & 0x0F)["controls"].append(Control(tick, CHANNEL_PRESSURE, a))
+                control(status & 0x0F, Control(tick, CHANNEL_PRESSURE, a), at)
         end = events[-1][0] if events else 0
         # unterminated notes end where the track ends (at least one beat long)
         for (ch, pitch), q in pending.items():
@@ -265,10 +269,12 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
             p["pan"] = pan if p["pan"] is None else p["pan"]
     for ps in on_channel.values():
         if len(ps) > 1:
-            shared = list(dict.fromkeys(c for p in ps for c in p["controls"]))
-            volumes = sorted({v for p in ps for v in p["volumes"]})
-            for p in ps:
-                p["controls"], p["volumes"] = shared, _heard_volumes(p, volumes)
+            spans = [[(start, start + length) for start, _, length, _ in p["notes"]] for p in ps]
+            heard = heard_controls([(s, p["controls"], p["places"], p["program_at"]) for s, p in zip(spans, ps)])
+            volumes = heard_volumes(sorted({v for p in ps for v in p["volumes"]}),
+                                    [(s, p["volumes"]) for s, p in zip(spans, ps)])
+            for p, controls, vols in zip(ps, heard, volumes):
+                p["controls"], p["volumes"] = controls, vols
     parts = [piece for p in parts for piece in _split_by_program(p)]
     tracks = []
     for p in sorted(parts, key=lambda p: (p["order"], p["channel"])):
@@ -298,25 +304,6 @@ def _convert(header: SmfHeader, smf_tracks: list[list[tuple]]) -> Song:
     if tracks:
         song = song.replace(melody_index=guess_melody_index(song))
     return song
-
-
-def _heard_volumes(part: dict, line: list[tuple]) -> list[tuple]:
-    """The volume changes (tick, place in the file, CC 7 value) of the channel ``line`` (sorted) that ``part``
-    hears: its own file track's, and another part's only where that one is in force (until the channel's next
-    change) while a note of ``part`` sounds. Parts that take turns on a channel, as our export of more parts than
-    channels writes them (:func:`assign_channels`), each set their volume where they take over: that is no move of
-    the other parts' volume, which would come back as expression they never had."""
-    own = set(part["volumes"])
-    spans = sorted((start, start + length) for start, _, length, _ in part["notes"])
-    starts = [s for s, _ in spans]
-    reach = list(accumulate((e for _, e in spans), max))       # the latest end of the notes up to each one
-
-    def sounds(begin: int, until: float) -> bool:               # does a note of the part sound in [begin, until)?
-        k = bisect_left(starts, until)
-        return begin < until and k > 0 and reach[k - 1] > begin
-
-    return [v for k, v in enumerate(line)
-            if v in own or sounds(v[0], line[k + 1][0] if k + 1 < len(line) else math.inf)]
 
 
 def _meter_changes(sigs: list[TimeSignature]) -> list[TimeSignature]:
@@ -390,8 +377,9 @@ def midi_bytes(song: Song) -> bytes:
     """The song as a type-1 Standard MIDI File: a conductor track (tempo, meter, key) then one track per part
     with its name, program change, volume and pan, its notes and controller changes (pedal, pitch bend ...); drums on
     channel 10 (several drum kits: each set where its notes begin, :func:`kit_changes`); more melodic tracks than
-    channels take turns on channels, each set up where it takes over (:func:`channel_turns`); at equal ticks note-offs,
-    then controllers, then note-ons. Notes of one pitch that overlap are written as they sound
+    channels take turns on channels, each set up where it takes over (instrument, volume, pan, its set-up controller
+    values, before them the reset values of those others there set: :func:`channel_turns`); at equal ticks
+    note-offs, then controllers, then note-ons. Notes of one pitch that overlap are written as they sound
     (:func:`core.edits.untangle_notes`): a MIDI file cannot say which note-off ends which."""
     conductor: list[tuple[int, int, bytes]] = []
     if song.title:
@@ -411,30 +399,39 @@ def midi_bytes(song: Song) -> bytes:
     kits = kit_changes(song.tracks)
     turns = channel_turns(song.tracks, slots)
     for i, (track, (port, ch)) in enumerate(zip(song.tracks, slots)):
-        setup_ticks = turns.get(i, (0,))                # a track taking turns on its channel: where it takes over
-        program_ticks = kits.get(i, ()) if track.is_drum and kits else setup_ticks
+        turn = turns.get(i, Turns((0,), (), tuple((c.tick, c) for c in track.controls)))
+        program_ticks = kits.get(i, ()) if track.is_drum and kits else turn.ticks
+        defaults = [_control_bytes(ch, c) for c in turn.defaults]      # before its program where it takes over
+        program, volume, pan = bytes((0xC0 | ch, track.program)), bytes((0xB0 | ch, 7, track.volume)), \
+            bytes((0xB0 | ch, 10, track.pan))
         events: list[tuple[int, int, bytes]] = [
             (0, 0, meta(0x03, track.name.encode("utf-8"))),
             *([(0, 0, meta(0x21, bytes((port,))))] if ports else []),
-            *[(tick, 1, bytes((0xC0 | ch, track.program))) for tick in program_ticks],
-            *[(tick, 2, bytes((0xB0 | ch, 7, track.volume))) for tick in setup_ticks],
-            *[(tick, 3, bytes((0xB0 | ch, 10, track.pan))) for tick in setup_ticks],
+            *[(tick, 0, raw) for tick in turn.ticks for raw in defaults],
+            *[(tick, 1, program) for tick in program_ticks],
+            *[(tick, 2, volume) for tick in turn.ticks],
+            *[(tick, 3, pan) for tick in turn.ticks],
         ]
         on, off = 0x90 | ch, 0x80 | ch
         for n in untangle_notes(track.notes):       # two notes of one pitch overlapping: as the synth plays them
             events.append((n.start_tick, 5, bytes((on, n.pitch, n.velocity))))
             events.append((n.end_tick, 4, bytes((off, n.pitch, 0))))
         # after the note-offs and before the note-ons of their tick, in their own order (the sort is stable)
-        for c in track.controls:
-            if c.number == PITCH_BEND:
-                v = c.value + 8192
-                events.append((c.tick, 4, bytes((0xE0 | ch, v & 0x7F, v >> 7))))
-            elif c.number == CHANNEL_PRESSURE:
-                events.append((c.tick, 4, bytes((0xD0 | ch, c.value))))
-            else:
-                events.append((c.tick, 4, bytes((0xB0 | ch, c.number, c.value))))
+        events += [(tick, 4, _control_bytes(ch, c)) for tick, c in turn.controls]
+        again = [_control_bytes(ch, c) for c in turn.again]            # a set-up sent again where it takes over
+        events += [(tick, 4, raw) for tick in turn.ticks[1:] for raw in again]
         chunks.append(track_chunk(events))
     return header_chunk(1, len(chunks), song.ppq) + b"".join(chunks)
+
+
+def _control_bytes(ch: int, c: Control) -> bytes:
+    """The MIDI event of controller change (or pitch bend, or aftertouch) ``c`` on channel ``ch``."""
+    if c.number == PITCH_BEND:
+        v = c.value + 8192
+        return bytes((0xE0 | ch, v & 0x7F, v >> 7))
+    if c.number == CHANNEL_PRESSURE:
+        return bytes((0xD0 | ch, c.value))
+    return bytes((0xB0 | ch, c.number, c.value))
 
 
 def write_midi(song: Song, path: str | os.PathLike) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from deepcomposer_desktop.audition import Take
 from deepcomposer_desktop.audition_takes import combined_song
-from deepcomposer_desktop.core.song import Control, Song, Track
+from deepcomposer_desktop.core.song import CHANNEL_PRESSURE, PITCH_BEND, Control, Song, Track, reset_value
+from deepcomposer_desktop.midi.channels import sets_up_only
 from deepcomposer_desktop.midi.io import midi_bytes, read_midi
 from tests.builders import song, track
 
@@ -19,8 +20,9 @@ PEDAL = 64
 
 def play_ignoring_ports(data: bytes, later_tracks_first: bool = False) -> tuple[list[tuple], list[str]]:
     """Play ``data`` as a GM player that ignores ports: every track's events merged by time (at one tick, in file
-    track order, or the other way round: that order is the player's), one program, volume and pan per channel.
-    Returns ((file track, program, volume, pan) for each note-on, what went wrong: a note-on while another
+    track order, or the other way round: that order is the player's), one program, volume, pan and set of
+    controller values (pitch bend, aftertouch too) per channel. Returns ((file track, program, volume, pan,
+    {controller: value} of those changed so far) for each note-on, what went wrong: a note-on while another
     track's note sounds on its channel, a note-off that ends another track's note)."""
     merged = []
     for ti, part in enumerate(mido.MidiFile(file=io.BytesIO(data)).tracks):
@@ -30,6 +32,7 @@ def play_ignoring_ports(data: bytes, later_tracks_first: bool = False) -> tuple[
             merged.append((tick, -ti if later_tracks_first else ti, k, ti, msg))
     merged.sort(key=lambda e: e[:3])
     program, volume, pan = [0] * 16, [100] * 16, [64] * 16
+    controls: list[dict[int, int]] = [{} for _ in range(16)]
     sounding: dict[tuple[int, int], tuple[int, int]] = {}   # (channel, pitch) -> (file track, tick) of the note
     heard, wrong, spans = [], [], []
     for tick, _, _, ti, msg in merged:
@@ -37,9 +40,15 @@ def play_ignoring_ports(data: bytes, later_tracks_first: bool = False) -> tuple[
             program[msg.channel] = msg.program
         elif msg.type == "control_change" and msg.control in (7, 10):
             (volume if msg.control == 7 else pan)[msg.channel] = msg.value
+        elif msg.type == "control_change":
+            controls[msg.channel][msg.control] = msg.value
+        elif msg.type == "pitchwheel":
+            controls[msg.channel][PITCH_BEND] = msg.pitch
+        elif msg.type == "aftertouch":
+            controls[msg.channel][CHANNEL_PRESSURE] = msg.value
         elif msg.type == "note_on" and msg.velocity:
             sounding[(msg.channel, msg.note)] = (ti, tick)
-            heard.append((ti, program[msg.channel], volume[msg.channel], pan[msg.channel]))
+            heard.append((ti, program[msg.channel], volume[msg.channel], pan[msg.channel], dict(controls[msg.channel])))
         elif msg.type in ("note_on", "note_off") and msg.channel != 9:    # drum tracks share GM's drum channel
             owner, start = sounding.pop((msg.channel, msg.note), (None, None))
             if owner != ti:
@@ -55,13 +64,20 @@ def play_ignoring_ports(data: bytes, later_tracks_first: bool = False) -> tuple[
 
 def assert_plays_right(s: Song, data: bytes) -> None:
     """Every note-on of ``data`` (``s`` written) is heard with its own track's program, volume and pan, in either
-    order of the tracks at one tick, and no note of one track sounds with another's on a channel."""
+    order of the tracks at one tick, and no note of one track sounds with another's on a channel; a melodic track
+    whose controller changes only set up its channel hears its own values, and the reset value of each controller
+    that other such tracks set."""
+    numbers = {c.number for t in s.tracks if sets_up_only(t) and not t.is_drum for c in t.controls}
     for later_first in (False, True):
         heard, wrong = play_ignoring_ports(data, later_first)
         assert wrong == []
         assert len(heard) == s.note_count
         expected = [(t.program, t.volume, t.pan) for t in s.tracks]
-        assert [h for h in heard if h[1:] != expected[h[0] - 1]] == []
+        assert [h[:4] for h in heard if h[1:4] != expected[h[0] - 1]] == []
+        own = [{n: reset_value(n) for n in numbers} | {c.number: c.value for c in t.controls} for t in s.tracks]
+        checked = [(h[0], h[4]) for h in heard if sets_up_only(s.tracks[h[0] - 1]) and not s.tracks[h[0] - 1].is_drum]
+        assert [(ti, got) for ti, got in checked if {n: got.get(n, reset_value(n)) for n in own[ti - 1]}
+                != own[ti - 1]] == []
 
 
 def parts(s: Song) -> list[tuple]:
@@ -74,6 +90,14 @@ def port_channels(data: bytes) -> list[tuple[int, set[int]]]:
     for part in mido.MidiFile(file=io.BytesIO(data)).tracks[1:]:
         port = [m.port for m in part if m.type == "midi_port"]
         out.append((port[0] if port else 0, {m.channel for m in part if hasattr(m, "channel")}))
+    return out
+
+
+def program_ticks(data: bytes) -> list[list[int]]:
+    """The ticks of the program changes of each part track of the file."""
+    out = []
+    for part in mido.MidiFile(file=io.BytesIO(data)).tracks[1:]:
+        out.append([sum(m.time for m in part[:k + 1]) for k, m in enumerate(part) if m.type == "program_change"])
     return out
 
 
@@ -111,14 +135,13 @@ def test_parts_that_take_turns_share_channels_and_play_right_in_a_player_that_ig
     melodic = [chans.pop() for t, (_, chans) in zip(s.tracks, used) if not t.is_drum]
     assert 9 not in melodic and len(set(melodic)) == 15              # all 15 channels used, so some are shared
     assert_plays_right(s, data)
-    # the first 15 melodic parts take a channel each; the rest join one and set it up where they take over; genre
-    # 0's parts set theirs up again when they play again in bar 8, after later genres played on their channels
-    setups = []
-    for part in mido.MidiFile(file=io.BytesIO(data)).tracks[1:]:
-        ticks = [sum(m.time for m in part[:k + 1]) for k, m in enumerate(part) if m.type == "program_change"]
-        setups.append(ticks)
-    assert setups[1:4] == [[0, 7 * BAR]] * 3 and setups[4:15] == [[0]] * 11
+    # the first 15 melodic parts take a channel each; the rest join one and set it up where they take over: each a
+    # channel where it changes hands least, so none of genres 0 and 3, which play again at the end (there genre 0's
+    # parts would set theirs up again in bar 8, after a later genre played on their channels)
+    setups = program_ticks(data)
+    assert setups[:15] == [[0]] * 15
     assert setups[15:22] == [[t.notes[0].start_tick] for t in s.tracks[15:22]]
+    assert not set(melodic[15:22]) & set(melodic[1:4] + melodic[10:13])
 
 
 def test_parts_that_took_turns_read_back_as_they_were():
