@@ -37,12 +37,13 @@ def monophonic_ratio(track: Track) -> float:
     return mono / len(track.notes)
 
 
-def bar_coverage(track: Track, song: Song) -> float:
-    """Share of the song's 4/4 bars (up to its last note) in which ``track`` starts a note (0.0 for no notes)."""
+def bar_coverage(track: Track, song: Song, end_tick: int | None = None) -> float:
+    """Share of the song's 4/4 bars (up to its last note, ``end_tick`` when the caller has it: ``Song.end_tick``
+    reads every note) in which ``track`` starts a note (0.0 for no notes)."""
     if not track.notes:
         return 0.0
     bar = 4 * song.ppq
-    bars = max(1, -(-song.end_tick // bar))
+    bars = max(1, -(-(song.end_tick if end_tick is None else end_tick) // bar))
     return min(1.0, len({n.start_tick // bar for n in track.notes}) / bars)
 
 
@@ -52,6 +53,7 @@ def guess_melody_index(song: Song) -> int:
 
     Returns 0 when no track is a pitched one with notes."""
     best, best_score = 0, -1e9
+    end = song.end_tick
     for i, t in enumerate(song.tracks):
         if t.is_drum or not t.notes:
             continue
@@ -61,7 +63,7 @@ def guess_melody_index(song: Song) -> int:
         pitch = float(np.mean([n.pitch for n in t.notes]))
         score += pitch / 32.0
         score -= 2.0 * (t.program // 8 == 4 or pitch < 48)     # basses (and bass lines) are rarely the tune
-        score += 4.0 * bar_coverage(t, song)          # a tune has notes in most bars
+        score += 4.0 * bar_coverage(t, song, end)     # a tune has notes in most bars
         score -= 2.0 * (len({n.pitch for n in t.notes}) < 3)   # one or two pitches: a pedal, a signal, not a tune
         if score > best_score:
             best, best_score = i, score
