@@ -185,6 +185,10 @@ def test_live_output_follows_the_volume_while_playing(soundfont, capture):
     levels = np.array([rms(live[i:i + win, 0]) for i in range(0, len(live) - win, win)])
     start = int(np.argmax(levels > 0.3 * levels.max()))        # where the chord begins in the capture
     loud = np.median(levels[start + 3:start + 10])              # 0.3-1.0 s: settled, before the change at ~2 s
-    quiet = np.median(levels[start + 28:start + 38])            # 2.8-3.8 s: after it, before the stop at ~4.5 s
     assert loud > 0.01, levels
-    assert quiet / loud == pytest.approx(0.5, abs=0.08), (loud, quiet)
+    # the change, wherever the sink's latency put it: the first window well below the loud level (the chord is
+    # steady, so only the volume can make it), then its level once settled, before the stop at ~4.5 s
+    drop = start + 10 + int(np.argmax(levels[start + 10:] < 0.75 * loud))
+    assert 10 <= drop - start <= 35, (drop - start, levels)
+    quiet = np.median(levels[drop + 2:drop + 8])
+    assert quiet / loud == pytest.approx(0.5, abs=0.08), (loud, quiet, levels)
