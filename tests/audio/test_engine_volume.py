@@ -173,7 +173,7 @@ def test_live_output_follows_the_volume_while_playing(soundfont, capture):
         cap = capture()
         eng.set_song(held_chord(6.0))
         eng.play(0)
-        time.sleep(2.0)
+        time.sleep(3.0)                                # the capture may miss up to ~2 s of the start
         eng.set_volume(0.5)
         time.sleep(2.5)
         eng.stop()
@@ -183,12 +183,15 @@ def test_live_output_follows_the_volume_while_playing(soundfont, capture):
         eng.close()
     win = 4800                                         # 100 ms windows
     levels = np.array([rms(live[i:i + win, 0]) for i in range(0, len(live) - win, win)])
-    start = int(np.argmax(levels > 0.3 * levels.max()))        # where the chord begins in the capture
-    loud = np.median(levels[start + 3:start + 10])              # 0.3-1.0 s: settled, before the change at ~2 s
-    assert loud > 0.01, levels
-    # the change, wherever the sink's latency put it: the first window well below the loud level (the chord is
-    # steady, so only the volume can make it), then its level once settled, before the stop at ~4.5 s
-    drop = start + 10 + int(np.argmax(levels[start + 10:] < 0.75 * loud))
-    assert 10 <= drop - start <= 35, (drop - start, levels)
+    # the capture may begin late (a suspended sink wakes up), so the chord's two plateaus are found, not timed:
+    # the loud one (its top, three windows smoothed), then the first window well below it (the chord is steady: only
+    # the volume can make it), then the level once settled, before the stop ~2.5 s later
+    smooth = np.array([np.median(levels[max(0, i - 1):i + 2]) for i in range(len(levels))])
+    top = smooth.max()
+    rise = int(np.argmax(smooth > 0.75 * top))
+    drop = rise + int(np.argmax(smooth[rise:] < 0.75 * top))
+    assert drop - rise >= 3, (rise, drop, levels)               # at least 0.3 s heard at full level
+    loud = np.median(levels[rise + 1:drop - 1])
     quiet = np.median(levels[drop + 2:drop + 8])
+    assert loud > 0.01, levels
     assert quiet / loud == pytest.approx(0.5, abs=0.08), (loud, quiet, levels)
