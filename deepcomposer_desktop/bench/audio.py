@@ -103,15 +103,18 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def _recording(path: Path, sink: str = "null"):
-    """Record a null sink's monitor into ``path`` for the duration of the block; the recorder (a real-time
-    process) is always stopped, even when the run fails: left running, it competes with the audio path."""
+    """Record a null sink's monitor into ``path`` for the duration of the block; yields the monotonic time the
+    recorder was started (the file's first frame, give or take the recorder's own start-up, the same for every
+    recording). The recorder (a real-time process) is always stopped, even when the run fails: left running, it
+    competes with the audio path."""
     fh = open(path, "wb")
+    started = time.monotonic()
     proc = subprocess.Popen(["parec", "-d", f"{sink}.monitor", "--raw", "--format=float32le", "--rate=48000",
                              "--channels=2", "--latency-msec=500"], stdout=fh, stderr=subprocess.DEVNULL)
     try:
         _realtime(proc.pid, 40)        # the recorder must not be what drops out
         time.sleep(0.3)
-        yield
+        yield started
     finally:
         _stop(proc)
         fh.close()
@@ -141,6 +144,14 @@ def _dropouts(path: Path, seconds: float, skip: float = 0.5) -> tuple[np.ndarray
     runs = ends - starts
     long = runs >= 16
     return (starts[long] + int(skip * SR)) / SR, float(runs[long].sum() / len(part))
+
+
+def _attack_sec(path: Path) -> float:
+    """Seconds from the start of a recording to the attack of its chord (as :func:`_dropouts` finds it); 0.0 when
+    none is heard in its first minute."""
+    x = np.fromfile(path, "<f4", count=SR * 2 * 60)
+    loud = np.flatnonzero(np.abs(x[: len(x) // 2 * 2].reshape(-1, 2)[:, 0]) > ONSET_LEVEL)
+    return float(loud[0]) / SR if len(loud) else 0.0
 
 
 def _count(starts: np.ndarray) -> int:

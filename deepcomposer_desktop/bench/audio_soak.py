@@ -91,8 +91,14 @@ def coinciding(a, b, window: float = COINCIDE_S) -> int:
     return int(np.sum(near <= window))
 
 
+def _moments(times) -> str:
+    """Up to 12 times as "12.3, 45.6 ..." ("none" for none)."""
+    times = [t for t in np.asarray(times, float) if t >= 0]
+    return ", ".join(f"{t:.2f}" for t in times[:12]) + (" ..." if len(times) > 12 else "") if times else "none"
+
+
 def soak(seconds: float) -> list[Figure]:
-    from .audio import SR, _count, _dropouts, _pulse_env, _recording, _wait_clock, organ_song
+    from .audio import SR, _attack_sec, _count, _dropouts, _pulse_env, _recording, _wait_clock, organ_song
     from ..audio.engine import PlaybackEngine
     if not _pulse_env():
         return [Figure("soak not run: no PulseAudio server (run .ci/audio_setup.sh)", float("nan"), "", "0")]
@@ -132,20 +138,18 @@ def soak(seconds: float) -> list[Figure]:
         _wait_clock(eng)
         with tempfile.TemporaryDirectory() as tmp, reference_sink(SR) as ref_sink, contextlib.ExitStack() as rec:
             path, ref_path = Path(tmp) / "soak.raw", Path(tmp) / "reference.raw"
-            rec.enter_context(_recording(path))
+            t_rec = rec.enter_context(_recording(path))
             player = None
             if ref_sink:
                 data = Path(tmp) / "reference.s16"
                 sine_chord(seconds + 3 * CONTROL_MARGIN_S, SR).tofile(data)
-                rec.enter_context(_recording(ref_path, ref_sink))
+                t_ref_rec = rec.enter_context(_recording(ref_path, ref_sink))
                 player = ReferencePlayer(data, ref_sink, eng.blocksize * eng.periods, SR)
             worker = threading.Thread(target=generate_forever, daemon=True)
             if player:
-                t_ref = time.monotonic()
                 player.start()
                 time.sleep(CONTROL_MARGIN_S)
             eng.play(0)
-            t_play = time.monotonic()
             worker.start()
             frames, t_end = 0, time.monotonic() + seconds
             playhead = 0
@@ -171,7 +175,11 @@ def soak(seconds: float) -> list[Figure]:
             if player:
                 ref_starts, ref_silent = _dropouts(ref_path, seconds + CONTROL_MARGIN_S - 0.5,
                                                    skip=CONTROL_MARGIN_S - 0.5)
-                ref = (_count(ref_starts), ref_silent, coinciding(starts + t_play, ref_starts + t_ref))
+                # on one clock: each recording's start, then its chord's attack in it (timing the play calls
+                # instead missed by the two streams' different start-up delays)
+                ours = starts + t_rec + _attack_sec(path)
+                theirs = ref_starts + t_ref_rec + _attack_sec(ref_path)
+                ref = (_count(ref_starts), ref_silent, coinciding(ours, theirs), ours - t_rec, theirs - t_rec)
     finally:
         stop.set()
         eng.close()
@@ -187,6 +195,8 @@ def soak(seconds: float) -> list[Figure]:
         figs.append(Figure("soak control: time lost to drop-outs", 100 * ref[1], "%", ""))
         figs.append(Figure(f"soak: our drop-outs within {COINCIDE_S:g} s of a control drop-out", ref[2], "drop-outs",
                            ""))
+        figs.append(Figure("soak: when (s into the recording): ours " + _moments(ref[3]) + "; the control's "
+                           + _moments(ref[4]), float("nan"), ""))
     figs.append(Figure("soak: GAN accompaniments generated meanwhile", generations[0], ""))
     figs.append(Figure("soak: piano-roll frames painted meanwhile (10 000 notes)", frames, ""))
     figs.append(Figure("soak: events handed to the synth late", late, "events", "0"))
