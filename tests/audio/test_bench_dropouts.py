@@ -1,8 +1,9 @@
 """The drop-out counter behind `deepcomposer bench audio` and its soak control, on hand-made recordings."""
 import numpy as np
+import pytest
 
 from deepcomposer_desktop.bench.audio import SR, _dropouts, _glitches
-from deepcomposer_desktop.bench.audio_soak import coinciding, sine_chord
+from deepcomposer_desktop.bench.audio_soak import clock_offset, coinciding, sine_chord
 
 
 def _write(path, mono):
@@ -35,3 +36,13 @@ def test_coinciding_counts_events_close_in_time():
     assert coinciding(np.array([1.0, 5.0]), np.array([0.9, 5.2]), window=0.25) == 2
     assert coinciding(np.array([1.0]), np.array([])) == 0
     assert coinciding(np.array([1.0, 2.0]), np.array([2.1])) == 1
+
+
+def test_clock_offset_lines_up_the_same_events_seen_on_two_clocks():
+    ours = np.array([486.89, 495.89, 517.09])                 # a soak's drop-outs: the control's came 1.86 s "early"
+    theirs = np.array([485.03, 494.03, 515.23])
+    shift = clock_offset(ours, theirs)
+    assert shift == pytest.approx(1.86) and coinciding(ours, theirs + shift) == 3
+    assert clock_offset(ours, np.array([100.0, 300.0])) == 0.0    # nothing within 3 s: no shift
+    assert clock_offset(np.array([]), theirs) == 0.0
+    assert coinciding(np.array([10.0, 50.0]), np.array([11.0, 80.0]) + clock_offset([10.0, 50.0], [11.0, 80.0])) == 1
