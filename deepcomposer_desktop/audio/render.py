@@ -145,11 +145,8 @@ def render_song(song: Song, soundfont=None, samplerate: int = 44100, solo=(), mu
     got, ``should_stop()`` is asked as it goes (RenderStopped). Raises RenderError when FluidSynth or the
     soundfont is missing or bad.
     """
-    samplerate = _check(song, samplerate, solo, mute)
-    sf = resolve_soundfont(soundfont)
-    mixes = mixes_of(song, solo, mute)
-    synth, end, total = _start(song, sf, samplerate, mixes, audible_mask(mixes, metronome), effects=effects,
-                               cpu_cores=cpu_cores, tail_sec=tail_sec, metronome=metronome)
+    synth, end, total = _open_mix(song, soundfont, samplerate, solo, mute, metronome=metronome, effects=effects,
+                                  cpu_cores=cpu_cores, tail_sec=tail_sec)
     try:
         out = np.zeros((total, 2), np.float32)
         pos = 0
@@ -165,17 +162,23 @@ def render_peak(song: Song, soundfont=None, samplerate: int = 44100, *, cpu_core
     """The highest sample magnitude (1.0 = full scale) of :func:`render_song` of ``song`` as it plays (its own
     mute, solo, volume and pan), without holding the audio: one chunk is rendered over and over (a 10-minute
     song's render would hold 230 MB). Raises RenderError, RenderStopped."""
-    samplerate = _check(song, samplerate, (), ())
-    sf = resolve_soundfont(soundfont)
-    mixes = mixes_of(song, (), ())
-    synth, end, total = _start(song, sf, samplerate, mixes, audible_mask(mixes, False), effects=True,
-                               cpu_cores=cpu_cores, tail_sec=TAIL_SEC)
+    synth, end, total = _open_mix(song, soundfont, samplerate, (), (), cpu_cores=cpu_cores)
     try:
         buf = np.zeros((CHUNK, 2), np.float32)
         return max((float(np.abs(b).max()) for b in _chunks(synth, buf, end, total, rolling=True,
                                                             should_stop=should_stop)), default=0.0)
     finally:
         synth.close()
+
+
+def _open_mix(song: Song, soundfont, samplerate: int, solo, mute, *, metronome: bool = False, effects: bool = True,
+              cpu_cores: int | None = None, tail_sec: float = TAIL_SEC):
+    """The checked arguments of a mix render as a synth holding the song (see :func:`_start`): (synth, the song's
+    end frame, frames to render at most). Raises RenderError."""
+    samplerate = _check(song, samplerate, solo, mute)
+    mixes = mixes_of(song, solo, mute)
+    return _start(song, resolve_soundfont(soundfont), samplerate, mixes, audible_mask(mixes, metronome),
+                  effects=effects, cpu_cores=cpu_cores, tail_sec=tail_sec, metronome=metronome)
 
 
 def _chunks(synth: Synth, out: np.ndarray, end: int, total: int, *, rolling: bool, progress=None,

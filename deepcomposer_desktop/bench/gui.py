@@ -243,16 +243,17 @@ def _startup_child() -> None:
     os._exit(0)                                # do not wait for the audio engine / model probe workers
 
 
-def _run_startup_child(env: dict) -> tuple[str, str]:
-    """Run ``_startup_child`` in its own process group; return its stdout and stderr. The window starts worker
-    processes (audio engine probe, the audition pool) that are still starting up when the child exits: they are
-    killed with the group, and they never hold a pipe we read (the output goes through files)."""
+def _run_startup_child(env: dict, child: str = "_startup_child") -> tuple[str, str]:
+    """Run ``child`` (a function of this module) in a fresh interpreter in its own process group; return its
+    stdout and stderr. The window starts worker processes (audio engine probe, the audition pool) that may still be
+    running when the child exits: they are killed with the group, and they never hold a pipe we read (the output
+    goes through files)."""
     import signal
     import subprocess
     import tempfile
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen([sys.executable, "-c", "from deepcomposer_desktop.bench.gui import _startup_child;"
-                                  " _startup_child()"], env=env, stdout=out, stderr=err, start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-c", f"from deepcomposer_desktop.bench.gui import {child}; "
+                                  f"{child}()"], env=env, stdout=out, stderr=err, start_new_session=True)
         try:
             child.wait(timeout=120)
         finally:
@@ -347,7 +348,6 @@ def _first_generation_child() -> None:
 
 
 def first_generation_figures(quick: bool) -> list[Figure]:
-    import subprocess
     import tempfile
     figs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -357,12 +357,10 @@ def first_generation_figures(quick: bool) -> list[Figure]:
                              ("for comparison: torch imported by the generation itself", {"DC_BENCH_NO_WARMUP": "1"})):
             worst, at_start = [], []
             for _ in range(1 if quick else 3):
-                out = subprocess.run([sys.executable, "-c", "from deepcomposer_desktop.bench.gui import "
-                                      "_first_generation_child; _first_generation_child()"],
-                                     env=dict(env, **extra), capture_output=True, text=True, timeout=180)
-                line = next((ln for ln in out.stdout.splitlines() if ln.startswith("READY")), None)
+                stdout, stderr = _run_startup_child(dict(env, **extra), "_first_generation_child")
+                line = next((ln for ln in stdout.splitlines() if ln.startswith("READY")), None)
                 if line is None:
-                    raise RuntimeError(f"the window did not generate: {out.stderr[-500:]}")
+                    raise RuntimeError(f"the window did not generate: {stderr[-500:]}")
                 worst.append(float(line.split()[1]))
                 at_start.append(float(line.split()[4]))
             figs.append(Figure(f"first generation after launch, longest GUI-thread pause ({label}; worst of "
